@@ -1,0 +1,46 @@
+# The README's two commands: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt
+
+.PHONY: demo test lint typecheck pytest services bench constraints clean
+
+$(VENV)/.base: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) -e .
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.base
+	$(PIP) -e '.[dev]'
+	touch $@
+
+demo: $(VENV)/.base
+	$(BIN)/pilothouse sample
+	$(BIN)/pilothouse report
+
+test: $(VENV)/.dev services lint typecheck pytest
+
+services:
+	scripts/ensure-postgres
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+typecheck: $(VENV)/.dev
+	$(BIN)/mypy
+
+pytest: $(VENV)/.dev services
+	$(BIN)/pytest -n 2
+
+bench: $(VENV)/.dev
+	$(BIN)/python benchmarks/junit_ingest.py
+
+constraints: $(VENV)/.dev
+	head -n 2 constraints.txt > constraints.txt.new
+	$(BIN)/pip freeze --exclude-editable | sort -f >> constraints.txt.new
+	mv constraints.txt.new constraints.txt
+
+clean:
+	rm -rf $(VENV) .pilothouse .mypy_cache .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Pure functions over model records: no I/O, no clock, no environment."""

@@ -1,0 +1,70 @@
+"""`pilothouse sample`: load the bundled sample history into the store."""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.text import Text
+
+from pilothouse import sample as samples
+from pilothouse.cli.output import print_json, stdout_console
+from pilothouse.cli.state import state_of
+from pilothouse.ingest import ingest_reports
+from pilothouse.model import IngestCounts
+
+
+def _add(total: IngestCounts, more: IngestCounts) -> IngestCounts:
+    merged = {k: v + more.as_dict()[k] for k, v in total.as_dict().items()}
+    return IngestCounts(**merged)
+
+
+def sample(
+    ctx: typer.Context,
+    days: Annotated[int, typer.Option(min=1, max=366, help="Days of history.")] = 60,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed, the same history.")] = 7,
+    end: Annotated[
+        str, typer.Option(help="Last day of the history (YYYY-MM-DD).")
+    ] = samples.DEFAULT_END.isoformat(),
+    as_json: Annotated[bool, typer.Option("--json", help="Print counts as JSON.")] = False,
+) -> None:
+    """Load a sample history (a Rust workspace's CI: ~3,500 tests, 60 days) into the store.
+
+    It goes through the same JUnit reader and store code as `ingest junit`, and
+    loading it twice adds nothing.
+    """
+    state = state_of(ctx)
+    try:
+        last_day = date.fromisoformat(end)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{end!r} is not a date (YYYY-MM-DD)", param_hint="--end"
+        ) from None
+    total = IngestCounts()
+    runs: set[tuple[str, int]] = set()
+    progress = Progress(
+        console=Console(stderr=True), transient=True, disable=not sys.stderr.isatty()
+    )
+    with state.open_store() as store, progress:
+        task = progress.add_task("loading sample history", total=days)
+        for batch in samples.generate(days=days, end=last_day, seed=seed):
+            total = _add(total, ingest_reports(store, batch.reports, batch.run, now=state.now()))
+            runs.add((batch.run.run_key, batch.run.attempt))
+            if batch.run.created_at:
+                elapsed = days - (last_day - batch.run.created_at.date()).days
+                progress.update(task, completed=elapsed)
+    result = {"runs": len(runs), **total.as_dict()}
+    if as_json:
+        print_json(result)
+        return
+    stdout_console().print(
+        Text(
+            f"Sample history: {len(runs)} run attempts, {total.files} reports, "
+            f"{total.tests} test results ({total.failed} failed, "
+            f"{total.duplicates} already stored)"
+        )
+    )

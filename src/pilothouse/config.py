@@ -1,0 +1,154 @@
+"""Settings: each declared once, as data, with its default, type and help.
+
+Values come from ``pilothouse.toml`` (or ``--config FILE``), then the
+environment, then command-line flags; a later source wins. Unknown keys in the
+file are refused with a did-you-mean suggestion.
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pilothouse.errors import ConfigError
+
+DEFAULT_CONFIG_FILE = "pilothouse.toml"
+DEFAULT_DB = "sqlite:///.pilothouse/pilothouse.db"
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """One setting: its dotted key in pilothouse.toml, default, type and help."""
+
+    key: str
+    default: Any
+    type: type
+    help: str
+    env: str | None = None
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "db",
+        DEFAULT_DB,
+        str,
+        "Store URL: sqlite:///PATH (embedded, the default) or postgresql+psycopg://USER@HOST/DB.",
+        env="PILOTHOUSE_DB",
+    ),
+    Setting(
+        "ingest.repository",
+        "local",
+        str,
+        "Repository (OWNER/NAME) that reports ingested outside GitHub Actions belong to.",
+        env="PILOTHOUSE_REPOSITORY",
+    ),
+    Setting(
+        "report.limit",
+        20,
+        int,
+        "Rows shown by the human tables of `tests`, `runs` and `report`.",
+        env="PILOTHOUSE_REPORT_LIMIT",
+    ),
+)
+_BY_KEY = {setting.key: setting for setting in SETTINGS}
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """Resolved settings and where each value came from."""
+
+    values: Mapping[str, Any]
+    sources: Mapping[str, str]
+
+    def __getitem__(self, key: str) -> Any:
+        return self.values[key]
+
+    @classmethod
+    def defaults(cls) -> Config:
+        return cls(
+            values={s.key: s.default for s in SETTINGS},
+            sources={s.key: "default" for s in SETTINGS},
+        )
+
+
+def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in table.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict) and not any(s.key == dotted for s in SETTINGS):
+            flat.update(_flatten(value, f"{dotted}."))
+        else:
+            flat[dotted] = value
+    return flat
+
+
+def _suggest(key: str) -> str:
+    close = difflib.get_close_matches(key, list(_BY_KEY), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _coerce(setting: Setting, value: Any, origin: str) -> Any:
+    if setting.type is int and isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            raise ConfigError(
+                f"{origin}: {setting.key} must be an integer, got {value!r}"
+            ) from None
+    if setting.type is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ConfigError(f"{origin}: {setting.key} must be an integer, got {value!r}")
+    if setting.type is str and not isinstance(value, str):
+        raise ConfigError(f"{origin}: {setting.key} must be a string, got {value!r}")
+    return value
+
+
+def read_file(path: Path) -> dict[str, Any]:
+    """Read and check a pilothouse.toml, returning its values by dotted key."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    values: dict[str, Any] = {}
+    for key, value in _flatten(raw).items():
+        setting = _BY_KEY.get(key)
+        if setting is None:
+            raise ConfigError(f"{path}: unknown key {key!r}{_suggest(key)}")
+        values[key] = _coerce(setting, value, str(path))
+    return values
+
+
+def load_config(
+    *,
+    path: Path | None,
+    env: Mapping[str, str],
+    flags: Mapping[str, Any],
+    cwd: Path,
+) -> Config:
+    """Resolve every setting: default < file < environment < flag.
+
+    *path* is an explicit ``--config`` (it must exist); without it
+    ``pilothouse.toml`` in *cwd* is read when present.
+    """
+    values = {s.key: s.default for s in SETTINGS}
+    sources = {s.key: "default" for s in SETTINGS}
+    file = path if path is not None else cwd / DEFAULT_CONFIG_FILE
+    if path is not None or file.is_file():
+        for key, value in read_file(file).items():
+            values[key], sources[key] = value, str(file)
+    for setting in SETTINGS:
+        if setting.env and env.get(setting.env, "") != "":
+            origin = f"${setting.env}"
+            values[setting.key] = _coerce(setting, env[setting.env], origin)
+            sources[setting.key] = origin
+    for key, value in flags.items():
+        if value is not None:
+            values[key], sources[key] = _coerce(_BY_KEY[key], value, "flag"), "flag"
+    return Config(values=values, sources=sources)

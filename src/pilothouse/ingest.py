@@ -1,0 +1,128 @@
+"""Ingest JUnit reports: find the files, work out the run they belong to, store them."""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pilothouse.errors import InputError
+from pilothouse.model import IngestCounts, RunInfo, TestCase
+from pilothouse.sources.junit import ReportFile
+from pilothouse.store import ReportInput, Store
+
+_GLOB_CHARS = frozenset("*?[")
+
+
+def expand_paths(patterns: Sequence[str], *, cwd: Path) -> list[Path]:
+    """Turn files, directories (read recursively for *.xml) and globs into files.
+
+    Each pattern must yield at least one file; the result is sorted and has no
+    repeats, so overlapping patterns read a file once.
+    """
+    found: dict[Path, None] = {}
+    for pattern in patterns:
+        for path in _expand_one(pattern, cwd):
+            found.setdefault(path, None)
+    return list(found)
+
+
+def _expand_one(pattern: str, cwd: Path) -> list[Path]:
+    path = Path(pattern) if Path(pattern).is_absolute() else cwd / pattern
+    if any(char in _GLOB_CHARS for char in pattern):
+        matches = sorted(
+            Path(match) for match in glob.glob(str(path), recursive=True) if Path(match).is_file()
+        )
+        if not matches:
+            raise InputError(f"{pattern}: no files match this pattern")
+        return matches
+    if path.is_dir():
+        matches = sorted(p for p in path.rglob("*.xml") if p.is_file())
+        if not matches:
+            raise InputError(f"{pattern}: directory holds no .xml reports")
+        return matches
+    if not path.exists():
+        raise InputError(f"{pattern}: no such file or directory")
+    return [path]
+
+
+def parse_timestamp(value: str, *, what: str) -> datetime:
+    """Parse ISO 8601; a time without an offset is taken as UTC."""
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise InputError(f"{what}: {value!r} is not an ISO 8601 date-time") from None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def run_from_environment(env: Mapping[str, str], *, repository: str) -> RunInfo:
+    """The run a report belongs to, read from GitHub Actions' variables when present.
+
+    Outside GitHub Actions the run is local; its key is set later from the
+    reports' content (see local_run_key), so re-ingesting them is a no-op.
+    """
+    if env.get("GITHUB_ACTIONS") != "true":
+        return RunInfo(provider="local", repository=repository, run_key="")
+    attempt = env.get("GITHUB_RUN_ATTEMPT", "1")
+    return RunInfo(
+        provider="github",
+        repository=env.get("GITHUB_REPOSITORY") or repository,
+        run_key=env.get("GITHUB_RUN_ID", ""),
+        attempt=int(attempt) if attempt.isdigit() else 1,
+        workflow=env.get("GITHUB_WORKFLOW") or None,
+        event=env.get("GITHUB_EVENT_NAME") or None,
+        branch=env.get("GITHUB_HEAD_REF") or env.get("GITHUB_REF_NAME") or None,
+        commit=env.get("GITHUB_SHA") or None,
+        job=env.get("GITHUB_JOB") or None,
+    )
+
+
+def local_run_key(files: Iterable[ReportFile]) -> str:
+    """A run key derived from the reports' content: the same reports, the same run."""
+    digest = hashlib.sha256("\n".join(sorted(f.digest for f in files)).encode()).hexdigest()
+    return f"local-{digest[:12]}"
+
+
+class _Tally:
+    """Counts testcases by outcome as they stream past on their way to the store."""
+
+    def __init__(self) -> None:
+        self.outcomes: Counter[str] = Counter()
+        self.per_file: list[int] = []
+
+    def watch(self, cases: Iterable[TestCase]) -> Iterator[TestCase]:
+        self.per_file.append(0)
+        for case in cases:
+            self.outcomes[case.outcome] += 1
+            self.per_file[-1] += 1
+            yield case
+
+
+def ingest_reports(
+    store: Store, files: Sequence[ReportFile], run: RunInfo, *, now: datetime
+) -> IngestCounts:
+    """Store *files* as reports of *run* in one transaction and count what they held.
+
+    Every file is read; one whose content the run already holds (from an earlier
+    call, or earlier in this one) adds nothing and its testcases count as
+    duplicates. A bad file raises InputError and nothing of the call is written.
+    """
+    if not run.run_key:
+        run = replace(run, run_key=local_run_key(files))
+    tally = _Tally()
+    items = (ReportInput(str(f.path), f.digest, f.size, tally.watch(f.testcases())) for f in files)
+    fresh = store.add_reports(run, items, now=now)
+    outcomes = tally.outcomes
+    return IngestCounts(
+        files=len(files),
+        tests=sum(tally.per_file),
+        passed=outcomes["passed"],
+        failed=outcomes["failed"],
+        errors=outcomes["error"],
+        skipped=outcomes["skipped"],
+        duplicates=sum(n for n, new in zip(tally.per_file, fresh, strict=True) if not new),
+    )

@@ -1,0 +1,341 @@
+"""A deterministic sample history shaped like our first user's CI.
+
+A Rust workspace of about 3,500 tests across 40 crates on GitHub Actions, with
+the workflows ci-build, tests-all (4 nextest shards), integration-tests and
+release, over 60 days. It holds what real histories hold: a few flaky tests
+(some passing on nextest's retry), a few slow ones, a regression that is later
+fixed, and one infrastructure outage where the test database was down.
+
+The history is produced as nextest-style JUnit XML, so it reaches the store
+through exactly the code that reads real reports.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from xml.sax.saxutils import escape, quoteattr
+
+from pilothouse.model import RunInfo
+from pilothouse.sources.junit import ReportFile
+
+REPOSITORY = "hypha-labs/hypha"
+DEFAULT_END = date(2026, 11, 27)
+CRATES = (
+    "hypha-core",
+    "hypha-api",
+    "hypha-auth",
+    "hypha-cli",
+    "hypha-config",
+    "hypha-db",
+    "hypha-migrations",
+    "hypha-storage",
+    "hypha-cache",
+    "hypha-net",
+    "hypha-rpc",
+    "hypha-scheduler",
+    "hypha-worker",
+    "hypha-queue",
+    "hypha-metrics",
+    "hypha-tracing",
+    "hypha-crypto",
+    "hypha-codec",
+    "hypha-proto",
+    "hypha-gateway",
+    "hypha-router",
+    "hypha-registry",
+    "hypha-plugin",
+    "hypha-sdk",
+    "hypha-agent",
+    "hypha-llm",
+    "hypha-prompt",
+    "hypha-embed",
+    "hypha-index",
+    "hypha-search",
+    "hypha-billing",
+    "hypha-notify",
+    "hypha-webhook",
+    "hypha-deploy",
+    "hypha-infra",
+    "hypha-fs",
+    "hypha-sync",
+    "hypha-util",
+    "hypha-testkit",
+    "hypha-bench",
+)
+# Crates whose tests need the test database: they fail together when it is down.
+DB_CRATES = frozenset(
+    {
+        "hypha-api",
+        "hypha-auth",
+        "hypha-db",
+        "hypha-migrations",
+        "hypha-storage",
+        "hypha-queue",
+        "hypha-scheduler",
+        "hypha-worker",
+        "hypha-billing",
+        "hypha-registry",
+        "hypha-index",
+        "hypha-search",
+        "hypha-sync",
+        "hypha-notify",
+        "hypha-webhook",
+        "hypha-gateway",
+        "hypha-agent",
+        "hypha-deploy",
+        "hypha-cache",
+        "hypha-router",
+        "hypha-llm",
+        "hypha-core",
+    }
+)
+UNIT_TESTS = 3380
+INTEGRATION_TESTS = 120
+SHARDS = 4
+_MODULES = ("api", "model", "codec", "store", "handler", "config", "retry", "pool", "error")
+_VERBS = (
+    "parses",
+    "rejects",
+    "round_trips",
+    "handles",
+    "retries",
+    "applies",
+    "merges",
+    "expires",
+    "streams",
+    "validates",
+    "migrates",
+    "caches",
+    "signs",
+    "routes",
+)
+_OBJECTS = (
+    "empty_input",
+    "large_batch",
+    "unicode_names",
+    "timeouts",
+    "concurrent_writes",
+    "missing_fields",
+    "partial_reads",
+    "bad_token",
+    "schema_v2",
+    "zero_length",
+    "nested_tables",
+    "backpressure",
+    "cancellation",
+    "clock_skew",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SampleTest:
+    crate: str
+    name: str
+    seconds: float
+    flaky_rate: float = 0.0
+    integration: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SampleBatch:
+    """The reports of one job of one run, ready for ingest."""
+
+    run: RunInfo
+    reports: tuple[ReportFile, ...]
+
+
+def _tests(rng: random.Random) -> list[SampleTest]:
+    weights = [rng.uniform(0.3, 3.0) for _ in CRATES]
+    total = sum(weights)
+    tests: list[SampleTest] = []
+    for crate, weight in zip(CRATES, weights, strict=True):
+        count = max(5, round(UNIT_TESTS * weight / total))
+        for i in range(count):
+            name = f"{rng.choice(_MODULES)}::tests::{rng.choice(_VERBS)}_{rng.choice(_OBJECTS)}_{i}"
+            tests.append(SampleTest(crate, name, round(rng.lognormvariate(-3.2, 1.3), 4)))
+    tests = tests[:UNIT_TESTS]
+    for i in range(INTEGRATION_TESTS):
+        tests.append(
+            SampleTest(
+                "hypha-e2e",
+                f"e2e::scenario_{i:03d}",
+                round(rng.uniform(2.0, 25.0), 3),
+                integration=True,
+            )
+        )
+    # A few very slow tests and a few flaky ones, at fixed places so the demo
+    # always tells the same story.
+    for index, seconds in ((17, 212.0), (403, 148.0), (1288, 96.0), (2710, 61.0)):
+        tests[index] = SampleTest(tests[index].crate, tests[index].name + "_soak", seconds)
+    for index, rate in ((55, 0.08), (610, 0.05), (1501, 0.04), (2222, 0.03), (3100, 0.06)):
+        t = tests[index]
+        tests[index] = SampleTest(t.crate, t.name + "_under_load", t.seconds, flaky_rate=rate)
+    return tests
+
+
+REGRESSION_TEST = 907  # fails on every run from REGRESSION_DAYS[0] until the fix lands
+REGRESSION_DAYS = (20, 23)
+OUTAGE_DAY = 41
+
+
+def _sha(*parts: object) -> str:
+    return hashlib.sha1("/".join(map(str, parts)).encode()).hexdigest()
+
+
+@functools.cache
+def _head(name: str, crate: str) -> str:
+    return f"<testcase name={quoteattr(name)} classname={quoteattr(crate)} "
+
+
+def _testcase(
+    test: SampleTest, outcome: str, seconds: float, message: str, retry: str | None
+) -> str:
+    head = f'{_head(test.name, test.crate)}time="{seconds:.4f}"'
+
+    if outcome == "passed" and retry is None:
+        return head + "/>"
+    body = ""
+    if retry is not None:
+        body += (
+            f'<flakyFailure type="test failure" time="{seconds:.4f}">{escape(retry)}</flakyFailure>'
+        )
+    if outcome == "failed":
+        body += f'<failure type="test failure">{escape(message)}</failure>'
+    return f"{head}>{body}</testcase>"
+
+
+def _report(label: str, cases: list[tuple[SampleTest, str]]) -> ReportFile:
+    by_crate: dict[str, list[str]] = {}
+    for test, xml in cases:
+        by_crate.setdefault(test.crate, []).append(xml)
+    suites = "".join(
+        f'<testsuite name={quoteattr(crate)} tests="{len(items)}">{"".join(items)}</testsuite>'
+        for crate, items in by_crate.items()
+    )
+    body = (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="nextest-run">'
+        f"{suites}</testsuites>\n"
+    )
+    return ReportFile.from_bytes(label, body.encode())
+
+
+@dataclass(frozen=True, slots=True)
+class _Run:
+    workflow: str
+    run_key: str
+    attempt: int
+    commit: str
+    created_at: datetime
+    day: int
+
+
+def _outcome(
+    test: SampleTest, run: _Run, rng: random.Random, index: int
+) -> tuple[str, float, str, str | None]:
+    seconds = round(test.seconds * rng.uniform(0.85, 1.2), 4)
+    outage = run.day == OUTAGE_DAY and run.attempt == 1 and run.created_at.hour < 12
+    if outage and (test.integration or test.crate in DB_CRATES):
+        return "failed", 30.0, "error: connection refused (os error 111): postgres:5432", None
+    if index == REGRESSION_TEST and REGRESSION_DAYS[0] <= run.day <= REGRESSION_DAYS[1]:
+        return (
+            "failed",
+            seconds,
+            "thread 'main' panicked at src/wal.rs:212:9:\n"
+            "assertion `left == right` failed\n  left: 3\n right: 4",
+            None,
+        )
+    if test.flaky_rate and rng.random() < test.flaky_rate:
+        message = "thread 'tokio-runtime-worker' panicked: timed out after 5s waiting for lock"
+        if rng.random() < 0.6:  # nextest's retry passes
+            return "passed", seconds, "", message
+        return "failed", seconds, message, None
+    return "passed", seconds, "", None
+
+
+def _schedule(days: int, end: date) -> Iterator[_Run]:
+    run_number = 6_100_000_000
+    start = end - timedelta(days=days - 1)
+    for day in range(days):
+        today = start + timedelta(days=day)
+        pushes = 2 if today.weekday() < 5 else 1
+        for push in range(pushes):
+            at = datetime(today.year, today.month, today.day, 9 + push * 4, 12, tzinfo=UTC)
+            commit = _sha("commit", day, push)
+            for offset, workflow in enumerate(("ci-build", "tests-all")):
+                run_number += 1
+                yield _Run(
+                    workflow, str(run_number), 1, commit, at + timedelta(minutes=offset), day
+                )
+        if today.weekday() < 5:
+            run_number += 1
+            at = datetime(today.year, today.month, today.day, 2, 0, tzinfo=UTC)
+            yield _Run("integration-tests", str(run_number), 1, _sha("commit", day, 0), at, day)
+        if today.weekday() == 4:
+            run_number += 1
+            at = datetime(today.year, today.month, today.day, 17, 30, tzinfo=UTC)
+            yield _Run("release", str(run_number), 1, _sha("commit", day, pushes - 1), at, day)
+
+
+def _jobs(
+    run: _Run, tests: list[SampleTest], rng: random.Random
+) -> Iterator[tuple[str, list[tuple[SampleTest, str]]]]:
+    if run.workflow in ("ci-build", "release"):
+        yield ("build" if run.workflow == "ci-build" else "publish"), []
+        return
+    integration = run.workflow == "integration-tests"
+    shards: dict[str, list[tuple[SampleTest, str]]] = {}
+    for index, test in enumerate(tests):
+        if test.integration != integration:
+            continue
+        outcome, seconds, message, retry = _outcome(test, run, rng, index)
+        job = "e2e" if integration else f"test ({index % SHARDS + 1}/{SHARDS})"
+        shards.setdefault(job, []).append((test, _testcase(test, outcome, seconds, message, retry)))
+    yield from sorted(shards.items())
+
+
+def generate(*, days: int = 60, end: date = DEFAULT_END, seed: int = 7) -> Iterator[SampleBatch]:
+    """Yield the sample history job by job, oldest run first; the same arguments
+    always give the same bytes."""
+    rng = random.Random(seed)
+    tests = _tests(rng)
+    for run in _schedule(days, end):
+        attempts = [run]
+        for current in attempts:
+            any_failed = False
+            for job, cases in _jobs(current, tests, rng):
+                any_failed = any_failed or any("<failure" in xml for _t, xml in cases)
+                label = f"sample/{current.workflow}/{current.run_key}/{current.attempt}/{job}.xml"
+                reports = (_report(label, cases),) if cases else ()
+                yield SampleBatch(_run_info(current, job), reports)
+            # A failed test run is re-run once, as people do with flaky CI.
+            if any_failed and current.attempt == 1 and current.workflow != "ci-build":
+                attempts.append(
+                    _Run(
+                        current.workflow,
+                        current.run_key,
+                        2,
+                        current.commit,
+                        current.created_at + timedelta(minutes=45),
+                        current.day,
+                    )
+                )
+
+
+def _run_info(run: _Run, job: str) -> RunInfo:
+    return RunInfo(
+        provider="github",
+        repository=REPOSITORY,
+        run_key=run.run_key,
+        attempt=run.attempt,
+        workflow=run.workflow,
+        event="push" if run.workflow != "integration-tests" else "schedule",
+        branch="main",
+        commit=run.commit,
+        job=job,
+        created_at=run.created_at,
+    )

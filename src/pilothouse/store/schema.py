@@ -1,0 +1,169 @@
+"""The store's tables, in SQLAlchemy Core, the same on SQLite and PostgreSQL.
+
+Alembic migrations under ``pilothouse/migrations`` create exactly these; a test
+checks that the migrated schema and this metadata agree.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=NAMING)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores naive UTC, returns UTC-aware datetimes; refuses naive input."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: pilothouse stores UTC-aware times only")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):  # SQLite hands back text for raw SQL results
+            value = datetime.fromisoformat(value)
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC)
+
+
+repositories = Table(
+    "repositories",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("provider", String(32), nullable=False),
+    Column("full_name", String(255), nullable=False),
+    UniqueConstraint("provider", "full_name"),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("repository_id", ForeignKey("repositories.id"), nullable=False),
+    Column("run_key", String(64), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("workflow", String(255)),
+    Column("event", String(64)),
+    Column("branch", String(255)),
+    Column("commit_sha", String(64)),
+    Column("status", String(32)),
+    Column("conclusion", String(32)),
+    Column("created_at", UTCDateTime),
+    Column("started_at", UTCDateTime),
+    Column("finished_at", UTCDateTime),
+    UniqueConstraint("repository_id", "run_key", "attempt"),
+    Index(None, "created_at"),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("run_id", ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("job_key", String(255), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("runner_labels", Text, nullable=False, default="[]"),
+    Column("runner_name", String(255)),
+    Column("attempt", Integer, nullable=False),
+    Column("status", String(32)),
+    Column("conclusion", String(32)),
+    Column("created_at", UTCDateTime),
+    Column("started_at", UTCDateTime),
+    Column("finished_at", UTCDateTime),
+    UniqueConstraint("run_id", "job_key"),
+)
+
+steps = Table(
+    "steps",
+    metadata,
+    Column("job_id", ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True),
+    Column("number", Integer, primary_key=True),
+    Column("name", String(255), nullable=False),
+    Column("status", String(32)),
+    Column("conclusion", String(32)),
+    Column("started_at", UTCDateTime),
+    Column("finished_at", UTCDateTime),
+)
+
+reports = Table(
+    "reports",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("run_id", ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("job_id", ForeignKey("jobs.id", ondelete="CASCADE")),
+    Column("digest", String(64), nullable=False),
+    Column("path", Text, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("tests", Integer, nullable=False),
+    Column("ingested_at", UTCDateTime, nullable=False),
+    UniqueConstraint("run_id", "digest"),
+)
+
+# One row per <testcase>, keyed by its report and its position in it, so a
+# report that repeats a test (pytest-rerunfailures, marathon) keeps every try.
+test_results = Table(
+    "test_results",
+    metadata,
+    Column("report_id", ForeignKey("reports.id", ondelete="CASCADE"), primary_key=True),
+    Column("ordinal", Integer, primary_key=True, autoincrement=False),
+    Column("run_id", ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("job_id", ForeignKey("jobs.id", ondelete="CASCADE")),
+    Column("suite", Text, nullable=False),
+    Column("classname", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("file", Text, nullable=False),
+    Column("duration", Float),
+    Column("outcome", String(8), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("retries", Integer, nullable=False),
+    Index(None, "run_id"),
+    Index(None, "classname", "name"),
+)
+
+test_retries = Table(
+    "test_retries",
+    metadata,
+    Column("report_id", Integer, primary_key=True),
+    Column("ordinal", Integer, primary_key=True, autoincrement=False),
+    Column("attempt", Integer, primary_key=True, autoincrement=False),
+    Column("kind", String(16), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("duration", Float),
+    ForeignKeyConstraint(
+        ["report_id", "ordinal"],
+        ["test_results.report_id", "test_results.ordinal"],
+        ondelete="CASCADE",
+    ),
+)

@@ -1,0 +1,424 @@
+"""The store's API of intent; the only code in pilothouse that speaks SQL."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, CursorResult, Engine, and_, func, insert, select, update
+from sqlalchemy import case as sql_case
+from sqlalchemy.exc import SQLAlchemyError
+
+from pilothouse.errors import StoreError
+from pilothouse.model import (
+    JobSummary,
+    RunInfo,
+    RunSummary,
+    TestCase,
+    TestObservation,
+)
+from pilothouse.store import engine as engines
+from pilothouse.store.schema import (
+    jobs,
+    reports,
+    repositories,
+    runs,
+    test_results,
+    test_retries,
+)
+
+BATCH_ROWS = 5000
+
+
+@dataclass(frozen=True, slots=True)
+class ReportInput:
+    """One report to store: its identity and its testcases, read lazily."""
+
+    path: str
+    digest: str
+    size: int
+    cases: Iterable[TestCase]
+
+
+class Store:
+    """A pilothouse store on SQLite or PostgreSQL.
+
+    >>> store = Store.open("sqlite:///:memory:")  # doctest: +SKIP
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str) -> Store:
+        """Open (creating and migrating on first use) the store at *url*."""
+        engine = engines.create_store_engine(engines.parse_url(url))
+        engines.migrate(engine)
+        return cls(engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    @property
+    def description(self) -> str:
+        return engines.describe(self.engine.url)
+
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        """One write transaction; on SQLite it takes the write lock up front."""
+        try:
+            with self.engine.connect() as connection:
+                connection.info[engines.WRITE_FLAG] = True
+                try:
+                    with connection.begin():
+                        yield connection
+                finally:
+                    connection.info.pop(engines.WRITE_FLAG, None)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"{self.description}: write failed: {engines._reason(exc)}") from exc
+
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        try:
+            with self.engine.connect() as connection:
+                yield connection
+        except SQLAlchemyError as exc:
+            raise StoreError(f"{self.description}: read failed: {engines._reason(exc)}") from exc
+
+    # -- writes -------------------------------------------------------------
+
+    def add_reports(
+        self, run: RunInfo, items: Iterable[ReportInput], *, now: datetime
+    ) -> list[bool]:
+        """Store test reports of one run and job in one transaction.
+
+        Returns, per report, whether it was new; a report whose digest the run
+        already holds is still read to the end (so bad input is caught) but adds
+        nothing. Any exception while reading a report rolls the whole call back.
+        """
+        fresh: list[bool] = []
+        with self._writing() as connection:
+            run_id = _ensure_run(connection, run, now)
+            job_id = _ensure_job(connection, run_id, run) if run.job else None
+            failed = False
+            for item in items:
+                known = connection.execute(
+                    select(reports.c.id).where(
+                        reports.c.run_id == run_id, reports.c.digest == item.digest
+                    )
+                ).scalar()
+                if known is not None:
+                    for _case in item.cases:
+                        pass
+                    fresh.append(False)
+                    continue
+                failed = _insert_report(connection, run_id, job_id, item, now) or failed
+                fresh.append(True)
+            if failed:
+                _mark_failed(connection, run_id, job_id)
+        return fresh
+
+    # -- reads --------------------------------------------------------------
+
+    def list_runs(self, *, limit: int | None = None) -> list[RunSummary]:
+        """Runs newest first, with their jobs and test counts."""
+        counts = (
+            select(
+                test_results.c.run_id,
+                func.count().label("tests"),
+                func.sum(
+                    sql_case((test_results.c.outcome.in_(("failed", "error")), 1), else_=0)
+                ).label("failed"),
+            )
+            .group_by(test_results.c.run_id)
+            .subquery()
+        )
+        query = (
+            select(
+                runs,
+                repositories.c.provider,
+                repositories.c.full_name,
+                counts.c.tests,
+                counts.c.failed,
+            )
+            .join(repositories, repositories.c.id == runs.c.repository_id)
+            .outerjoin(counts, counts.c.run_id == runs.c.id)
+            .order_by(runs.c.created_at.desc(), runs.c.id.desc())
+            .limit(limit)
+        )
+        with self._reading() as connection:
+            rows = connection.execute(query).mappings().all()
+            job_rows = _jobs_by_run(connection, [row["id"] for row in rows])
+        return [_run_summary(row, job_rows.get(row["id"], ())) for row in rows]
+
+    def test_observations(self) -> Iterator[TestObservation]:
+        """Every stored test result with its run's time, oldest first."""
+        query = (
+            select(
+                test_results.c.classname,
+                test_results.c.name,
+                test_results.c.file,
+                test_results.c.outcome,
+                test_results.c.duration,
+                runs.c.created_at,
+            )
+            .join(runs, runs.c.id == test_results.c.run_id)
+            .order_by(runs.c.created_at, test_results.c.report_id, test_results.c.ordinal)
+        )
+        with self._reading() as connection:
+            for row in connection.execute(query.execution_options(yield_per=BATCH_ROWS)):
+                yield TestObservation(*row)
+
+    def counts(self) -> dict[str, int]:
+        """How many rows each main table holds."""
+        with self._reading() as connection:
+            return {
+                table.name: connection.execute(select(func.count()).select_from(table)).scalar_one()
+                for table in (repositories, runs, jobs, reports, test_results, test_retries)
+            }
+
+    def retries_of(self, classname: str, name: str) -> list[tuple[str, str]]:
+        """The stored retries (kind, message) of one test, oldest first."""
+        query = (
+            select(test_retries.c.kind, test_retries.c.message)
+            .join(
+                test_results,
+                and_(
+                    test_results.c.report_id == test_retries.c.report_id,
+                    test_results.c.ordinal == test_retries.c.ordinal,
+                ),
+            )
+            .where(test_results.c.classname == classname, test_results.c.name == name)
+            .order_by(test_retries.c.report_id, test_retries.c.ordinal, test_retries.c.attempt)
+        )
+        with self._reading() as connection:
+            return [(row.kind, row.message) for row in connection.execute(query)]
+
+
+def _new_id(result: CursorResult[Any]) -> int:
+    key = result.inserted_primary_key
+    assert key is not None, "an INSERT returns its primary key"
+    return int(key[0])
+
+
+def _ensure_repository(connection: Connection, provider: str, full_name: str) -> int:
+    where = and_(repositories.c.provider == provider, repositories.c.full_name == full_name)
+    found = connection.execute(select(repositories.c.id).where(where)).scalar()
+    if found is not None:
+        return int(found)
+    inserted = connection.execute(
+        insert(repositories).values(provider=provider, full_name=full_name)
+    )
+    return _new_id(inserted)
+
+
+def _ensure_run(connection: Connection, run: RunInfo, now: datetime) -> int:
+    repository_id = _ensure_repository(connection, run.provider, run.repository)
+    where = and_(
+        runs.c.repository_id == repository_id,
+        runs.c.run_key == run.run_key,
+        runs.c.attempt == run.attempt,
+    )
+    row = connection.execute(select(runs).where(where)).mappings().first()
+    fields = {
+        "workflow": run.workflow,
+        "event": run.event,
+        "branch": run.branch,
+        "commit_sha": run.commit,
+        "created_at": run.created_at,
+    }
+    if row is None:
+        values = {k: v for k, v in fields.items() if v is not None}
+        values.setdefault("created_at", now)
+        inserted = connection.execute(
+            insert(runs).values(
+                repository_id=repository_id,
+                run_key=run.run_key,
+                attempt=run.attempt,
+                status="completed",
+                conclusion="success",
+                **values,
+            )
+        )
+        return _new_id(inserted)
+    missing = {k: v for k, v in fields.items() if v is not None and row[k] is None}
+    if missing:
+        connection.execute(update(runs).where(runs.c.id == row["id"]).values(**missing))
+    return int(row["id"])
+
+
+def _ensure_job(connection: Connection, run_id: int, run: RunInfo) -> int:
+    assert run.job is not None
+    where = and_(jobs.c.run_id == run_id, jobs.c.job_key == run.job)
+    found = connection.execute(select(jobs.c.id).where(where)).scalar()
+    if found is not None:
+        return int(found)
+    inserted = connection.execute(
+        insert(jobs).values(
+            run_id=run_id,
+            job_key=run.job,
+            name=run.job,
+            runner_labels="[]",
+            attempt=run.attempt,
+            status="completed",
+            conclusion="success",
+        )
+    )
+    return _new_id(inserted)
+
+
+_RESULT_COLUMNS = (
+    "report_id",
+    "ordinal",
+    "run_id",
+    "job_id",
+    "suite",
+    "classname",
+    "name",
+    "file",
+    "duration",
+    "outcome",
+    "message",
+    "retries",
+)
+_RETRY_COLUMNS = ("report_id", "ordinal", "attempt", "kind", "message", "duration")
+
+
+def _bulk_insert_sql(connection: Connection, table: str, columns: Sequence[str]) -> str:
+    """A plain INSERT for executemany with tuples: the hot path of ingest.
+
+    SQLAlchemy's per-row parameter processing costs more than SQLite's insert
+    itself; these columns need no type processing, so the driver gets tuples.
+    """
+    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(mark for _ in columns)})"
+
+
+def _insert_report(
+    connection: Connection, run_id: int, job_id: int | None, item: ReportInput, now: datetime
+) -> bool:
+    """Insert one report, streaming its testcases in batches; True if any failed."""
+    report_id = _new_id(
+        connection.execute(
+            insert(reports).values(
+                run_id=run_id,
+                job_id=job_id,
+                digest=item.digest,
+                path=item.path,
+                size=item.size,
+                tests=0,
+                ingested_at=now,
+            )
+        )
+    )
+    result_sql = _bulk_insert_sql(connection, "test_results", _RESULT_COLUMNS)
+    retry_sql = _bulk_insert_sql(connection, "test_retries", _RETRY_COLUMNS)
+    rows: list[tuple[Any, ...]] = []
+    retry_rows: list[tuple[Any, ...]] = []
+    count = 0
+    failed = False
+    for ordinal, case in enumerate(item.cases):
+        count += 1
+        if case.outcome == "failed" or case.outcome == "error":
+            failed = True
+        rows.append(
+            (
+                report_id,
+                ordinal,
+                run_id,
+                job_id,
+                case.suite,
+                case.classname,
+                case.name,
+                case.file,
+                case.duration,
+                case.outcome,
+                case.message,
+                len(case.retries),
+            )
+        )
+        for attempt, retry in enumerate(case.retries, start=1):
+            retry_rows.append(
+                (report_id, ordinal, attempt, retry.kind, retry.message, retry.duration)
+            )
+        if len(rows) >= BATCH_ROWS:
+            _flush(connection, result_sql, rows, retry_sql, retry_rows)
+    _flush(connection, result_sql, rows, retry_sql, retry_rows)
+    connection.execute(update(reports).where(reports.c.id == report_id).values(tests=count))
+    return failed
+
+
+def _flush(
+    connection: Connection,
+    result_sql: str,
+    rows: list[tuple[Any, ...]],
+    retry_sql: str,
+    retry_rows: list[tuple[Any, ...]],
+) -> None:
+    if rows:
+        connection.exec_driver_sql(result_sql, rows)
+        rows.clear()
+    if retry_rows:
+        connection.exec_driver_sql(retry_sql, retry_rows)
+        retry_rows.clear()
+
+
+def _mark_failed(connection: Connection, run_id: int, job_id: int | None) -> None:
+    connection.execute(
+        update(runs)
+        .where(runs.c.id == run_id, runs.c.conclusion == "success")
+        .values(conclusion="failure")
+    )
+    if job_id is not None:
+        connection.execute(
+            update(jobs)
+            .where(jobs.c.id == job_id, jobs.c.conclusion == "success")
+            .values(conclusion="failure")
+        )
+
+
+def _jobs_by_run(connection: Connection, run_ids: Sequence[int]) -> dict[int, list[JobSummary]]:
+    found: dict[int, list[JobSummary]] = {}
+    if not run_ids:
+        return found
+    query = select(jobs).where(jobs.c.run_id.in_(run_ids)).order_by(jobs.c.run_id, jobs.c.id)
+    for row in connection.execute(query).mappings():
+        found.setdefault(row["run_id"], []).append(
+            JobSummary(
+                name=row["name"],
+                conclusion=row["conclusion"],
+                attempt=row["attempt"],
+                runner_labels=tuple(json.loads(row["runner_labels"] or "[]")),
+                started_at=row["started_at"],
+                finished_at=row["finished_at"],
+            )
+        )
+    return found
+
+
+def _run_summary(row: Any, job_rows: Iterable[JobSummary]) -> RunSummary:
+    return RunSummary(
+        id=row["run_key"],
+        provider=row["provider"],
+        repository=row["full_name"],
+        workflow=row["workflow"],
+        commit=row["commit_sha"],
+        branch=row["branch"],
+        attempt=row["attempt"],
+        status=row["status"],
+        conclusion=row["conclusion"],
+        created_at=row["created_at"],
+        tests=int(row["tests"] or 0),
+        failed=int(row["failed"] or 0),
+        jobs=tuple(job_rows),
+    )

@@ -1,0 +1,97 @@
+"""The demo's sample history: deterministic, shaped like the first user, ingested for real."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import random
+from collections import Counter
+
+from pilothouse import sample
+
+from .conftest import Cli
+
+
+def _digest(batches: list[sample.SampleBatch]) -> str:
+    sha = hashlib.sha256()
+    for batch in batches:
+        sha.update(repr(batch.run).encode())
+        for report in batch.reports:
+            sha.update(report.digest.encode())
+    return sha.hexdigest()
+
+
+def test_same_arguments_same_bytes() -> None:
+    first = list(itertools.islice(sample.generate(days=5), 40))
+    again = list(itertools.islice(sample.generate(days=5), 40))
+    assert _digest(first) == _digest(again)
+    other = list(itertools.islice(sample.generate(days=5, seed=8), 40))
+    assert _digest(first) != _digest(other)
+
+
+def test_shape_of_the_history() -> None:
+    batches = list(sample.generate(days=60))
+    workflows = Counter(b.run.workflow for b in batches if b.run.attempt == 1)
+    assert set(workflows) == {"ci-build", "tests-all", "integration-tests", "release"}
+    days = {b.run.created_at.date() for b in batches if b.run.created_at}
+    assert len(days) == 60
+    one_run = [b for b in batches if b.run.workflow == "tests-all"][:4]
+    names: set[tuple[str, str]] = set()
+    crates: set[str] = set()
+    for batch in one_run:
+        for report in batch.reports:
+            for case in report.testcases():
+                names.add((case.classname, case.name))
+                crates.add(case.classname)
+    assert 3300 <= len(names) <= 3500
+    assert len(crates) == 40
+
+
+def _outcomes_by_run(batches: list[sample.SampleBatch]) -> dict[tuple[str, int], Counter[str]]:
+    found: dict[tuple[str, int], Counter[str]] = {}
+    for batch in batches:
+        counter = found.setdefault((batch.run.run_key, batch.run.attempt), Counter())
+        for report in batch.reports:
+            counter.update(case.outcome for case in report.testcases())
+    return found
+
+
+def test_the_story_is_in_the_data() -> None:
+    batches = list(sample.generate(days=60))
+    by_run = _outcomes_by_run(batches)
+    # One outage: a run where most tests fail at once.
+    outages = [k for k, c in by_run.items() if c["failed"] > 0.5 * sum(c.values())]
+    assert len(outages) >= 1
+    # Re-runs exist (attempt 2) and flaky tests pass on nextest's retry.
+    assert any(attempt == 2 for _key, attempt in by_run)
+    retried = [
+        case
+        for batch in batches[:400]
+        for report in batch.reports
+        for case in report.testcases()
+        if case.retries
+    ]
+    assert retried and all(case.outcome == "passed" for case in retried)
+    # The regression fails on every run for a few days, then is fixed.
+    regression = sample._tests(random.Random(7))[sample.REGRESSION_TEST]
+    fails_by_day: Counter[int] = Counter()
+    for batch in batches:
+        for report in batch.reports:
+            for case in report.testcases():
+                if case.name == regression.name and "src/wal.rs" in case.message:
+                    fails_by_day[batch.run.created_at.toordinal()] += 1  # type: ignore[union-attr]
+    assert len(fails_by_day) == sample.REGRESSION_DAYS[1] - sample.REGRESSION_DAYS[0] + 1
+
+
+def test_loading_through_the_cli_twice_adds_nothing(sqlite_cli: Cli) -> None:
+    first = sqlite_cli.json("sample", "--days", "2")
+    assert first["duplicates"] == 0 and first["tests"] > 6000
+    again = sqlite_cli.json("sample", "--days", "2")
+    assert again["duplicates"] == again["tests"] == first["tests"]
+    runs = sqlite_cli.json("runs")["runs"]
+    assert len({(r["id"], r["attempt"]) for r in runs}) == first["runs"]
+
+
+def test_bad_end_date_is_a_usage_error(sqlite_cli: Cli) -> None:
+    code, _out, err = sqlite_cli("sample", "--end", "someday")
+    assert code == 2 and "--end" in err

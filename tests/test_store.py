@@ -1,0 +1,230 @@
+"""The store on SQLite and PostgreSQL: migrations, idempotent writes, atomicity, UTC."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+import sqlalchemy
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from pilothouse.errors import InputError, StoreError
+from pilothouse.model import Retry, RunInfo, TestCase
+from pilothouse.store import ReportInput, Store
+from pilothouse.store.engine import head_revision, parse_url
+from pilothouse.store.schema import metadata
+
+from .conftest import FIXED_NOW
+
+RUN = RunInfo(
+    provider="github",
+    repository="acme/widgets",
+    run_key="1001",
+    attempt=1,
+    workflow="tests-all",
+    branch="main",
+    commit="abc123",
+    job="test (1/2)",
+    created_at=datetime(2026, 11, 1, 9, 0, tzinfo=UTC),
+)
+
+
+def _cases(*outcomes: str) -> list[TestCase]:
+    return [
+        TestCase("suite", "pkg.Class", f"test_{i}", "tests/test_x.py", 0.5 + i, outcome)  # type: ignore[arg-type]
+        for i, outcome in enumerate(outcomes)
+    ]
+
+
+def _report(digest: str, cases: list[TestCase] | Iterator[TestCase]) -> ReportInput:
+    return ReportInput(path=f"{digest}.xml", digest=digest, size=10, cases=cases)
+
+
+def test_migrations_create_exactly_the_declared_schema(store: Store) -> None:
+    with store.engine.connect() as connection:
+        context = MigrationContext.configure(connection)
+        assert context.get_current_revision() == head_revision()
+        assert compare_metadata(context, metadata) == []
+
+
+def test_opening_twice_migrates_once(store_url: str) -> None:
+    with Store.open(store_url) as first:
+        first.add_reports(RUN, [_report("d1", _cases("passed"))], now=FIXED_NOW)
+    with Store.open(store_url) as second:
+        assert second.counts()["test_results"] == 1
+
+
+def test_same_report_for_same_run_twice_adds_nothing(store: Store) -> None:
+    assert store.add_reports(RUN, [_report("d1", _cases("passed", "failed"))], now=FIXED_NOW) == [
+        True
+    ]
+    before = store.counts()
+    assert store.add_reports(RUN, [_report("d1", _cases("passed", "failed"))], now=FIXED_NOW) == [
+        False
+    ]
+    assert store.counts() == before
+    assert before["runs"] == 1 and before["jobs"] == 1 and before["test_results"] == 2
+
+
+def test_same_report_for_another_attempt_is_stored_again(store: Store) -> None:
+    store.add_reports(RUN, [_report("d1", _cases("failed"))], now=FIXED_NOW)
+    retry = replace(RUN, attempt=2)
+    assert store.add_reports(retry, [_report("d1", _cases("failed"))], now=FIXED_NOW) == [True]
+    assert store.counts()["runs"] == 2
+
+
+def _exploding(after: int) -> Iterator[TestCase]:
+    yield from _cases(*["passed"] * after)
+    raise InputError("bad.xml:3: malformed XML: boom")
+
+
+def test_a_bad_report_rolls_back_the_whole_call(store: Store) -> None:
+    good = _report("good", _cases("passed", "passed"))
+    with pytest.raises(InputError, match="bad.xml:3"):
+        store.add_reports(RUN, [good, _report("bad", _exploding(7000))], now=FIXED_NOW)
+    assert store.counts() == {
+        "repositories": 0,
+        "runs": 0,
+        "jobs": 0,
+        "reports": 0,
+        "test_results": 0,
+        "test_retries": 0,
+    }
+
+
+def test_large_report_streams_in_batches(store: Store) -> None:
+    cases = (TestCase("s", "c", f"t{i}", "", 0.01, "passed") for i in range(12_345))
+    store.add_reports(RUN, [_report("big", cases)], now=FIXED_NOW)
+    assert store.counts()["test_results"] == 12_345
+
+
+def test_retries_are_stored_in_order(store: Store) -> None:
+    case = TestCase(
+        "s",
+        "pkg.C",
+        "flaky",
+        "",
+        1.0,
+        "passed",
+        "",
+        (Retry("flakyFailure", "first", 0.5), Retry("flakyFailure", "second", None)),
+    )
+    store.add_reports(RUN, [_report("d", [case])], now=FIXED_NOW)
+    assert store.retries_of("pkg.C", "flaky") == [
+        ("flakyFailure", "first"),
+        ("flakyFailure", "second"),
+    ]
+    assert store.counts()["test_retries"] == 2
+
+
+def test_runs_newest_first_with_jobs_and_failure(store: Store) -> None:
+    older = replace(RUN, run_key="1000", created_at=RUN.created_at - timedelta(days=1), job=None)
+    store.add_reports(older, [_report("a", _cases("passed"))], now=FIXED_NOW)
+    store.add_reports(RUN, [_report("b", _cases("passed", "error"))], now=FIXED_NOW)
+    newest, oldest = store.list_runs()
+    assert (newest.id, newest.conclusion, newest.tests, newest.failed) == ("1001", "failure", 2, 1)
+    assert [(j.name, j.conclusion) for j in newest.jobs] == [("test (1/2)", "failure")]
+    assert (oldest.id, oldest.conclusion, oldest.jobs) == ("1000", "success", ())
+
+
+def test_timestamps_come_back_utc_aware(store: Store) -> None:
+    plus_two = timezone(timedelta(hours=2))
+    run = replace(RUN, created_at=datetime(2026, 11, 1, 11, 0, tzinfo=plus_two))
+    store.add_reports(run, [_report("a", _cases("passed"))], now=FIXED_NOW)
+    (stored,) = store.list_runs()
+    assert stored.created_at == datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+    assert stored.created_at is not None and stored.created_at.tzinfo == UTC
+    (obs,) = store.test_observations()
+    assert obs.created_at == stored.created_at
+
+
+def test_naive_timestamps_are_refused(store: Store) -> None:
+    run = replace(RUN, created_at=datetime(2026, 11, 1, 9, 0))  # noqa: DTZ001 - on purpose
+    with pytest.raises(StoreError, match="naive datetime"):
+        store.add_reports(run, [], now=FIXED_NOW)
+
+
+def test_existing_run_gets_missing_fields_filled(store: Store) -> None:
+    bare = replace(RUN, commit=None, branch=None, job=None)
+    store.add_reports(bare, [_report("a", _cases("passed"))], now=FIXED_NOW)
+    store.add_reports(RUN, [_report("b", _cases("passed"))], now=FIXED_NOW)
+    (run,) = store.list_runs()
+    assert (run.commit, run.branch, run.tests) == ("abc123", "main", 2)
+
+
+@pytest.mark.parametrize(
+    ("url", "match"),
+    [
+        ("nonsense", "not a database URL"),
+        ("mysql://x/y", "unsupported backend 'mysql'"),
+        ("postgresql://nobody:s3cret@127.0.0.1:1/none", r"127.0.0.1:1/none: cannot open store"),
+    ],
+)
+def test_bad_store_urls(url: str, match: str) -> None:
+    with pytest.raises(StoreError, match=match) as caught:
+        Store.open(url)
+    assert "s3cret" not in str(caught.value)
+
+
+def test_postgres_scheme_defaults_to_psycopg3() -> None:
+    assert parse_url("postgresql://u@h/db").drivername == "postgresql+psycopg"
+    assert parse_url("postgres://u@h/db").drivername == "postgresql+psycopg"
+
+
+def test_sqlite_store_uses_wal(tmp_path: Path) -> None:
+    with Store.open(f"sqlite:///{tmp_path / 'sub' / 'dir' / 'x.db'}") as store:
+        with store.engine.connect() as connection:
+            mode = connection.exec_driver_sql("PRAGMA journal_mode").scalar()
+    assert mode == "wal"
+
+
+_WRITER = """
+import sys
+from datetime import UTC, datetime
+from pilothouse.model import RunInfo, TestCase
+from pilothouse.store import ReportInput, Store
+
+url, job = sys.argv[1], sys.argv[2]
+run = RunInfo("github", "acme/w", "77", 1, job=job)
+cases = (TestCase("s", "c", f"{job}-{i}", "", 0.1, "passed") for i in range(20000))
+with Store.open(url) as store:
+    for part in range(3):
+        items = [ReportInput(f"{job}{part}.xml", f"{job}-{part}", 1,
+                 cases if part == 0 else iter(()))]
+        store.add_reports(run, items, now=datetime.now(UTC))
+"""
+
+
+def test_concurrent_ingest_into_one_sqlite_file(tmp_path: Path) -> None:
+    """Two CI jobs on one runner, both writing (and migrating) a new store at once."""
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _WRITER, url, job],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for job in ("a", "b", "c")
+    ]
+    for proc in procs:
+        _out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+    with Store.open(url) as store:
+        counts = store.counts()
+    assert counts["test_results"] == 60_000
+    assert counts["runs"] == 1 and counts["jobs"] == 3 and counts["reports"] == 9
+
+
+def test_postgres_schema_isolation_fixture_is_real(pg_url: str) -> None:
+    with Store.open(pg_url) as store:
+        assert store.engine.dialect.name == "postgresql"
+        with store.engine.connect() as connection:
+            schema = connection.execute(sqlalchemy.text("SELECT current_schema()")).scalar()
+    assert str(schema).startswith("t_")
