@@ -111,10 +111,10 @@ def migrate(engine: Engine) -> None:
             finally:
                 connection.info.pop(WRITE_FLAG, None)
     except SQLAlchemyError as exc:
-        raise StoreError(f"{describe(engine.url)}: cannot open store: {_reason(exc)}") from exc
+        raise StoreError(f"{describe(engine.url)}: cannot open store: {reason(exc)}") from exc
 
 
-def _reason(exc: SQLAlchemyError) -> str:
+def reason(exc: SQLAlchemyError) -> str:
     original = getattr(exc, "orig", None)
     text = str(original if original is not None else exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__

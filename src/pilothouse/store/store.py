@@ -85,7 +85,7 @@ class Store:
                 finally:
                     connection.info.pop(engines.WRITE_FLAG, None)
         except SQLAlchemyError as exc:
-            raise StoreError(f"{self.description}: write failed: {engines._reason(exc)}") from exc
+            raise StoreError(f"{self.description}: write failed: {engines.reason(exc)}") from exc
 
     @contextmanager
     def _reading(self) -> Iterator[Connection]:
@@ -93,7 +93,7 @@ class Store:
             with self.engine.connect() as connection:
                 yield connection
         except SQLAlchemyError as exc:
-            raise StoreError(f"{self.description}: read failed: {engines._reason(exc)}") from exc
+            raise StoreError(f"{self.description}: read failed: {engines.reason(exc)}") from exc
 
     # -- writes -------------------------------------------------------------
 
