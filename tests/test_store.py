@@ -17,7 +17,7 @@ from alembic.runtime.migration import MigrationContext
 from pilothouse.errors import InputError, StoreError
 from pilothouse.model import Retry, RunInfo, TestCase
 from pilothouse.store import ReportInput, Store
-from pilothouse.store.engine import head_revision, parse_url
+from pilothouse.store.engine import SCHEMA_REVISION, head_revision, parse_url
 from pilothouse.store.schema import metadata
 
 from .conftest import FIXED_NOW
@@ -49,7 +49,7 @@ def _report(digest: str, cases: list[TestCase] | Iterator[TestCase]) -> ReportIn
 def test_migrations_create_exactly_the_declared_schema(store: Store) -> None:
     with store.engine.connect() as connection:
         context = MigrationContext.configure(connection)
-        assert context.get_current_revision() == head_revision()
+        assert context.get_current_revision() == head_revision() == SCHEMA_REVISION
         assert compare_metadata(context, metadata) == []
 
 
@@ -61,13 +61,11 @@ def test_opening_twice_migrates_once(store_url: str) -> None:
 
 
 def test_same_report_for_same_run_twice_adds_nothing(store: Store) -> None:
-    assert store.add_reports(RUN, [_report("d1", _cases("passed", "failed"))], now=FIXED_NOW) == [
-        True
-    ]
+    (first,) = store.add_reports(RUN, [_report("d1", _cases("passed", "failed"))], now=FIXED_NOW)
+    assert first.new and first.tests == 2
     before = store.counts()
-    assert store.add_reports(RUN, [_report("d1", _cases("passed", "failed"))], now=FIXED_NOW) == [
-        False
-    ]
+    (again,) = store.add_reports(RUN, [_report("d1", _cases("passed", "failed"))], now=FIXED_NOW)
+    assert not again.new and again.outcomes == first.outcomes
     assert store.counts() == before
     assert before["runs"] == 1 and before["jobs"] == 1 and before["test_results"] == 2
 
@@ -75,7 +73,8 @@ def test_same_report_for_same_run_twice_adds_nothing(store: Store) -> None:
 def test_same_report_for_another_attempt_is_stored_again(store: Store) -> None:
     store.add_reports(RUN, [_report("d1", _cases("failed"))], now=FIXED_NOW)
     retry = replace(RUN, attempt=2)
-    assert store.add_reports(retry, [_report("d1", _cases("failed"))], now=FIXED_NOW) == [True]
+    (stored,) = store.add_reports(retry, [_report("d1", _cases("failed"))], now=FIXED_NOW)
+    assert stored.new and stored.outcomes["failed"] == 1 and stored.tests == 1
     assert store.counts()["runs"] == 2
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import glob
 import hashlib
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from pilothouse.errors import InputError
-from pilothouse.model import IngestCounts, RunInfo, TestCase
+from pilothouse.model import IngestCounts, RunInfo
 from pilothouse.sources.junit import ReportFile
 from pilothouse.store import ReportInput, Store
 
@@ -87,21 +87,6 @@ def local_run_key(files: Iterable[ReportFile]) -> str:
     return f"local-{digest[:12]}"
 
 
-class _Tally:
-    """Counts testcases by outcome as they stream past on their way to the store."""
-
-    def __init__(self) -> None:
-        self.outcomes: Counter[str] = Counter()
-        self.per_file: list[int] = []
-
-    def watch(self, cases: Iterable[TestCase]) -> Iterator[TestCase]:
-        self.per_file.append(0)
-        for case in cases:
-            self.outcomes[case.outcome] += 1
-            self.per_file[-1] += 1
-            yield case
-
-
 def ingest_reports(
     store: Store, files: Sequence[ReportFile], run: RunInfo, *, now: datetime
 ) -> IngestCounts:
@@ -113,16 +98,15 @@ def ingest_reports(
     """
     if not run.run_key:
         run = replace(run, run_key=local_run_key(files))
-    tally = _Tally()
-    items = (ReportInput(str(f.path), f.digest, f.size, tally.watch(f.testcases())) for f in files)
-    fresh = store.add_reports(run, items, now=now)
-    outcomes = tally.outcomes
+    items = (ReportInput(str(f.path), f.digest, f.size, f.testcases()) for f in files)
+    stored = store.add_reports(run, items, now=now)
+    outcomes: Counter[str] = sum((r.outcomes for r in stored), Counter())
     return IngestCounts(
         files=len(files),
-        tests=sum(tally.per_file),
+        tests=sum(r.tests for r in stored),
         passed=outcomes["passed"],
         failed=outcomes["failed"],
         errors=outcomes["error"],
         skipped=outcomes["skipped"],
-        duplicates=sum(n for n, new in zip(tally.per_file, fresh, strict=True) if not new),
+        duplicates=sum(r.tests for r in stored if not r.new),
     )

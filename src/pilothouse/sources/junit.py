@@ -137,18 +137,35 @@ def _status_outcome(testcase: Any) -> Outcome | None:
     return None
 
 
+_new_case = tuple.__new__  # builds a TestCase without NamedTuple.__new__'s overhead
+
+
 def _case_of(testcase: Any, suite: str) -> TestCase:
     """Decide one testcase's outcome: failure, else error, else skipped, else passed."""
     attrib = testcase.attrib
-    if len(testcase) == 0 and "status" not in attrib and "result" not in attrib:
-        # The common case, a plain pass: no children to inspect.
-        return TestCase(
-            suite,
-            attrib.get("classname") or attrib.get("class") or suite,
-            attrib.get("name") or "",
-            attrib.get("file") or "",
-            parse_duration(attrib.get("time")),
-            "passed",
+    if not len(testcase) and "status" not in attrib and "result" not in attrib:
+        # The common case, a plain pass with no children: the hot path of ingest.
+        get = attrib.get
+        time = get("time")
+        duration: float | None
+        try:
+            seconds = float(time)  # None raises TypeError
+        except (TypeError, ValueError):
+            duration = parse_duration(time)
+        else:
+            duration = seconds if 0.0 <= seconds < math.inf else None
+        return _new_case(
+            TestCase,
+            (
+                suite,
+                get("classname") or get("class") or suite,
+                get("name") or "",
+                get("file") or "",
+                duration,
+                "passed",
+                "",
+                (),
+            ),
         )
     found: dict[str, Any] = {}
     retries: list[Retry] = []
@@ -212,10 +229,12 @@ def _check_root(path: Path, root: Any) -> None:
 
 
 _TAGS = ("{*}testsuite", "{*}testcase")
+# Finished testcases are cleared at once and unlinked in batches: memory stays
+# bounded by this many empty elements while the per-testcase cost stays low.
+_UNLINK_EVERY = 256
 
 
-def _suite_of(testcase: Any) -> str:
-    parent = testcase.getparent()
+def _suite_name(parent: Any) -> str:
     if parent is None or _local(parent.tag) != "testsuite":
         return ""
     return str(parent.get("name") or "")
@@ -242,14 +261,29 @@ def iter_testcases(path: Path, stream: IO[bytes] | None = None) -> Iterator[Test
         remove_pis=True,
     )
     checked = False
+    parent: Any = None
+    suite = ""
+    finished = 0
     try:
         for _event, element in events:
             if not checked:
                 _check_root(path, element.getroottree().getroot())
                 checked = True
-            if element.tag == "testcase" or _local(element.tag) == "testcase":
-                yield _case_of(element, _suite_of(element))
-            _release(element)
+            tag = element.tag
+            if tag == "testcase" or _local(tag) == "testcase":
+                if element.getparent() is not parent:
+                    parent = element.getparent()
+                    suite = _suite_name(parent)
+                yield _case_of(element, suite)
+                element.clear()
+                finished += 1
+                if finished % _UNLINK_EVERY == 0:
+                    # The parser runs ahead of the events, so later siblings may
+                    # exist already: unlink only what comes before this one.
+                    del parent[: parent.index(element)]
+            else:
+                parent = None  # a suite ended: the next testcase looks its suite up again
+                _release(element)
         if not checked:  # no JUnit element anywhere: the root decides what it is
             _check_root(path, events.root)
     except etree.XMLSyntaxError as exc:

@@ -15,7 +15,6 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
-    ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
@@ -131,15 +130,17 @@ reports = Table(
     UniqueConstraint("run_id", "digest"),
 )
 
-# One row per <testcase>, keyed by its report and its position in it, so a
-# report that repeats a test (pytest-rerunfailures, marathon) keeps every try.
+# One row per <testcase>, in report order (ordinal), so a report that repeats a
+# test (pytest-rerunfailures, marathon) keeps every try. Deliberately lean: a
+# rowid primary key, one foreign key and no secondary index, because ingest
+# writes hundreds of thousands of these rows per report (benchmarks/junit_ingest.py).
+# Run and job come through the report.
 test_results = Table(
     "test_results",
     metadata,
-    Column("report_id", ForeignKey("reports.id", ondelete="CASCADE"), primary_key=True),
-    Column("ordinal", Integer, primary_key=True, autoincrement=False),
-    Column("run_id", ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
-    Column("job_id", ForeignKey("jobs.id", ondelete="CASCADE")),
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("report_id", ForeignKey("reports.id", ondelete="CASCADE"), nullable=False),
+    Column("ordinal", Integer, nullable=False),
     Column("suite", Text, nullable=False),
     Column("classname", Text, nullable=False),
     Column("name", Text, nullable=False),
@@ -148,22 +149,14 @@ test_results = Table(
     Column("outcome", String(8), nullable=False),
     Column("message", Text, nullable=False),
     Column("retries", Integer, nullable=False),
-    Index(None, "run_id"),
-    Index(None, "classname", "name"),
 )
 
 test_retries = Table(
     "test_retries",
     metadata,
-    Column("report_id", Integer, primary_key=True),
-    Column("ordinal", Integer, primary_key=True, autoincrement=False),
+    Column("result_id", ForeignKey("test_results.id", ondelete="CASCADE"), primary_key=True),
     Column("attempt", Integer, primary_key=True, autoincrement=False),
     Column("kind", String(16), nullable=False),
     Column("message", Text, nullable=False),
     Column("duration", Float),
-    ForeignKeyConstraint(
-        ["report_id", "ordinal"],
-        ["test_results.report_id", "test_results.ordinal"],
-        ondelete="CASCADE",
-    ),
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from pilothouse.errors import StoreError
 from pilothouse.model import (
+    OUTCOMES,
     JobSummary,
     RunInfo,
     RunSummary,
@@ -42,6 +44,18 @@ class ReportInput:
     digest: str
     size: int
     cases: Iterable[TestCase]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredReport:
+    """What add_reports did with one report: stored it or not, and what it held."""
+
+    new: bool
+    outcomes: Counter[str]
+
+    @property
+    def tests(self) -> int:
+        return sum(self.outcomes.values())
 
 
 class Store:
@@ -99,18 +113,18 @@ class Store:
 
     def add_reports(
         self, run: RunInfo, items: Iterable[ReportInput], *, now: datetime
-    ) -> list[bool]:
+    ) -> list[StoredReport]:
         """Store test reports of one run and job in one transaction.
 
-        Returns, per report, whether it was new; a report whose digest the run
-        already holds is still read to the end (so bad input is caught) but adds
-        nothing. Any exception while reading a report rolls the whole call back.
+        Returns, per report, whether it was new and its testcases by outcome; a
+        report whose digest the run already holds is still read to the end (so
+        bad input is caught) but adds nothing. Any exception while reading a
+        report rolls the whole call back.
         """
-        fresh: list[bool] = []
+        stored: list[StoredReport] = []
         with self._writing() as connection:
             run_id = _ensure_run(connection, run, now)
             job_id = _ensure_job(connection, run_id, run) if run.job else None
-            failed = False
             for item in items:
                 known = connection.execute(
                     select(reports.c.id).where(
@@ -118,15 +132,12 @@ class Store:
                     )
                 ).scalar()
                 if known is not None:
-                    for _case in item.cases:
-                        pass
-                    fresh.append(False)
-                    continue
-                failed = _insert_report(connection, run_id, job_id, item, now) or failed
-                fresh.append(True)
-            if failed:
+                    stored.append(StoredReport(False, Counter(c.outcome for c in item.cases)))
+                else:
+                    stored.append(_insert_report(connection, run_id, job_id, item, now))
+            if any(r.new and (r.outcomes["failed"] or r.outcomes["error"]) for r in stored):
                 _mark_failed(connection, run_id, job_id)
-        return fresh
+        return stored
 
     # -- reads --------------------------------------------------------------
 
@@ -134,13 +145,14 @@ class Store:
         """Runs newest first, with their jobs and test counts."""
         counts = (
             select(
-                test_results.c.run_id,
+                reports.c.run_id,
                 func.count().label("tests"),
                 func.sum(
                     sql_case((test_results.c.outcome.in_(("failed", "error")), 1), else_=0)
                 ).label("failed"),
             )
-            .group_by(test_results.c.run_id)
+            .join(reports, reports.c.id == test_results.c.report_id)
+            .group_by(reports.c.run_id)
             .subquery()
         )
         query = (
@@ -172,7 +184,8 @@ class Store:
                 test_results.c.duration,
                 runs.c.created_at,
             )
-            .join(runs, runs.c.id == test_results.c.run_id)
+            .join(reports, reports.c.id == test_results.c.report_id)
+            .join(runs, runs.c.id == reports.c.run_id)
             .order_by(runs.c.created_at, test_results.c.report_id, test_results.c.ordinal)
         )
         with self._reading() as connection:
@@ -191,15 +204,9 @@ class Store:
         """The stored retries (kind, message) of one test, oldest first."""
         query = (
             select(test_retries.c.kind, test_retries.c.message)
-            .join(
-                test_results,
-                and_(
-                    test_results.c.report_id == test_retries.c.report_id,
-                    test_results.c.ordinal == test_retries.c.ordinal,
-                ),
-            )
+            .join(test_results, test_results.c.id == test_retries.c.result_id)
             .where(test_results.c.classname == classname, test_results.c.name == name)
-            .order_by(test_retries.c.report_id, test_retries.c.ordinal, test_retries.c.attempt)
+            .order_by(test_results.c.report_id, test_results.c.ordinal, test_retries.c.attempt)
         )
         with self._reading() as connection:
             return [(row.kind, row.message) for row in connection.execute(query)]
@@ -278,36 +285,50 @@ def _ensure_job(connection: Connection, run_id: int, run: RunInfo) -> int:
 
 
 _RESULT_COLUMNS = (
-    "report_id",
-    "ordinal",
-    "run_id",
-    "job_id",
-    "suite",
-    "classname",
-    "name",
-    "file",
-    "duration",
-    "outcome",
-    "message",
-    "retries",
-)
-_RETRY_COLUMNS = ("report_id", "ordinal", "attempt", "kind", "message", "duration")
+    "report_id", "ordinal", "suite", "classname", "name", "file", "duration", "outcome",
+    "message", "retries",
+)  # fmt: skip
 
 
-def _bulk_insert_sql(connection: Connection, table: str, columns: Sequence[str]) -> str:
+def _bulk_insert_sql(connection: Connection) -> str:
     """A plain INSERT for executemany with tuples: the hot path of ingest.
 
     SQLAlchemy's per-row parameter processing costs more than SQLite's insert
     itself; these columns need no type processing, so the driver gets tuples.
     """
     mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(mark for _ in columns)})"
+    return (
+        f"INSERT INTO {test_results.name} ({', '.join(_RESULT_COLUMNS)}) "
+        f"VALUES ({', '.join(mark for _ in _RESULT_COLUMNS)})"
+    )
+
+
+def _insert_with_retries(connection: Connection, row: tuple[Any, ...], case: TestCase) -> None:
+    """A testcase with retries (rare): insert it alone to learn its id."""
+    result_id = connection.execute(
+        insert(test_results)
+        .values(dict(zip(_RESULT_COLUMNS, row, strict=True)))
+        .returning(test_results.c.id)
+    ).scalar_one()
+    connection.execute(
+        insert(test_retries),
+        [
+            {
+                "result_id": result_id,
+                "attempt": attempt,
+                "kind": retry.kind,
+                "message": retry.message,
+                "duration": retry.duration,
+            }
+            for attempt, retry in enumerate(case.retries, start=1)
+        ],
+    )
 
 
 def _insert_report(
     connection: Connection, run_id: int, job_id: int | None, item: ReportInput, now: datetime
-) -> bool:
-    """Insert one report, streaming its testcases in batches; True if any failed."""
+) -> StoredReport:
+    """Insert one report, streaming its testcases in batches."""
     report_id = _new_id(
         connection.execute(
             insert(reports).values(
@@ -321,56 +342,27 @@ def _insert_report(
             )
         )
     )
-    result_sql = _bulk_insert_sql(connection, "test_results", _RESULT_COLUMNS)
-    retry_sql = _bulk_insert_sql(connection, "test_retries", _RETRY_COLUMNS)
+    sql = _bulk_insert_sql(connection)
     rows: list[tuple[Any, ...]] = []
-    retry_rows: list[tuple[Any, ...]] = []
-    count = 0
-    failed = False
-    for ordinal, case in enumerate(item.cases):
-        count += 1
-        if case.outcome == "failed" or case.outcome == "error":
-            failed = True
-        rows.append(
-            (
-                report_id,
-                ordinal,
-                run_id,
-                job_id,
-                case.suite,
-                case.classname,
-                case.name,
-                case.file,
-                case.duration,
-                case.outcome,
-                case.message,
-                len(case.retries),
-            )
-        )
-        for attempt, retry in enumerate(case.retries, start=1):
-            retry_rows.append(
-                (report_id, ordinal, attempt, retry.kind, retry.message, retry.duration)
-            )
+    outcomes: dict[str, int] = dict.fromkeys(OUTCOMES, 0)
+    ordinal = -1
+    for ordinal, case in enumerate(item.cases):  # noqa: B007 - ordinal is used after the loop
+        suite, classname, name, file, duration, outcome, message, retries = case
+        outcomes[outcome] += 1
+        row = (report_id, ordinal, suite, classname, name, file, duration, outcome, message,
+               len(retries))  # fmt: skip
+        if retries:
+            _insert_with_retries(connection, row, case)
+            continue
+        rows.append(row)
         if len(rows) >= BATCH_ROWS:
-            _flush(connection, result_sql, rows, retry_sql, retry_rows)
-    _flush(connection, result_sql, rows, retry_sql, retry_rows)
-    connection.execute(update(reports).where(reports.c.id == report_id).values(tests=count))
-    return failed
-
-
-def _flush(
-    connection: Connection,
-    result_sql: str,
-    rows: list[tuple[Any, ...]],
-    retry_sql: str,
-    retry_rows: list[tuple[Any, ...]],
-) -> None:
+            connection.exec_driver_sql(sql, rows)
+            rows.clear()
     if rows:
-        connection.exec_driver_sql(result_sql, rows)
-        rows.clear()
-    if retry_rows:
-        connection.exec_driver_sql(retry_sql, retry_rows)
-        retry_rows.clear()
+        connection.exec_driver_sql(sql, rows)
+    tests = ordinal + 1
+    connection.execute(update(reports).where(reports.c.id == report_id).values(tests=tests))
+    return StoredReport(True, Counter(outcomes))
 
 
 def _mark_failed(connection: Connection, run_id: int, job_id: int | None) -> None:
