@@ -87,14 +87,7 @@ def test_a_bad_report_rolls_back_the_whole_call(store: Store) -> None:
     good = _report("good", _cases("passed", "passed"))
     with pytest.raises(InputError, match="bad.xml:3"):
         store.add_reports(RUN, [good, _report("bad", _exploding(7000))], now=FIXED_NOW)
-    assert store.counts() == {
-        "repositories": 0,
-        "runs": 0,
-        "jobs": 0,
-        "reports": 0,
-        "test_results": 0,
-        "test_retries": 0,
-    }
+    assert set(store.counts().values()) == {0}
 
 
 def test_large_report_streams_in_batches(store: Store) -> None:

@@ -93,6 +93,10 @@ class IngestCounts:
         }
 
 
+def _seconds(start: datetime | None, end: datetime | None) -> float | None:
+    return (end - start).total_seconds() if start and end else None
+
+
 @dataclass(frozen=True, slots=True)
 class JobSummary:
     name: str
@@ -101,6 +105,29 @@ class JobSummary:
     runner_labels: tuple[str, ...] = ()
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    created_at: datetime | None = None
+    status: str | None = None
+    runner_name: str | None = None
+
+    @property
+    def queued_seconds(self) -> float | None:
+        """The real wait for a runner: from the job's creation to its start."""
+        return _seconds(self.created_at, self.started_at)
+
+    @property
+    def duration_seconds(self) -> float | None:
+        return _seconds(self.started_at, self.finished_at)
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptSummary:
+    attempt: int
+    status: str | None
+    conclusion: str | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    tests: int = 0
+    failed: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,9 +144,17 @@ class RunSummary:
     status: str | None
     conclusion: str | None
     created_at: datetime | None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    html_url: str | None = None
     tests: int = 0
     failed: int = 0
+    attempts: tuple[AttemptSummary, ...] = ()
     jobs: tuple[JobSummary, ...] = field(default_factory=tuple)
+
+    @property
+    def duration_seconds(self) -> float | None:
+        return _seconds(self.started_at, self.finished_at)
 
 
 class TestObservation(NamedTuple):
@@ -136,3 +171,88 @@ class TestObservation(NamedTuple):
 # Not pytest classes, despite their names.
 TestCase.__test__ = False  # type: ignore[attr-defined]
 TestObservation.__test__ = False  # type: ignore[attr-defined]
+
+
+# -- CI provider records (GitHub Actions sync) --------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RunAttempt:
+    """One attempt of a workflow run, as the CI provider reports it."""
+
+    run_key: str
+    attempt: int
+    workflow: str | None
+    workflow_key: str | None
+    run_number: int | None
+    event: str | None
+    branch: str | None
+    commit: str | None
+    status: str | None
+    conclusion: str | None
+    created_at: datetime | None
+    started_at: datetime | None
+    updated_at: datetime | None
+    html_url: str | None = None
+
+    @property
+    def finished_at(self) -> datetime | None:
+        """A completed run's last update is when it finished."""
+        return self.updated_at if self.status == "completed" else None
+
+
+@dataclass(frozen=True, slots=True)
+class StepRecord:
+    number: int
+    name: str
+    status: str | None
+    conclusion: str | None
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class JobRecord:
+    """A job of one run attempt, with its steps and the runner it ran on."""
+
+    job_key: str
+    run_key: str
+    attempt: int
+    name: str
+    status: str | None
+    conclusion: str | None
+    created_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    runner_labels: tuple[str, ...] = ()
+    runner_name: str | None = None
+    steps: tuple[StepRecord, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactRecord:
+    artifact_key: str
+    run_key: str | None
+    name: str
+    size_bytes: int
+    digest: str | None
+    expired: bool
+    created_at: datetime | None
+    expires_at: datetime | None
+    updated_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowRecord:
+    workflow_key: str
+    name: str
+    path: str
+    state: str
+    created_at: datetime | None
+    updated_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class CacheUsage:
+    active_caches_count: int
+    active_caches_size_bytes: int

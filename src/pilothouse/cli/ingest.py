@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import replace
 from typing import Annotated
 
+import httpx
 import typer
+from rich.console import Console
+from rich.progress import Progress
 from rich.text import Text
 
 from pilothouse import ingest as service
 from pilothouse.cli.output import print_json, stdout_console
 from pilothouse.cli.state import state_of
 from pilothouse.errors import InputError
+from pilothouse.github_sync import sync_github
+from pilothouse.sources.github import DEFAULT_API_URL, GitHubApi, Policy, token_from_environment
 from pilothouse.sources.junit import ReportFile
 
 app = typer.Typer(help="Bring outside data into the store.", no_args_is_help=True)
@@ -70,3 +76,73 @@ def junit(
     if counts.duplicates:
         line += f" ({counts.duplicates} already stored)"
     stdout_console().print(Text(line))
+
+
+@app.command("github")
+def github_actions(
+    ctx: typer.Context,
+    repo: Annotated[str, typer.Option(help="Repository OWNER/NAME.")],
+    api_url: Annotated[
+        str, typer.Option(help="API root; for GitHub Enterprise Server https://HOST/api/v3.")
+    ] = DEFAULT_API_URL,
+    since: Annotated[
+        str | None, typer.Option(help="Only runs created since this date (ISO 8601).")
+    ] = None,
+    full: Annotated[bool, typer.Option("--full", help="Re-read the whole history.")] = False,
+    workflow: Annotated[
+        str | None, typer.Option(help="Only runs of this workflow (name or .github path).")
+    ] = None,
+    max_wait: Annotated[
+        float, typer.Option(min=0, help="Most seconds to spend waiting on rate limits.")
+    ] = 900.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print what was added as JSON.")] = False,
+) -> None:
+    """Sync GitHub Actions runs, attempts, jobs, steps, artifacts and workflows.
+
+    The token comes from $GITHUB_TOKEN or $GH_TOKEN. The first sync reads the whole
+    history; later ones read what is new or changed since (a few requests when
+    nothing changed).
+    """
+    if since and full:
+        raise typer.BadParameter("--since and --full exclude each other", param_hint="--since")
+    state = state_of(ctx)
+    token = token_from_environment(state.env)
+    err = Console(stderr=True, highlight=False)
+    progress = Progress(console=err, transient=True, disable=not sys.stderr.isatty())
+    task = progress.add_task("runs", total=None)
+
+    def advance(done: int, total: int | None) -> None:
+        if total is not None:
+            progress.update(task, total=total)
+        progress.update(task, completed=done)
+
+    with httpx.Client(timeout=30.0, follow_redirects=True) as client, progress:
+        api = GitHubApi(
+            client,
+            token,
+            api_url=api_url,
+            policy=Policy(max_wait_seconds=max_wait),
+            clock=state.now,
+            notify=lambda message: err.print(Text(message)),
+        )
+        with state.open_store() as store:
+            counts = sync_github(
+                store,
+                api,
+                repo,
+                since=service.parse_timestamp(since, what="--since") if since else None,
+                full=full,
+                workflow=workflow,
+                now=state.now(),
+                progress=advance,
+            )
+    if as_json:
+        print_json(counts.as_dict())
+        return
+    stdout_console().print(
+        Text(
+            f"{repo}: {counts.runs} run attempts, {counts.jobs} jobs, {counts.steps} steps, "
+            f"{counts.artifacts} artifacts added; {counts.unchanged} runs unchanged; "
+            f"{counts.requests} API requests"
+        )
+    )

@@ -68,16 +68,37 @@ def _run_dict(run: RunSummary) -> dict[str, Any]:
         "status": run.status,
         "conclusion": run.conclusion,
         "created_at": run.created_at,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "duration_seconds": run.duration_seconds,
+        "url": run.html_url,
         "tests": run.tests,
         "failed_tests": run.failed,
+        "attempts": [
+            {
+                "attempt": a.attempt,
+                "status": a.status,
+                "conclusion": a.conclusion,
+                "started_at": a.started_at,
+                "finished_at": a.finished_at,
+                "tests": a.tests,
+                "failed_tests": a.failed,
+            }
+            for a in run.attempts
+        ],
         "jobs": [
             {
                 "name": job.name,
                 "attempt": job.attempt,
+                "status": job.status,
                 "conclusion": job.conclusion,
                 "runner_labels": list(job.runner_labels),
+                "runner_name": job.runner_name,
+                "created_at": job.created_at,
                 "started_at": job.started_at,
                 "finished_at": job.finished_at,
+                "queued_seconds": job.queued_seconds,
+                "duration_seconds": job.duration_seconds,
             }
             for job in run.jobs
         ],
@@ -90,10 +111,11 @@ def _runs_table(title: str, items: list[RunSummary]) -> Table:
         "created",
         "workflow",
         "run",
-        "attempt",
+        "attempts",
         "branch",
         "commit",
         "conclusion",
+        "duration",
         "jobs",
         "tests",
         "failed",
@@ -107,7 +129,8 @@ def _runs_table(title: str, items: list[RunSummary]) -> Table:
             str(run.attempt),
             Text(run.branch or "-"),
             (run.commit or "-")[:10],
-            Text(run.conclusion or "-"),
+            Text(run.conclusion or run.status or "-"),
+            seconds(run.duration_seconds),
             str(len(run.jobs)),
             str(run.tests),
             str(run.failed),
@@ -120,7 +143,7 @@ def runs(ctx: typer.Context, as_json: JsonFlag = False, limit: LimitOption = Non
     state = state_of(ctx)
     with state.open_store() as store:
         items = store.list_runs(limit=limit if as_json else _limit(state, limit))
-        total = store.counts()["runs"]
+        total = store.run_count()
     if as_json:
         print_json({"runs": [_run_dict(r) for r in items]})
         return

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Float,
@@ -77,11 +78,15 @@ runs = Table(
     Column("event", String(64)),
     Column("branch", String(255)),
     Column("commit_sha", String(64)),
+    Column("run_number", Integer),
+    Column("workflow_key", String(64)),
+    Column("html_url", Text),
     Column("status", String(32)),
     Column("conclusion", String(32)),
     Column("created_at", UTCDateTime),
     Column("started_at", UTCDateTime),
     Column("finished_at", UTCDateTime),
+    Column("updated_at", UTCDateTime),
     UniqueConstraint("repository_id", "run_key", "attempt"),
     Index(None, "created_at"),
 )
@@ -159,4 +164,66 @@ test_retries = Table(
     Column("kind", String(16), nullable=False),
     Column("message", Text, nullable=False),
     Column("duration", Float),
+)
+
+# -- GitHub Actions sync (migration 0002) -------------------------------------
+
+workflows = Table(
+    "workflows",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("repository_id", ForeignKey("repositories.id"), nullable=False),
+    Column("workflow_key", String(64), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("path", Text, nullable=False),
+    Column("state", String(64), nullable=False),
+    Column("created_at", UTCDateTime),
+    Column("updated_at", UTCDateTime),
+    UniqueConstraint("repository_id", "workflow_key"),
+)
+
+artifacts = Table(
+    "artifacts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("repository_id", ForeignKey("repositories.id"), nullable=False),
+    Column("artifact_key", String(64), nullable=False),
+    Column("run_key", String(64)),
+    Column("name", String(255), nullable=False),
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("digest", String(100)),
+    Column("expired", Boolean, nullable=False),
+    Column("created_at", UTCDateTime),
+    Column("expires_at", UTCDateTime),
+    Column("updated_at", UTCDateTime),
+    UniqueConstraint("repository_id", "artifact_key"),
+)
+
+cache_usage = Table(
+    "cache_usage",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("repository_id", ForeignKey("repositories.id"), nullable=False),
+    Column("taken_at", UTCDateTime, nullable=False),
+    Column("active_caches_count", Integer, nullable=False),
+    Column("active_caches_size_bytes", BigInteger, nullable=False),
+)
+
+# Where the last complete sync of a repository got to.
+sync_state = Table(
+    "sync_state",
+    metadata,
+    Column("repository_id", ForeignKey("repositories.id"), primary_key=True),
+    Column("cursor", UTCDateTime),
+    Column("synced_at", UTCDateTime),
+)
+
+# ETags of API responses already processed: a 304 answer costs no quota.
+http_cache = Table(
+    "http_cache",
+    metadata,
+    Column("repository_id", ForeignKey("repositories.id"), primary_key=True),
+    Column("url", String(2000), primary_key=True),
+    Column("etag", String(255), nullable=False),
+    Column("next_url", Text),
 )

@@ -17,20 +17,31 @@ from sqlalchemy.exc import SQLAlchemyError
 from pilothouse.errors import StoreError
 from pilothouse.model import (
     OUTCOMES,
+    ArtifactRecord,
+    AttemptSummary,
+    CacheUsage,
+    JobRecord,
     JobSummary,
+    RunAttempt,
     RunInfo,
     RunSummary,
     TestCase,
     TestObservation,
+    WorkflowRecord,
 )
 from pilothouse.store import engine as engines
+from pilothouse.store import github as gh
 from pilothouse.store.schema import (
+    artifacts,
+    cache_usage,
     jobs,
     reports,
     repositories,
     runs,
+    steps,
     test_results,
     test_retries,
+    workflows,
 )
 
 BATCH_ROWS = 5000
@@ -139,6 +150,51 @@ class Store:
                 _mark_failed(connection, run_id, job_id)
         return stored
 
+    # -- GitHub Actions sync ------------------------------------------------
+
+    def store_github_run(
+        self, repo: str, attempts: Sequence[RunAttempt], job_records: Sequence[JobRecord]
+    ) -> gh.Added:
+        """Upsert one run (every attempt given), its jobs and steps, in one transaction."""
+        with self._writing() as connection:
+            return gh.store_run(connection, repo, attempts, job_records)
+
+    def run_versions(self, repo: str) -> dict[str, gh.RunVersion]:
+        with self._reading() as connection:
+            return gh.run_versions(connection, repo)
+
+    def unfinished_runs(self, repo: str) -> list[str]:
+        with self._reading() as connection:
+            return gh.unfinished_runs(connection, repo)
+
+    def upsert_artifacts(self, repo: str, items: Sequence[ArtifactRecord]) -> int:
+        with self._writing() as connection:
+            return gh.upsert_artifacts(connection, repo, items)
+
+    def upsert_workflows(self, repo: str, items: Sequence[WorkflowRecord]) -> int:
+        with self._writing() as connection:
+            return gh.upsert_workflows(connection, repo, items)
+
+    def add_cache_usage(self, repo: str, usage: CacheUsage, *, taken_at: datetime) -> None:
+        with self._writing() as connection:
+            gh.add_cache_usage(connection, repo, usage, taken_at=taken_at)
+
+    def sync_state(self, repo: str) -> gh.SyncState:
+        with self._reading() as connection:
+            return gh.get_sync_state(connection, repo)
+
+    def set_sync_state(self, repo: str, *, cursor: datetime | None, synced_at: datetime) -> None:
+        with self._writing() as connection:
+            gh.set_sync_state(connection, repo, cursor=cursor, synced_at=synced_at)
+
+    def cached_etag(self, repo: str, url: str) -> gh.CachedEtag | None:
+        with self._reading() as connection:
+            return gh.cached_etag(connection, repo, url)
+
+    def save_etag(self, repo: str, url: str, etag: str, next_url: str | None) -> None:
+        with self._writing() as connection:
+            gh.save_etag(connection, repo, url, etag, next_url)
+
     # -- reads --------------------------------------------------------------
 
     def list_runs(self, *, limit: int | None = None) -> list[RunSummary]:
@@ -165,13 +221,24 @@ class Store:
             )
             .join(repositories, repositories.c.id == runs.c.repository_id)
             .outerjoin(counts, counts.c.run_id == runs.c.id)
-            .order_by(runs.c.created_at.desc(), runs.c.id.desc())
-            .limit(limit)
+            .order_by(runs.c.created_at.desc(), runs.c.run_key.desc(), runs.c.attempt.desc())
         )
         with self._reading() as connection:
-            rows = connection.execute(query).mappings().all()
-            job_rows = _jobs_by_run(connection, [row["id"] for row in rows])
-        return [_run_summary(row, job_rows.get(row["id"], ())) for row in rows]
+            groups: dict[tuple[int, str], list[Any]] = {}
+            for row in connection.execute(query).mappings():
+                key = (row["repository_id"], row["run_key"])
+                if key not in groups and limit is not None and len(groups) >= limit:
+                    continue
+                groups.setdefault(key, []).append(row)
+            ids = [row["id"] for rows in groups.values() for row in rows]
+            job_rows = _jobs_by_run(connection, ids)
+        return [_run_summary(rows, job_rows) for rows in groups.values()]
+
+    def run_count(self) -> int:
+        """How many runs the store holds (a run's attempts count once)."""
+        keys = select(runs.c.repository_id, runs.c.run_key).distinct().subquery()
+        with self._reading() as connection:
+            return int(connection.execute(select(func.count()).select_from(keys)).scalar_one())
 
     def test_observations(self) -> Iterator[TestObservation]:
         """Every stored test result with its run's time, oldest first."""
@@ -197,7 +264,18 @@ class Store:
         with self._reading() as connection:
             return {
                 table.name: connection.execute(select(func.count()).select_from(table)).scalar_one()
-                for table in (repositories, runs, jobs, reports, test_results, test_retries)
+                for table in (
+                    repositories,
+                    runs,
+                    jobs,
+                    steps,
+                    reports,
+                    test_results,
+                    test_retries,
+                    artifacts,
+                    workflows,
+                    cache_usage,
+                )
             }
 
     def retries_of(self, classname: str, name: str) -> list[tuple[str, str]]:
@@ -265,15 +343,21 @@ def _ensure_run(connection: Connection, run: RunInfo, now: datetime) -> int:
 
 
 def _ensure_job(connection: Connection, run_id: int, run: RunInfo) -> int:
+    """The job a report belongs to: the synced one it names, else a placeholder
+    that a later GitHub sync adopts (see store.github)."""
     assert run.job is not None
-    where = and_(jobs.c.run_id == run_id, jobs.c.job_key == run.job)
+    synced = gh.find_job_for_report(connection, run_id, run.job)
+    if synced is not None:
+        return synced
+    key = f"{gh.JUNIT_JOB_PREFIX}{run.job}"
+    where = and_(jobs.c.run_id == run_id, jobs.c.job_key == key)
     found = connection.execute(select(jobs.c.id).where(where)).scalar()
     if found is not None:
         return int(found)
     inserted = connection.execute(
         insert(jobs).values(
             run_id=run_id,
-            job_key=run.job,
+            job_key=key,
             name=run.job,
             runner_labels="[]",
             attempt=run.attempt,
@@ -366,15 +450,21 @@ def _insert_report(
 
 
 def _mark_failed(connection: Connection, run_id: int, job_id: int | None) -> None:
+    """A failed test fails a run or job that only reports made; a synced run or job
+    keeps the conclusion its CI provider gave it."""
     connection.execute(
         update(runs)
-        .where(runs.c.id == run_id, runs.c.conclusion == "success")
+        .where(runs.c.id == run_id, runs.c.conclusion == "success", runs.c.updated_at.is_(None))
         .values(conclusion="failure")
     )
     if job_id is not None:
         connection.execute(
             update(jobs)
-            .where(jobs.c.id == job_id, jobs.c.conclusion == "success")
+            .where(
+                jobs.c.id == job_id,
+                jobs.c.conclusion == "success",
+                jobs.c.job_key.startswith(gh.JUNIT_JOB_PREFIX),
+            )
             .values(conclusion="failure")
         )
 
@@ -393,12 +483,18 @@ def _jobs_by_run(connection: Connection, run_ids: Sequence[int]) -> dict[int, li
                 runner_labels=tuple(json.loads(row["runner_labels"] or "[]")),
                 started_at=row["started_at"],
                 finished_at=row["finished_at"],
+                created_at=row["created_at"],
+                status=row["status"],
+                runner_name=row["runner_name"],
             )
         )
     return found
 
 
-def _run_summary(row: Any, job_rows: Iterable[JobSummary]) -> RunSummary:
+def _run_summary(rows: list[Any], job_rows: dict[int, list[JobSummary]]) -> RunSummary:
+    """One run from its attempts' rows; the latest attempt speaks for the run."""
+    ordered = sorted(rows, key=lambda r: r["attempt"])
+    row = ordered[-1]
     return RunSummary(
         id=row["run_key"],
         provider=row["provider"],
@@ -410,7 +506,22 @@ def _run_summary(row: Any, job_rows: Iterable[JobSummary]) -> RunSummary:
         status=row["status"],
         conclusion=row["conclusion"],
         created_at=row["created_at"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        html_url=row["html_url"],
         tests=int(row["tests"] or 0),
         failed=int(row["failed"] or 0),
-        jobs=tuple(job_rows),
+        attempts=tuple(
+            AttemptSummary(
+                attempt=r["attempt"],
+                status=r["status"],
+                conclusion=r["conclusion"],
+                started_at=r["started_at"],
+                finished_at=r["finished_at"],
+                tests=int(r["tests"] or 0),
+                failed=int(r["failed"] or 0),
+            )
+            for r in ordered
+        ),
+        jobs=tuple(job for r in ordered for job in job_rows.get(r["id"], ())),
     )

@@ -1,0 +1,327 @@
+"""GitHub Actions REST API: a careful client and the parsers of its payloads.
+
+The client paginates by the Link header, retries 5xx and network errors with
+exponential backoff and jitter, waits out primary and secondary rate limits
+(saying so, within a bound), and sends conditional requests so that unchanged
+pages cost no quota. It never prints, logs or stores the token.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from pilothouse.errors import PilothouseError
+from pilothouse.model import (
+    ArtifactRecord,
+    CacheUsage,
+    JobRecord,
+    RunAttempt,
+    StepRecord,
+    WorkflowRecord,
+)
+
+DEFAULT_API_URL = "https://api.github.com"
+TOKEN_VARIABLES = ("GITHUB_TOKEN", "GH_TOKEN")
+PER_PAGE = 100
+API_VERSION = "2022-11-28"
+
+
+class GitHubError(PilothouseError):
+    """The GitHub API refused or failed a request in a way the user must fix."""
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """A token and the variable it came from (named in errors; the value never is)."""
+
+    value: str
+    variable: str
+
+    def __repr__(self) -> str:
+        return f"Token(variable={self.variable!r})"
+
+
+def token_from_environment(env: Mapping[str, str]) -> Token:
+    for variable in TOKEN_VARIABLES:
+        if env.get(variable, "").strip():
+            return Token(env[variable].strip(), variable)
+    raise GitHubError(
+        "no GitHub token: set GITHUB_TOKEN (or GH_TOKEN) to a token with actions:read"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One API answer: its JSON (None when 304 Not Modified), ETag and next page."""
+
+    data: Any
+    etag: str | None
+    next_url: str | None
+    not_modified: bool = False
+
+
+@dataclass
+class Policy:
+    """How patient the client is."""
+
+    retries: int = 5
+    backoff_seconds: float = 1.0
+    max_wait_seconds: float = 900.0  # in total, over all rate-limit and retry waits
+
+
+def _next_link(response: httpx.Response) -> str | None:
+    link = response.links.get("next")
+    return link.get("url") if link else None
+
+
+class GitHubApi:
+    """A GitHub REST client for one repository.
+
+    *client* carries the transport (tests hand in an ``httpx.MockTransport``);
+    *sleep*, *clock* and *rng* are injected so waits are testable; *notify*
+    receives one-line messages about waits.
+    """
+
+    def __init__(
+        self,
+        client: httpx.Client,
+        token: Token,
+        *,
+        api_url: str = DEFAULT_API_URL,
+        policy: Policy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        rng: random.Random | None = None,
+        notify: Callable[[str], None] = lambda _message: None,
+    ) -> None:
+        self.client = client
+        self.token = token
+        self.api_url = api_url.rstrip("/")
+        self.policy = policy or Policy()
+        self.sleep = sleep
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.notify = notify
+        self.requests = 0
+        self.waited = 0.0
+
+    def url(self, path: str) -> str:
+        return path if path.startswith(("http://", "https://")) else f"{self.api_url}{path}"
+
+    def get(
+        self, path: str, params: Mapping[str, str | int] | None = None, *, etag: str | None = None
+    ) -> Page:
+        """GET one page, retrying what is worth retrying."""
+        url = self.url(path)
+        headers = {
+            "Authorization": f"Bearer {self.token.value}",
+            "Accept": "application/vnd.github+json",
+            "X-GitHub-Api-Version": API_VERSION,
+        }
+        if etag:
+            headers["If-None-Match"] = etag
+        failures = 0
+        while True:
+            try:
+                self.requests += 1
+                response = self.client.get(url, params=params, headers=headers)
+            except httpx.TransportError as exc:
+                failures += 1
+                self._retry_or_raise(failures, url, f"network error: {exc}")
+                continue
+            wait = self._rate_limit_wait(response)
+            if wait is not None:
+                self._wait(wait, url, why=_limit_reason(response))
+                continue
+            if response.status_code >= 500:
+                failures += 1
+                self._retry_or_raise(failures, url, f"HTTP {response.status_code}")
+                continue
+            return self._page(response, url)
+
+    def _page(self, response: httpx.Response, url: str) -> Page:
+        status = response.status_code
+        if status == 304:
+            return Page(None, response.headers.get("etag"), None, not_modified=True)
+        if status == 401:
+            raise GitHubError(
+                f"{url}: GitHub refused the token from ${self.token.variable} "
+                "(401 Bad credentials): check that it is valid and not expired"
+            )
+        if status == 404:
+            raise GitHubError(
+                f"{url}: not found (404): the repository does not exist or the token "
+                f"from ${self.token.variable} cannot see it"
+            )
+        if status == 403:
+            raise GitHubError(
+                f"{url}: forbidden (403): the token from ${self.token.variable} lacks "
+                f"permission (needs actions:read): {_message(response)}"
+            )
+        if status >= 400:
+            raise GitHubError(f"{url}: HTTP {status}: {_message(response)}")
+        try:
+            data = response.json()
+        except ValueError:
+            raise GitHubError(f"{url}: answer is not JSON (HTTP {status})") from None
+        return Page(data, response.headers.get("etag"), _next_link(response))
+
+    def _rate_limit_wait(self, response: httpx.Response) -> float | None:
+        """Seconds to wait before retrying, or None if this is no rate-limit answer."""
+        if response.status_code not in (403, 429):
+            return None
+        headers = response.headers
+        retry_after = headers.get("retry-after")
+        if retry_after is not None and retry_after.strip().isdigit():
+            return float(retry_after)
+        if headers.get("x-ratelimit-remaining") == "0":
+            reset = headers.get("x-ratelimit-reset", "")
+            if reset.strip().isdigit():
+                return max(float(reset) - self.clock().timestamp(), 0.0) + 1.0
+            return 60.0
+        if "secondary rate limit" in _message(response).lower():
+            return 60.0  # GitHub: without retry-after, wait at least a minute
+        return None
+
+    def _wait(self, seconds: float, url: str, *, why: str) -> None:
+        if self.waited + seconds > self.policy.max_wait_seconds:
+            raise GitHubError(
+                f"{url}: {why}: waiting {seconds:.0f} s more would exceed the bound of "
+                f"{self.policy.max_wait_seconds:.0f} s in total; try again later"
+            )
+        self.notify(f"GitHub {why}: waiting {seconds:.0f} s")
+        self.waited += seconds
+        self.sleep(seconds)
+
+    def _retry_or_raise(self, failures: int, url: str, what: str) -> None:
+        if failures > self.policy.retries:
+            if what.startswith("network error"):
+                raise GitHubError(f"{url}: cannot reach GitHub ({what}) after {failures} tries")
+            raise GitHubError(f"{url}: GitHub answered {what} after {failures} tries")
+        base = self.policy.backoff_seconds * 2 ** (failures - 1)
+        self._wait(base + self.rng.uniform(0, base), url, why=f"{what}, retry {failures}")
+
+    def pages(self, path: str, params: Mapping[str, str | int] | None = None) -> Iterator[Page]:
+        """Every page of a listing, following the Link header."""
+        page = self.get(path, params)
+        yield page
+        while page.next_url:
+            page = self.get(page.next_url)
+            yield page
+
+
+def _message(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200].strip()
+    message = body.get("message") if isinstance(body, dict) else None
+    return str(message) if message else response.reason_phrase
+
+
+def _limit_reason(response: httpx.Response) -> str:
+    if response.headers.get("retry-after") or "secondary" in _message(response).lower():
+        return "secondary rate limit"
+    return "rate limit exhausted"
+
+
+# -- payload parsers (pure) ----------------------------------------------------
+
+
+def parse_time(value: Any) -> datetime | None:
+    """GitHub's ISO 8601 timestamps ("2023-01-10T08:24:19Z", with .000Z on steps)."""
+    if not value:
+        return None
+    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _key(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def run_from_api(data: Mapping[str, Any]) -> RunAttempt:
+    return RunAttempt(
+        run_key=str(data["id"]),
+        attempt=int(data.get("run_attempt") or 1),
+        workflow=data.get("name"),
+        workflow_key=_key(data.get("workflow_id")),
+        run_number=data.get("run_number"),
+        event=data.get("event"),
+        branch=data.get("head_branch"),
+        commit=data.get("head_sha"),
+        status=data.get("status"),
+        conclusion=data.get("conclusion"),
+        created_at=parse_time(data.get("created_at")),
+        started_at=parse_time(data.get("run_started_at")),
+        updated_at=parse_time(data.get("updated_at")),
+        html_url=data.get("html_url"),
+    )
+
+
+def step_from_api(data: Mapping[str, Any]) -> StepRecord:
+    return StepRecord(
+        number=int(data["number"]),
+        name=str(data.get("name") or ""),
+        status=data.get("status"),
+        conclusion=data.get("conclusion"),
+        started_at=parse_time(data.get("started_at")),
+        finished_at=parse_time(data.get("completed_at")),
+    )
+
+
+def job_from_api(data: Mapping[str, Any]) -> JobRecord:
+    return JobRecord(
+        job_key=str(data["id"]),
+        run_key=str(data["run_id"]),
+        attempt=int(data.get("run_attempt") or 1),
+        name=str(data.get("name") or ""),
+        status=data.get("status"),
+        conclusion=data.get("conclusion"),
+        created_at=parse_time(data.get("created_at")),
+        started_at=parse_time(data.get("started_at")),
+        finished_at=parse_time(data.get("completed_at")),
+        runner_labels=tuple(str(label) for label in data.get("labels") or ()),
+        runner_name=data.get("runner_name"),
+        steps=tuple(step_from_api(step) for step in data.get("steps") or ()),
+    )
+
+
+def artifact_from_api(data: Mapping[str, Any]) -> ArtifactRecord:
+    run = data.get("workflow_run") or {}
+    return ArtifactRecord(
+        artifact_key=str(data["id"]),
+        run_key=_key(run.get("id")),
+        name=str(data.get("name") or ""),
+        size_bytes=int(data.get("size_in_bytes") or 0),
+        digest=data.get("digest"),
+        expired=bool(data.get("expired")),
+        created_at=parse_time(data.get("created_at")),
+        expires_at=parse_time(data.get("expires_at")),
+        updated_at=parse_time(data.get("updated_at")),
+    )
+
+
+def workflow_from_api(data: Mapping[str, Any]) -> WorkflowRecord:
+    return WorkflowRecord(
+        workflow_key=str(data["id"]),
+        name=str(data.get("name") or ""),
+        path=str(data.get("path") or ""),
+        state=str(data.get("state") or ""),
+        created_at=parse_time(data.get("created_at")),
+        updated_at=parse_time(data.get("updated_at")),
+    )
+
+
+def cache_usage_from_api(data: Mapping[str, Any]) -> CacheUsage:
+    return CacheUsage(
+        active_caches_count=int(data.get("active_caches_count") or 0),
+        active_caches_size_bytes=int(data.get("active_caches_size_in_bytes") or 0),
+    )

@@ -1,0 +1,349 @@
+"""Store writes and reads for the GitHub Actions sync (runs, jobs, steps, artifacts...).
+
+Functions here take an open connection; `Store` wraps each in a transaction.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Table, and_, delete, func, insert, select, update
+
+from pilothouse.model import (
+    ArtifactRecord,
+    CacheUsage,
+    JobRecord,
+    RunAttempt,
+    WorkflowRecord,
+)
+from pilothouse.store.schema import (
+    artifacts,
+    cache_usage,
+    http_cache,
+    jobs,
+    reports,
+    repositories,
+    runs,
+    steps,
+    sync_state,
+    workflows,
+)
+
+PROVIDER = "github"
+# Jobs created by `ingest junit` before the sync knows the job's real id.
+JUNIT_JOB_PREFIX = "junit:"
+
+
+@dataclass(frozen=True, slots=True)
+class RunVersion:
+    """What the store knows of a run: its attempts and the latest one's state."""
+
+    attempts: frozenset[int]
+    latest_attempt: int
+    updated_at: datetime | None
+    status: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SyncState:
+    cursor: datetime | None
+    synced_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class CachedEtag:
+    etag: str
+    next_url: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Added:
+    runs: int = 0
+    jobs: int = 0
+    steps: int = 0
+
+
+def repository_id(connection: Connection, full_name: str, *, create: bool = True) -> int | None:
+    where = and_(repositories.c.provider == PROVIDER, repositories.c.full_name == full_name)
+    found = connection.execute(select(repositories.c.id).where(where)).scalar()
+    if found is not None or not create:
+        return None if found is None else int(found)
+    result = connection.execute(insert(repositories).values(provider=PROVIDER, full_name=full_name))
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
+
+
+def _upsert(
+    connection: Connection, table: Table, where: Any, values: dict[str, Any]
+) -> tuple[int, bool]:
+    """Update the row matching *where* or insert it; (id, inserted)."""
+    found = connection.execute(select(table.c.id).where(where)).scalar()
+    if found is not None:
+        connection.execute(update(table).where(table.c.id == found).values(**values))
+        return int(found), False
+    key = connection.execute(insert(table).values(**values)).inserted_primary_key
+    assert key is not None
+    return int(key[0]), True
+
+
+def _run_values(repo_id: int, run: RunAttempt) -> dict[str, Any]:
+    return {
+        "repository_id": repo_id,
+        "run_key": run.run_key,
+        "attempt": run.attempt,
+        "workflow": run.workflow,
+        "workflow_key": run.workflow_key,
+        "run_number": run.run_number,
+        "event": run.event,
+        "branch": run.branch,
+        "commit_sha": run.commit,
+        "status": run.status,
+        "conclusion": run.conclusion,
+        "created_at": run.created_at,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "updated_at": run.updated_at,
+        "html_url": run.html_url,
+    }
+
+
+def _job_values(run_id: int, job: JobRecord) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "job_key": job.job_key,
+        "name": job.name,
+        "runner_labels": json.dumps(list(job.runner_labels)),
+        "runner_name": job.runner_name,
+        "attempt": job.attempt,
+        "status": job.status,
+        "conclusion": job.conclusion,
+        "created_at": job.created_at,
+        "started_at": job.started_at,
+        "finished_at": job.finished_at,
+    }
+
+
+def store_run(
+    connection: Connection,
+    repo: str,
+    attempts: Sequence[RunAttempt],
+    job_records: Sequence[JobRecord],
+) -> Added:
+    """Upsert every attempt of one run with its jobs and steps; count what is new."""
+    repo_id = repository_id(connection, repo)
+    assert repo_id is not None
+    run_ids: dict[int, int] = {}
+    new_runs = new_jobs = new_steps = 0
+    for attempt in attempts:
+        where = and_(
+            runs.c.repository_id == repo_id,
+            runs.c.run_key == attempt.run_key,
+            runs.c.attempt == attempt.attempt,
+        )
+        run_ids[attempt.attempt], inserted = _upsert(
+            connection, runs, where, _run_values(repo_id, attempt)
+        )
+        new_runs += inserted
+    for job in job_records:
+        run_id = run_ids.get(job.attempt)
+        if run_id is None:  # a job of an attempt the API did not describe: skip it
+            continue
+        where = and_(jobs.c.run_id == run_id, jobs.c.job_key == job.job_key)
+        job_id, inserted = _upsert(connection, jobs, where, _job_values(run_id, job))
+        new_jobs += inserted
+        new_steps += _replace_steps(connection, job_id, job)
+    for run_id in run_ids.values():
+        _adopt_junit_jobs(connection, run_id)
+    return Added(new_runs, new_jobs, new_steps)
+
+
+def _replace_steps(connection: Connection, job_id: int, job: JobRecord) -> int:
+    """Steps change while a job runs: replace them; count the ones not stored before."""
+    before = connection.execute(
+        select(func.count()).select_from(steps).where(steps.c.job_id == job_id)
+    ).scalar_one()
+    connection.execute(delete(steps).where(steps.c.job_id == job_id))
+    if job.steps:
+        connection.execute(
+            insert(steps),
+            [
+                {
+                    "job_id": job_id,
+                    "number": step.number,
+                    "name": step.name,
+                    "status": step.status,
+                    "conclusion": step.conclusion,
+                    "started_at": step.started_at,
+                    "finished_at": step.finished_at,
+                }
+                for step in {s.number: s for s in job.steps}.values()
+            ],
+        )
+    return max(len({s.number for s in job.steps}) - int(before), 0)
+
+
+def match_job(names: Iterable[tuple[int, str]], wanted: str) -> int | None:
+    """The synced job a JUnit report's job name means, if exactly one fits.
+
+    `GITHUB_JOB` is the job's key in the workflow ("test"); the API names a
+    matrix job "test (ubuntu, 3.11)". An exact name wins; else a unique
+    "key (...)" match.
+    """
+    candidates = list(names)
+    exact = [job_id for job_id, name in candidates if name == wanted]
+    if len(exact) == 1:
+        return exact[0]
+    prefixed = [job_id for job_id, name in candidates if name.startswith(f"{wanted} (")]
+    return prefixed[0] if len(prefixed) == 1 else None
+
+
+def _adopt_junit_jobs(connection: Connection, run_id: int) -> None:
+    """Move reports from placeholder jobs (made by ingest junit) to the synced job."""
+    rows = connection.execute(
+        select(jobs.c.id, jobs.c.job_key, jobs.c.name).where(jobs.c.run_id == run_id)
+    ).all()
+    synced = [(r.id, r.name) for r in rows if not r.job_key.startswith(JUNIT_JOB_PREFIX)]
+    for row in rows:
+        if not row.job_key.startswith(JUNIT_JOB_PREFIX):
+            continue
+        target = match_job(synced, row.name)
+        if target is None:
+            continue
+        connection.execute(update(reports).where(reports.c.job_id == row.id).values(job_id=target))
+        connection.execute(delete(jobs).where(jobs.c.id == row.id))
+
+
+def find_job_for_report(connection: Connection, run_id: int, name: str) -> int | None:
+    """For ingest junit: the synced job of this run that *name* means, if any."""
+    rows = connection.execute(
+        select(jobs.c.id, jobs.c.job_key, jobs.c.name).where(jobs.c.run_id == run_id)
+    ).all()
+    synced = [(r.id, r.name) for r in rows if not r.job_key.startswith(JUNIT_JOB_PREFIX)]
+    return match_job(synced, name)
+
+
+def run_versions(connection: Connection, repo: str) -> dict[str, RunVersion]:
+    repo_id = repository_id(connection, repo, create=False)
+    if repo_id is None:
+        return {}
+    query = (
+        select(runs.c.run_key, runs.c.attempt, runs.c.updated_at, runs.c.status)
+        .where(runs.c.repository_id == repo_id)
+        .order_by(runs.c.run_key, runs.c.attempt)
+    )
+    grouped: dict[str, list[Any]] = {}
+    for row in connection.execute(query):
+        grouped.setdefault(row.run_key, []).append(row)
+    return {
+        key: RunVersion(
+            attempts=frozenset(r.attempt for r in rows),
+            latest_attempt=rows[-1].attempt,
+            updated_at=rows[-1].updated_at,
+            status=rows[-1].status,
+        )
+        for key, rows in grouped.items()
+    }
+
+
+def unfinished_runs(connection: Connection, repo: str) -> list[str]:
+    """Runs whose latest stored attempt had not completed."""
+    return sorted(
+        key
+        for key, version in run_versions(connection, repo).items()
+        if version.status is not None and version.status != "completed"
+    )
+
+
+def upsert_artifacts(connection: Connection, repo: str, items: Iterable[ArtifactRecord]) -> int:
+    repo_id = repository_id(connection, repo)
+    new = 0
+    for item in items:
+        where = and_(
+            artifacts.c.repository_id == repo_id, artifacts.c.artifact_key == item.artifact_key
+        )
+        values = {"repository_id": repo_id, **_fields(item)}
+        new += _upsert(connection, artifacts, where, values)[1]
+    return new
+
+
+def upsert_workflows(connection: Connection, repo: str, items: Iterable[WorkflowRecord]) -> int:
+    repo_id = repository_id(connection, repo)
+    new = 0
+    for item in items:
+        where = and_(
+            workflows.c.repository_id == repo_id, workflows.c.workflow_key == item.workflow_key
+        )
+        values = {"repository_id": repo_id, **_fields(item)}
+        new += _upsert(connection, workflows, where, values)[1]
+    return new
+
+
+def _fields(record: ArtifactRecord | WorkflowRecord) -> dict[str, Any]:
+    return dataclasses.asdict(record)
+
+
+def add_cache_usage(
+    connection: Connection, repo: str, usage: CacheUsage, *, taken_at: datetime
+) -> None:
+    connection.execute(
+        insert(cache_usage).values(
+            repository_id=repository_id(connection, repo),
+            taken_at=taken_at,
+            active_caches_count=usage.active_caches_count,
+            active_caches_size_bytes=usage.active_caches_size_bytes,
+        )
+    )
+
+
+def get_sync_state(connection: Connection, repo: str) -> SyncState:
+    repo_id = repository_id(connection, repo, create=False)
+    row = None
+    if repo_id is not None:
+        row = connection.execute(
+            select(sync_state).where(sync_state.c.repository_id == repo_id)
+        ).first()
+    return SyncState(row.cursor, row.synced_at) if row else SyncState(None, None)
+
+
+def set_sync_state(
+    connection: Connection, repo: str, *, cursor: datetime | None, synced_at: datetime
+) -> None:
+    repo_id = repository_id(connection, repo)
+    where = sync_state.c.repository_id == repo_id
+    if connection.execute(select(sync_state.c.repository_id).where(where)).first():
+        connection.execute(
+            update(sync_state).where(where).values(cursor=cursor, synced_at=synced_at)
+        )
+    else:
+        connection.execute(
+            insert(sync_state).values(repository_id=repo_id, cursor=cursor, synced_at=synced_at)
+        )
+
+
+def cached_etag(connection: Connection, repo: str, url: str) -> CachedEtag | None:
+    repo_id = repository_id(connection, repo, create=False)
+    if repo_id is None:
+        return None
+    row = connection.execute(
+        select(http_cache.c.etag, http_cache.c.next_url).where(
+            http_cache.c.repository_id == repo_id, http_cache.c.url == url
+        )
+    ).first()
+    return CachedEtag(row.etag, row.next_url) if row else None
+
+
+def save_etag(connection: Connection, repo: str, url: str, etag: str, next_url: str | None) -> None:
+    repo_id = repository_id(connection, repo)
+    where = and_(http_cache.c.repository_id == repo_id, http_cache.c.url == url)
+    if connection.execute(select(http_cache.c.url).where(where)).first():
+        connection.execute(update(http_cache).where(where).values(etag=etag, next_url=next_url))
+    else:
+        connection.execute(
+            insert(http_cache).values(repository_id=repo_id, url=url, etag=etag, next_url=next_url)
+        )
