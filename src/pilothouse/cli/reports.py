@@ -156,6 +156,7 @@ def report(ctx: typer.Context, as_json: JsonFlag = False, limit: LimitOption = N
     shown = _limit(state, limit)
     with state.open_store() as store:
         counts = store.counts()
+        run_count = store.run_count()
         stats = summarize_tests(store.test_observations())
         recent = store.list_runs(limit=shown)
     failing = failing_tests(stats)
@@ -173,7 +174,8 @@ def report(ctx: typer.Context, as_json: JsonFlag = False, limit: LimitOption = N
     console.print(Text(f"Store: {store.description}"))
     console.print(
         Text(
-            f"{counts['runs']} runs, {counts['jobs']} jobs, {counts['reports']} reports, "
+            f"{run_count} runs ({counts['runs']} attempts), {counts['jobs']} jobs, "
+            f"{counts['reports']} reports, "
             f"{len(stats)} tests, {counts['test_results']} test results"
         )
     )

@@ -201,12 +201,13 @@ class GitHubApi:
         self.sleep(seconds)
 
     def _retry_or_raise(self, failures: int, url: str, what: str) -> None:
-        if failures > self.policy.retries:
+        base = self.policy.backoff_seconds * 2 ** (failures - 1)
+        delay = base + self.rng.uniform(0, base)  # exponential backoff with jitter
+        if failures > self.policy.retries or self.waited + delay > self.policy.max_wait_seconds:
             if what.startswith("network error"):
                 raise GitHubError(f"{url}: cannot reach GitHub ({what}) after {failures} tries")
             raise GitHubError(f"{url}: GitHub answered {what} after {failures} tries")
-        base = self.policy.backoff_seconds * 2 ** (failures - 1)
-        self._wait(base + self.rng.uniform(0, base), url, why=f"{what}, retry {failures}")
+        self._wait(delay, url, why=f"{what}, retry {failures}")
 
     def pages(self, path: str, params: Mapping[str, str | int] | None = None) -> Iterator[Page]:
         """Every page of a listing, following the Link header."""
