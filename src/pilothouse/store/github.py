@@ -150,26 +150,51 @@ def store_run(
             connection, runs, where, _run_values(repo_id, attempt)
         )
         new_runs += inserted
+    known = _known_jobs(connection, list(run_ids.values()))
     for job in job_records:
         run_id = run_ids.get(job.attempt)
         if run_id is None:  # a job of an attempt the API did not describe: skip it
             continue
-        where = and_(jobs.c.run_id == run_id, jobs.c.job_key == job.job_key)
-        job_id, inserted = _upsert(connection, jobs, where, _job_values(run_id, job))
-        new_jobs += inserted
-        new_steps += _replace_steps(connection, job_id, job)
+        values = _job_values(run_id, job)
+        found = known.get((run_id, job.job_key))
+        if found is None:
+            key = connection.execute(insert(jobs).values(**values)).inserted_primary_key
+            assert key is not None
+            new_jobs += 1
+            new_steps += _insert_steps(connection, int(key[0]), job)
+        elif found.status != "completed" or found.steps != len({s.number for s in job.steps}):
+            # A finished job does not change; one that was running gets its new state.
+            connection.execute(update(jobs).where(jobs.c.id == found.id).values(**values))
+            connection.execute(delete(steps).where(steps.c.job_id == found.id))
+            new_steps += max(_insert_steps(connection, found.id, job) - found.steps, 0)
     for run_id in run_ids.values():
         _adopt_junit_jobs(connection, run_id)
     return Added(new_runs, new_jobs, new_steps)
 
 
-def _replace_steps(connection: Connection, job_id: int, job: JobRecord) -> int:
-    """Steps change while a job runs: replace them; count the ones not stored before."""
-    before = connection.execute(
-        select(func.count()).select_from(steps).where(steps.c.job_id == job_id)
-    ).scalar_one()
-    connection.execute(delete(steps).where(steps.c.job_id == job_id))
-    if job.steps:
+@dataclass(frozen=True, slots=True)
+class _KnownJob:
+    id: int
+    status: str | None
+    steps: int
+
+
+def _known_jobs(connection: Connection, run_ids: list[int]) -> dict[tuple[int, str], _KnownJob]:
+    query = (
+        select(jobs.c.id, jobs.c.run_id, jobs.c.job_key, jobs.c.status, func.count(steps.c.number))
+        .outerjoin(steps, steps.c.job_id == jobs.c.id)
+        .where(jobs.c.run_id.in_(run_ids))
+        .group_by(jobs.c.id, jobs.c.run_id, jobs.c.job_key, jobs.c.status)
+    )
+    return {
+        (run_id, job_key): _KnownJob(job_id, status, int(count))
+        for job_id, run_id, job_key, status, count in connection.execute(query)
+    }
+
+
+def _insert_steps(connection: Connection, job_id: int, job: JobRecord) -> int:
+    unique = {step.number: step for step in job.steps}
+    if unique:
         connection.execute(
             insert(steps),
             [
@@ -182,10 +207,10 @@ def _replace_steps(connection: Connection, job_id: int, job: JobRecord) -> int:
                     "started_at": step.started_at,
                     "finished_at": step.finished_at,
                 }
-                for step in {s.number: s for s in job.steps}.values()
+                for step in unique.values()
             ],
         )
-    return max(len({s.number for s in job.steps}) - int(before), 0)
+    return len(unique)
 
 
 def match_job(names: Iterable[tuple[int, str]], wanted: str) -> int | None:
