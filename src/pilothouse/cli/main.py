@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 
 from pilothouse import __version__
-from pilothouse.cli import ingest, reports, sample, settings
+from pilothouse.cli import ingest, reports, sample, settings, shard
 from pilothouse.cli.state import State, World
 from pilothouse.config import load_config
 from pilothouse.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, PilothouseError
@@ -34,6 +34,7 @@ app.command("tests")(reports.tests)
 app.command("runs")(reports.runs)
 app.command("report")(reports.report)
 app.command("sample")(sample.sample)
+app.command("shard")(shard.shard)
 app.command("config")(settings.show)
 
 
