@@ -18,6 +18,7 @@ $(VENV)/.dev: $(VENV)/.base
 demo: $(VENV)/.base
 	$(BIN)/pilothouse sample
 	$(BIN)/pilothouse report
+	$(BIN)/pilothouse flaky
 
 test: $(VENV)/.dev services lint typecheck pytest
 

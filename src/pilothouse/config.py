@@ -47,6 +47,38 @@ SETTINGS: tuple[Setting, ...] = (
         env="PILOTHOUSE_REPOSITORY",
     ),
     Setting(
+        "flaky.window_days",
+        30,
+        int,
+        "Days of history `flaky` reads.",
+        env="PILOTHOUSE_FLAKY_WINDOW_DAYS",
+    ),
+    Setting("flaky.min_runs", 5, int, "Results a test needs before it can be called flaky."),
+    Setting(
+        "flaky.score_threshold",
+        0.5,
+        float,
+        "Score (0..1) from which a test with flaky evidence counts as flaky.",
+    ),
+    Setting(
+        "flaky.outage_fraction",
+        0.5,
+        float,
+        "Share of a run attempt's tests failing at once that makes it an outage.",
+    ),
+    Setting(
+        "flaky.outage_min_tests",
+        20,
+        int,
+        "Fewest failing tests in one run attempt for an outage.",
+    ),
+    Setting(
+        "flaky.quarantine_clean_runs",
+        20,
+        int,
+        "Clean passes in a row after which a test leaves quarantine.",
+    ),
+    Setting(
         "report.limit",
         20,
         int,
@@ -92,6 +124,8 @@ def _suggest(key: str) -> str:
 
 
 def _coerce(setting: Setting, value: Any, origin: str) -> Any:
+    if setting.type is float:
+        return _coerce_float(setting, value, origin)
     if setting.type is int and isinstance(value, str):
         try:
             return int(value.strip())
@@ -104,6 +138,17 @@ def _coerce(setting: Setting, value: Any, origin: str) -> Any:
     if setting.type is str and not isinstance(value, str):
         raise ConfigError(f"{origin}: {setting.key} must be a string, got {value!r}")
     return value
+
+
+def _coerce_float(setting: Setting, value: Any, origin: str) -> float:
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            pass
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    raise ConfigError(f"{origin}: {setting.key} must be a number, got {value!r}")
 
 
 def read_file(path: Path) -> dict[str, Any]:

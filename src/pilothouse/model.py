@@ -157,6 +157,23 @@ class RunSummary:
         return _seconds(self.started_at, self.finished_at)
 
 
+class HistoryRow(NamedTuple):
+    """One stored test result with the run, attempt, job and commit it came from."""
+
+    classname: str
+    name: str
+    file: str
+    suite: str
+    run_key: str
+    attempt: int
+    job: str | None
+    commit: str | None
+    created_at: datetime | None
+    outcome: Outcome
+    retries: int
+    message: str
+
+
 class TestObservation(NamedTuple):
     """One stored result of one test, the input of per-test analysis."""
 

@@ -49,3 +49,22 @@ def percent(value: float | None) -> str:
 
 def when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M") if value else "-"
+
+
+def nextest_filterset(tests: tuple[str, ...]) -> str:
+    """A nextest filterset selecting exactly these tests (`cargo nextest run -E ...`)."""
+
+    def quote(text: str) -> str:
+        escaped = text
+        for char in ("\\", ")", ","):
+            escaped = escaped.replace(char, "\\" + char)
+        return escaped
+
+    parts = []
+    for test in tests:
+        binary, space, name = test.partition(" ")
+        if space:
+            parts.append(f"(binary_id({quote(binary)}) & test(={quote(name)}))")
+        else:
+            parts.append(f"test(={quote(test)})")
+    return " | ".join(parts) if parts else "none()"

@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from pilothouse.analysis.sharding import Plan, ShardingError, plan_for_target, plan_shards
-from pilothouse.cli.output import print_json, seconds, stdout_console
+from pilothouse.cli.output import nextest_filterset, print_json, seconds, stdout_console
 from pilothouse.cli.state import State, state_of
 from pilothouse.errors import InputError, PilothouseError
 from pilothouse.sources.durations import (
@@ -67,25 +67,6 @@ def _tests(tests_file: str | None, known: dict[str, float], state: State) -> lis
     return read_test_list(text, origin=tests_file)
 
 
-def _nextest_filter(tests: tuple[str, ...]) -> str:
-    """A nextest filterset selecting exactly these tests (`cargo nextest run -E ...`)."""
-
-    def quote(text: str) -> str:
-        escaped = text
-        for char in ("\\", ")", ","):
-            escaped = escaped.replace(char, "\\" + char)
-        return escaped
-
-    parts = []
-    for test in tests:
-        binary, space, name = test.partition(" ")
-        if space:
-            parts.append(f"(binary_id({quote(binary)}) & test(={quote(name)}))")
-        else:
-            parts.append(f"test(={quote(test)})")
-    return " | ".join(parts) if parts else "none()"
-
-
 def _plan_dict(plan: Plan) -> dict[str, Any]:
     return {
         "shards": [
@@ -120,7 +101,7 @@ def _render(plan: Plan, fmt: Format, selected: int | None) -> None:
         sys.stdout.write(json.dumps({"include": include}, separators=(",", ":")) + "\n")
     elif fmt is Format.nextest:
         for shard in shards:
-            sys.stdout.write(_nextest_filter(shard.tests) + "\n")
+            sys.stdout.write(nextest_filterset(shard.tests) + "\n")
     elif fmt in (Format.lines, Format.pytest):
         # One id per line: `pytest @shard.txt` reads it as arguments, spaces and all.
         for shard in shards:

@@ -20,6 +20,7 @@ from pilothouse.model import (
     ArtifactRecord,
     AttemptSummary,
     CacheUsage,
+    HistoryRow,
     JobRecord,
     JobSummary,
     RunAttempt,
@@ -258,6 +259,38 @@ class Store:
         with self._reading() as connection:
             for row in connection.execute(query.execution_options(yield_per=BATCH_ROWS)):
                 yield TestObservation(*row)
+
+    def result_history(self, *, since: datetime | None = None) -> list[HistoryRow]:
+        """Every test result since *since* with its run, attempt, job and commit, oldest first."""
+        query = (
+            select(
+                test_results.c.classname,
+                test_results.c.name,
+                test_results.c.file,
+                test_results.c.suite,
+                runs.c.run_key,
+                runs.c.attempt,
+                jobs.c.name,
+                runs.c.commit_sha,
+                runs.c.created_at,
+                test_results.c.outcome,
+                test_results.c.retries,
+                test_results.c.message,
+            )
+            .join(reports, reports.c.id == test_results.c.report_id)
+            .join(runs, runs.c.id == reports.c.run_id)
+            .outerjoin(jobs, jobs.c.id == reports.c.job_id)
+            .order_by(
+                runs.c.created_at, runs.c.attempt, test_results.c.report_id, test_results.c.ordinal
+            )  # fmt: skip
+        )
+        if since is not None:
+            query = query.where(runs.c.created_at >= since)
+        with self._reading() as connection:
+            return [
+                HistoryRow._make(row)
+                for row in connection.execute(query.execution_options(yield_per=BATCH_ROWS))
+            ]
 
     def counts(self) -> dict[str, int]:
         """How many rows each main table holds."""

@@ -1,0 +1,399 @@
+"""Flaky tests: detect, score and explain them from CI history; decide quarantine.
+
+Evidence, strongest first:
+1. same code, different outcome: a test failed and passed on the same commit
+   (across attempts of one run, or across runs) -- unless the difference is the
+   job or platform: failing only in a job where it never passes is a platform
+   failure, reported apart;
+2. passed on retry inside one run (Surefire flakyFailure, nextest retries,
+   pytest-rerunfailures);
+3. intermittent: an isolated failing commit between passing ones.
+
+Not flakiness:
+- a regression: failing on every run, attempt and job from one commit until a
+  fix (two commits or more in a row) is *broken*;
+- an outage: a run attempt where most tests fail at once is an infrastructure
+  event; its results are set aside.
+
+The score is 1 - prod(1 - w) over the evidence (w = 0.9 same commit, 0.8 retry,
+0.6 intermittent), so one strong piece of evidence or several weak ones make a
+test flaky; the flip rate comes with a Wilson 95 % interval.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from pilothouse.model import Outcome
+
+WEIGHTS = {"same-commit": 0.9, "retry": 0.8, "intermittent": 0.6}
+_FAILED = frozenset({"failed", "error"})
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """One stored result of one test with where it ran: the input of detection."""
+
+    test: str
+    suite: str
+    run: str
+    attempt: int
+    job: str
+    commit: str
+    at: datetime
+    outcome: Outcome
+    retries: int = 0
+    message: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return self.outcome in _FAILED
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    min_runs: int = 5
+    score: float = 0.5
+    outage_fraction: float = 0.5
+    outage_min_tests: int = 20
+    quarantine_clean_runs: int = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    kind: str
+    run: str
+    attempt: int
+    job: str
+    commit: str
+    at: datetime
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Outage:
+    run: str
+    attempt: int
+    at: datetime
+    failed: int
+    tests: int
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Broken:
+    test: str
+    first_commit: str
+    first_seen: datetime
+    last_seen: datetime
+    failures: int
+    fixed: bool
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Platform:
+    test: str
+    job: str
+    failures: int
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Flaky:
+    test: str
+    score: float
+    failures: int
+    runs: int
+    flip_rate: float
+    flip_rate_low: float
+    flip_rate_high: float
+    first_seen: datetime
+    last_seen: datetime
+    clean_runs_since: int
+    evidence: tuple[Evidence, ...]
+    messages: tuple[tuple[str, int], ...]
+
+
+@dataclass
+class Report:
+    flaky: list[Flaky] = field(default_factory=list)
+    broken: list[Broken] = field(default_factory=list)
+    platform: list[Platform] = field(default_factory=list)
+    outages: list[Outage] = field(default_factory=list)
+    candidates: list[Flaky] = field(default_factory=list)  # evidence below the threshold
+
+
+def wilson(successes: int, trials: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score interval of a proportion.
+
+    >>> [round(x, 3) for x in wilson(1, 100)]
+    [0.002, 0.054]
+    """
+    if trials == 0:
+        return 0.0, 1.0
+    p = successes / trials
+    denominator = 1 + z * z / trials
+    centre = (p + z * z / (2 * trials)) / denominator
+    spread = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denominator
+    return max(0.0, centre - spread), min(1.0, centre + spread)
+
+
+_NUMBER = re.compile(r"0x[0-9a-fA-F]+|\d+(\.\d+)?")
+_SPACE = re.compile(r"\s+")
+
+
+def message_key(message: str) -> str:
+    """A failure message with its varying parts folded, for clustering.
+
+    >>> message_key("timed out after 5021 ms at 0x7ffd")
+    'timed out after N ms at N'
+    """
+    first = message.strip().splitlines()[0] if message.strip() else ""
+    return _SPACE.sub(" ", _NUMBER.sub("N", first))[:200]
+
+
+def cluster_messages(messages: Iterable[str], top: int = 3) -> tuple[tuple[str, int], ...]:
+    counts = Counter(message_key(m) for m in messages if m.strip())
+    return tuple(counts.most_common(top))
+
+
+# -- outages ------------------------------------------------------------------------------
+
+
+def find_outages(results: Sequence[Result], thresholds: Thresholds) -> list[Outage]:
+    """Run attempts where most tests failed at once."""
+    by_attempt: dict[tuple[str, int], list[Result]] = defaultdict(list)
+    for result in results:
+        if result.outcome != "skipped":
+            by_attempt[(result.run, result.attempt)].append(result)
+    outages = []
+    for (run, attempt), items in by_attempt.items():
+        failed = [r for r in items if r.failed]
+        if len(failed) >= thresholds.outage_min_tests and (
+            len(failed) >= thresholds.outage_fraction * len(items)
+        ):
+            top = cluster_messages(r.message for r in failed)
+            outages.append(
+                Outage(
+                    run,
+                    attempt,
+                    min(r.at for r in items),
+                    len(failed),
+                    len(items),
+                    top[0][0] if top else "",
+                )  # fmt: skip
+            )
+    return sorted(outages, key=lambda o: (o.at, o.run, o.attempt))
+
+
+# -- per test -----------------------------------------------------------------------------
+
+
+@dataclass
+class _Commit:
+    commit: str
+    results: list[Result]
+
+    @property
+    def all_failed(self) -> bool:
+        return all(r.failed for r in self.results)
+
+    @property
+    def any_failed(self) -> bool:
+        return any(r.failed for r in self.results)
+
+    @property
+    def any_passed(self) -> bool:
+        return any(r.outcome == "passed" for r in self.results)
+
+
+def _commits(results: Sequence[Result]) -> list[_Commit]:
+    """Results grouped by commit, commits in the order they first ran."""
+    order: dict[str, _Commit] = {}
+    for result in results:
+        order.setdefault(result.commit, _Commit(result.commit, [])).results.append(result)
+    return list(order.values())
+
+
+def _platform_jobs(results: Sequence[Result]) -> set[str]:
+    """Jobs in which the test failed every time while it passed in some other job."""
+    by_job: dict[str, list[Result]] = defaultdict(list)
+    for result in results:
+        by_job[result.job].append(result)
+    passing_elsewhere = {job for job, items in by_job.items() if any(not r.failed for r in items)}
+    return {
+        job
+        for job, items in by_job.items()
+        if len(items) >= 2 and all(r.failed for r in items) and passing_elsewhere - {job}
+    }
+
+
+def _evidence(
+    commits: list[_Commit], broken_commits: set[str], platform: set[str]
+) -> list[Evidence]:
+    found: list[Evidence] = []
+    for index, commit in enumerate(commits):
+        if commit.commit in broken_commits:
+            continue
+        counted = [r for r in commit.results if r.job not in platform]
+        failing = [r for r in counted if r.failed]
+        if failing and any(r.outcome == "passed" for r in counted):
+            found.extend(_as_evidence("same-commit", r) for r in failing)
+        elif failing and 0 < index < len(commits) - 1:
+            before, after = commits[index - 1], commits[index + 1]
+            if before.any_passed and after.any_passed:
+                found.extend(_as_evidence("intermittent", r) for r in failing)
+        found.extend(
+            _as_evidence("retry", r) for r in counted if r.outcome == "passed" and r.retries
+        )
+    return found
+
+
+def _as_evidence(kind: str, result: Result) -> Evidence:
+    return Evidence(kind, result.run, result.attempt, result.job, result.commit, result.at,
+                    result.message)  # fmt: skip
+
+
+def _streaks(commits: list[_Commit]) -> list[list[_Commit]]:
+    """Runs of two or more consecutive commits on which the test failed everywhere."""
+    streaks: list[list[_Commit]] = []
+    current: list[_Commit] = []
+    for commit in commits:
+        if commit.all_failed:
+            current.append(commit)
+            continue
+        if len(current) >= 2:
+            streaks.append(current)
+        current = []
+    if len(current) >= 2:
+        streaks.append(current)
+    return streaks
+
+
+def _broken(test: str, streak: list[_Commit], fixed: bool) -> Broken:
+    results = [r for c in streak for r in c.results]
+    top = cluster_messages(r.message for r in results)
+    return Broken(
+        test=test,
+        first_commit=streak[0].commit,
+        first_seen=min(r.at for r in results),
+        last_seen=max(r.at for r in results),
+        failures=len(results),
+        fixed=fixed,
+        message=top[0][0] if top else "",
+    )
+
+
+def _clean_runs_since(results: Sequence[Result], last: datetime) -> int:
+    return sum(1 for r in results if r.at > last and r.outcome == "passed" and not r.retries)
+
+
+def analyse_test(
+    test: str, results: Sequence[Result], thresholds: Thresholds, report: Report
+) -> None:
+    """Classify one test's history (results oldest first, outages removed)."""
+    executed = [r for r in results if r.outcome != "skipped"]
+    if not any(r.failed or r.retries for r in executed):
+        return
+    commits = _commits(executed)
+    streaks = _streaks(commits)
+    for streak in streaks:
+        report.broken.append(_broken(test, streak, fixed=streak[-1] is not commits[-1]))
+    broken_commits = {c.commit for streak in streaks for c in streak}
+    platform = _platform_jobs([r for r in executed if r.commit not in broken_commits])
+    for job in sorted(platform):
+        failing = [r for r in executed if r.job == job]
+        top = cluster_messages(r.message for r in failing)
+        report.platform.append(Platform(test, job, len(failing), top[0][0] if top else ""))
+    evidence = _evidence(commits, broken_commits, platform)
+    if not evidence:
+        return
+    counted = [r for r in executed if r.commit not in broken_commits and r.job not in platform]
+    failures = sum(1 for r in counted if r.failed) + sum(1 for r in counted if r.retries)
+    score = 1 - math.prod(1 - WEIGHTS[e.kind] for e in evidence)
+    low, high = wilson(failures, len(counted))
+    flaky = Flaky(
+        test=test,
+        score=round(score, 4),
+        failures=failures,
+        runs=len(counted),
+        flip_rate=failures / len(counted) if counted else 0.0,
+        flip_rate_low=low,
+        flip_rate_high=high,
+        first_seen=min(e.at for e in evidence),
+        last_seen=max(e.at for e in evidence),
+        clean_runs_since=_clean_runs_since(counted, max(e.at for e in evidence)),
+        evidence=tuple(evidence),
+        messages=cluster_messages(e.message for e in evidence),
+    )
+    if score >= thresholds.score and len(counted) >= thresholds.min_runs:
+        report.flaky.append(flaky)
+    else:
+        report.candidates.append(flaky)
+
+
+def detect(results: Sequence[Result], thresholds: Thresholds) -> Report:
+    """Outages, broken, platform-only and flaky tests in *results* (oldest first)."""
+    report = Report(outages=find_outages(results, thresholds))
+    excluded = {(o.run, o.attempt) for o in report.outages}
+    by_test: dict[str, list[Result]] = defaultdict(list)
+    for result in results:
+        if (result.run, result.attempt) not in excluded:
+            by_test[result.test].append(result)
+    for test in sorted(by_test):
+        analyse_test(test, by_test[test], thresholds, report)
+    report.flaky.sort(key=lambda f: (-f.score, -f.failures, f.test))
+    report.broken.sort(key=lambda b: (b.fixed, b.first_seen, b.test))
+    return report
+
+
+def quarantined(report: Report, thresholds: Thresholds) -> list[Flaky]:
+    """Flaky tests not yet clean for `quarantine_clean_runs` passes in a row."""
+    return [f for f in report.flaky if f.clean_runs_since < thresholds.quarantine_clean_runs]
+
+
+def preview(
+    results: Sequence[Result], current: Thresholds, proposed: Thresholds
+) -> tuple[list[str], list[str]]:
+    """Which tests a change of thresholds would add to, and drop from, the flaky list."""
+    before = {f.test for f in detect(results, current).flaky}
+    after = {f.test for f in detect(results, proposed).flaky}
+    return sorted(after - before), sorted(before - after)
+
+
+# -- pass rates ---------------------------------------------------------------------------
+
+
+def _rate(items: Iterable[Result]) -> float | None:
+    executed = [r for r in items if r.outcome != "skipped"]
+    if not executed:
+        return None
+    return sum(1 for r in executed if r.outcome == "passed") / len(executed)
+
+
+def pass_rates(results: Sequence[Result], quarantine: set[str]) -> dict[str, object]:
+    """Pass rate with and without quarantined tests: overall, per day, per suite."""
+    kept = [r for r in results if r.test not in quarantine]
+    by_day: dict[str, list[Result]] = defaultdict(list)
+    by_suite: dict[str, list[Result]] = defaultdict(list)
+    for result in results:
+        by_day[result.at.date().isoformat()].append(result)
+        by_suite[result.suite].append(result)
+
+    def both(items: list[Result]) -> dict[str, float | None]:
+        return {
+            "with_quarantined": _rate(items),
+            "without_quarantined": _rate(r for r in items if r.test not in quarantine),
+        }
+
+    return {
+        "overall": {"with_quarantined": _rate(results), "without_quarantined": _rate(kept)},
+        "by_day": [{"day": day, **both(items)} for day, items in sorted(by_day.items())],
+        "by_suite": [{"suite": s, **both(items)} for s, items in sorted(by_suite.items())],
+    }

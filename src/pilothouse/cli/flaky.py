@@ -1,0 +1,282 @@
+"""`pilothouse flaky`: flaky, broken and platform-only tests, outages, quarantine."""
+
+from __future__ import annotations
+
+import enum
+import sys
+from dataclasses import replace
+from datetime import timedelta
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from pilothouse.analysis import flaky as analysis
+from pilothouse.cli.output import nextest_filterset, percent, print_json, stdout_console, when
+from pilothouse.cli.state import State, state_of
+from pilothouse.model import HistoryRow
+from pilothouse.sources.durations import test_id
+
+app = typer.Typer(
+    help="Flaky tests from CI history: detect, score, explain, quarantine.",
+    invoke_without_command=True,
+)
+
+MAX_EVIDENCE = 20
+
+
+class ReportFormat(enum.StrEnum):
+    table = "table"
+    json = "json"
+    markdown = "markdown"
+
+
+class QuarantineFormat(enum.StrEnum):
+    pytest = "pytest"
+    nextest = "nextest"
+    json = "json"
+
+
+def _thresholds(state: State, **overrides: Any) -> analysis.Thresholds:
+    config = state.config
+    base = analysis.Thresholds(
+        min_runs=config["flaky.min_runs"],
+        score=config["flaky.score_threshold"],
+        outage_fraction=config["flaky.outage_fraction"],
+        outage_min_tests=config["flaky.outage_min_tests"],
+        quarantine_clean_runs=config["flaky.quarantine_clean_runs"],
+    )
+    return replace(base, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def to_results(rows: list[HistoryRow]) -> list[analysis.Result]:
+    return [
+        analysis.Result(
+            test=test_id(row.classname, row.name, row.file),
+            suite=row.suite,
+            run=row.run_key,
+            attempt=row.attempt,
+            job=row.job or "",
+            commit=row.commit or f"run:{row.run_key}",  # no commit: each run is its own code
+            at=row.created_at,
+            outcome=row.outcome,
+            retries=row.retries,
+            message=row.message,
+        )
+        for row in rows
+        if row.created_at is not None
+    ]
+
+
+def _results(state: State, window: int | None) -> list[analysis.Result]:
+    days = window if window is not None else state.config["flaky.window_days"]
+    since = state.now() - timedelta(days=days)
+    with state.open_store() as store:
+        return to_results(store.result_history(since=since))
+
+
+def _evidence_dict(item: analysis.Evidence) -> dict[str, Any]:
+    return {
+        "kind": item.kind,
+        "run": item.run,
+        "attempt": item.attempt,
+        "job": item.job,
+        "commit": item.commit,
+        "at": item.at,
+        "message": analysis.message_key(item.message),
+    }
+
+
+def _flaky_dict(item: analysis.Flaky) -> dict[str, Any]:
+    classname, _, name = item.test.rpartition("::")
+    return {
+        "test": item.test,
+        "classname": classname,
+        "name": name,
+        "score": item.score,
+        "failures": item.failures,
+        "runs": item.runs,
+        "flip_rate": round(item.flip_rate, 6),
+        "flip_rate_interval": [round(item.flip_rate_low, 6), round(item.flip_rate_high, 6)],
+        "first_seen": item.first_seen,
+        "last_seen": item.last_seen,
+        "clean_runs_since": item.clean_runs_since,
+        "messages": [{"message": m, "count": c} for m, c in item.messages],
+        "evidence": [_evidence_dict(e) for e in item.evidence[-MAX_EVIDENCE:]],
+    }
+
+
+def _report_dict(report: analysis.Report, rates: dict[str, object]) -> dict[str, Any]:
+    return {
+        "flaky": [_flaky_dict(f) for f in report.flaky],
+        "broken": [
+            {
+                "test": b.test,
+                "first_commit": b.first_commit,
+                "first_seen": b.first_seen,
+                "last_seen": b.last_seen,
+                "failures": b.failures,
+                "status": "fixed" if b.fixed else "failing",
+                "message": b.message,
+            }
+            for b in report.broken
+        ],
+        "platform": [
+            {"test": p.test, "job": p.job, "failures": p.failures, "message": p.message}
+            for p in report.platform
+        ],
+        "outages": [
+            {
+                "run": o.run,
+                "attempt": o.attempt,
+                "at": o.at,
+                "failed": o.failed,
+                "tests": o.tests,
+                "message": o.message,
+            }
+            for o in report.outages
+        ],
+        "pass_rate": rates,
+    }
+
+
+def _markdown_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _markdown(report: analysis.Report, rates: dict[str, Any]) -> str:
+    overall = rates["overall"]
+    lines = [
+        f"### Flaky tests: {len(report.flaky)} flaky, {len(report.broken)} broken, "
+        f"{len(report.outages)} outages",
+        "",
+        f"Pass rate {percent(overall['with_quarantined'])}, "
+        f"{percent(overall['without_quarantined'])} without quarantined tests.",
+        "",
+    ]
+    if report.flaky:
+        lines += [
+            "| test | score | failures / runs | last seen | message |",
+            "|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| `{_markdown_cell(f.test)}` | {f.score:.2f} | {f.failures} / {f.runs} | "
+            f"{when(f.last_seen)} | {_markdown_cell(f.messages[0][0] if f.messages else '')} |"
+            for f in report.flaky
+        ]
+    if report.broken:
+        lines += ["", "| broken test | since | status |", "|---|---|---|"]
+        lines += [
+            f"| `{_markdown_cell(b.test)}` | {when(b.first_seen)} | "
+            f"{'fixed' if b.fixed else 'failing'} |"
+            for b in report.broken
+        ]
+    if report.outages:
+        lines += ["", "| outage run | attempt | failed | message |", "|---|---|---|---|"]
+        lines += [
+            f"| {o.run} | {o.attempt} | {o.failed} / {o.tests} | {_markdown_cell(o.message)} |"
+            for o in report.outages
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _table(report: analysis.Report) -> None:
+    console = stdout_console()
+    table = Table(title=f"{len(report.flaky)} flaky tests", title_justify="left")
+    for header in ("test", "score", "failures", "runs", "flip rate", "last seen", "evidence"):
+        table.add_column(header)
+    for item in report.flaky:
+        kinds = sorted({e.kind for e in item.evidence})
+        table.add_row(
+            Text(item.test), f"{item.score:.2f}", str(item.failures), str(item.runs),
+            percent(item.flip_rate), when(item.last_seen), ", ".join(kinds),
+        )  # fmt: skip
+    console.print(table)
+    console.print(
+        Text(
+            f"{len(report.broken)} broken (regressions), {len(report.platform)} platform-only, "
+            f"{len(report.outages)} outages set aside; `--json` for the evidence"
+        )
+    )
+
+
+@app.callback()
+def flaky(
+    ctx: typer.Context,
+    window: Annotated[int | None, typer.Option(min=1, help="Days of history to read.")] = None,
+    min_runs: Annotated[int | None, typer.Option(min=1, help="Fewest results to judge.")] = None,
+    score_threshold: Annotated[
+        float | None, typer.Option(min=0.0, max=1.0, help="Score from which a test is flaky.")
+    ] = None,
+    preview: Annotated[
+        bool,
+        typer.Option("--preview", help="Show what these thresholds add or drop vs the config."),
+    ] = False,
+    fmt: Annotated[ReportFormat, typer.Option("--format", help="Output format.")] = (
+        ReportFormat.table
+    ),
+    as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
+) -> None:
+    """Flaky tests, broken tests (regressions) and outages, with the evidence."""
+    state = state_of(ctx)
+    overrides = {"min_runs": min_runs, "score": score_threshold}
+    ctx.meta["flaky"] = (window, overrides)
+    if ctx.invoked_subcommand is not None:
+        return
+    results = _results(state, window)
+    thresholds = _thresholds(state, **overrides)
+    if preview:
+        added, dropped = analysis.preview(results, _thresholds(state), thresholds)
+        if as_json or fmt is ReportFormat.json:
+            print_json({"added": added, "dropped": dropped})
+        else:
+            for test in added:
+                sys.stdout.write(f"+ {test}\n")
+            for test in dropped:
+                sys.stdout.write(f"- {test}\n")
+            sys.stdout.write(f"{len(added)} added, {len(dropped)} dropped\n")
+        return
+    report = analysis.detect(results, thresholds)
+    quarantine = {f.test for f in analysis.quarantined(report, thresholds)}
+    rates = analysis.pass_rates(results, quarantine)
+    if as_json or fmt is ReportFormat.json:
+        print_json(_report_dict(report, rates))
+    elif fmt is ReportFormat.markdown:
+        sys.stdout.write(_markdown(report, rates))
+    else:
+        _table(report)
+
+
+@app.command("quarantine")
+def quarantine(
+    ctx: typer.Context,
+    fmt: Annotated[QuarantineFormat, typer.Option("--format", help="Output format.")] = (
+        QuarantineFormat.pytest
+    ),
+) -> None:
+    """What CI needs to deselect the quarantined tests (pytest, nextest or JSON).
+
+    pytest: `--deselect` arguments, one per line (`pytest @quarantine.txt`); nextest: a
+    filterset of the quarantined tests (`cargo nextest run -E 'not (...)'`). A test leaves
+    quarantine after flaky.quarantine_clean_runs clean passes in a row.
+    """
+    state = state_of(ctx)
+    window, overrides = ctx.meta.get("flaky", (None, {}))
+    thresholds = _thresholds(state, **overrides)
+    report = analysis.detect(_results(state, window), thresholds)
+    held = analysis.quarantined(report, thresholds)
+    if fmt is QuarantineFormat.json:
+        print_json(
+            {
+                "quarantined": [
+                    {"test": f.test, "score": f.score, "clean_runs_since": f.clean_runs_since}
+                    for f in held
+                ],
+                "release_after_clean_runs": thresholds.quarantine_clean_runs,
+            }
+        )
+    elif fmt is QuarantineFormat.nextest:
+        sys.stdout.write(nextest_filterset(tuple(f.test for f in held)) + "\n")
+    else:
+        sys.stdout.writelines(f"--deselect={f.test}\n" for f in held)
