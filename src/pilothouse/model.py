@@ -6,7 +6,8 @@ They are plain frozen dataclasses: no database handles, no I/O.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Literal, NamedTuple
 
 Outcome = Literal["passed", "failed", "error", "skipped"]
@@ -273,3 +274,37 @@ class WorkflowRecord:
 class CacheUsage:
     active_caches_count: int
     active_caches_size_bytes: int
+
+
+# -- costs ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CostLine:
+    """One priced line of a billing export or usage log, in its own currency.
+
+    *line_key* identifies the line within its source, so ingesting the same
+    export twice adds nothing. Money is a Decimal and never leaves its currency.
+    """
+
+    source: str  # focus | cur | github-usage | bedrock-log | actions-minutes
+    line_key: str
+    day: date
+    service: str
+    amount: Decimal
+    currency: str
+    category: str | None = None  # Usage, Tax, Purchase, Credit, Adjustment ...
+    resource: str | None = None
+    region: str | None = None
+    account: str | None = None
+    sku: str | None = None
+    quantity: Decimal | None = None
+    unit: str | None = None
+    repository: str | None = None
+    workflow: str | None = None
+    model: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cache_read_tokens: int | None = None
+    cache_write_tokens: int | None = None
+    tags: tuple[tuple[str, str], ...] = ()
