@@ -7,6 +7,7 @@ file are refused with a did-you-mean suggestion.
 
 from __future__ import annotations
 
+import builtins
 import difflib
 import tomllib
 from collections.abc import Mapping
@@ -22,13 +23,19 @@ DEFAULT_DB = "sqlite:///.pilothouse/pilothouse.db"
 
 @dataclass(frozen=True, slots=True)
 class Setting:
-    """One setting: its dotted key in pilothouse.toml, default, type and help."""
+    """One setting: its dotted key in pilothouse.toml, default, type and help.
+
+    For ``list`` and ``dict`` settings *item* is the type of the elements (or of
+    the values); ``dict`` settings with ``item=dict`` hold tables (checked by the
+    code that uses them).
+    """
 
     key: str
     default: Any
     type: type
     help: str
     env: str | None = None
+    item: builtins.type | None = None
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -78,6 +85,58 @@ SETTINGS: tuple[Setting, ...] = (
         int,
         "Clean passes in a row after which a test leaves quarantine.",
     ),
+    Setting("cost.currency", "USD", str, "Currency of budgets, targets and rates."),
+    Setting("cost.daily_target", 70.0, float, "Target daily spend (the scorecard's criterion)."),
+    Setting(
+        "cost.actions_rates",
+        {"linux": 0.008, "windows": 0.016, "macos": 0.08},
+        dict,
+        "GitHub Actions price per minute by runner label or OS (larger runners by label).",
+        item=float,
+    ),
+    Setting(
+        "cost.model_prices",
+        {},
+        dict,
+        "Per-model LLM price overrides, USD per million tokens: "
+        '{"model-id" = {input = 3.0, output = 15.0, cache_read = 0.3, cache_write = 3.75}}.',
+        item=dict,
+    ),
+    Setting("cost.batch_discount", 0.5, float, "Share of the price saved by batch inference."),
+    Setting(
+        "cost.instance_prices",
+        {},
+        dict,
+        "Hourly price by instance type, for right-sizing what-ifs.",
+        item=float,
+    ),
+    Setting("budget.daily", 70.0, float, "Daily budget amount.", env="PILOTHOUSE_BUDGET_DAILY"),
+    Setting(
+        "budget.monthly", 2100.0, float, "Monthly budget amount.", env="PILOTHOUSE_BUDGET_MONTHLY"
+    ),
+    Setting(
+        "budget.thresholds",
+        [0.8, 1.0],
+        list,
+        "Shares of a budget that raise an alert, on actual and forecast spend.",
+        item=float,
+    ),
+    Setting("budget.daily_limit", 105.0, float, "Absolute daily spend that always alerts."),
+    Setting(
+        "budget.webhooks",
+        [],
+        list,
+        "Slack-compatible webhook URLs that `cost alerts --notify` posts to.",
+        env="PILOTHOUSE_BUDGET_WEBHOOKS",
+        item=str,
+    ),
+    Setting(
+        "whatif.scenarios",
+        [],
+        list,
+        "Saved what-if scenarios: tables with name, kind and the kind's options.",
+        item=dict,
+    ),
     Setting(
         "report.limit",
         20,
@@ -123,9 +182,17 @@ def _suggest(key: str) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+def _scalar(item: type, key: str) -> Setting:
+    return Setting(key, item(), item, "")
+
+
 def _coerce(setting: Setting, value: Any, origin: str) -> Any:
     if setting.type is float:
         return _coerce_float(setting, value, origin)
+    if setting.type is list:
+        return _coerce_list(setting, value, origin)
+    if setting.type is dict:
+        return _coerce_dict(setting, value, origin)
     if setting.type is int and isinstance(value, str):
         try:
             return int(value.strip())
@@ -149,6 +216,35 @@ def _coerce_float(setting: Setting, value: Any, origin: str) -> float:
     elif isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
     raise ConfigError(f"{origin}: {setting.key} must be a number, got {value!r}")
+
+
+def _coerce_list(setting: Setting, value: Any, origin: str) -> list[Any]:
+    if isinstance(value, str):  # from the environment: comma-separated
+        value = [part.strip() for part in value.split(",") if part.strip()]
+    if not isinstance(value, list):
+        raise ConfigError(f"{origin}: {setting.key} must be a list, got {value!r}")
+    item: type = setting.item or str
+    if item is dict:
+        for element in value:
+            if not isinstance(element, dict):
+                raise ConfigError(f"{origin}: {setting.key} must hold tables, got {element!r}")
+        return value
+    return [_coerce(_scalar(item, setting.key), element, origin) for element in value]
+
+
+def _coerce_dict(setting: Setting, value: Any, origin: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{origin}: {setting.key} must be a table, got {value!r}")
+    item: type = setting.item or str
+    if item is dict:
+        for key, element in value.items():
+            if not isinstance(element, dict):
+                raise ConfigError(f"{origin}: {setting.key}.{key} must be a table")
+        return value
+    return {
+        str(key): _coerce(_scalar(item, f"{setting.key}.{key}"), element, origin)
+        for key, element in value.items()
+    }
 
 
 def read_file(path: Path) -> dict[str, Any]:

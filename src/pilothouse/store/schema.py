@@ -13,6 +13,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -226,4 +227,45 @@ http_cache = Table(
     Column("url", String(2000), primary_key=True),
     Column("etag", String(255), nullable=False),
     Column("next_url", Text),
+)
+
+# -- cost ledger (migration 0003) -----------------------------------------------
+
+# Amounts are exact decimal strings: SQLite has no decimal type, and money must
+# not pass through floats. Sums happen in Python with Decimal.
+cost_lines = Table(
+    "cost_lines",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("source", String(32), nullable=False),
+    Column("line_key", String(255), nullable=False),
+    Column("day", Date, nullable=False),
+    Column("service", String(255), nullable=False),
+    Column("amount", String(64), nullable=False),
+    Column("currency", String(8), nullable=False),
+    Column("category", String(64)),
+    Column("resource", Text),
+    Column("region", String(64)),
+    Column("account", String(64)),
+    Column("sku", String(255)),
+    Column("quantity", String(64)),
+    Column("unit", String(64)),
+    Column("repository", String(255)),
+    Column("workflow", Text),
+    Column("model", String(255)),
+    Column("input_tokens", BigInteger),
+    Column("output_tokens", BigInteger),
+    Column("cache_read_tokens", BigInteger),
+    Column("cache_write_tokens", BigInteger),
+    Column("tags", Text, nullable=False),
+    UniqueConstraint("source", "line_key"),
+    Index(None, "day"),
+)
+
+# Alerts delivered, so that each is sent once per budget, threshold and period.
+alerts_sent = Table(
+    "alerts_sent",
+    metadata,
+    Column("alert_key", String(255), primary_key=True),
+    Column("sent_at", UTCDateTime, nullable=False),
 )

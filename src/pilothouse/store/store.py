@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, CursorResult, Engine, and_, func, insert, select, update
@@ -20,6 +20,7 @@ from pilothouse.model import (
     ArtifactRecord,
     AttemptSummary,
     CacheUsage,
+    CostLine,
     HistoryRow,
     JobRecord,
     JobSummary,
@@ -30,6 +31,7 @@ from pilothouse.model import (
     TestObservation,
     WorkflowRecord,
 )
+from pilothouse.store import costs
 from pilothouse.store import engine as engines
 from pilothouse.store import github as gh
 from pilothouse.store.schema import (
@@ -195,6 +197,34 @@ class Store:
     def save_etag(self, repo: str, url: str, etag: str, next_url: str | None) -> None:
         with self._writing() as connection:
             gh.save_etag(connection, repo, url, etag, next_url)
+
+    # -- cost ledger --------------------------------------------------------
+
+    def add_cost_lines(self, lines: Iterable[CostLine]) -> tuple[int, int]:
+        """Store cost lines in one transaction; (new, already stored).
+
+        *lines* may be lazy: an error raised while reading them rolls back the call.
+        """
+        with self._writing() as connection:
+            return costs.add_lines(connection, lines)
+
+    def cost_lines(self, since: date, until: date) -> list[CostLine]:
+        with self._reading() as connection:
+            return list(costs.read_lines(connection, since, until))
+
+    def finished_jobs(
+        self, since: datetime
+    ) -> list[tuple[str, str | None, str, str, datetime, datetime]]:
+        with self._reading() as connection:
+            return list(costs.finished_jobs(connection, since))
+
+    def sent_alerts(self, keys: Iterable[str]) -> set[str]:
+        with self._reading() as connection:
+            return costs.sent_alerts(connection, keys)
+
+    def mark_alert_sent(self, key: str, at: datetime) -> None:
+        with self._writing() as connection:
+            costs.mark_sent(connection, key, at)
 
     # -- reads --------------------------------------------------------------
 

@@ -1,0 +1,287 @@
+"""The cost ledger's arithmetic: daily spend, movers, forecast, anomalies, budgets.
+
+Money stays Decimal and inside its currency: every function works on lines of
+one currency (`split_by_currency` first); nothing here sums across currencies.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from pilothouse.model import CostLine
+
+ZERO = Decimal(0)
+CENT = Decimal("0.01")
+
+
+def split_by_currency(lines: Iterable[CostLine]) -> dict[str, list[CostLine]]:
+    found: dict[str, list[CostLine]] = defaultdict(list)
+    for line in lines:
+        found[line.currency.upper()].append(line)
+    return dict(found)
+
+
+def group_key(line: CostLine, by: str) -> str:
+    """The group a line belongs to: service, workflow, model, or tag:KEY."""
+    if by.startswith("tag:"):
+        wanted = by[4:]
+        return next((value for key, value in line.tags if key == wanted), "(untagged)")
+    value = {"service": line.service, "workflow": line.workflow, "model": line.model}.get(by)
+    return value or f"(no {by})"
+
+
+def daily_totals(lines: Iterable[CostLine], days: Sequence[date]) -> dict[date, Decimal]:
+    totals = dict.fromkeys(days, ZERO)
+    for line in lines:
+        if line.day in totals:
+            totals[line.day] += line.amount
+    return totals
+
+
+def daily_by_group(
+    lines: Iterable[CostLine], days: Sequence[date], by: str
+) -> dict[str, dict[date, Decimal]]:
+    grid: dict[str, dict[date, Decimal]] = {}
+    wanted = set(days)
+    for line in lines:
+        if line.day in wanted:
+            row = grid.setdefault(group_key(line, by), dict.fromkeys(days, ZERO))
+            row[line.day] += line.amount
+    return grid
+
+
+@dataclass(frozen=True, slots=True)
+class Mover:
+    group: str
+    before: Decimal
+    after: Decimal
+
+    @property
+    def change(self) -> Decimal:
+        return self.after - self.before
+
+
+def top_movers(
+    grid: Mapping[str, Mapping[date, Decimal]], end: date, *, span: int = 7, top: int = 5
+) -> list[Mover]:
+    """Groups whose spend changed most between the last *span* days and the span before."""
+    recent = [end - timedelta(days=i) for i in range(span)]
+    earlier = [end - timedelta(days=span + i) for i in range(span)]
+    movers = [
+        Mover(
+            group,
+            sum((row.get(d, ZERO) for d in earlier), ZERO),
+            sum((row.get(d, ZERO) for d in recent), ZERO),
+        )  # fmt: skip
+        for group, row in grid.items()
+    ]
+    movers = [m for m in movers if m.change != 0]
+    return sorted(movers, key=lambda m: (-abs(m.change), m.group))[:top]
+
+
+# -- forecast -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Forecast:
+    month_to_date: Decimal
+    remaining: Decimal
+    total: Decimal
+    low: Decimal
+    high: Decimal
+    days_left: int
+    basis_days: int
+
+
+def weekday_factors(history: Mapping[date, Decimal]) -> dict[int, float]:
+    """Mean spend of each weekday over the overall mean: day-of-week seasonality."""
+    values = [float(v) for v in history.values()]
+    overall = statistics.fmean(values) if values else 0.0
+    by_weekday: dict[int, list[float]] = defaultdict(list)
+    for day, amount in history.items():
+        by_weekday[day.weekday()].append(float(amount))
+    if overall <= 0:
+        return dict.fromkeys(range(7), 1.0)
+    return {
+        weekday: (statistics.fmean(by_weekday[weekday]) / overall if by_weekday[weekday] else 1.0)
+        for weekday in range(7)
+    }
+
+
+def forecast_month(history: Mapping[date, Decimal], today: date, *, basis: int = 28) -> Forecast:
+    """Month-end spend: actual to date plus the rest forecast with weekday seasonality.
+
+    The daily base is the median of the last *basis* complete days (robust to a
+    spike); each remaining day is base x its weekday factor. The interval is
+    +-1.28 sigma sqrt(days left), sigma the spread of the basis days around
+    their seasonal forecast: about 80 % two-sided if days were independent.
+    """
+    start = today.replace(day=1)
+    next_month = (start + timedelta(days=32)).replace(day=1)
+    month_to_date = sum((a for d, a in history.items() if start <= d <= today), ZERO)
+    window = {d: a for d, a in history.items() if today - timedelta(days=basis) <= d < today}
+    days_left = (next_month - today).days - 1
+    if not window:
+        return Forecast(month_to_date, ZERO, month_to_date, month_to_date, month_to_date,
+                        days_left, 0)  # fmt: skip
+    factors = weekday_factors(window)
+    base = statistics.median(float(a) / factors[d.weekday()] for d, a in window.items())
+    residuals = [float(a) - base * factors[d.weekday()] for d, a in window.items()]
+    sigma = statistics.pstdev(residuals) if len(residuals) > 1 else 0.0
+    remaining = sum(
+        base * factors[(today + timedelta(days=i)).weekday()] for i in range(1, days_left + 1)
+    )
+    spread = 1.28 * sigma * math.sqrt(days_left)
+    rest = Decimal(str(round(remaining, 2)))
+    total = month_to_date + rest
+    return Forecast(
+        month_to_date=month_to_date,
+        remaining=rest,
+        total=total,
+        low=max(month_to_date, total - Decimal(str(round(spread, 2)))),
+        high=total + Decimal(str(round(spread, 2))),
+        days_left=days_left,
+        basis_days=len(window),
+    )
+
+
+# -- anomalies ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Anomaly:
+    day: date
+    amount: Decimal
+    expected: Decimal
+    score: float
+    contributor: str
+    contributor_increase: Decimal
+
+
+def find_anomalies(
+    totals: Mapping[date, Decimal],
+    grid: Mapping[str, Mapping[date, Decimal]],
+    *,
+    trailing: int = 14,
+    threshold: float = 3.5,
+) -> list[Anomaly]:
+    """Days far outside the recent distribution (robust z-score on median and MAD).
+
+    Each comes with its main contributor: the group whose spend rose most over
+    its own trailing median.
+    """
+    days = sorted(totals)
+    found: list[Anomaly] = []
+    for index, day in enumerate(days):
+        past = [float(totals[d]) for d in days[max(0, index - trailing) : index]]
+        if len(past) < 7:
+            continue
+        median = statistics.median(past)
+        mad = statistics.median(abs(x - median) for x in past) * 1.4826
+        scale = max(mad, 0.05 * median, 0.01)
+        score = (float(totals[day]) - median) / scale
+        if abs(score) < threshold:
+            continue
+        contributor, increase = _contributor(grid, days[max(0, index - trailing) : index], day)
+        found.append(
+            Anomaly(
+                day,
+                totals[day],
+                Decimal(str(round(median, 2))),
+                round(score, 1),
+                contributor,
+                increase,
+            )  # fmt: skip
+        )
+    return found
+
+
+def _contributor(
+    grid: Mapping[str, Mapping[date, Decimal]], past: Sequence[date], day: date
+) -> tuple[str, Decimal]:
+    best, best_increase = "", ZERO
+    for group, row in sorted(grid.items()):
+        baseline = Decimal(str(statistics.median([float(row.get(d, ZERO)) for d in past] or [0])))
+        increase = row.get(day, ZERO) - baseline
+        if abs(increase) > abs(best_increase):
+            best, best_increase = group, increase
+    return best, best_increase.quantize(CENT)
+
+
+# -- budgets --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    name: str
+    period: str  # daily | monthly
+    amount: Decimal
+    thresholds: tuple[float, ...] = (0.8, 1.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """One crossed threshold; (budget, threshold, period, kind) identifies it for dedupe."""
+
+    budget: str
+    threshold: float
+    period: str  # the day or month it is about, ISO
+    kind: str  # actual | forecast | limit
+    spent: Decimal
+    limit: Decimal
+    currency: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.budget}|{self.threshold:g}|{self.period}|{self.kind}"
+
+    def text(self) -> str:
+        share = float(self.spent / self.limit) if self.limit else 0.0
+        what = {"actual": "spent", "forecast": "forecast to spend", "limit": "spent"}[self.kind]
+        return (
+            f"pilothouse: budget {self.budget} ({self.period}): {what} {self.spent:.2f} "
+            f"{self.currency} = {share:.0%} of {self.limit:.2f} {self.currency}"
+            f" (threshold {self.threshold:.0%})"
+            if self.kind != "limit"
+            else f"pilothouse: daily spend {self.spent:.2f} {self.currency} on {self.period} is "
+            f"above the alert limit of {self.limit:.2f} {self.currency}"
+        )
+
+
+def evaluate_budgets(
+    budgets: Sequence[Budget],
+    totals: Mapping[date, Decimal],
+    today: date,
+    forecast: Forecast,
+    currency: str,
+    *,
+    daily_limit: Decimal | None = None,
+) -> list[Alert]:
+    """Every threshold crossed by actual spend (and, for monthly budgets, by the forecast)."""
+    alerts: list[Alert] = []
+    for budget in budgets:
+        if budget.period == "daily":
+            spent, period = totals.get(today, ZERO), today.isoformat()
+            checks = [("actual", spent)]
+        else:
+            spent, period = forecast.month_to_date, today.strftime("%Y-%m")
+            checks = [("actual", spent), ("forecast", forecast.total)]
+        for kind, value in checks:
+            for threshold in budget.thresholds:
+                if value >= budget.amount * Decimal(str(threshold)):
+                    alerts.append(
+                        Alert(budget.name, threshold, period, kind, value, budget.amount, currency)
+                    )
+    if daily_limit is not None and totals.get(today, ZERO) > daily_limit:
+        alerts.append(
+            Alert(
+                "daily-limit", 1.0, today.isoformat(), "limit", totals[today], daily_limit, currency
+            )  # fmt: skip
+        )
+    return alerts

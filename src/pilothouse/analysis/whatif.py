@@ -1,0 +1,156 @@
+"""What-if savings: re-price the ledger's lines under scenarios, one by one and together.
+
+Each scenario maps a line to what it would have cost; the projection is the mean
+daily cost over the window. Every assumption is returned with the numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import date
+from decimal import Decimal
+
+from pilothouse.model import CostLine
+
+ZERO = Decimal(0)
+# Prices a line's tokens at another model's prices (None when that model is unknown).
+Pricer = Callable[[str, CostLine], Decimal | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    name: str
+    description: str
+    apply: Callable[[CostLine], Decimal]
+
+
+def _has_tag(line: CostLine, tag: tuple[str, str] | None) -> bool:
+    return tag is None or tag in line.tags
+
+
+def model_shift(
+    source_model: str,
+    target_model: str,
+    share: float,
+    pricer: Pricer,
+    *,
+    tag: tuple[str, str] | None = None,
+) -> Scenario:
+    """Move *share* of the tokens of *source_model* (for one task tag) to *target_model*."""
+    fraction = Decimal(str(share))
+
+    def apply(line: CostLine) -> Decimal:
+        if line.model != source_model or not _has_tag(line, tag):
+            return line.amount
+        moved = pricer(target_model, line)
+        if moved is None:
+            return line.amount
+        return line.amount * (1 - fraction) + moved * fraction
+
+    scope = f" for {tag[0]}={tag[1]}" if tag else ""
+    return Scenario(
+        f"model-shift {source_model}->{target_model}",
+        f"{share:.0%} of {source_model} tokens{scope} priced as {target_model}",
+        apply,
+    )
+
+
+def batch(share: float, discount: float) -> Scenario:
+    """Send *share* of LLM requests through batch inference at (1 - discount) of the price."""
+    saving = Decimal(str(share)) * Decimal(str(discount))
+
+    def apply(line: CostLine) -> Decimal:
+        return line.amount * (1 - saving) if line.model else line.amount
+
+    return Scenario(
+        "batch",
+        f"{share:.0%} of LLM requests batched at {1 - discount:.0%} of the on-demand price",
+        apply,
+    )
+
+
+def weekdays_only(patterns: Sequence[str]) -> Scenario:
+    """Resources matching *patterns* run Monday to Friday only: their weekend cost goes."""
+
+    def apply(line: CostLine) -> Decimal:
+        matches = any(p in (line.resource or "") or p == line.service for p in patterns)
+        return ZERO if matches and line.day.weekday() >= 5 else line.amount
+
+    return Scenario(
+        "weekdays-only", f"no weekend cost for resources matching {', '.join(patterns)}", apply
+    )
+
+
+def rightsize(pattern: str, old: str, new: str, prices: Mapping[str, float]) -> Scenario:
+    """Resources matching *pattern* move from instance type *old* to *new*."""
+    if old not in prices or new not in prices:
+        missing = [t for t in (old, new) if t not in prices]
+        raise ValueError(f"no hourly price for {', '.join(missing)} in cost.instance_prices")
+    ratio = Decimal(str(prices[new])) / Decimal(str(prices[old]))
+
+    def apply(line: CostLine) -> Decimal:
+        return line.amount * ratio if pattern in (line.resource or "") else line.amount
+
+    return Scenario(
+        f"rightsize {pattern}",
+        f"{pattern}: {old} (${prices[old]}/h) -> {new} (${prices[new]}/h), cost x {ratio:.3f}",
+        apply,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Projection:
+    name: str
+    description: str
+    daily: Decimal
+    saving_per_day: Decimal
+    lines_changed: int
+
+
+def project(
+    lines: Sequence[CostLine], days: Sequence[date], scenarios: Sequence[Scenario]
+) -> tuple[Decimal, list[Projection]]:
+    """The baseline daily cost and each scenario's projection, then all combined."""
+    count = Decimal(max(len(days), 1))
+    baseline = sum((line.amount for line in lines), ZERO) / count
+    projections = []
+    for scenario in scenarios:
+        projections.append(_projection(scenario.name, scenario.description, lines, count,
+                                       baseline, [scenario]))  # fmt: skip
+    if len(scenarios) > 1:
+        projections.append(
+            _projection(
+                "combined",
+                "all scenarios above, applied in order",
+                lines,
+                count,
+                baseline,
+                scenarios,
+            )  # fmt: skip
+        )
+    return baseline, projections
+
+
+def _projection(
+    name: str,
+    description: str,
+    lines: Sequence[CostLine],
+    count: Decimal,
+    baseline: Decimal,
+    scenarios: Sequence[Scenario],
+) -> Projection:
+    total = ZERO
+    changed = 0
+    for line in lines:
+        amount = line.amount
+        for scenario in scenarios:
+            amount = scenario.apply(_with_amount(line, amount))
+        changed += amount != line.amount
+        total += amount
+    daily = total / count
+    return Projection(name, description, daily, baseline - daily, changed)
+
+
+def _with_amount(line: CostLine, amount: Decimal) -> CostLine:
+    return line if amount == line.amount else replace(line, amount=amount)

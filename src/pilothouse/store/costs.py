@@ -1,0 +1,141 @@
+"""Store writes and reads for the cost ledger."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, and_, insert, select
+
+from pilothouse.model import CostLine
+from pilothouse.store.schema import alerts_sent, cost_lines, jobs, repositories, runs
+
+BATCH = 1000
+
+
+def _row(line: CostLine) -> dict[str, Any]:
+    return {
+        "source": line.source,
+        "line_key": line.line_key,
+        "day": line.day,
+        "service": line.service,
+        "amount": str(line.amount),
+        "currency": line.currency.upper(),
+        "category": line.category,
+        "resource": line.resource,
+        "region": line.region,
+        "account": line.account,
+        "sku": line.sku,
+        "quantity": None if line.quantity is None else str(line.quantity),
+        "unit": line.unit,
+        "repository": line.repository,
+        "workflow": line.workflow,
+        "model": line.model,
+        "input_tokens": line.input_tokens,
+        "output_tokens": line.output_tokens,
+        "cache_read_tokens": line.cache_read_tokens,
+        "cache_write_tokens": line.cache_write_tokens,
+        "tags": json.dumps(dict(line.tags), sort_keys=True),
+    }
+
+
+def _flush(connection: Connection, pending: dict[tuple[str, str], CostLine]) -> int:
+    """Insert the lines not stored yet; how many were new."""
+    keys = list(pending)
+    known: set[tuple[str, str]] = set()
+    for source in {s for s, _ in keys}:
+        wanted = [k for s, k in keys if s == source]
+        query = select(cost_lines.c.line_key).where(
+            and_(cost_lines.c.source == source, cost_lines.c.line_key.in_(wanted))
+        )
+        known.update((source, key) for key in connection.execute(query).scalars())
+    fresh = [_row(line) for key, line in pending.items() if key not in known]
+    if fresh:
+        connection.execute(insert(cost_lines), fresh)
+    pending.clear()
+    return len(fresh)
+
+
+def add_lines(connection: Connection, lines: Iterable[CostLine]) -> tuple[int, int]:
+    """Store lines not stored before; (new, already stored). Streams in batches."""
+    pending: dict[tuple[str, str], CostLine] = {}
+    seen = new = 0
+    for line in lines:
+        seen += 1
+        pending[(line.source, line.line_key)] = line
+        if len(pending) >= BATCH:
+            new += _flush(connection, pending)
+    new += _flush(connection, pending)
+    return new, seen - new
+
+
+def read_lines(connection: Connection, since: date, until: date) -> Iterator[CostLine]:
+    query = (
+        select(cost_lines)
+        .where(cost_lines.c.day >= since, cost_lines.c.day <= until)
+        .order_by(cost_lines.c.day, cost_lines.c.id)
+    )
+    for row in connection.execute(query).mappings():
+        yield CostLine(
+            source=row["source"],
+            line_key=row["line_key"],
+            day=row["day"],
+            service=row["service"],
+            amount=Decimal(row["amount"]),
+            currency=row["currency"],
+            category=row["category"],
+            resource=row["resource"],
+            region=row["region"],
+            account=row["account"],
+            sku=row["sku"],
+            quantity=None if row["quantity"] is None else Decimal(row["quantity"]),
+            unit=row["unit"],
+            repository=row["repository"],
+            workflow=row["workflow"],
+            model=row["model"],
+            input_tokens=row["input_tokens"],
+            output_tokens=row["output_tokens"],
+            cache_read_tokens=row["cache_read_tokens"],
+            cache_write_tokens=row["cache_write_tokens"],
+            tags=tuple(sorted(json.loads(row["tags"] or "{}").items())),
+        )
+
+
+def finished_jobs(
+    connection: Connection, since: datetime
+) -> Iterator[tuple[str, str | None, str, str, datetime, datetime]]:
+    """(job key, workflow, repository, runner labels JSON, started, finished) of timed jobs."""
+    query = (
+        select(
+            jobs.c.job_key,
+            runs.c.workflow,
+            repositories.c.full_name,
+            jobs.c.runner_labels,
+            jobs.c.started_at,
+            jobs.c.finished_at,
+        )
+        .join(runs, runs.c.id == jobs.c.run_id)
+        .join(repositories, repositories.c.id == runs.c.repository_id)
+        .where(
+            jobs.c.started_at.is_not(None),
+            jobs.c.finished_at.is_not(None),
+            jobs.c.started_at >= since,
+        )
+    )
+    for row in connection.execute(query):
+        yield (row[0], row[1], row[2], row[3], row[4], row[5])
+
+
+def sent_alerts(connection: Connection, keys: Iterable[str]) -> set[str]:
+    wanted = list(keys)
+    if not wanted:
+        return set()
+    query = select(alerts_sent.c.alert_key).where(alerts_sent.c.alert_key.in_(wanted))
+    return set(connection.execute(query).scalars())
+
+
+def mark_sent(connection: Connection, key: str, at: datetime) -> None:
+    connection.execute(insert(alerts_sent).values(alert_key=key, sent_at=at))
