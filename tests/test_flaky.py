@@ -96,6 +96,11 @@ def test_a_failure_on_the_newest_commit_is_not_yet_evidence() -> None:
     assert report.flaky == [] and report.candidates == []
 
 
+def test_a_very_flaky_test_failing_twice_in_a_row_is_not_a_regression() -> None:
+    report = detect(_history("PFPFFPPFPFFPFPPF"), LOW)
+    assert report.broken == [] and [f.test for f in report.flaky] == ["t.py::T::x"]
+
+
 def test_a_regression_is_broken_not_flaky() -> None:
     report = detect(_history("PPPFFFFPPP", attempts={4: "F"}), LOW)
     assert report.flaky == []
@@ -107,10 +112,18 @@ def test_a_regression_is_broken_not_flaky() -> None:
 
 def test_failing_only_on_one_platform_is_not_flaky() -> None:
     linux = _history("PPPPPP", job="linux")
-    # Passed on windows once: not a platform failure but a test flaky on windows.
-    sometimes = _history("FFPFFF", job="windows")
+    # Broken on windows for stretches of commits (passing once between): platform.
+    mostly = _history("FFPFFF", job="windows")
+    report = detect(sorted(linux + mostly, key=lambda r: (r.at, r.job)), LOW)
+    assert report.flaky == [] and [p.failures for p in report.platform] == [5]
+    # Failing on windows now and then, never twice in a row: flaky on windows.
+    sometimes = _history("PFPPFP", job="windows")
     report = detect(sorted(linux + sometimes, key=lambda r: (r.at, r.job)), LOW)
     assert report.platform == [] and [f.test for f in report.flaky] == ["t.py::T::x"]
+    # Broken on windows for a while, then fixed: platform, not flaky.
+    stretch = _history("PPFFFFPP", job="windows")
+    report = detect(sorted(_history("PPPPPPPP") + stretch, key=lambda r: (r.at, r.job)), LOW)
+    assert report.flaky == [] and [p.job for p in report.platform] == ["windows"]
     only_windows = _history("FFFFFF", job="windows")
     report = detect(sorted(linux + only_windows, key=lambda r: (r.at, r.job)), LOW)
     assert report.flaky == []

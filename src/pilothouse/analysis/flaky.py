@@ -221,27 +221,55 @@ def _commits(results: Sequence[Result]) -> list[_Commit]:
     return list(order.values())
 
 
-def _platform_jobs(results: Sequence[Result]) -> set[str]:
-    """Jobs in which the test failed every time while it passed in some other job."""
-    by_job: dict[str, list[Result]] = defaultdict(list)
-    for result in results:
-        by_job[result.job].append(result)
-    passing_elsewhere = {job for job, items in by_job.items() if any(not r.failed for r in items)}
-    return {
-        job
-        for job, items in by_job.items()
-        if len(items) >= 2 and all(r.failed for r in items) and passing_elsewhere - {job}
-    }
+# A stretch of failures is a regression or a platform breakage only if the test is
+# otherwise steady: a test that fails this often elsewhere is flaky, and flaky
+# tests fail several commits in a row by chance.
+STEADY_FAILURE_RATE = 0.05
+
+
+def _steady_outside(commits: list[_Commit], inside: set[int]) -> bool:
+    """Whether the results outside the given result ids rarely fail."""
+    outside = [r for c in commits for r in c.results if id(r) not in inside]
+    if not outside:
+        return True
+    return sum(r.failed for r in outside) <= STEADY_FAILURE_RATE * len(outside)
+
+
+def _platform_stretches(commits: list[_Commit]) -> dict[str, list[Result]]:
+    """Per job, the results of stretches (two commits or more in a row where the job ran)
+    on which the test failed every time in that job while passing in another job."""
+    found: dict[str, list[Result]] = {}
+    for job in sorted({r.job for c in commits for r in c.results}):
+        marked: list[Result] = []
+        stretch: list[Result] = []
+        length = 0
+        for commit in commits:
+            mine = [r for r in commit.results if r.job == job]
+            if not mine:
+                continue  # the job did not run for this commit: the stretch goes on
+            elsewhere = any(r.outcome == "passed" for r in commit.results if r.job != job)
+            if elsewhere and all(r.failed for r in mine):
+                stretch.extend(mine)
+                length += 1
+                continue
+            if length >= 2:
+                marked.extend(stretch)
+            stretch, length = [], 0
+        if length >= 2:
+            marked.extend(stretch)
+        if marked and _steady_outside(commits, {id(r) for r in marked}):
+            found[job] = marked
+    return found
 
 
 def _evidence(
-    commits: list[_Commit], broken_commits: set[str], platform: set[str]
+    commits: list[_Commit], broken_commits: set[str], platform: set[int]
 ) -> list[Evidence]:
     found: list[Evidence] = []
     for index, commit in enumerate(commits):
         if commit.commit in broken_commits:
             continue
-        counted = [r for r in commit.results if r.job not in platform]
+        counted = [r for r in commit.results if id(r) not in platform]
         failing = [r for r in counted if r.failed]
         if failing and any(r.outcome == "passed" for r in counted):
             found.extend(_as_evidence("same-commit", r) for r in failing)
@@ -273,7 +301,8 @@ def _streaks(commits: list[_Commit]) -> list[list[_Commit]]:
         current = []
     if len(current) >= 2:
         streaks.append(current)
-    return streaks
+    inside = [{id(r) for c in streak for r in c.results} for streak in streaks]
+    return [s for s, ids in zip(streaks, inside, strict=True) if _steady_outside(commits, ids)]
 
 
 def _broken(test: str, streak: list[_Commit], fixed: bool) -> Broken:
@@ -306,15 +335,16 @@ def analyse_test(
     for streak in streaks:
         report.broken.append(_broken(test, streak, fixed=streak[-1] is not commits[-1]))
     broken_commits = {c.commit for streak in streaks for c in streak}
-    platform = _platform_jobs([r for r in executed if r.commit not in broken_commits])
-    for job in sorted(platform):
-        failing = [r for r in executed if r.job == job]
+    unbroken = [c for c in commits if c.commit not in broken_commits]
+    platform: set[int] = set()
+    for job, failing in _platform_stretches(unbroken).items():
         top = cluster_messages(r.message for r in failing)
         report.platform.append(Platform(test, job, len(failing), top[0][0] if top else ""))
+        platform.update(id(r) for r in failing)
     evidence = _evidence(commits, broken_commits, platform)
     if not evidence:
         return
-    counted = [r for r in executed if r.commit not in broken_commits and r.job not in platform]
+    counted = [r for r in executed if r.commit not in broken_commits and id(r) not in platform]
     failures = sum(1 for r in counted if r.failed) + sum(1 for r in counted if r.retries)
     score = 1 - math.prod(1 - WEIGHTS[e.kind] for e in evidence)
     low, high = wilson(failures, len(counted))
