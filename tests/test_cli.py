@@ -94,7 +94,7 @@ def test_one_bad_file_among_good_writes_nothing(cli: Cli) -> None:
     [
         (lambda d: d / "missing.xml", "missing.xml: no such file or directory"),
         (lambda d: d / "*.nothing", "no files match this pattern"),
-        (lambda d: d, "directory holds no .xml reports"),
+        (lambda d: d, "directory holds no .xml files"),
     ],
 )
 def test_paths_that_yield_nothing(cli: Cli, tmp_path: Path, make, match: str) -> None:

@@ -18,20 +18,23 @@ from pilothouse.store import ReportInput, Store
 _GLOB_CHARS = frozenset("*?[")
 
 
-def expand_paths(patterns: Sequence[str], *, cwd: Path) -> list[Path]:
-    """Turn files, directories (read recursively for *.xml) and globs into files.
+def expand_paths(
+    patterns: Sequence[str], *, cwd: Path, suffixes: tuple[str, ...] | None = (".xml",)
+) -> list[Path]:
+    """Turn files, directories (read recursively for *suffixes*, every file when None)
+    and globs into files.
 
     Each pattern must yield at least one file; the result is sorted and has no
     repeats, so overlapping patterns read a file once.
     """
     found: dict[Path, None] = {}
     for pattern in patterns:
-        for path in _expand_one(pattern, cwd):
+        for path in _expand_one(pattern, cwd, suffixes):
             found.setdefault(path, None)
     return list(found)
 
 
-def _expand_one(pattern: str, cwd: Path) -> list[Path]:
+def _expand_one(pattern: str, cwd: Path, suffixes: tuple[str, ...] | None) -> list[Path]:
     path = Path(pattern) if Path(pattern).is_absolute() else cwd / pattern
     if any(char in _GLOB_CHARS for char in pattern):
         matches = sorted(
@@ -41,9 +44,14 @@ def _expand_one(pattern: str, cwd: Path) -> list[Path]:
             raise InputError(f"{pattern}: no files match this pattern")
         return matches
     if path.is_dir():
-        matches = sorted(p for p in path.rglob("*.xml") if p.is_file())
+        matches = sorted(
+            p
+            for p in path.rglob("*")
+            if p.is_file() and (suffixes is None or p.suffix.lower() in suffixes)
+        )
         if not matches:
-            raise InputError(f"{pattern}: directory holds no .xml reports")
+            wanted = " or ".join(suffixes) if suffixes else "readable"
+            raise InputError(f"{pattern}: directory holds no {wanted} files")
         return matches
     if not path.exists():
         raise InputError(f"{pattern}: no such file or directory")

@@ -81,7 +81,7 @@ def top_movers(
         )  # fmt: skip
         for group, row in grid.items()
     ]
-    movers = [m for m in movers if m.change != 0]
+    movers = [m for m in movers if abs(m.change) >= CENT]
     return sorted(movers, key=lambda m: (-abs(m.change), m.group))[:top]
 
 
@@ -184,7 +184,8 @@ def find_anomalies(
             continue
         median = statistics.median(past)
         mad = statistics.median(abs(x - median) for x in past) * 1.4826
-        scale = max(mad, 0.05 * median, 0.01)
+        # Floors keep a quiet, near-zero history from calling every cent an anomaly.
+        scale = max(mad, 0.1 * median, 1.0)
         score = (float(totals[day]) - median) / scale
         if abs(score) < threshold:
             continue

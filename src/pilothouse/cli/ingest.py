@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import sys
 from dataclasses import replace
 from typing import Annotated
@@ -17,10 +18,18 @@ from pilothouse.cli.output import print_json, stdout_console
 from pilothouse.cli.state import state_of
 from pilothouse.errors import InputError
 from pilothouse.github_sync import sync_github
+from pilothouse.sources.costs import SkipLog, iter_cost_file, price_book_from_config
 from pilothouse.sources.github import DEFAULT_API_URL, GitHubApi, Policy, token_from_environment
 from pilothouse.sources.junit import ReportFile
 
 app = typer.Typer(help="Bring outside data into the store.", no_args_is_help=True)
+
+
+class CostFormat(enum.StrEnum):
+    focus = "focus"
+    cur = "cur"
+    github_usage = "github-usage"
+    bedrock_log = "bedrock-log"
 
 
 @app.command("junit")
@@ -146,3 +155,48 @@ def github_actions(
             f"{counts.requests} API requests"
         )
     )
+
+
+@app.command("cost")
+def cost_exports(
+    ctx: typer.Context,
+    paths: Annotated[list[str], typer.Argument(help="Export files, directories or globs.")],
+    fmt: Annotated[
+        CostFormat, typer.Option("--format", help="focus, cur, github-usage or bedrock-log.")
+    ],
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Refuse a log line that is not an invocation record.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print counts as JSON.")] = False,
+) -> None:
+    """Ingest billing exports and LLM usage logs into the cost ledger (idempotent).
+
+    FinOps FOCUS 1.0-1.2 CSV, AWS CUR 2.0 CSV (Parquet with pyarrow), GitHub's usage
+    report CSV, AWS Bedrock model-invocation logs (JSON lines, priced per model with
+    genai-prices and cost.model_prices overrides). One bad file and nothing is written.
+    """
+    state = state_of(ctx)
+    files = service.expand_paths(paths, cwd=state.cwd, suffixes=None)
+    book = price_book_from_config(
+        state.config["cost.model_prices"], batch_discount=state.config["cost.batch_discount"]
+    )
+    skipped = SkipLog()
+    lines = (
+        line
+        for path in files
+        for line in iter_cost_file(path, fmt.value, strict=strict, prices=book, skipped=skipped)
+    )
+    with state.open_store() as store:
+        new, known = store.add_cost_lines(lines)
+    counts = {"files": len(files), "lines": new + known, "new": new, "duplicates": known,
+              "skipped": skipped.count}  # fmt: skip
+    if as_json:
+        print_json(counts)
+        return
+    line = (
+        f"{counts['files']} file(s), {counts['lines']} cost lines: {new} new, "
+        f"{known} already stored"
+    )
+    if skipped.count:
+        line += f", {skipped.count} log records skipped ({'; '.join(skipped.notes[:3])})"
+    stdout_console().print(Text(line))

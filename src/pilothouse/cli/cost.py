@@ -1,0 +1,411 @@
+"""`pilothouse cost`: spend, budgets and alerts, forecast, anomalies, what-if savings."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Annotated, Any
+
+import httpx
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from pilothouse.analysis import costs as ledger
+from pilothouse.analysis import whatif as scenarios
+from pilothouse.analysis.actions_cost import actions_cost_lines, without_reported_days
+from pilothouse.cli.output import print_json, stdout_console
+from pilothouse.cli.state import State, state_of
+from pilothouse.errors import ConfigError, PilothouseError
+from pilothouse.model import CostLine
+from pilothouse.notify import post_webhook
+from pilothouse.sources.costs import price_book_from_config, token_pricer
+from pilothouse.store import Store
+
+app = typer.Typer(
+    help="Where the money goes: daily spend, budgets, forecast, anomalies, what-if.",
+    invoke_without_command=True,
+)
+DaysOption = Annotated[int, typer.Option(min=1, max=366, help="Days of history.")]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+UntilOption = Annotated[
+    str | None, typer.Option(help="Last day of the window, YYYY-MM-DD (default: today).")
+]
+
+
+def _end(state: State, until: str | None) -> date:
+    if until is None:
+        return state.now().date()
+    try:
+        return date.fromisoformat(until)
+    except ValueError:
+        raise typer.BadParameter(f"{until!r}: expected YYYY-MM-DD", param_hint="--until") from None
+
+
+def _days(today: date, count: int) -> list[date]:
+    return [today - timedelta(days=count - 1 - i) for i in range(count)]
+
+
+def load_ledger(store: Store, state: State, since: date, today: date) -> list[CostLine]:
+    """Stored cost lines plus Actions minutes priced from stored jobs (days the usage
+    report does not cover)."""
+    stored = store.cost_lines(since, today)
+    start = datetime.combine(since, time(), tzinfo=UTC)
+    computed = actions_cost_lines(
+        store.finished_jobs(start),
+        state.config["cost.actions_rates"],
+        state.config["cost.currency"],
+    )
+    return stored + [line for line in without_reported_days(computed, stored) if line.day <= today]
+
+
+def _money(value: Decimal) -> str:
+    return str(value.quantize(ledger.CENT))
+
+
+def _currency_report(
+    lines: list[CostLine], days: list[date], by: str, currency: str, state: State
+) -> dict[str, Any]:
+    today = days[-1]
+    totals = ledger.daily_totals(lines, days)
+    grid = ledger.daily_by_group(lines, days, by)
+    report: dict[str, Any] = {
+        "total": _money(sum(totals.values(), ledger.ZERO)),
+        "daily": [
+            {
+                "day": day.isoformat(),
+                "total": _money(totals[day]),
+                "groups": {g: _money(row[day]) for g, row in sorted(grid.items()) if row[day]},
+            }
+            for day in days
+        ],
+        "by_group": {
+            g: _money(sum(row.values(), ledger.ZERO))
+            for g, row in sorted(grid.items(), key=lambda kv: -sum(kv[1].values(), ledger.ZERO))
+        },
+        "today": _money(totals[today]),
+        "movers": [
+            {
+                "group": m.group,
+                "before": _money(m.before),
+                "after": _money(m.after),
+                "change": _money(m.change),
+            }  # fmt: skip
+            for m in ledger.top_movers(grid, today)
+        ],
+        "anomalies": [
+            {
+                "day": a.day.isoformat(),
+                "amount": _money(a.amount),
+                "expected": _money(a.expected),
+                "score": a.score,
+                "main_contributor": a.contributor,
+                "contributor_increase": _money(a.contributor_increase),
+            }  # fmt: skip
+            for a in ledger.find_anomalies(totals, grid)
+        ],
+    }
+    if currency == state.config["cost.currency"].upper():
+        forecast = ledger.forecast_month(totals, today)
+        report.update(
+            target=_money(Decimal(str(state.config["cost.daily_target"]))),
+            alert_limit=_money(Decimal(str(state.config["budget.daily_limit"]))),
+            forecast={
+                "month_to_date": _money(forecast.month_to_date),
+                "month_end": _money(forecast.total),
+                "interval": [_money(forecast.low), _money(forecast.high)],
+                "days_left": forecast.days_left,
+                "basis_days": forecast.basis_days,
+            },
+        )
+    return report
+
+
+def _render(report: dict[str, Any], days: int, by: str) -> None:
+    console = stdout_console()
+    for currency, data in report["currencies"].items():
+        table = Table(title=f"{currency}: last {days} days by {by}", title_justify="left")
+        table.add_column("day")
+        table.add_column("total", justify="right")
+        table.add_column("largest", justify="left")
+        for row in data["daily"][-14:]:
+            top = max(row["groups"].items(), key=lambda kv: Decimal(kv[1]), default=("", ""))
+            table.add_row(row["day"], row["total"], Text(f"{top[0]} {top[1]}".strip()))
+        console.print(table)
+        summary = f"{currency} {data['total']} in {days} days; today {data['today']}"
+        if "target" in data:
+            forecast = data["forecast"]
+            summary += (
+                f" (target {data['target']}, alert above {data['alert_limit']}); month-end "
+                f"forecast {forecast['month_end']} [{forecast['interval'][0]} .. "
+                f"{forecast['interval'][1]}]"
+            )
+        console.print(Text(summary))
+        for mover in data["movers"]:
+            console.print(Text(f"  mover: {mover['group']} {mover['before']} -> {mover['after']}"))
+        for anomaly in data["anomalies"]:
+            console.print(
+                Text(
+                    f"  anomaly: {anomaly['day']} {anomaly['amount']} (expected "
+                    f"{anomaly['expected']}), mostly {anomaly['main_contributor']}"
+                )  # fmt: skip
+            )
+
+
+@app.callback()
+def cost(
+    ctx: typer.Context,
+    days: DaysOption = 30,
+    by: Annotated[str, typer.Option(help="service, workflow, model or tag:KEY.")] = "service",
+    until: UntilOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Daily spend with totals, today against the target and the alert limit, the top
+    movers, the month-end forecast and anomalous days. Currencies are never summed."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if by not in ("service", "workflow", "model") and not (by.startswith("tag:") and by[4:]):
+        raise typer.BadParameter(f"{by!r}: use service, workflow, model or tag:KEY",
+                                 param_hint="--by")  # fmt: skip
+    state = state_of(ctx)
+    today = _end(state, until)
+    span = _days(today, days)
+    with state.open_store() as store:
+        lines = load_ledger(store, state, span[0], today)
+    report = {
+        "days": days,
+        "by": by,
+        "currencies": {
+            currency: _currency_report(items, span, by, currency, state)
+            for currency, items in sorted(ledger.split_by_currency(lines).items())
+        },
+    }
+    if as_json:
+        print_json(report)
+    elif not report["currencies"]:
+        stdout_console().print(Text("No cost data: pilothouse ingest cost PATH --format ..."))
+    else:
+        _render(report, days, by)
+
+
+# -- alerts ---------------------------------------------------------------------------------
+
+
+def _budgets(state: State) -> list[ledger.Budget]:
+    thresholds = tuple(float(t) for t in state.config["budget.thresholds"])
+    return [
+        ledger.Budget("daily", "daily", Decimal(str(state.config["budget.daily"])), thresholds),
+        ledger.Budget(
+            "monthly", "monthly", Decimal(str(state.config["budget.monthly"])), thresholds
+        ),  # fmt: skip
+    ]
+
+
+def current_alerts(store: Store, state: State) -> list[ledger.Alert]:
+    today = state.now().date()
+    since = min(today.replace(day=1), today - timedelta(days=28))
+    currency = state.config["cost.currency"].upper()
+    lines = ledger.split_by_currency(load_ledger(store, state, since, today)).get(currency, [])
+    totals = ledger.daily_totals(lines, _days(today, (today - since).days + 1))
+    forecast = ledger.forecast_month(totals, today)
+    limit = Decimal(str(state.config["budget.daily_limit"]))
+    return ledger.evaluate_budgets(_budgets(state), totals, today, forecast, currency,
+                                   daily_limit=limit)  # fmt: skip
+
+
+@app.command("alerts")
+def alerts(
+    ctx: typer.Context,
+    notify: Annotated[
+        bool, typer.Option("--notify", help="Send new alerts to budget.webhooks, once each.")
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Evaluate the budgets (thresholds on actual and forecast spend, the daily limit)."""
+    state = state_of(ctx)
+    webhooks: list[str] = state.config["budget.webhooks"]
+    if notify and not webhooks:
+        raise ConfigError("--notify: no budget.webhooks in pilothouse.toml to send alerts to")
+    failures: list[str] = []
+    with state.open_store() as store:
+        found = current_alerts(store, state)
+        sent = store.sent_alerts(a.key for a in found)
+        delivered: list[str] = []
+        if notify:
+            with httpx.Client() as client:
+                for alert in (a for a in found if a.key not in sent):
+                    problems = [
+                        p for url in webhooks if (p := post_webhook(client, url, alert.text()))
+                    ]
+                    if problems:
+                        failures.extend(problems)
+                    else:
+                        store.mark_alert_sent(alert.key, state.now())
+                        delivered.append(alert.key)
+    rows = [
+        {
+            "key": a.key,
+            "budget": a.budget,
+            "threshold": a.threshold,
+            "period": a.period,
+            "kind": a.kind,
+            "spent": _money(a.spent),
+            "limit": _money(a.limit),
+            "currency": a.currency,
+            "new": a.key not in sent,
+            "sent_now": a.key in delivered,
+            "text": a.text(),
+        }  # fmt: skip
+        for a in found
+    ]
+    if as_json:
+        print_json({"alerts": rows, "failures": failures})
+    else:
+        for row in rows:
+            status = "sent now" if row["sent_now"] else ("new" if row["new"] else "sent before")
+            sys.stdout.write(f"[{status}] {row['text']}\n")
+        if not rows:
+            sys.stdout.write("no budget threshold crossed\n")
+    if failures:
+        raise PilothouseError(f"{len(failures)} alert deliveries failed: {'; '.join(failures)}")
+
+
+# -- what-if --------------------------------------------------------------------------------
+
+
+def _parse_shift(text: str) -> tuple[str, str, float, tuple[str, str] | None]:
+    """FROM=TO:SHARE[@KEY=VALUE]"""
+    head, _, tag = text.partition("@")
+    models, _, share = head.rpartition(":")
+    source, _, target = models.partition("=")
+    key, _, value = tag.partition("=")
+    try:
+        fraction = float(share)
+    except ValueError:
+        fraction = -1.0
+    if not source or not target or not 0 < fraction <= 1 or (tag and not (key and value)):
+        raise typer.BadParameter(f"{text!r}: expected FROM=TO:SHARE[@KEY=VALUE], share in (0, 1]",
+                                 param_hint="--model-shift")  # fmt: skip
+    return source, target, fraction, (key, value) if tag else None
+
+
+def _scenarios_from(state: State, flags: dict[str, Any]) -> list[scenarios.Scenario]:
+    pricer = token_pricer(price_book_from_config(state.config["cost.model_prices"]))
+    prices = state.config["cost.instance_prices"]
+    found: list[scenarios.Scenario] = []
+    for text in flags["model_shift"]:
+        source, target, share, tag = _parse_shift(text)
+        found.append(scenarios.model_shift(source, target, share, pricer, tag=tag))
+    if flags["batch"] is not None:
+        found.append(scenarios.batch(flags["batch"], state.config["cost.batch_discount"]))
+    if flags["weekdays_only"]:
+        found.append(scenarios.weekdays_only(flags["weekdays_only"]))
+    for text in flags["rightsize"]:
+        pattern, _, change = text.partition("=")
+        old, _, new = change.partition(":")
+        if not (pattern and old and new):
+            raise typer.BadParameter(
+                f"{text!r}: expected RESOURCE=OLD:NEW", param_hint="--rightsize"
+            )
+        found.append(_rightsize(pattern, old, new, prices))
+    for saved in state.config["whatif.scenarios"]:
+        found.append(_saved(saved, state, pricer, prices))
+    return found
+
+
+def _rightsize(pattern: str, old: str, new: str, prices: dict[str, float]) -> scenarios.Scenario:
+    try:
+        return scenarios.rightsize(pattern, old, new, prices)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _saved(
+    table: dict[str, Any], state: State, pricer: Any, prices: dict[str, float]
+) -> scenarios.Scenario:
+    kind = table.get("kind")
+    try:
+        if kind == "model-shift":
+            tag = tuple(str(table["tag"]).split("=", 1)) if table.get("tag") else None
+            return scenarios.model_shift(str(table["from"]), str(table["to"]),
+                                         float(table["share"]), pricer, tag=tag)  # type: ignore[arg-type]  # fmt: skip
+        if kind == "batch":
+            return scenarios.batch(float(table["share"]), state.config["cost.batch_discount"])
+        if kind == "weekdays-only":
+            return scenarios.weekdays_only([str(r) for r in table["resources"]])
+        if kind == "rightsize":
+            return _rightsize(str(table["resource"]), str(table["from"]), str(table["to"]), prices)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigError(f"whatif.scenarios: {kind} scenario lacks or mistypes {exc}") from None
+    raise ConfigError(
+        f"whatif.scenarios: unknown kind {kind!r} (model-shift, batch, weekdays-only, rightsize)"
+    )
+
+
+@app.command("whatif")
+def whatif(
+    ctx: typer.Context,
+    days: DaysOption = 30,
+    model_shift: Annotated[
+        list[str] | None,
+        typer.Option(help="FROM=TO:SHARE[@KEY=VALUE]: move a share of a model's tokens."),
+    ] = None,
+    batch: Annotated[
+        float | None, typer.Option(min=0.0, max=1.0, help="Share of LLM requests batched.")
+    ] = None,
+    weekdays_only: Annotated[
+        list[str] | None, typer.Option(help="Resources (substring) run Monday to Friday only.")
+    ] = None,
+    rightsize: Annotated[
+        list[str] | None,
+        typer.Option(help="RESOURCE=OLD:NEW instance types (cost.instance_prices)."),
+    ] = None,
+    until: UntilOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Projected daily cost under savings scenarios, alone and combined, against the target."""
+    state = state_of(ctx)
+    flags = {"model_shift": model_shift or [], "batch": batch,
+             "weekdays_only": weekdays_only or [], "rightsize": rightsize or []}  # fmt: skip
+    chosen = _scenarios_from(state, flags)
+    if not chosen:
+        raise typer.BadParameter("give a scenario (--model-shift, --batch, --weekdays-only, "
+                                 "--rightsize) or define whatif.scenarios")  # fmt: skip
+    today = _end(state, until)
+    span = _days(today, days)
+    currency = state.config["cost.currency"].upper()
+    with state.open_store() as store:
+        lines = ledger.split_by_currency(load_ledger(store, state, span[0], today)).get(
+            currency, []
+        )
+    baseline, projections = scenarios.project(lines, span, chosen)
+    target = Decimal(str(state.config["cost.daily_target"]))
+    result = {
+        "currency": currency,
+        "days": days,
+        "baseline_daily": _money(baseline),
+        "target_daily": _money(target),
+        "scenarios": [
+            {
+                "name": p.name,
+                "assumption": p.description,
+                "daily": _money(p.daily),
+                "saving_per_day": _money(p.saving_per_day),
+                "lines_changed": p.lines_changed,
+                "meets_target": p.daily <= target,
+            }  # fmt: skip
+            for p in projections
+        ],
+    }
+    if as_json:
+        print_json(result)
+        return
+    table = Table(title=f"{currency} per day: now {result['baseline_daily']}, target "
+                        f"{result['target_daily']}", title_justify="left")  # fmt: skip
+    for header in ("scenario", "daily", "saving", "meets target", "assumption"):
+        table.add_column(header)
+    for row in result["scenarios"]:
+        table.add_row(Text(row["name"]), row["daily"], row["saving_per_day"],
+                      "yes" if row["meets_target"] else "no", Text(row["assumption"]))  # fmt: skip
+    stdout_console().print(table)
