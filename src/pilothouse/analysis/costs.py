@@ -131,7 +131,9 @@ def forecast_month(history: Mapping[date, Decimal], today: date, *, basis: int =
         return Forecast(month_to_date, ZERO, month_to_date, month_to_date, month_to_date,
                         days_left, 0)  # fmt: skip
     factors = weekday_factors(window)
-    base = statistics.median(float(a) / factors[d.weekday()] for d, a in window.items())
+    # A weekday with no spend at all has factor 0 and says nothing about the base.
+    scaled = [float(a) / factors[d.weekday()] for d, a in window.items() if factors[d.weekday()]]
+    base = statistics.median(scaled) if scaled else 0.0
     residuals = [float(a) - base * factors[d.weekday()] for d, a in window.items()]
     sigma = statistics.pstdev(residuals) if len(residuals) > 1 else 0.0
     remaining = sum(

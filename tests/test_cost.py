@@ -1,0 +1,368 @@
+"""The cost ledger: arithmetic (forecast, anomalies, budgets, what-if, Actions minutes)
+and the CLI end to end on real and fixture exports, webhooks on a loopback server."""
+
+from __future__ import annotations
+
+import csv
+import http.server
+import json
+import threading
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from pilothouse.analysis import costs as ledger
+from pilothouse.analysis import whatif
+from pilothouse.analysis.actions_cost import (
+    actions_cost_lines,
+    billed_minutes,
+    runner_rate,
+    without_reported_days,
+)
+from pilothouse.model import CostLine
+
+from .conftest import DATA, Cli
+
+COST = DATA / "cost"
+FOCUS = COST / "focus-sample-data" / "focus_sample.csv"
+BEDROCK = COST / "fixtures" / "bedrock_invocations.jsonl"
+D0 = date(2026, 11, 2)  # a Monday
+
+
+def _line(day: date, amount: str, service: str = "EC2", **extra: object) -> CostLine:
+    return CostLine("focus", f"{day}-{service}-{amount}", day, service, Decimal(amount), "USD",
+                    **extra)  # type: ignore[arg-type]  # fmt: skip
+
+
+def _steady(days: int, amount: str = "85.00") -> list[CostLine]:
+    return [_line(D0 + timedelta(days=i), amount) for i in range(days)]
+
+
+# -- arithmetic -------------------------------------------------------------------------------
+
+
+def test_currencies_are_never_summed() -> None:
+    lines = [_line(D0, "1.00"), CostLine("focus", "e", D0, "VM", Decimal("2.00"), "eur")]
+    split = ledger.split_by_currency(lines)
+    assert {k: [str(x.amount) for x in v] for k, v in split.items()} == {
+        "USD": ["1.00"],
+        "EUR": ["2.00"],
+    }
+
+
+def test_groups_by_service_tag_and_model() -> None:
+    line = _line(D0, "3.00", model="m", tags=(("task", "triage"),))
+    assert ledger.group_key(line, "service") == "EC2"
+    assert ledger.group_key(line, "tag:task") == "triage"
+    assert ledger.group_key(line, "tag:team") == "(untagged)"
+    assert ledger.group_key(line, "workflow") == "(no workflow)"
+
+
+def test_top_movers() -> None:
+    days = [D0 + timedelta(days=i) for i in range(14)]
+    lines = [_line(d, "10.00", "EC2") for d in days] + [
+        _line(d, "5.00" if i >= 7 else "1.00", "Bedrock") for i, d in enumerate(days)
+    ]
+    (mover,) = ledger.top_movers(ledger.daily_by_group(lines, days, "service"), days[-1])
+    assert (mover.group, mover.before, mover.after) == ("Bedrock", Decimal("7.00"),
+                                                        Decimal("35.00"))  # fmt: skip
+
+
+def test_forecast_follows_weekday_seasonality() -> None:
+    # Weekdays cost 100, weekends 20, for four weeks; today is the 28th of November.
+    history = {
+        D0 - timedelta(days=i): Decimal(
+            "20.00" if (D0 - timedelta(days=i)).weekday() >= 5 else "100.00"
+        )  # fmt: skip
+        for i in range(1, 29)
+    }
+    today = date(2026, 11, 29)  # a Sunday; Nov 30 is a Monday
+    history.update({today - timedelta(days=i): history[D0 - timedelta(days=1 + (i % 28))]
+                    for i in range(0, 28)})  # fmt: skip
+    forecast = ledger.forecast_month(history, today)
+    assert forecast.days_left == 1
+    assert forecast.remaining == Decimal("100.00")  # Monday
+    assert forecast.low <= forecast.total <= forecast.high
+
+
+def test_forecast_without_history_is_the_actuals() -> None:
+    forecast = ledger.forecast_month({D0: Decimal("5")}, D0)
+    assert forecast.total == forecast.month_to_date == Decimal("5")
+
+
+def test_anomaly_with_its_main_contributor() -> None:
+    days = [D0 + timedelta(days=i) for i in range(20)]
+    lines = [_line(d, "80.00") for d in days] + [_line(d, "5.00", "Bedrock") for d in days]
+    lines.append(_line(days[15], "120.00", "Bedrock"))
+    totals = ledger.daily_totals(lines, days)
+    (anomaly,) = ledger.find_anomalies(totals, ledger.daily_by_group(lines, days, "service"))
+    assert anomaly.day == days[15] and anomaly.amount == Decimal("205.00")
+    assert (anomaly.contributor, anomaly.contributor_increase) == ("Bedrock", Decimal("120.00"))
+
+
+def test_quiet_small_history_has_no_anomalies() -> None:
+    days = [D0 + timedelta(days=i) for i in range(20)]
+    lines = [_line(d, "2.00") for d in days[::3]]
+    assert ledger.find_anomalies(ledger.daily_totals(lines, days), {}) == []
+
+
+def test_budget_thresholds_on_actual_forecast_and_limit() -> None:
+    budgets = [ledger.Budget("daily", "daily", Decimal("70")),
+               ledger.Budget("monthly", "monthly", Decimal("2100"))]  # fmt: skip
+    today = D0 + timedelta(days=10)
+    totals = {D0 + timedelta(days=i): Decimal("60") for i in range(11)}
+    forecast = ledger.forecast_month(totals, today)
+    alerts = ledger.evaluate_budgets(budgets, totals, today, forecast, "USD",
+                                     daily_limit=Decimal("105"))  # fmt: skip
+    # 60 a day: 86 % of the daily budget; 30 x 60 = 1,800 forecast is 86 % of the month's.
+    assert [(a.budget, a.threshold, a.kind) for a in alerts] == [
+        ("daily", 0.8, "actual"),
+        ("monthly", 0.8, "forecast"),
+    ]
+    totals[today] = Decimal("120")
+    forecast = ledger.forecast_month(totals, today)
+    alerts = ledger.evaluate_budgets(budgets, totals, today, forecast, "USD",
+                                     daily_limit=Decimal("105"))  # fmt: skip
+    kinds = {(a.budget, a.threshold, a.kind) for a in alerts}
+    assert {("daily", 0.8, "actual"), ("daily", 1.0, "actual"), ("daily-limit", 1.0, "limit"),
+            ("monthly", 0.8, "forecast")} <= kinds  # fmt: skip
+    assert all(a.key.count("|") == 3 for a in alerts)
+    assert (
+        "above the alert limit of 105.00 USD" in next(a for a in alerts if a.kind == "limit").text()
+    )
+
+
+# -- GitHub Actions minutes --------------------------------------------------------------------
+
+T0 = datetime(2026, 11, 2, 9, tzinfo=UTC)
+RATES = {"linux": 0.008, "windows": 0.016, "macos": 0.08, "ubuntu-latest-8-cores": 0.032}
+
+
+@pytest.mark.parametrize(
+    ("labels", "expected"),
+    [
+        (["ubuntu-latest"], ("linux", 0.008)),
+        (["windows-2022"], ("windows", 0.016)),
+        (["macos-14"], ("macos", 0.08)),
+        (["ubuntu-latest-8-cores"], ("ubuntu-latest-8-cores", 0.032)),
+        (["self-hosted", "linux", "x64"], None),
+        (["my-custom-pool"], None),
+    ],
+)
+def test_runner_rates(labels: list[str], expected: tuple[str, float] | None) -> None:
+    assert runner_rate(labels, RATES) == expected
+
+
+def test_actions_minutes_round_up_per_job() -> None:
+    assert billed_minutes(T0, T0 + timedelta(seconds=1)) == 1
+    jobs = [
+        ("1", "ci", "a/b", '["ubuntu-latest"]', T0, T0 + timedelta(minutes=3, seconds=1)),
+        ("2", "ci", "a/b", '["windows-latest"]', T0, T0 + timedelta(minutes=10)),
+        ("3", "ci", "a/b", '["self-hosted"]', T0, T0 + timedelta(minutes=10)),
+    ]
+    lines = actions_cost_lines(jobs, RATES, "USD")
+    assert [(x.sku, x.quantity, x.amount) for x in lines] == [
+        ("linux", Decimal(4), Decimal("0.032")),
+        ("windows", Decimal(10), Decimal("0.160")),
+    ]
+    report = CostLine("github-usage", "r", T0.date(), "GitHub Actions", Decimal("1"), "USD")
+    assert without_reported_days(lines, [report]) == []
+
+
+# -- what-if -----------------------------------------------------------------------------------
+
+
+def _llm(day: date, amount: str, model: str, task: str) -> CostLine:
+    return _line(day, amount, "Amazon Bedrock", model=model, input_tokens=1_000_000,
+                 output_tokens=100_000, tags=(("task", task),))  # fmt: skip
+
+
+def test_whatif_scenarios_alone_and_combined() -> None:
+    days = [D0 + timedelta(days=i) for i in range(7)]  # Monday to Sunday
+    lines = [_llm(d, "30.00", "big", "triage") for d in days]
+    lines += [_llm(d, "10.00", "big", "review") for d in days]
+    lines += [_line(d, "10.00", "EC2", resource="i-runner-1") for d in days]
+
+    def pricer(model: str, line: CostLine) -> Decimal | None:
+        return Decimal("3.00") if model == "small" else None
+
+    chosen = [
+        whatif.model_shift("big", "small", 0.5, pricer, tag=("task", "triage")),
+        whatif.batch(0.5, 0.5),
+        whatif.weekdays_only(["i-runner"]),
+        whatif.rightsize(
+            "i-runner", "m5.2xlarge", "m5.xlarge", {"m5.2xlarge": 0.4, "m5.xlarge": 0.2}
+        ),  # fmt: skip
+    ]
+    baseline, projections = whatif.project(lines, days, chosen)
+    assert baseline == Decimal("50")
+    daily = {p.name: p.daily for p in projections}
+    assert daily["model-shift big->small"] == Decimal("36.5")  # 30 -> 16.5 per day
+    assert daily["batch"] == Decimal("40")  # 40 of LLM at -25 %
+    assert daily["weekdays-only"] == Decimal("50") - Decimal("20") / 7
+    assert daily["rightsize i-runner"] == Decimal("45")
+    combined = daily.pop("combined")
+    # triage 30 -> 16.5, batched with review: 19.875; EC2 halved on weekdays only: 25/7
+    assert combined == Decimal("19.875") + Decimal("25") / 7
+    assert combined < min(daily.values())
+    with pytest.raises(ValueError, match="no hourly price for c5.large"):
+        whatif.rightsize("x", "c5.large", "m5.xlarge", {"m5.xlarge": 0.2})
+
+
+# -- the CLI -----------------------------------------------------------------------------------
+
+
+def _independent_sum(path: Path) -> Decimal:
+    with path.open(newline="", encoding="utf-8-sig") as stream:
+        total = Decimal(0)
+        for row in csv.DictReader(stream):
+            value = row["EffectiveCost"] if row["EffectiveCost"] not in ("", "NULL") else "0"
+            total += Decimal(value)
+    return total
+
+
+def test_focus_sample_ingests_idempotently_and_sums_exactly(sqlite_cli: Cli) -> None:
+    first = sqlite_cli.json("ingest", "cost", str(FOCUS), "--format", "focus")
+    assert first == {"files": 1, "lines": 1000, "new": 1000, "duplicates": 0, "skipped": 0}
+    again = sqlite_cli.json("ingest", "cost", str(FOCUS), "--format", "focus")
+    assert (again["new"], again["duplicates"]) == (0, 1000)
+    report = sqlite_cli.json("cost", "--until", "2024-10-31", "--days", "90")
+    (currency,) = report["currencies"]
+    assert Decimal(report["currencies"][currency]["total"]) == _independent_sum(FOCUS).quantize(
+        Decimal("0.01")
+    )
+
+
+def test_one_bad_file_writes_nothing(sqlite_cli: Cli, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("BilledCost,EffectiveCost,BillingCurrency,ChargePeriodStart,ServiceName\n"
+                   "1.00,abc,USD,2024-09-01,EC2\n")  # fmt: skip
+    code, out, err = sqlite_cli("ingest", "cost", str(FOCUS), str(bad), "--format", "focus")
+    assert code == 1 and out == "" and err.count("\n") == 1 and "bad.csv: row 1" in err
+    assert sqlite_cli.json("cost", "--until", "2024-10-31", "--days", "90")["currencies"] == {}
+
+
+def test_missing_columns_are_named(sqlite_cli: Cli, tmp_path: Path) -> None:
+    bad = tmp_path / "wrong.csv"
+    bad.write_text("a,b\n1,2\n")
+    code, _out, err = sqlite_cli("ingest", "cost", str(bad), "--format", "github-usage")
+    assert code == 1 and "wrong.csv" in err and "missing column" in err
+
+
+def test_mixed_currencies_are_reported_apart(sqlite_cli: Cli, tmp_path: Path) -> None:
+    mixed = tmp_path / "mixed.csv"
+    mixed.write_text(
+        "BilledCost,EffectiveCost,BillingCurrency,ChargePeriodStart,ServiceName,Id\n"
+        "10.00,10.00,USD,2026-11-20 00:00:00,EC2,a\n"
+        "7.00,7.00,EUR,2026-11-20 00:00:00,VM,b\n"
+    )
+    sqlite_cli.json("ingest", "cost", str(mixed), "--format", "focus")
+    report = sqlite_cli.json("cost", "--until", "2026-11-21", "--days", "7")
+    assert {c: d["total"] for c, d in report["currencies"].items()} == {"EUR": "7.00",
+                                                                        "USD": "10.00"}  # fmt: skip
+    assert "target" in report["currencies"]["USD"] and "target" not in report["currencies"]["EUR"]
+
+
+def test_bedrock_log_and_model_shift_whatif(sqlite_cli: Cli, tmp_path: Path) -> None:
+    code, out, err = sqlite_cli("ingest", "cost", str(BEDROCK), "--format", "bedrock-log")
+    assert code == 0, err
+    code, _out, err = sqlite_cli("ingest", "cost", str(BEDROCK), "--format", "bedrock-log",
+                                 "--strict")  # fmt: skip
+    assert code == 1 and "bedrock_invocations.jsonl:3" in err
+    (tmp_path / "pilothouse.toml").write_text(
+        '[cost.model_prices."cheap.model-v1"]\ninput = 0.1\noutput = 0.4\n'
+    )
+    result = sqlite_cli.json(
+        "cost", "whatif", "--until", "2025-06-02", "--days", "2",
+        "--model-shift", "us.anthropic.claude-3-7-sonnet-20250219-v1:0=cheap.model-v1:1.0",
+        "--batch", "0.5",
+    )  # fmt: skip
+    shift, batch, combined = result["scenarios"]
+    assert Decimal(shift["saving_per_day"]) > 0 and shift["lines_changed"] >= 1
+    assert Decimal(batch["daily"]) < Decimal(result["baseline_daily"])
+    assert combined["name"] == "combined"
+    assert "priced as cheap.model-v1" in shift["assumption"]
+
+
+def test_whatif_needs_a_scenario(sqlite_cli: Cli) -> None:
+    code, _out, err = sqlite_cli("cost", "whatif")
+    assert code == 2 and "give a scenario" in err
+    code, _out, err = sqlite_cli("cost", "whatif", "--model-shift", "a=b:2")
+    assert code == 2 and "FROM=TO:SHARE" in err
+
+
+@pytest.fixture
+def webhook() -> Iterator[tuple[str, list[dict[str, str]], list[int]]]:
+    received: list[dict[str, str]] = []
+    statuses: list[int] = []  # queued answers; 200 when empty
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append(json.loads(body))
+            self.send_response(statuses.pop(0) if statuses else 200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            return
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/hook/SECRET", received, statuses
+    server.shutdown()
+    server.server_close()
+
+
+def test_alerts_are_sent_once_and_failures_reported(
+    sqlite_cli: Cli, tmp_path: Path, webhook: tuple[str, list[dict[str, str]], list[int]]
+) -> None:
+    url, received, statuses = webhook
+    spend = tmp_path / "spend.csv"
+    spend.write_text(
+        "BilledCost,EffectiveCost,BillingCurrency,ChargePeriodStart,ServiceName,Id\n"
+        "110.00,110.00,USD,2026-11-27 03:00:00,Amazon Bedrock,x\n"
+    )
+    sqlite_cli.json("ingest", "cost", str(spend), "--format", "focus")
+    (tmp_path / "pilothouse.toml").write_text(f'[budget]\nwebhooks = ["{url}"]\n')
+    statuses.extend([500, 500, 500])  # the first alert's three tries fail
+    code, out, err = sqlite_cli("cost", "alerts", "--notify", "--json")
+    assert code == 1 and "alert deliveries failed" in err and "SECRET" not in err
+    first = json.loads(out)
+    sent_now = [a for a in first["alerts"] if a["sent_now"]]
+    assert len(sent_now) == len(first["alerts"]) - 1
+    assert any(a["kind"] == "limit" for a in first["alerts"])
+    delivered = len(received)
+    code, out, err = sqlite_cli("cost", "alerts", "--notify", "--json")
+    assert code == 0, err
+    second = json.loads(out)
+    assert [a["sent_now"] for a in second["alerts"] if a["sent_now"]] == [True]  # the failed one
+    assert len(received) == delivered + 1
+    code, out, _ = sqlite_cli("cost", "alerts")
+    assert code == 0 and out.count("[sent before]") == len(first["alerts"])
+    assert all("pilothouse: " in r["text"] for r in received)
+
+
+def test_notify_without_webhooks_is_a_config_error(sqlite_cli: Cli) -> None:
+    code, _out, err = sqlite_cli("cost", "alerts", "--notify")
+    assert code == 1 and "no budget.webhooks" in err
+
+
+def test_cost_report_human_and_empty(sqlite_cli: Cli) -> None:
+    code, out, _ = sqlite_cli("cost")
+    assert code == 0 and "No cost data" in out
+    sqlite_cli.json("ingest", "cost", str(FOCUS), "--format", "focus")
+    code, out, _ = sqlite_cli("cost", "--until", "2024-09-30", "--by", "tag:env")
+    assert code == 0 and "USD" in out
+    code, _out, err = sqlite_cli("cost", "--by", "colour")
+    assert code == 2 and "--by" in err
+
+
+def test_forecast_with_spend_on_one_weekday_only() -> None:
+    history = {D0 + timedelta(days=7 * i): Decimal("50") for i in range(4)}  # Mondays
+    forecast = ledger.forecast_month(history, D0 + timedelta(days=26))
+    assert forecast.total >= forecast.month_to_date
