@@ -19,6 +19,7 @@ demo: $(VENV)/.base
 	$(BIN)/pilothouse sample
 	$(BIN)/pilothouse report
 	$(BIN)/pilothouse flaky
+	$(BIN)/pilothouse cost
 
 test: $(VENV)/.dev services lint typecheck pytest
 

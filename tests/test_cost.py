@@ -366,3 +366,9 @@ def test_forecast_with_spend_on_one_weekday_only() -> None:
     history = {D0 + timedelta(days=7 * i): Decimal("50") for i in range(4)}  # Mondays
     forecast = ledger.forecast_month(history, D0 + timedelta(days=26))
     assert forecast.total >= forecast.month_to_date
+
+
+def test_quiet_weekends_are_not_anomalies() -> None:
+    days = [D0 + timedelta(days=i) for i in range(28)]
+    lines = [_line(d, "60.00" if d.weekday() >= 5 else "100.00") for d in days]
+    assert ledger.find_anomalies(ledger.daily_totals(lines, days), {}) == []

@@ -95,3 +95,16 @@ def test_loading_through_the_cli_twice_adds_nothing(sqlite_cli: Cli) -> None:
 def test_bad_end_date_is_a_usage_error(sqlite_cli: Cli) -> None:
     code, _out, err = sqlite_cli("sample", "--end", "someday")
     assert code == 2 and "--end" in err
+
+
+def test_sample_bills_look_like_the_first_user(sqlite_cli: Cli) -> None:
+    first = sqlite_cli.json("sample", "--days", "30")
+    again = sqlite_cli.json("sample", "--days", "30")
+    assert first["cost_lines"] == again["cost_lines"] > 1000
+    report = sqlite_cli.json("cost", "--until", "2026-11-27", "--days", "28")
+    usd = report["currencies"]["USD"]
+    daily = [float(d["total"]) for d in usd["daily"]]
+    assert 85 <= sum(daily) / len(daily) <= 96  # the roadmap's $85-96 a day
+    assert min(daily) < 70  # weekends are cheaper: the weekday-only lever has something to save
+    assert [a["main_contributor"] for a in usd["anomalies"]] == ["Amazon Bedrock"]
+    assert set(usd["by_group"]) >= {"Amazon Bedrock", "Amazon Elastic Compute Cloud"}

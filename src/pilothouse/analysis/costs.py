@@ -166,6 +166,23 @@ class Anomaly:
     contributor_increase: Decimal
 
 
+def _median_weekday_factors(totals: Mapping[date, Decimal]) -> dict[int, float]:
+    """Like weekday_factors, but from medians, so the spike being looked for cannot
+    raise its own weekday's expectation."""
+    overall = statistics.median(float(v) for v in totals.values()) if totals else 0.0
+    by_weekday: dict[int, list[float]] = defaultdict(list)
+    for day, amount in totals.items():
+        by_weekday[day.weekday()].append(float(amount))
+    if overall <= 0:
+        return dict.fromkeys(range(7), 1.0)
+    return {
+        weekday: max(statistics.median(by_weekday[weekday]) / overall, 0.05)
+        if by_weekday[weekday]
+        else 1.0
+        for weekday in range(7)
+    }
+
+
 def find_anomalies(
     totals: Mapping[date, Decimal],
     grid: Mapping[str, Mapping[date, Decimal]],
@@ -173,30 +190,33 @@ def find_anomalies(
     trailing: int = 14,
     threshold: float = 3.5,
 ) -> list[Anomaly]:
-    """Days far outside the recent distribution (robust z-score on median and MAD).
-
-    Each comes with its main contributor: the group whose spend rose most over
-    its own trailing median.
+    """Days far outside the recent distribution: a robust z-score (median and MAD of
+    the trailing days) on spend with its weekday pattern taken out, so quiet
+    weekends are not anomalies. Each comes with its main contributor: the group
+    whose spend rose (or fell) most against its own trailing median.
     """
     days = sorted(totals)
+    factors = _median_weekday_factors(totals)
+    adjusted = {d: float(totals[d]) / factors[d.weekday()] for d in days}
     found: list[Anomaly] = []
     for index, day in enumerate(days):
-        past = [float(totals[d]) for d in days[max(0, index - trailing) : index]]
+        past = [adjusted[d] for d in days[max(0, index - trailing) : index]]
         if len(past) < 7:
             continue
         median = statistics.median(past)
         mad = statistics.median(abs(x - median) for x in past) * 1.4826
         # Floors keep a quiet, near-zero history from calling every cent an anomaly.
         scale = max(mad, 0.1 * median, 1.0)
-        score = (float(totals[day]) - median) / scale
+        score = (adjusted[day] - median) / scale
         if abs(score) < threshold:
             continue
+        expected = median * factors[day.weekday()]
         contributor, increase = _contributor(grid, days[max(0, index - trailing) : index], day)
         found.append(
             Anomaly(
                 day,
                 totals[day],
-                Decimal(str(round(median, 2))),
+                Decimal(str(round(expected, 2))),
                 round(score, 1),
                 contributor,
                 increase,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import sys
 from datetime import date
 from typing import Annotated
@@ -13,9 +14,12 @@ from rich.text import Text
 
 from pilothouse import sample as samples
 from pilothouse.cli.output import print_json, stdout_console
-from pilothouse.cli.state import state_of
+from pilothouse.cli.state import State, state_of
 from pilothouse.ingest import ingest_reports
 from pilothouse.model import IngestCounts
+from pilothouse.sample_costs import write_sample_costs
+from pilothouse.sources.costs import iter_cost_file, price_book_from_config
+from pilothouse.store import Store
 
 
 def _add(total: IngestCounts, more: IngestCounts) -> IngestCounts:
@@ -57,7 +61,8 @@ def sample(
             if batch.run.created_at:
                 elapsed = days - (last_day - batch.run.created_at.date()).days
                 progress.update(task, completed=elapsed)
-    result = {"runs": len(runs), **total.as_dict()}
+        new_costs, known_costs = _load_costs(store, state, days=days, end=last_day, seed=seed)
+    result = {"runs": len(runs), **total.as_dict(), "cost_lines": new_costs + known_costs}
     if as_json:
         print_json(result)
         return
@@ -65,6 +70,21 @@ def sample(
         Text(
             f"Sample history: {len(runs)} run attempts, {total.files} reports, "
             f"{total.tests} test results ({total.failed} failed, "
-            f"{total.duplicates} already stored)"
+            f"{total.duplicates} already stored); {new_costs + known_costs} cost lines "
+            f"({known_costs} already stored)"
         )
     )
+
+
+def _load_costs(store: Store, state: State, *, days: int, end: date, seed: int) -> tuple[int, int]:
+    """The sample's bills, written as a FOCUS export and a Bedrock log, then read back
+    through the same readers as real exports."""
+    folder = state.cwd / ".pilothouse" / "sample"
+    focus, bedrock = write_sample_costs(folder, days=days, end=end, seed=seed)
+    book = price_book_from_config(
+        state.config["cost.model_prices"], batch_discount=state.config["cost.batch_discount"]
+    )
+    lines = itertools.chain(
+        iter_cost_file(focus, "focus"), iter_cost_file(bedrock, "bedrock-log", prices=book)
+    )
+    return store.add_cost_lines(lines)
