@@ -1,0 +1,137 @@
+"""FinOps FOCUS cost exports (CSV, gzip CSV or Parquet)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from pilothouse.model import CostLine
+from pilothouse.sources.costs._tables import (
+    _cell_tags,
+    _Cells,
+    _Columns,
+    _Keys,
+    _lines_of,
+)
+
+NO_CURRENCY = "XXX"  # ISO 4217 "no currency": a FOCUS file without BillingCurrency
+
+
+_FOCUS = "a FOCUS cost export"
+_CATEGORIES = {
+    name.casefold(): name for name in ("Usage", "Purchase", "Tax", "Credit", "Adjustment")
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _FocusLayout:
+    start: int
+    effective: int | None
+    billed: int | None
+    currency: int | None
+    service: int | None
+    provider: int | None
+    category: int | None
+    resource: int | None
+    region: int | None
+    account: int | None
+    sku: int | None
+    quantity: int | None
+    unit: int | None
+    tags: int | None
+    line_id: int | None
+
+    @classmethod
+    def of(cls, columns: _Columns) -> _FocusLayout:
+        # FOCUS 0.5 / 1.0-preview names: AmortizedCost, ChargeType, Region,
+        # UsageQuantity, UsageUnit (renamed in 1.0-preview and 1.0).
+        start, _cost = columns.require(
+            _FOCUS, ("ChargePeriodStart",), ("EffectiveCost", "AmortizedCost", "BilledCost")
+        )
+        return cls(
+            start=start,
+            effective=columns.find("EffectiveCost", "AmortizedCost"),
+            billed=columns.find("BilledCost"),
+            currency=columns.find("BillingCurrency"),
+            service=columns.find("ServiceName"),
+            provider=columns.find("ProviderName"),
+            category=columns.find("ChargeCategory", "ChargeType"),
+            resource=columns.find("ResourceId"),
+            region=columns.find("RegionId", "Region"),
+            account=columns.find("SubAccountId"),
+            sku=columns.find("SkuId"),
+            quantity=columns.find("ConsumedQuantity", "UsageQuantity"),
+            unit=columns.find("ConsumedUnit", "UsageUnit"),
+            tags=columns.find("Tags"),
+            line_id=columns.find("Id", "ChargeId"),
+        )
+
+
+def _focus_parser(columns: _Columns) -> Callable[[_Cells], CostLine]:
+    layout = _FocusLayout.of(columns)
+    keys = _Keys()
+
+    def parse(cells: _Cells) -> CostLine:
+        return _focus_line(layout, cells, keys)
+
+    return parse
+
+
+def _focus_amount(layout: _FocusLayout, cells: _Cells) -> Decimal:
+    amount = cells.decimal(layout.effective)
+    if amount is None:
+        amount = cells.decimal(layout.billed)
+    if amount is None:
+        raise cells.fail("no cost: EffectiveCost and BilledCost are both empty")
+    return amount
+
+
+def _category(text: str | None) -> str | None:
+    return None if text is None else _CATEGORIES.get(text.casefold(), text)
+
+
+def _focus_line(layout: _FocusLayout, cells: _Cells, keys: _Keys) -> CostLine:
+    day = cells.day(layout.start)
+    if day is None:
+        raise cells.fail("ChargePeriodStart is empty")
+    line_id = cells.text(layout.line_id)
+    return CostLine(
+        source="focus",
+        line_key=keys.given(line_id) if line_id else keys.of_content(cells.raw),
+        day=day,
+        service=cells.text(layout.service) or cells.text(layout.provider) or "",
+        amount=_focus_amount(layout, cells),
+        currency=(cells.text(layout.currency) or NO_CURRENCY).upper(),
+        category=_category(cells.text(layout.category)),
+        resource=cells.text(layout.resource),
+        region=cells.text(layout.region),
+        account=cells.text(layout.account),
+        sku=cells.text(layout.sku),
+        quantity=cells.decimal(layout.quantity),
+        unit=cells.text(layout.unit),
+        tags=_cell_tags(cells, layout.tags),
+    )
+
+
+def read_focus(path: Path) -> Iterator[CostLine]:
+    """Yield one line per row of a FinOps FOCUS export (CSV, gzip CSV or Parquet).
+
+    Reads the column sets of FOCUS 1.0, 1.1 and 1.2, and 0.5/1.0-preview names
+    (``AmortizedCost``, ``ChargeType``, ``Region``, ``UsageQuantity``, ``UsageUnit``);
+    column names match case-insensitively, extra columns are ignored.
+
+    ``amount`` is EffectiveCost (what the charge really cost once discounts and
+    commitment amortisation apply), or BilledCost where EffectiveCost is absent
+    or null. ``service`` is ServiceName (ProviderName when that is null);
+    ``category`` the ChargeCategory in FOCUS's casing; ``account`` SubAccountId;
+    ``currency`` BillingCurrency (``XXX``, "no currency", if the file has none, as
+    only the spec's illustrative examples do). ``line_key`` is the ``Id`` or
+    ``ChargeId`` column where present, else a digest of the row.
+
+    Tolerates ``NULL``/``null`` cells, datetimes without ``T`` or ``Z``, US
+    ``M/D/YY`` dates, ``$1,000.00``-style money, a BOM, blank lines and Tags as
+    JSON object text.
+    """
+    return _lines_of(path, _FOCUS, _focus_parser)
