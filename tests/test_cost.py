@@ -372,3 +372,36 @@ def test_quiet_weekends_are_not_anomalies() -> None:
     days = [D0 + timedelta(days=i) for i in range(28)]
     lines = [_line(d, "60.00" if d.weekday() >= 5 else "100.00") for d in days]
     assert ledger.find_anomalies(ledger.daily_totals(lines, days), {}) == []
+
+
+@pytest.mark.parametrize(
+    ("instance", "cpu", "proposed", "how"),
+    [
+        ("m5.2xlarge", 22.0, "m5.xlarge", "price map"),  # 44 % on half the size
+        ("m5.4xlarge", 10.0, "m5.xlarge", "capacity"),  # 40 % on a quarter
+        ("c6i.4xlarge", 88.0, None, ""),  # busy: keep it
+        ("weird-type", 5.0, None, ""),
+    ],
+)
+def test_rightsize_recommendations(
+    instance: str, cpu: float, proposed: str | None, how: str
+) -> None:
+    prices = {"m5.2xlarge": 0.384, "m5.xlarge": 0.192}
+    found = whatif.recommend_size(whatif.Utilisation("i-1", instance, cpu), prices)
+    assert (found.proposed if found else None) == proposed
+    if found:
+        assert found.priced_by == how and found.projected_cpu <= 60
+
+
+def test_rightsize_from_a_utilisation_file(sqlite_cli: Cli, tmp_path: Path) -> None:
+    sqlite_cli.json("sample", "--days", "14")
+    usage = tmp_path / "util.csv"
+    usage.write_text("resource,instance_type,peak_cpu\ni-build-cache,m5.2xlarge,22%\n")
+    result = sqlite_cli.json("cost", "whatif", "--rightsize-from", str(usage), "--until",
+                             "2026-11-27", "--days", "14")  # fmt: skip
+    (scenario,) = result["scenarios"]
+    assert "i-build-cache m5.2xlarge->m5.xlarge" in scenario["assumption"]
+    assert Decimal(scenario["saving_per_day"]) > Decimal("4")
+    usage.write_text("resource,instance_type,peak_cpu\ni-1,m5.large,150\n")
+    code, _out, err = sqlite_cli("cost", "whatif", "--rightsize-from", str(usage))
+    assert code == 1 and "row 1: peak_cpu must be 0..100" in err

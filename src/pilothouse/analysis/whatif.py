@@ -154,3 +154,90 @@ def _projection(
 
 def _with_amount(line: CostLine, amount: Decimal) -> CostLine:
     return line if amount == line.amount else replace(line, amount=amount)
+
+
+# -- right-sizing from utilisation ----------------------------------------------------------
+
+# AWS sizes within a family, each step roughly doubling vCPUs and price from "large" up.
+SIZES = ("nano", "micro", "small", "medium", "large", "xlarge", "2xlarge", "4xlarge",
+         "8xlarge", "12xlarge", "16xlarge", "24xlarge", "32xlarge", "48xlarge")  # fmt: skip
+_CAPACITY = {"nano": 0.125, "micro": 0.25, "small": 0.5, "medium": 1.0, "large": 2.0,
+             "xlarge": 4.0, "2xlarge": 8.0, "4xlarge": 16.0, "8xlarge": 32.0,
+             "12xlarge": 48.0, "16xlarge": 64.0, "24xlarge": 96.0, "32xlarge": 128.0,
+             "48xlarge": 192.0}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Utilisation:
+    resource: str
+    instance_type: str
+    peak_cpu: float  # p95 (or max) CPU utilisation, 0..100
+
+
+@dataclass(frozen=True, slots=True)
+class Recommendation:
+    resource: str
+    current: str
+    proposed: str
+    projected_cpu: float
+    price_ratio: Decimal
+    priced_by: str  # "price map" or "capacity"
+
+
+def _split_type(instance_type: str) -> tuple[str, str] | None:
+    family, _, size = instance_type.rpartition(".")
+    return (family, size) if family and size in _CAPACITY else None
+
+
+def recommend_size(
+    usage: Utilisation, prices: Mapping[str, float], *, target_cpu: float = 60.0
+) -> Recommendation | None:
+    """The smallest size of the same family that keeps peak CPU under *target_cpu*.
+
+    Prices come from the price map when both types are in it, else from capacity
+    (AWS prices scale with size within a family); None when no smaller size fits.
+    """
+    parts = _split_type(usage.instance_type)
+    if parts is None:
+        return None
+    family, size = parts
+    load = usage.peak_cpu * _CAPACITY[size]  # in "medium" units of CPU-percent
+    for candidate in SIZES[: SIZES.index(size)]:
+        projected = load / _CAPACITY[candidate]
+        if projected <= target_cpu:
+            proposed = f"{family}.{candidate}"
+            if usage.instance_type in prices and proposed in prices:
+                ratio = Decimal(str(prices[proposed])) / Decimal(str(prices[usage.instance_type]))
+                how = "price map"
+            else:
+                ratio = Decimal(str(_CAPACITY[candidate])) / Decimal(str(_CAPACITY[size]))
+                how = "capacity"
+            return Recommendation(usage.resource, usage.instance_type, proposed,
+                                  round(projected, 1), ratio, how)  # fmt: skip
+    return None
+
+
+def rightsize_from_utilisation(
+    usages: Sequence[Utilisation], prices: Mapping[str, float], *, target_cpu: float = 60.0
+) -> tuple[Scenario, list[Recommendation]]:
+    """One scenario re-pricing every resource that a smaller size would serve."""
+    found = [r for u in usages if (r := recommend_size(u, prices, target_cpu=target_cpu))]
+    ratios = {r.resource: r.price_ratio for r in found}
+
+    def apply(line: CostLine) -> Decimal:
+        ratio = ratios.get(line.resource or "")
+        return line.amount * ratio if ratio is not None else line.amount
+
+    described = "; ".join(
+        f"{r.resource} {r.current}->{r.proposed} (peak CPU {r.projected_cpu:g}%, "
+        f"cost x {r.price_ratio:.2f} by {r.priced_by})"
+        for r in found
+    )
+    return (
+        Scenario(
+            "rightsize from utilisation",
+            described or f"no resource would stay under {target_cpu:g}% CPU on a smaller size",
+            apply,
+        ),  # fmt: skip
+        found,
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Annotated, Any
 
 import httpx
@@ -21,6 +22,7 @@ from pilothouse.errors import ConfigError, PilothouseError
 from pilothouse.model import CostLine
 from pilothouse.notify import post_webhook
 from pilothouse.sources.costs import price_book_from_config, token_pricer
+from pilothouse.sources.utilisation import read_utilisation
 from pilothouse.store import Store
 
 app = typer.Typer(
@@ -309,6 +311,12 @@ def _scenarios_from(state: State, flags: dict[str, Any]) -> list[scenarios.Scena
                 f"{text!r}: expected RESOURCE=OLD:NEW", param_hint="--rightsize"
             )
         found.append(_rightsize(pattern, old, new, prices))
+    if flags["rightsize_from"] is not None:
+        usages = read_utilisation(flags["rightsize_from"])
+        scenario, _found = scenarios.rightsize_from_utilisation(
+            usages, prices, target_cpu=flags["target_cpu"]
+        )
+        found.append(scenario)
     for saved in state.config["whatif.scenarios"]:
         found.append(_saved(saved, state, pricer, prices))
     return found
@@ -361,13 +369,21 @@ def whatif(
         list[str] | None,
         typer.Option(help="RESOURCE=OLD:NEW instance types (cost.instance_prices)."),
     ] = None,
+    rightsize_from: Annotated[
+        Path | None,
+        typer.Option(help="CSV of resource, instance_type, peak_cpu: size down what idles."),
+    ] = None,
+    target_cpu: Annotated[
+        float, typer.Option(min=1, max=100, help="Peak CPU a smaller size may reach.")
+    ] = 60.0,
     until: UntilOption = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Projected daily cost under savings scenarios, alone and combined, against the target."""
     state = state_of(ctx)
     flags = {"model_shift": model_shift or [], "batch": batch,
-             "weekdays_only": weekdays_only or [], "rightsize": rightsize or []}  # fmt: skip
+             "weekdays_only": weekdays_only or [], "rightsize": rightsize or [],
+             "rightsize_from": rightsize_from, "target_cpu": target_cpu}  # fmt: skip
     chosen = _scenarios_from(state, flags)
     if not chosen:
         raise typer.BadParameter("give a scenario (--model-shift, --batch, --weekdays-only, "
