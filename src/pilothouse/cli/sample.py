@@ -32,8 +32,8 @@ def sample(
     days: Annotated[int, typer.Option(min=1, max=366, help="Days of history.")] = 60,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed, the same history.")] = 7,
     end: Annotated[
-        str, typer.Option(help="Last day of the history (YYYY-MM-DD).")
-    ] = samples.DEFAULT_END.isoformat(),
+        str | None, typer.Option(help="Last day of the history, YYYY-MM-DD (default: today).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print counts as JSON.")] = False,
 ) -> None:
     """Load a sample history (a Rust workspace's CI: ~3,500 tests, 60 days) into the store.
@@ -43,7 +43,7 @@ def sample(
     """
     state = state_of(ctx)
     try:
-        last_day = date.fromisoformat(end)
+        last_day = date.fromisoformat(end) if end else state.now().date()
     except ValueError:
         raise typer.BadParameter(
             f"{end!r} is not a date (YYYY-MM-DD)", param_hint="--end"
