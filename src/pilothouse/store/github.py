@@ -285,28 +285,29 @@ def unfinished_runs(connection: Connection, repo: str) -> list[str]:
     )
 
 
-def upsert_artifacts(connection: Connection, repo: str, items: Iterable[ArtifactRecord]) -> int:
+def _upsert_keyed(
+    connection: Connection,
+    repo: str,
+    table: Table,
+    key: str,
+    items: Iterable[ArtifactRecord | WorkflowRecord],
+) -> int:
+    """Upsert repository-scoped records by their provider key; how many were new."""
     repo_id = repository_id(connection, repo)
     new = 0
     for item in items:
-        where = and_(
-            artifacts.c.repository_id == repo_id, artifacts.c.artifact_key == item.artifact_key
-        )
         values = {"repository_id": repo_id, **_fields(item)}
-        new += _upsert(connection, artifacts, where, values)[1]
+        where = and_(table.c.repository_id == repo_id, table.c[key] == values[key])
+        new += _upsert(connection, table, where, values)[1]
     return new
+
+
+def upsert_artifacts(connection: Connection, repo: str, items: Iterable[ArtifactRecord]) -> int:
+    return _upsert_keyed(connection, repo, artifacts, "artifact_key", items)
 
 
 def upsert_workflows(connection: Connection, repo: str, items: Iterable[WorkflowRecord]) -> int:
-    repo_id = repository_id(connection, repo)
-    new = 0
-    for item in items:
-        where = and_(
-            workflows.c.repository_id == repo_id, workflows.c.workflow_key == item.workflow_key
-        )
-        values = {"repository_id": repo_id, **_fields(item)}
-        new += _upsert(connection, workflows, where, values)[1]
-    return new
+    return _upsert_keyed(connection, repo, workflows, "workflow_key", items)
 
 
 def _fields(record: ArtifactRecord | WorkflowRecord) -> dict[str, Any]:
