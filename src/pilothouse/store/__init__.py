@@ -1,5 +1,6 @@
 """The store: SQLAlchemy Core tables, Alembic migrations and an API of intent."""
 
-from pilothouse.store.store import ReportInput, Store, StoredReport
+from pilothouse.store.reports import ReportInput, StoredReport
+from pilothouse.store.store import Store
 
 __all__ = ["ReportInput", "Store", "StoredReport"]

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, CursorResult, Engine, and_, func, insert, select, update
+from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy import case as sql_case
 from sqlalchemy.exc import SQLAlchemyError
 
 from pilothouse.errors import StoreError
 from pilothouse.model import (
-    OUTCOMES,
     ArtifactRecord,
     AttemptSummary,
     CacheUsage,
@@ -27,13 +24,14 @@ from pilothouse.model import (
     RunAttempt,
     RunInfo,
     RunSummary,
-    TestCase,
     TestObservation,
     WorkflowRecord,
 )
 from pilothouse.store import costs
 from pilothouse.store import engine as engines
 from pilothouse.store import github as gh
+from pilothouse.store import reports as reports_io
+from pilothouse.store.reports import BATCH_ROWS, ReportInput, StoredReport
 from pilothouse.store.schema import (
     artifacts,
     cache_usage,
@@ -46,30 +44,6 @@ from pilothouse.store.schema import (
     test_retries,
     workflows,
 )
-
-BATCH_ROWS = 5000
-
-
-@dataclass(frozen=True, slots=True)
-class ReportInput:
-    """One report to store: its identity and its testcases, read lazily."""
-
-    path: str
-    digest: str
-    size: int
-    cases: Iterable[TestCase]
-
-
-@dataclass(frozen=True, slots=True)
-class StoredReport:
-    """What add_reports did with one report: stored it or not, and what it held."""
-
-    new: bool
-    outcomes: Counter[str]
-
-    @property
-    def tests(self) -> int:
-        return sum(self.outcomes.values())
 
 
 class Store:
@@ -135,23 +109,8 @@ class Store:
         bad input is caught) but adds nothing. Any exception while reading a
         report rolls the whole call back.
         """
-        stored: list[StoredReport] = []
         with self._writing() as connection:
-            run_id = _ensure_run(connection, run, now)
-            job_id = _ensure_job(connection, run_id, run) if run.job else None
-            for item in items:
-                known = connection.execute(
-                    select(reports.c.id).where(
-                        reports.c.run_id == run_id, reports.c.digest == item.digest
-                    )
-                ).scalar()
-                if known is not None:
-                    stored.append(StoredReport(False, Counter(c.outcome for c in item.cases)))
-                else:
-                    stored.append(_insert_report(connection, run_id, job_id, item, now))
-            if any(r.new and (r.outcomes["failed"] or r.outcomes["error"]) for r in stored):
-                _mark_failed(connection, run_id, job_id)
-        return stored
+            return reports_io.add_reports(connection, run, items, now)
 
     # -- GitHub Actions sync ------------------------------------------------
 
@@ -351,185 +310,6 @@ class Store:
         )
         with self._reading() as connection:
             return [(row.kind, row.message) for row in connection.execute(query)]
-
-
-def _new_id(result: CursorResult[Any]) -> int:
-    key = result.inserted_primary_key
-    assert key is not None, "an INSERT returns its primary key"
-    return int(key[0])
-
-
-def _ensure_repository(connection: Connection, provider: str, full_name: str) -> int:
-    where = and_(repositories.c.provider == provider, repositories.c.full_name == full_name)
-    found = connection.execute(select(repositories.c.id).where(where)).scalar()
-    if found is not None:
-        return int(found)
-    inserted = connection.execute(
-        insert(repositories).values(provider=provider, full_name=full_name)
-    )
-    return _new_id(inserted)
-
-
-def _ensure_run(connection: Connection, run: RunInfo, now: datetime) -> int:
-    repository_id = _ensure_repository(connection, run.provider, run.repository)
-    where = and_(
-        runs.c.repository_id == repository_id,
-        runs.c.run_key == run.run_key,
-        runs.c.attempt == run.attempt,
-    )
-    row = connection.execute(select(runs).where(where)).mappings().first()
-    fields = {
-        "workflow": run.workflow,
-        "event": run.event,
-        "branch": run.branch,
-        "commit_sha": run.commit,
-        "created_at": run.created_at,
-    }
-    if row is None:
-        values = {k: v for k, v in fields.items() if v is not None}
-        values.setdefault("created_at", now)
-        inserted = connection.execute(
-            insert(runs).values(
-                repository_id=repository_id,
-                run_key=run.run_key,
-                attempt=run.attempt,
-                status="completed",
-                conclusion="success",
-                **values,
-            )
-        )
-        return _new_id(inserted)
-    missing = {k: v for k, v in fields.items() if v is not None and row[k] is None}
-    if missing:
-        connection.execute(update(runs).where(runs.c.id == row["id"]).values(**missing))
-    return int(row["id"])
-
-
-def _ensure_job(connection: Connection, run_id: int, run: RunInfo) -> int:
-    """The job a report belongs to: the synced one it names, else a placeholder
-    that a later GitHub sync adopts (see store.github)."""
-    assert run.job is not None
-    synced = gh.find_job_for_report(connection, run_id, run.job)
-    if synced is not None:
-        return synced
-    key = f"{gh.JUNIT_JOB_PREFIX}{run.job}"
-    where = and_(jobs.c.run_id == run_id, jobs.c.job_key == key)
-    found = connection.execute(select(jobs.c.id).where(where)).scalar()
-    if found is not None:
-        return int(found)
-    inserted = connection.execute(
-        insert(jobs).values(
-            run_id=run_id,
-            job_key=key,
-            name=run.job,
-            runner_labels="[]",
-            attempt=run.attempt,
-            status="completed",
-            conclusion="success",
-        )
-    )
-    return _new_id(inserted)
-
-
-_RESULT_COLUMNS = (
-    "report_id", "ordinal", "suite", "classname", "name", "file", "duration", "outcome",
-    "message", "retries",
-)  # fmt: skip
-
-
-def _bulk_insert_sql(connection: Connection) -> str:
-    """A plain INSERT for executemany with tuples: the hot path of ingest.
-
-    SQLAlchemy's per-row parameter processing costs more than SQLite's insert
-    itself; these columns need no type processing, so the driver gets tuples.
-    """
-    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-    return (
-        f"INSERT INTO {test_results.name} ({', '.join(_RESULT_COLUMNS)}) "
-        f"VALUES ({', '.join(mark for _ in _RESULT_COLUMNS)})"
-    )
-
-
-def _insert_with_retries(connection: Connection, row: tuple[Any, ...], case: TestCase) -> None:
-    """A testcase with retries (rare): insert it alone to learn its id."""
-    result_id = connection.execute(
-        insert(test_results)
-        .values(dict(zip(_RESULT_COLUMNS, row, strict=True)))
-        .returning(test_results.c.id)
-    ).scalar_one()
-    connection.execute(
-        insert(test_retries),
-        [
-            {
-                "result_id": result_id,
-                "attempt": attempt,
-                "kind": retry.kind,
-                "message": retry.message,
-                "duration": retry.duration,
-            }
-            for attempt, retry in enumerate(case.retries, start=1)
-        ],
-    )
-
-
-def _insert_report(
-    connection: Connection, run_id: int, job_id: int | None, item: ReportInput, now: datetime
-) -> StoredReport:
-    """Insert one report, streaming its testcases in batches."""
-    report_id = _new_id(
-        connection.execute(
-            insert(reports).values(
-                run_id=run_id,
-                job_id=job_id,
-                digest=item.digest,
-                path=item.path,
-                size=item.size,
-                tests=0,
-                ingested_at=now,
-            )
-        )
-    )
-    sql = _bulk_insert_sql(connection)
-    rows: list[tuple[Any, ...]] = []
-    outcomes: dict[str, int] = dict.fromkeys(OUTCOMES, 0)
-    ordinal = -1
-    for ordinal, case in enumerate(item.cases):  # noqa: B007 - ordinal is used after the loop
-        suite, classname, name, file, duration, outcome, message, retries = case
-        outcomes[outcome] += 1
-        row = (report_id, ordinal, suite, classname, name, file, duration, outcome, message,
-               len(retries))  # fmt: skip
-        if retries:
-            _insert_with_retries(connection, row, case)
-            continue
-        rows.append(row)
-        if len(rows) >= BATCH_ROWS:
-            connection.exec_driver_sql(sql, rows)
-            rows.clear()
-    if rows:
-        connection.exec_driver_sql(sql, rows)
-    tests = ordinal + 1
-    connection.execute(update(reports).where(reports.c.id == report_id).values(tests=tests))
-    return StoredReport(True, Counter(outcomes))
-
-
-def _mark_failed(connection: Connection, run_id: int, job_id: int | None) -> None:
-    """A failed test fails a run or job that only reports made; a synced run or job
-    keeps the conclusion its CI provider gave it."""
-    connection.execute(
-        update(runs)
-        .where(runs.c.id == run_id, runs.c.conclusion == "success", runs.c.updated_at.is_(None))
-        .values(conclusion="failure")
-    )
-    if job_id is not None:
-        connection.execute(
-            update(jobs)
-            .where(
-                jobs.c.id == job_id,
-                jobs.c.conclusion == "success",
-                jobs.c.job_key.startswith(gh.JUNIT_JOB_PREFIX),
-            )
-            .values(conclusion="failure")
-        )
 
 
 def _jobs_by_run(connection: Connection, run_ids: Sequence[int]) -> dict[int, list[JobSummary]]:
