@@ -68,6 +68,12 @@ class RunInfo:
     commit: str | None = None
     job: str | None = None
     created_at: datetime | None = None
+    # What reports alone rarely know, but a caller may (the sample history does).
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    job_started_at: datetime | None = None
+    job_finished_at: datetime | None = None
+    runner_labels: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

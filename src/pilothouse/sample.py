@@ -281,6 +281,10 @@ def _schedule(days: int, end: date) -> Iterator[_Run]:
             yield _Run("release", str(run_number), 1, _sha("commit", day, pushes - 1), at, day)
 
 
+# Minutes a job spends outside its tests: checkout, toolchain, cargo build.
+SETUP_MINUTES = {"ci-build": 19.0, "release": 31.0, "tests-all": 6.5, "integration-tests": 8.0}
+
+
 def _jobs(
     run: _Run, tests: list[SampleTest], rng: random.Random
 ) -> Iterator[tuple[str, list[tuple[SampleTest, str]]]]:
@@ -307,11 +311,19 @@ def generate(*, days: int = 60, end: date = DEFAULT_END, seed: int = 7) -> Itera
         attempts = [run]
         for current in attempts:
             any_failed = False
-            for job, cases in _jobs(current, tests, rng):
+            jobs = list(_jobs(current, tests, rng))
+            minutes = {
+                job: SETUP_MINUTES[current.workflow] * rng.uniform(0.9, 1.15)
+                + sum(_seconds_of(xml) for _t, xml in cases) / 60
+                for job, cases in jobs
+            }
+            finished = current.created_at + timedelta(minutes=max(minutes.values()) + 0.5)
+            for job, cases in jobs:
                 any_failed = any_failed or any("<failure" in xml for _t, xml in cases)
                 label = f"sample/{current.workflow}/{current.run_key}/{current.attempt}/{job}.xml"
                 reports = (_report(label, cases),) if cases else ()
-                yield SampleBatch(_run_info(current, job), reports)
+                info = _run_info(current, job, minutes[job], finished)
+                yield SampleBatch(info, reports)
             # A failed test run is re-run once, as people do with flaky CI.
             if any_failed and current.attempt == 1 and current.workflow != "ci-build":
                 attempts.append(
@@ -326,7 +338,13 @@ def generate(*, days: int = 60, end: date = DEFAULT_END, seed: int = 7) -> Itera
                 )
 
 
-def _run_info(run: _Run, job: str) -> RunInfo:
+def _seconds_of(xml: str) -> float:
+    start = xml.index('time="') + 6
+    return float(xml[start : xml.index('"', start)])
+
+
+def _run_info(run: _Run, job: str, minutes: float, finished: datetime) -> RunInfo:
+    queued = timedelta(seconds=20)
     return RunInfo(
         provider="github",
         repository=REPOSITORY,
@@ -338,4 +356,9 @@ def _run_info(run: _Run, job: str) -> RunInfo:
         commit=run.commit,
         job=job,
         created_at=run.created_at,
+        started_at=run.created_at,
+        finished_at=finished,
+        job_started_at=run.created_at + queued,
+        job_finished_at=run.created_at + queued + timedelta(minutes=minutes),
+        runner_labels=("ubuntu-latest-8-cores",) if run.workflow != "release" else ("macos-14",),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -90,6 +91,8 @@ def _ensure_run(connection: Connection, run: RunInfo, now: datetime) -> int:
         "branch": run.branch,
         "commit_sha": run.commit,
         "created_at": run.created_at,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
     }
     if row is None:
         values = {k: v for k, v in fields.items() if v is not None}
@@ -128,10 +131,13 @@ def _ensure_job(connection: Connection, run_id: int, run: RunInfo) -> int:
             run_id=run_id,
             job_key=key,
             name=run.job,
-            runner_labels="[]",
+            runner_labels=json.dumps(list(run.runner_labels)),
             attempt=run.attempt,
             status="completed",
             conclusion="success",
+            created_at=run.job_started_at,
+            started_at=run.job_started_at,
+            finished_at=run.job_finished_at,
         )
     )
     return _new_id(inserted)
