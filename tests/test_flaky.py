@@ -272,3 +272,31 @@ def test_cli_preview_and_table(flaky_history: Cli) -> None:
     assert code == 0 and "2 flaky tests" in out and "same-commit" in out
     code, out, _ = flaky_history("flaky", "--window", "1")  # the history is older than a day
     assert "0 flaky tests" in out
+
+
+def test_failed_with_retries_counts_once_and_never_exceeds_the_runs() -> None:
+    history = _history("PPP")
+    history += [
+        Result("t.py::T::x", "suite", "r9", 1, "linux", "c1", T0 + timedelta(hours=1, minutes=5),
+               "failed", 2, "boom"),
+        Result("t.py::T::x", "suite", "r9", 2, "linux", "c1", T0 + timedelta(hours=1, minutes=9),
+               "failed", 2, "boom"),
+    ]  # fmt: skip
+    report = detect(sorted(history, key=lambda r: r.at), LOW)
+    everything = report.flaky + report.candidates
+    assert everything and all(f.failures <= f.runs and f.flip_rate <= 1 for f in everything)
+
+
+def test_a_commit_failing_every_rerun_is_not_intermittent() -> None:
+    report = detect(_history("PPPFPPP", attempts={3: "F"}), LOW)
+    assert report.flaky == [] and report.candidates == []
+
+
+def test_mass_failure_on_consecutive_commits_is_a_broken_build_not_an_outage() -> None:
+    results: list[Result] = []
+    for n in range(10):
+        outcomes = "PPPFFFPP" if n < 8 else "PPPPPPPP"
+        results += _history(outcomes, test=f"t.py::T::t{n}")
+    report = detect(sorted(results, key=lambda r: (r.at, r.test)), LOW)
+    assert report.outages == []
+    assert len(report.broken) == 8 and report.flaky == []

@@ -171,3 +171,16 @@ def test_fifty_thousand_tests_into_sixty_four_shards() -> None:
     plan = plan_shards(durations, list(durations), 64)
     assert sum(len(s.tests) for s in plan.shards) == 50_000
     assert plan.makespan / plan.lower_bound <= 1.005
+
+
+def test_groups_are_split_rather_than_leave_a_shard_empty() -> None:
+    durations = {"a.py::t": 100.0, "b.py::x": 1.0, "b.py::y": 1.0}
+    plan = plan_shards(durations, list(durations), 3, by="file")
+    assert all(shard.tests for shard in plan.shards)
+
+
+def test_non_finite_or_negative_durations_are_treated_as_unknown() -> None:
+    durations = {"a::t": float("nan"), "a::u": -3.0, "a::v": 2.0}
+    plan = plan_shards(durations, list(durations), 2)
+    assert set(plan.unknown) == {"a::t", "a::u"}
+    assert all(shard.seconds == shard.seconds for shard in plan.shards)  # no NaN

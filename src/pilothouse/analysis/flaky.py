@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -189,7 +189,22 @@ def find_outages(results: Sequence[Result], thresholds: Thresholds) -> list[Outa
                     top[0][0] if top else "",
                 )  # fmt: skip
             )
-    return sorted(outages, key=lambda o: (o.at, o.run, o.attempt))
+    return _without_streaks(sorted(outages, key=lambda o: (o.at, o.run, o.attempt)), by_attempt)
+
+
+def _without_streaks(
+    candidates: list[Outage], by_attempt: Mapping[tuple[str, int], list[Result]]
+) -> list[Outage]:
+    """Mass failures on consecutive run attempts of different commits are a broken
+    build (a regression to report), not an infrastructure event to set aside."""
+    order = sorted(by_attempt, key=lambda k: min(r.at for r in by_attempt[k]))
+    mass = {(o.run, o.attempt) for o in candidates}
+    commit = {k: by_attempt[k][0].commit for k in order}
+    streak: set[tuple[str, int]] = set()
+    for previous, current in zip(order, order[1:], strict=False):
+        if previous in mass and current in mass and commit[previous] != commit[current]:
+            streak.update((previous, current))
+    return [o for o in candidates if (o.run, o.attempt) not in streak]
 
 
 # -- per test -----------------------------------------------------------------------------
@@ -273,7 +288,9 @@ def _evidence(
         failing = [r for r in counted if r.failed]
         if failing and any(r.outcome == "passed" for r in counted):
             found.extend(_as_evidence("same-commit", r) for r in failing)
-        elif failing and 0 < index < len(commits) - 1:
+        elif len(failing) == 1 and len(counted) == 1 and 0 < index < len(commits) - 1:
+            # One failing result between passing commits. Failing every re-run on
+            # its commit would be deterministic for that code: no evidence.
             before, after = commits[index - 1], commits[index + 1]
             if before.any_passed and after.any_passed:
                 found.extend(_as_evidence("intermittent", r) for r in failing)
@@ -345,7 +362,8 @@ def analyse_test(
     if not evidence:
         return
     counted = [r for r in executed if r.commit not in broken_commits and id(r) not in platform]
-    failures = sum(1 for r in counted if r.failed) + sum(1 for r in counted if r.retries)
+    # A result counts once, whether it failed, passed on retry, or failed all its retries.
+    failures = sum(1 for r in counted if r.failed or r.retries)
     score = 1 - math.prod(1 - WEIGHTS[e.kind] for e in evidence)
     low, high = wilson(failures, len(counted))
     flaky = Flaky(

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import bisect
 import heapq
+import math
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -249,13 +250,22 @@ def balance(items: Sequence[_Item], n: int, *, max_rounds: int = MAX_ROUNDS) -> 
     return search.items
 
 
-def _fill_empty(shards: list[list[_Item]]) -> list[list[_Item]]:
-    """No shard may be empty while another holds two items or more."""
+def _fill_empty(shards: list[list[_Item]], estimates: Mapping[str, float]) -> list[list[_Item]]:
+    """No shard may be empty while there are tests to spare: move the smallest item of
+    the fullest shard, splitting a group into its tests when that is all there is."""
     while True:
         empty = [i for i, s in enumerate(shards) if not s]
-        donors = [i for i, s in enumerate(shards) if len(s) > 1]
-        if not empty or not donors:
+        if not empty:
             return shards
+        donors = [i for i, s in enumerate(shards) if len(s) > 1]
+        if not donors:
+            groups = [(i, item) for i, s in enumerate(shards) for item in s if len(item.tests) > 1]
+            if not groups:
+                return shards
+            index, group = max(groups, key=lambda g: (len(g[1].tests), g[1].key))
+            shards[index].remove(group)
+            shards[index].extend(_Item(estimates[t], t, (t,)) for t in group.tests)
+            continue
         donor = max(donors, key=lambda i: (sum(x.seconds for x in shards[i]), -i))
         smallest = min(shards[donor], key=lambda x: (x.seconds, x.key))
         shards[donor].remove(smallest)
@@ -288,9 +298,10 @@ def plan_shards(
     ordered = sorted(dict.fromkeys(tests))
     if not ordered:
         raise ShardingError("no tests to split")
-    estimates, unknown = estimate_durations(known, ordered)
+    usable = {t: s for t, s in known.items() if math.isfinite(s) and s >= 0}
+    estimates, unknown = estimate_durations(usable, ordered)
     items = _items(estimates, ordered, by, n)
-    shards = _fill_empty(balance(items, n, max_rounds=max_rounds))
+    shards = _fill_empty(balance(items, n, max_rounds=max_rounds), estimates)
     built = [
         Shard(
             index=i + 1,
@@ -330,7 +341,8 @@ def plan_for_target(
             f"({setup_seconds:.0f} s per shard)"
         )
     ordered = sorted(dict.fromkeys(tests))
-    estimates, _unknown = estimate_durations(known, ordered)
+    usable = {t: s for t, s in known.items() if math.isfinite(s) and s >= 0}
+    estimates, _unknown = estimate_durations(usable, ordered)
     too_long = sorted((t for t in ordered if estimates[t] > budget), key=lambda t: -estimates[t])
     if too_long:
         named = ", ".join(f"{t} ({estimates[t]:.0f} s)" for t in too_long[:5])
