@@ -316,3 +316,79 @@ def test_junit_ingested_in_a_job_joins_the_synced_run(tmp_path: Path) -> None:
     (stored,) = cli.json("runs")["runs"]
     assert sorted(j["name"] for j in stored["jobs"]) == sorted(job_names)
     assert stored["tests"] > 0 and stored["workflow"] == "tests-all"
+
+
+# -- regressions found in review ---------------------------------------------------------------
+
+
+def test_workflow_filter_does_not_hide_other_runs_from_a_later_sync(gh: Harness) -> None:
+    gh.fake.add_workflow("a", ".github/workflows/a.yml")
+    gh.fake.add_workflow("b", ".github/workflows/b.yml")
+    for i in range(3):
+        gh.fake.add_run(workflow="a", created_at=NOW - timedelta(days=1, hours=i), jobs=1)
+        gh.fake.add_run(workflow="b", created_at=NOW - timedelta(days=1, hours=i), jobs=1)
+    gh.sync(since=NOW - timedelta(days=2), workflow="a")
+    assert gh.store.run_count() == 3
+    gh.sync(since=NOW - timedelta(days=2))
+    assert gh.store.run_count() == 6
+
+
+def test_an_attempt_stored_while_running_is_refreshed_after_a_rerun(gh: Harness) -> None:
+    gh.fake.add_workflow("a", ".github/workflows/a.yml")
+    run = gh.fake.add_run(workflow="a", created_at=NOW - timedelta(hours=2), status="in_progress",
+                          conclusion=None, jobs=2)  # fmt: skip
+    gh.sync()
+    gh.fake.now += timedelta(hours=1)
+    gh.fake.finish_run(run["id"], "failure", at=gh.fake.now - timedelta(minutes=30))
+    gh.fake.rerun(run["id"], at=gh.fake.now - timedelta(minutes=20))
+    gh.sync()
+    (stored,) = gh.store.list_runs()
+    assert [(a.attempt, a.status, a.conclusion) for a in stored.attempts] == [
+        (1, "completed", "failure"),
+        (2, "completed", "success"),
+    ]
+    assert all(job.status == "completed" for job in stored.jobs)
+
+
+def test_a_deleted_unfinished_run_does_not_break_later_syncs(gh: Harness) -> None:
+    _history(gh.fake, 2)
+    running = gh.fake.add_run(workflow="tests-all", created_at=NOW - timedelta(days=9),
+                              status="in_progress", conclusion=None)  # fmt: skip
+    gh.sync()
+    assert gh.store.unfinished_runs(REPO) == [str(running["id"])]
+    gh.fake._runs.pop(running["id"])  # deleted on GitHub
+    gh.fake.now += timedelta(days=1)
+    gh.sync()
+    assert gh.store.unfinished_runs(REPO) == []
+    assert gh.store.sync_state(REPO).cursor is not None
+
+
+def test_an_interrupted_artifact_walk_is_completed_later(gh: Harness) -> None:
+    runs = _history(gh.fake, 150, jobs=0, days=20)
+    for run in runs:
+        gh.fake.add_artifact(run["id"], "wheels", 1000)
+    inner = gh.fake.handler
+    failed = {"once": False}
+
+    def flaky_page_two(request: httpx.Request) -> httpx.Response:
+        if (
+            request.url.path.endswith("/actions/artifacts")
+            and request.url.params.get("page") == "2"
+            and not failed["once"]
+        ):
+            failed["once"] = True
+            return httpx.Response(401, json={"message": "Bad credentials"})
+        return inner(request)
+
+    gh.fake.handler = flaky_page_two  # type: ignore[method-assign]
+    with pytest.raises(GitHubError):
+        gh.sync()
+    gh.sync()
+    assert gh.store.counts()["artifacts"] == 150
+
+
+def test_the_token_never_leaves_the_api_host(gh: Harness) -> None:
+    api = gh.api()
+    with pytest.raises(GitHubError, match="refusing to send the token to a host other than"):
+        api.get("https://evil.example/repos/x")
+    assert gh.fake.count() == 0

@@ -171,8 +171,10 @@ def _run_windows(
 
 
 def _attempts_to_fetch(version: RunVersion | None, latest: int) -> list[int]:
-    stored = version.attempts if version else frozenset()
-    return [n for n in range(1, latest) if n not in stored]
+    """Earlier attempts the store lacks, or holds from before they completed."""
+    if version is None:
+        return list(range(1, latest))
+    return [n for n in range(1, latest) if n not in version.attempts or n in version.unfinished]
 
 
 def _changed(version: RunVersion | None, run: RunAttempt) -> bool:
@@ -223,11 +225,18 @@ def _sync_runs(ctx: _Context, plan: SyncPlan) -> None:
             _sync_run(ctx, data, versions)
             done += 1
             ctx.progress(done, None)
-        _remember(ctx, url, page)
+        if not plan.workflow:  # a filtered page was not fully processed: keep no ETag
+            _remember(ctx, url, page)
     for run_key in ctx.store.unfinished_runs(ctx.repo):
         if run_key not in ctx.seen:
             url = _full_url(ctx, f"{ctx.base}/actions/runs/{run_key}")
-            page = _cached_get(ctx, url)
+            try:
+                page = _cached_get(ctx, url)
+            except GitHubError as exc:
+                if exc.status not in (404, 410):
+                    raise
+                ctx.store.mark_run_gone(ctx.repo, run_key)  # deleted since: stop asking
+                continue
             if not page.not_modified:
                 _sync_run(ctx, page.data, versions)
                 _remember(ctx, url, page)
@@ -235,6 +244,7 @@ def _sync_runs(ctx: _Context, plan: SyncPlan) -> None:
 
 def _sync_artifacts(ctx: _Context, plan: SyncPlan) -> None:
     params: dict[str, str | int] = {"per_page": github.PER_PAGE}
+    processed: list[tuple[str, Page]] = []
     for url, page in _listing(ctx, f"{ctx.base}/actions/artifacts", params):
         if page.not_modified:
             break  # newest first: an unchanged page means nothing newer either
@@ -242,10 +252,14 @@ def _sync_artifacts(ctx: _Context, plan: SyncPlan) -> None:
             url, lambda d: [github.artifact_from_api(a) for a in d["artifacts"]], page.data
         )
         ctx.counts.artifacts += ctx.store.upsert_artifacts(ctx.repo, items)
-        _remember(ctx, url, page)
+        processed.append((url, page))
         oldest = min((a.created_at for a in items if a.created_at), default=None)
         if plan.start and oldest and oldest < plan.start:
             break
+    # ETags only once the walk is complete: a 304 on page 1 stops the next walk, so
+    # an interrupted walk must not leave page 1 looking done.
+    for url, page in processed:
+        _remember(ctx, url, page)
 
 
 def _sync_workflows_and_cache(ctx: _Context) -> None:

@@ -36,6 +36,10 @@ API_VERSION = "2022-11-28"
 class GitHubError(PilothouseError):
     """The GitHub API refused or failed a request in a way the user must fix."""
 
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
 
 @dataclass(frozen=True, slots=True)
 class Token:
@@ -113,13 +117,22 @@ class GitHubApi:
         self.waited = 0.0
 
     def url(self, path: str) -> str:
-        return path if path.startswith(("http://", "https://")) else f"{self.api_url}{path}"
+        """An API path made absolute; an absolute URL (a Link header's) must stay on the
+        API's own host, since the token goes with it."""
+        if not path.startswith(("http://", "https://")):
+            return f"{self.api_url}{path}"
+        if httpx.URL(path).netloc != httpx.URL(self.api_url).netloc:
+            raise GitHubError(
+                f"{httpx.URL(path).copy_with(query=None)}: refusing to send the token to a host "
+                f"other than {httpx.URL(self.api_url).host}"
+            )
+        return path
 
     def get(
         self, path: str, params: Mapping[str, str | int] | None = None, *, etag: str | None = None
     ) -> Page:
         """GET one page, retrying what is worth retrying."""
-        url = self.url(path)
+        url = self.url(path)  # checks the host before the token goes anywhere
         headers = {
             "Authorization": f"Bearer {self.token.value}",
             "Accept": "application/vnd.github+json",
@@ -158,7 +171,8 @@ class GitHubApi:
         if status == 404:
             raise GitHubError(
                 f"{url}: not found (404): the repository does not exist or the token "
-                f"from ${self.token.variable} cannot see it"
+                f"from ${self.token.variable} cannot see it",
+                status=404,
             )
         if status == 403:
             raise GitHubError(
@@ -166,7 +180,7 @@ class GitHubApi:
                 f"permission (needs actions:read): {_message(response)}"
             )
         if status >= 400:
-            raise GitHubError(f"{url}: HTTP {status}: {_message(response)}")
+            raise GitHubError(f"{url}: HTTP {status}: {_message(response)}", status=status)
         try:
             data = response.json()
         except ValueError:

@@ -47,6 +47,7 @@ class RunVersion:
     latest_attempt: int
     updated_at: datetime | None
     status: str | None
+    unfinished: frozenset[int] = frozenset()  # attempts stored before they completed
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,6 +272,7 @@ def run_versions(connection: Connection, repo: str) -> dict[str, RunVersion]:
             latest_attempt=rows[-1].attempt,
             updated_at=rows[-1].updated_at,
             status=rows[-1].status,
+            unfinished=frozenset(r.attempt for r in rows if r.status not in (None, "completed")),
         )
         for key, rows in grouped.items()
     }
@@ -281,7 +283,7 @@ def unfinished_runs(connection: Connection, repo: str) -> list[str]:
     return sorted(
         key
         for key, version in run_versions(connection, repo).items()
-        if version.status is not None and version.status != "completed"
+        if version.status is not None and version.status not in ("completed", "gone")
     )
 
 
@@ -300,6 +302,21 @@ def _upsert_keyed(
         where = and_(table.c.repository_id == repo_id, table.c[key] == values[key])
         new += _upsert(connection, table, where, values)[1]
     return new
+
+
+def mark_run_gone(connection: Connection, repo: str, run_key: str) -> None:
+    """A run the API no longer shows (deleted): its unfinished attempts stop being
+    re-fetched."""
+    repo_id = repository_id(connection, repo, create=False)
+    connection.execute(
+        update(runs)
+        .where(
+            runs.c.repository_id == repo_id,
+            runs.c.run_key == run_key,
+            runs.c.status != "completed",
+        )
+        .values(status="gone")
+    )
 
 
 def upsert_artifacts(connection: Connection, repo: str, items: Iterable[ArtifactRecord]) -> int:

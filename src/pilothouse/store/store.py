@@ -129,6 +129,10 @@ class Store:
         with self._reading() as connection:
             return gh.unfinished_runs(connection, repo)
 
+    def mark_run_gone(self, repo: str, run_key: str) -> None:
+        with self._writing() as connection:
+            gh.mark_run_gone(connection, repo, run_key)
+
     def upsert_artifacts(self, repo: str, items: Sequence[ArtifactRecord]) -> int:
         with self._writing() as connection:
             return gh.upsert_artifacts(connection, repo, items)
