@@ -129,7 +129,7 @@ def test_budget_thresholds_on_actual_forecast_and_limit() -> None:
     kinds = {(a.budget, a.threshold, a.kind) for a in alerts}
     assert {("daily", 0.8, "actual"), ("daily", 1.0, "actual"), ("daily-limit", 1.0, "limit"),
             ("monthly", 0.8, "forecast")} <= kinds  # fmt: skip
-    assert all(a.key.count("|") == 3 for a in alerts)
+    assert all(a.key.count("|") == 4 and a.key.endswith("USD") for a in alerts)
     assert (
         "above the alert limit of 105.00 USD" in next(a for a in alerts if a.kind == "limit").text()
     )
@@ -405,3 +405,52 @@ def test_rightsize_from_a_utilisation_file(sqlite_cli: Cli, tmp_path: Path) -> N
     usage.write_text("resource,instance_type,peak_cpu\ni-1,m5.large,150\n")
     code, _out, err = sqlite_cli("cost", "whatif", "--rightsize-from", str(usage))
     assert code == 1 and "row 1: peak_cpu must be 0..100" in err
+
+
+def test_forecast_survives_a_one_off_credit() -> None:
+    today = date(2026, 11, 9)
+    history = {today - timedelta(days=i): Decimal("100") for i in range(1, 29)}
+    history[today - timedelta(days=3)] = Decimal("-2690")
+    history[today] = Decimal("100")
+    forecast = ledger.forecast_month(history, today)
+    assert forecast.remaining == Decimal("2100.0")  # 21 more days at 100
+    assert forecast.low <= forecast.total <= forecast.high
+
+
+def test_usage_report_covers_only_its_own_repository() -> None:
+    jobs = [
+        ("1", "ci", "a/one", '["ubuntu-latest"]', T0, T0 + timedelta(minutes=5)),
+        ("2", "ci", "a/two", '["ubuntu-latest"]', T0, T0 + timedelta(minutes=5)),
+    ]
+    computed = actions_cost_lines(jobs, RATES, "USD")
+    report = CostLine("github-usage", "r", T0.date(), "GitHub Actions", Decimal("1"), "USD",
+                      repository="a/one")  # fmt: skip
+    assert [x.repository for x in without_reported_days(computed, [report])] == ["a/two"]
+
+
+def test_model_shift_leaves_other_currencies_alone() -> None:
+    line = CostLine("bedrock-log", "k", D0, "Amazon Bedrock", Decimal("10"), "EUR", model="big",
+                    input_tokens=1000)  # fmt: skip
+    scenario = whatif.model_shift("big", "small", 1.0, lambda _m, _l: Decimal("1"))
+    assert scenario.apply(line) == Decimal("10")
+
+
+def test_each_webhook_gets_each_alert_once(
+    sqlite_cli: Cli, tmp_path: Path, webhook: tuple[str, list[dict[str, str]], list[int]]
+) -> None:
+    url, received, statuses = webhook
+    spend = tmp_path / "spend.csv"
+    spend.write_text(
+        "BilledCost,EffectiveCost,BillingCurrency,ChargePeriodStart,ServiceName,Id\n"
+        "60.00,60.00,USD,2026-11-27 03:00:00,EC2,x\n"
+    )
+    sqlite_cli.json("ingest", "cost", str(spend), "--format", "focus")
+    (tmp_path / "pilothouse.toml").write_text(f'[budget]\nwebhooks = ["{url}", "{url}/two"]\n')
+    statuses.extend([200, 500, 500, 500])  # the first alert: webhook one ok, two fails 3 times
+    code, out, _ = sqlite_cli("cost", "alerts", "--notify", "--json")
+    alerts = json.loads(out)["alerts"]
+    assert code == 1 and len(received) == 1 + 3 + 2 * (len(alerts) - 1)
+    before = len(received)
+    code, _out, err = sqlite_cli("cost", "alerts", "--notify")
+    assert code == 0, err
+    assert len(received) == before + 1  # only the webhook that missed it

@@ -83,6 +83,12 @@ def actions_cost_lines(
 def without_reported_days(
     computed: Iterable[CostLine], reported: Iterable[CostLine]
 ) -> list[CostLine]:
-    """Computed Actions lines for the days the usage report does not cover (no double count)."""
-    covered = {line.day for line in reported if line.source == "github-usage"}
-    return [line for line in computed if line.day not in covered]
+    """Computed Actions lines for the days (per repository) the usage report does not
+    cover: no double count. A report line without a repository covers its whole day."""
+    covered = {(line.day, line.repository) for line in reported if line.source == "github-usage"}
+    whole_days = {day for day, repository in covered if repository is None}
+    return [
+        line
+        for line in computed
+        if line.day not in whole_days and (line.day, line.repository) not in covered
+    ]

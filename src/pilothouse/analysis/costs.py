@@ -130,12 +130,14 @@ def forecast_month(history: Mapping[date, Decimal], today: date, *, basis: int =
     if not window:
         return Forecast(month_to_date, ZERO, month_to_date, month_to_date, month_to_date,
                         days_left, 0)  # fmt: skip
-    factors = weekday_factors(window)
+    factors = _median_weekday_factors(window)
     # A weekday with no spend at all has factor 0 and says nothing about the base.
     scaled = [float(a) / factors[d.weekday()] for d, a in window.items() if factors[d.weekday()]]
     base = statistics.median(scaled) if scaled else 0.0
     residuals = [float(a) - base * factors[d.weekday()] for d, a in window.items()]
-    sigma = statistics.pstdev(residuals) if len(residuals) > 1 else 0.0
+    # A robust spread (MAD): one credit or spike must not blow up the interval.
+    centre = statistics.median(residuals)
+    sigma = 1.4826 * statistics.median(abs(r - centre) for r in residuals)
     remaining = sum(
         base * factors[(today + timedelta(days=i)).weekday()] for i in range(1, days_left + 1)
     )
@@ -146,7 +148,7 @@ def forecast_month(history: Mapping[date, Decimal], today: date, *, basis: int =
         month_to_date=month_to_date,
         remaining=rest,
         total=total,
-        low=max(month_to_date, total - Decimal(str(round(spread, 2)))),
+        low=total - Decimal(str(round(spread, 2))),
         high=total + Decimal(str(round(spread, 2))),
         days_left=days_left,
         basis_days=len(window),
@@ -262,7 +264,12 @@ class Alert:
 
     @property
     def key(self) -> str:
-        return f"{self.budget}|{self.threshold:g}|{self.period}|{self.kind}"
+        """Budget, threshold, period and kind, plus the amount: raising a budget
+        mid-period re-arms its alerts."""
+        return (
+            f"{self.budget}|{self.threshold:g}|{self.period}|{self.kind}|"
+            f"{self.limit:.2f}{self.currency}"
+        )
 
     def text(self) -> str:
         share = float(self.spent / self.limit) if self.limit else 0.0

@@ -43,6 +43,8 @@ def model_shift(
     def apply(line: CostLine) -> Decimal:
         if line.model != source_model or not _has_tag(line, tag):
             return line.amount
+        if line.currency.upper() != "USD":  # model prices are in USD: no conversion here
+            return line.amount
         moved = pricer(target_model, line)
         if moved is None:
             return line.amount

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import sys
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -105,7 +106,8 @@ def _currency_report(
                 "main_contributor": a.contributor,
                 "contributor_increase": _money(a.contributor_increase),
             }  # fmt: skip
-            for a in ledger.find_anomalies(totals, grid)
+            # Today is not over: its partial spend would look like a drop.
+            for a in ledger.find_anomalies({d: v for d, v in totals.items() if d < today}, grid)
         ],
     }
     if currency == state.config["cost.currency"].upper():
@@ -232,18 +234,25 @@ def alerts(
     failures: list[str] = []
     with state.open_store() as store:
         found = current_alerts(store, state)
-        sent = store.sent_alerts(a.key for a in found)
+        targets = webhooks or [""]  # without webhooks an alert is "new" until sent somewhere
+        keys = {a.key: [_delivery_key(a.key, url) for url in targets] for a in found}
+        done = store.sent_alerts(k for ks in keys.values() for k in ks)
+        sent = {key for key, ks in keys.items() if all(k in done for k in ks)}
         delivered: list[str] = []
         if notify:
             with httpx.Client() as client:
                 for alert in (a for a in found if a.key not in sent):
-                    problems = [
-                        p for url in webhooks if (p := post_webhook(client, url, alert.text()))
-                    ]
-                    if problems:
-                        failures.extend(problems)
-                    else:
-                        store.mark_alert_sent(alert.key, state.now())
+                    ok = True
+                    for url, key in zip(webhooks, keys[alert.key], strict=True):
+                        if key in done:
+                            continue  # this webhook has it already
+                        problem = post_webhook(client, url, alert.text())
+                        if problem:
+                            failures.append(problem)
+                            ok = False
+                        else:
+                            store.mark_alert_sent(key, state.now())
+                    if ok:
                         delivered.append(alert.key)
     rows = [
         {
@@ -271,6 +280,12 @@ def alerts(
             sys.stdout.write("no budget threshold crossed\n")
     if failures:
         raise PilothouseError(f"{len(failures)} alert deliveries failed: {'; '.join(failures)}")
+
+
+def _delivery_key(alert_key: str, url: str) -> str:
+    """One delivery: an alert to one webhook (the URL is a secret: only its digest)."""
+    digest = hashlib.sha256(url.encode()).hexdigest()[:16] if url else "-"
+    return f"{alert_key}|{digest}"
 
 
 # -- what-if --------------------------------------------------------------------------------

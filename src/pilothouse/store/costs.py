@@ -108,6 +108,7 @@ def finished_jobs(
     connection: Connection, since: datetime
 ) -> Iterator[tuple[str, str | None, str, str, datetime, datetime]]:
     """(job key, workflow, repository, runner labels JSON, started, finished) of timed jobs."""
+    synced = jobs.alias("synced")
     query = (
         select(
             jobs.c.job_key,
@@ -123,6 +124,12 @@ def finished_jobs(
             jobs.c.started_at.is_not(None),
             jobs.c.finished_at.is_not(None),
             jobs.c.started_at >= since,
+            # A JUnit report's placeholder job is priced only once a sync adopts it
+            # into the real job, unless the store has no synced jobs for that run.
+            ~jobs.c.job_key.startswith("junit:")
+            | ~select(synced.c.id)
+            .where(synced.c.run_id == runs.c.id, ~synced.c.job_key.startswith("junit:"))
+            .exists(),
         )
     )
     for row in connection.execute(query):
