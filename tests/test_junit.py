@@ -335,3 +335,32 @@ def test_any_generated_report_round_trips(suites: list[list[tuple[str, str]]]) -
         "<skipped/>": "skipped",
     }
     assert [c.outcome for c in parsed] == [kind_to_outcome[k] for _, k in flat]
+
+
+_MEMORY_PROBE = """
+import resource, sys
+from pathlib import Path
+from pilothouse.sources.junit import iter_testcases
+count = sum(1 for _ in iter_testcases(Path(sys.argv[1])))
+print(count, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+"""
+
+
+def test_memory_stays_bounded_by_more_than_testcases(tmp_path: Path) -> None:
+    """Suite-level properties and output are freed as they end, like testcases."""
+    import subprocess
+    import sys
+
+    report = tmp_path / "props.xml"
+    with report.open("w") as out:
+        out.write('<testsuites><testsuite name="s"><properties>')
+        for i in range(400_000):  # ~40 MB of properties
+            out.write(f'<property name="key{i}" value="{"v" * 60}"/>')
+        out.write('</properties><testcase name="t"/></testsuite></testsuites>')
+    done = subprocess.run(
+        [sys.executable, "-c", _MEMORY_PROBE, str(report)], capture_output=True, text=True,
+        check=True,
+    )  # fmt: skip
+    count, peak_mib = map(int, done.stdout.split())
+    assert count == 1
+    assert peak_mib < 150  # kept whole, the tree of this file takes well over 500 MiB

@@ -228,10 +228,20 @@ def _check_root(path: Path, root: Any) -> None:
         )
 
 
-_TAGS = ("{*}testsuite", "{*}testcase")
 # Finished testcases are cleared at once and unlinked in batches: memory stays
 # bounded by this many empty elements while the per-testcase cost stays low.
 _UNLINK_EVERY = 256
+
+
+def _inside_testcase(element: Any) -> bool:
+    """Whether *element* is part of a testcase (read when the testcase ends)."""
+    for ancestor in element.iterancestors():
+        tag = _local(ancestor.tag)
+        if tag == "testcase":
+            return True
+        if tag in ROOT_TAGS:
+            return False
+    return False
 
 
 def _suite_name(parent: Any) -> str:
@@ -246,13 +256,23 @@ def iter_testcases(path: Path, stream: IO[bytes] | None = None) -> Iterator[Test
     Raises InputError naming the file (and line where known) when the file is
     empty, not well-formed XML, declares a DTD, or is not a JUnit document.
     """
-    source: Any = stream if stream is not None else str(path)
-    # Events only when a testcase or testsuite ends: everything else (failure
-    # details, properties, system-out) is read from the finished element.
+    if stream is not None:
+        yield from _iter_stream(path, stream)
+        return
+    try:
+        opened = path.open("rb")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    with opened:  # closed however the reading ends, refusals included
+        yield from _iter_stream(path, opened)
+
+
+def _iter_stream(path: Path, source: IO[bytes]) -> Iterator[TestCase]:
+    # Only "end" events: a testcase is read whole when it ends (failure details,
+    # retries); every other finished element outside testcases is freed at once.
     events = etree.iterparse(
         source,
         events=("end",),
-        tag=_TAGS,
         resolve_entities=False,
         load_dtd=False,
         no_network=True,
@@ -281,8 +301,12 @@ def iter_testcases(path: Path, stream: IO[bytes] | None = None) -> Iterator[Test
                     # The parser runs ahead of the events, so later siblings may
                     # exist already: unlink only what comes before this one.
                     del parent[: parent.index(element)]
-            else:
+            elif tag == "testsuite" or _local(tag) == "testsuite":
                 parent = None  # a suite ended: the next testcase looks its suite up again
+                _release(element)
+            elif not _inside_testcase(element):
+                # properties, suite-level system-out, unknown tags: nothing to keep,
+                # and a report made of millions of them must not fill the memory.
                 _release(element)
         if not checked:  # no JUnit element anywhere: the root decides what it is
             _check_root(path, events.root)
