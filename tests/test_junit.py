@@ -337,12 +337,16 @@ def test_any_generated_report_round_trips(suites: list[list[tuple[str, str]]]) -
     assert [c.outcome for c in parsed] == [kind_to_outcome[k] for _, k in flat]
 
 
+# VmHWM, not ru_maxrss: the latter survives exec and so counts the forking parent
+# (a big pytest worker) as well.
 _MEMORY_PROBE = """
-import resource, sys
+import sys
 from pathlib import Path
 from pilothouse.sources.junit import iter_testcases
 count = sum(1 for _ in iter_testcases(Path(sys.argv[1])))
-print(count, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+status = Path("/proc/self/status").read_text().splitlines()
+peak_kib = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+print(count, peak_kib // 1024)
 """
 
 
