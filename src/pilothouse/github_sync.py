@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from pilothouse.errors import PilothouseError
@@ -213,7 +213,9 @@ def _sync_run(ctx: _Context, data: dict[str, Any], versions: dict[str, RunVersio
 def _sync_runs(ctx: _Context, plan: SyncPlan) -> None:
     versions = ctx.store.run_versions(ctx.repo)
     done = 0
-    for url, page in _run_windows(ctx, plan.created_filter, plan.start, ctx.now):
+    # The filter starts at midnight of the start date: so must a bisection.
+    start = datetime.combine(plan.start.date(), time(), UTC) if plan.start else None
+    for url, page in _run_windows(ctx, plan.created_filter, start, ctx.now):
         if page.not_modified:
             continue
         runs = page.data.get("workflow_runs")
