@@ -243,7 +243,7 @@ def test_cli_json(flaky_history: Cli) -> None:
                           "last_seen", "evidence"}  # fmt: skip
     assert first["evidence"][0]["kind"] == "same-commit"
     assert first["evidence"][0]["run"] == "3" and first["evidence"][0]["job"] == "test"
-    assert data["broken"] == [] and data["outages"] == []
+    assert data["broken"] == [] and data["outages"] == [] and data["candidates"] == []
     assert data["pass_rate"]["overall"]["without_quarantined"] == 1.0
 
 

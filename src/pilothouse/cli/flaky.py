@@ -110,6 +110,8 @@ def _flaky_dict(item: analysis.Flaky) -> dict[str, Any]:
 def _report_dict(report: analysis.Report, rates: dict[str, object]) -> dict[str, Any]:
     return {
         "flaky": [_flaky_dict(f) for f in report.flaky],
+        # Evidence below the score threshold or too few runs: what --preview may add.
+        "candidates": [_flaky_dict(f) for f in report.candidates],
         "broken": [
             {
                 "test": b.test,
