@@ -9,7 +9,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
-import httpx
 import typer
 from rich.table import Table
 from rich.text import Text
@@ -21,7 +20,6 @@ from pilothouse.cli.output import print_json, stdout_console
 from pilothouse.cli.state import State, state_of
 from pilothouse.errors import ConfigError, PilothouseError
 from pilothouse.model import CostLine
-from pilothouse.notify import post_webhook
 from pilothouse.sources.costs import price_book_from_config, token_pricer
 from pilothouse.sources.utilisation import read_utilisation
 from pilothouse.store import Store
@@ -240,6 +238,10 @@ def alerts(
         sent = {key for key, ks in keys.items() if all(k in done for k in ks)}
         delivered: list[str] = []
         if notify:
+            import httpx
+
+            from pilothouse.notify import post_webhook
+
             with httpx.Client() as client:
                 for alert in (a for a in found if a.key not in sent):
                     ok = True

@@ -7,7 +7,6 @@ import sys
 from dataclasses import replace
 from typing import Annotated
 
-import httpx
 import typer
 from rich.console import Console
 from rich.progress import Progress
@@ -17,9 +16,6 @@ from pilothouse import ingest as service
 from pilothouse.cli.output import print_json, stdout_console
 from pilothouse.cli.state import state_of
 from pilothouse.errors import InputError
-from pilothouse.github_sync import sync_github
-from pilothouse.sources.costs import SkipLog, iter_cost_file, price_book_from_config
-from pilothouse.sources.github import DEFAULT_API_URL, GitHubApi, Policy, token_from_environment
 from pilothouse.sources.junit import ReportFile
 
 app = typer.Typer(help="Bring outside data into the store.", no_args_is_help=True)
@@ -93,7 +89,7 @@ def github_actions(
     repo: Annotated[str, typer.Option(help="Repository OWNER/NAME.")],
     api_url: Annotated[
         str, typer.Option(help="API root; for GitHub Enterprise Server https://HOST/api/v3.")
-    ] = DEFAULT_API_URL,
+    ] = "https://api.github.com",
     since: Annotated[
         str | None, typer.Option(help="Only runs created since this date (ISO 8601).")
     ] = None,
@@ -114,6 +110,12 @@ def github_actions(
     """
     if since and full:
         raise typer.BadParameter("--since and --full exclude each other", param_hint="--since")
+    # Imported here: `ingest junit` in a CI job should not pay for an HTTP client.
+    import httpx
+
+    from pilothouse.github_sync import sync_github
+    from pilothouse.sources.github import GitHubApi, Policy, token_from_environment
+
     state = state_of(ctx)
     token = token_from_environment(state.env)
     err = Console(stderr=True, highlight=False)
@@ -175,6 +177,8 @@ def cost_exports(
     report CSV, AWS Bedrock model-invocation logs (JSON lines, priced per model with
     genai-prices and cost.model_prices overrides). One bad file and nothing is written.
     """
+    from pilothouse.sources.costs import SkipLog, iter_cost_file, price_book_from_config
+
     state = state_of(ctx)
     files = service.expand_paths(paths, cwd=state.cwd, suffixes=None)
     book = price_book_from_config(
