@@ -318,16 +318,21 @@ def webhook() -> Iterator[tuple[str, list[dict[str, str]], list[int]]]:
     server.server_close()
 
 
+def _spend_today(cli: Cli, tmp_path: Path, amount: str, service: str) -> None:
+    """Ingest one FOCUS line of spend on the fixed "today" of the CLI harness."""
+    spend = tmp_path / "spend.csv"
+    spend.write_text(
+        "BilledCost,EffectiveCost,BillingCurrency,ChargePeriodStart,ServiceName,Id\n"
+        f"{amount},{amount},USD,2026-11-27 03:00:00,{service},x\n"
+    )
+    cli.json("ingest", "cost", str(spend), "--format", "focus")
+
+
 def test_alerts_are_sent_once_and_failures_reported(
     sqlite_cli: Cli, tmp_path: Path, webhook: tuple[str, list[dict[str, str]], list[int]]
 ) -> None:
     url, received, statuses = webhook
-    spend = tmp_path / "spend.csv"
-    spend.write_text(
-        "BilledCost,EffectiveCost,BillingCurrency,ChargePeriodStart,ServiceName,Id\n"
-        "110.00,110.00,USD,2026-11-27 03:00:00,Amazon Bedrock,x\n"
-    )
-    sqlite_cli.json("ingest", "cost", str(spend), "--format", "focus")
+    _spend_today(sqlite_cli, tmp_path, "110.00", "Amazon Bedrock")
     (tmp_path / "pilothouse.toml").write_text(f'[budget]\nwebhooks = ["{url}"]\n')
     statuses.extend([500, 500, 500])  # the first alert's three tries fail
     code, out, err = sqlite_cli("cost", "alerts", "--notify", "--json")
@@ -439,12 +444,7 @@ def test_each_webhook_gets_each_alert_once(
     sqlite_cli: Cli, tmp_path: Path, webhook: tuple[str, list[dict[str, str]], list[int]]
 ) -> None:
     url, received, statuses = webhook
-    spend = tmp_path / "spend.csv"
-    spend.write_text(
-        "BilledCost,EffectiveCost,BillingCurrency,ChargePeriodStart,ServiceName,Id\n"
-        "60.00,60.00,USD,2026-11-27 03:00:00,EC2,x\n"
-    )
-    sqlite_cli.json("ingest", "cost", str(spend), "--format", "focus")
+    _spend_today(sqlite_cli, tmp_path, "60.00", "EC2")
     (tmp_path / "pilothouse.toml").write_text(f'[budget]\nwebhooks = ["{url}", "{url}/two"]\n')
     statuses.extend([200, 500, 500, 500])  # the first alert: webhook one ok, two fails 3 times
     code, out, _ = sqlite_cli("cost", "alerts", "--notify", "--json")

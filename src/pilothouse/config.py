@@ -19,6 +19,7 @@ from pilothouse.errors import ConfigError
 
 DEFAULT_CONFIG_FILE = "pilothouse.toml"
 DEFAULT_DB = "sqlite:///.pilothouse/pilothouse.db"
+DEFAULT_GITHUB_API_URL = "https://api.github.com"
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from pilothouse.analysis.sharding import plan_shards
+from pilothouse.analysis.sharding import ShardingError, parse_shard_spec, plan_shards
 from pilothouse.config import DEFAULT_DB
 
 
@@ -37,10 +37,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def _parse(value: str) -> tuple[int, int]:
-    index, _, total = value.partition("/")
-    if not (index.isdigit() and total.isdigit()) or not 1 <= int(index) <= int(total):
-        raise pytest.UsageError(f"--pilothouse-shard {value!r}: expected I/N with 1 <= I <= N")
-    return int(index), int(total)
+    try:
+        return parse_shard_spec(value)
+    except ShardingError as exc:
+        raise pytest.UsageError(f"--pilothouse-shard {exc}") from None
 
 
 def _known(config: pytest.Config) -> dict[str, float]:

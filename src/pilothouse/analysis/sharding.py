@@ -62,6 +62,18 @@ class ShardingError(ValueError):
     """The request cannot be planned (no tests, N < 1, an impossible target)."""
 
 
+def parse_shard_spec(value: str) -> tuple[int, int]:
+    """``"2/4"`` -> ``(2, 4)``: shard I of N, with 1 <= I <= N.
+
+    >>> parse_shard_spec("2/4")
+    (2, 4)
+    """
+    index, _, total = value.partition("/")
+    if not (index.isdigit() and total.isdigit()) or not 1 <= int(index) <= int(total):
+        raise ShardingError(f"{value!r}: expected I/N with 1 <= I <= N")
+    return int(index), int(total)
+
+
 # -- ids and neighbours -------------------------------------------------------------------
 
 

@@ -15,6 +15,7 @@ from rich.text import Text
 from pilothouse import ingest as service
 from pilothouse.cli.output import print_json, stdout_console
 from pilothouse.cli.state import state_of
+from pilothouse.config import DEFAULT_GITHUB_API_URL
 from pilothouse.errors import InputError
 from pilothouse.sources.junit import ReportFile
 
@@ -89,7 +90,7 @@ def github_actions(
     repo: Annotated[str, typer.Option(help="Repository OWNER/NAME.")],
     api_url: Annotated[
         str, typer.Option(help="API root; for GitHub Enterprise Server https://HOST/api/v3.")
-    ] = "https://api.github.com",
+    ] = DEFAULT_GITHUB_API_URL,
     since: Annotated[
         str | None, typer.Option(help="Only runs created since this date (ISO 8601).")
     ] = None,

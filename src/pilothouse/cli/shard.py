@@ -12,7 +12,13 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from pilothouse.analysis.sharding import Plan, ShardingError, plan_for_target, plan_shards
+from pilothouse.analysis.sharding import (
+    Plan,
+    ShardingError,
+    parse_shard_spec,
+    plan_for_target,
+    plan_shards,
+)
 from pilothouse.cli.output import nextest_filterset, print_json, seconds, stdout_console
 from pilothouse.cli.state import State, state_of
 from pilothouse.errors import InputError, PilothouseError
@@ -39,10 +45,10 @@ class By(enum.StrEnum):
 
 
 def _parse_shard(value: str) -> tuple[int, int]:
-    index, _, total = value.partition("/")
-    if not (index.isdigit() and total.isdigit()) or not 1 <= int(index) <= int(total):
-        raise typer.BadParameter(f"{value!r}: expected I/N with 1 <= I <= N", param_hint="--shard")
-    return int(index), int(total)
+    try:
+        return parse_shard_spec(value)
+    except ShardingError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--shard") from None
 
 
 def _known(state: State, files: list[Path] | None) -> dict[str, float]:

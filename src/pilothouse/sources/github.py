@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from pilothouse.config import DEFAULT_GITHUB_API_URL
 from pilothouse.errors import PilothouseError
 from pilothouse.model import (
     ArtifactRecord,
@@ -27,7 +28,7 @@ from pilothouse.model import (
     WorkflowRecord,
 )
 
-DEFAULT_API_URL = "https://api.github.com"
+DEFAULT_API_URL = DEFAULT_GITHUB_API_URL
 TOKEN_VARIABLES = ("GITHUB_TOKEN", "GH_TOKEN")
 PER_PAGE = 100
 API_VERSION = "2022-11-28"
