@@ -454,3 +454,9 @@ def test_each_webhook_gets_each_alert_once(
     code, _out, err = sqlite_cli("cost", "alerts", "--notify")
     assert code == 0, err
     assert len(received) == before + 1  # only the webhook that missed it
+
+
+def test_cents_on_a_sparse_real_export_are_not_anomalies(sqlite_cli: Cli) -> None:
+    sqlite_cli.json("ingest", "cost", str(FOCUS), "--format", "focus")
+    report = sqlite_cli.json("cost", "--until", "2024-09-30", "--days", "30")
+    assert [a for c in report["currencies"].values() for a in c["anomalies"]] == []

@@ -207,12 +207,14 @@ def find_anomalies(
             continue
         median = statistics.median(past)
         mad = statistics.median(abs(x - median) for x in past) * 1.4826
-        # Floors keep a quiet, near-zero history from calling every cent an anomaly.
-        scale = max(mad, 0.1 * median, 1.0)
-        score = (adjusted[day] - median) / scale
+        factor = factors[day.weekday()]
+        expected = median * factor
+        # Back in money: the floors (a tenth of the expected spend, one unit of the
+        # currency) keep a quiet, near-zero history from calling every cent an anomaly.
+        scale = max(mad * factor, 0.1 * expected, 1.0)
+        score = (float(totals[day]) - expected) / scale
         if abs(score) < threshold:
             continue
-        expected = median * factors[day.weekday()]
         contributor, increase = _contributor(grid, days[max(0, index - trailing) : index], day)
         found.append(
             Anomaly(
