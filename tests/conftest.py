@@ -50,7 +50,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def store(store_url: str) -> Iterator[Store]:
-    with Store.open(store_url) as opened:
+    with Store.open(store_url, create=True) as opened:
         yield opened
 
 

@@ -358,6 +358,7 @@ def test_notify_without_webhooks_is_a_config_error(sqlite_cli: Cli) -> None:
 
 
 def test_cost_report_human_and_empty(sqlite_cli: Cli) -> None:
+    assert sqlite_cli("db", "upgrade")[0] == 0  # an existing store without cost lines
     code, out, _ = sqlite_cli("cost")
     assert code == 0 and "No cost data" in out
     sqlite_cli.json("ingest", "cost", str(FOCUS), "--format", "focus")

@@ -172,5 +172,6 @@ def test_empty_test_list_and_empty_store(sqlite_cli: Cli, tmp_path: Path) -> Non
         "shard", "--shards", "2", "--durations", str(OLD), "--tests", str(empty)
     )
     assert code == 1 and "no test ids" in err
+    assert sqlite_cli("db", "upgrade")[0] == 0  # an existing store without history
     code, _out, err = sqlite_cli("shard", "--shards", "2")
     assert code == 1 and "no durations: ingest JUnit reports first" in err

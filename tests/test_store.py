@@ -54,7 +54,7 @@ def test_migrations_create_exactly_the_declared_schema(store: Store) -> None:
 
 
 def test_opening_twice_migrates_once(store_url: str) -> None:
-    with Store.open(store_url) as first:
+    with Store.open(store_url, create=True) as first:
         first.add_reports(RUN, [_report("d1", _cases("passed"))], now=FIXED_NOW)
     with Store.open(store_url) as second:
         assert second.counts()["test_results"] == 1
@@ -160,7 +160,7 @@ def test_existing_run_gets_missing_fields_filled(store: Store) -> None:
 )
 def test_bad_store_urls(url: str, match: str) -> None:
     with pytest.raises(StoreError, match=match) as caught:
-        Store.open(url)
+        Store.open(url, create=True)
     assert "s3cret" not in str(caught.value)
 
 
@@ -170,7 +170,7 @@ def test_postgres_scheme_defaults_to_psycopg3() -> None:
 
 
 def test_sqlite_store_uses_wal(tmp_path: Path) -> None:
-    with Store.open(f"sqlite:///{tmp_path / 'sub' / 'dir' / 'x.db'}") as store:
+    with Store.open(f"sqlite:///{tmp_path / 'sub' / 'dir' / 'x.db'}", create=True) as store:
         with store.engine.connect() as connection:
             mode = connection.exec_driver_sql("PRAGMA journal_mode").scalar()
     assert mode == "wal"
@@ -185,7 +185,7 @@ from pilothouse.store import ReportInput, Store
 url, job = sys.argv[1], sys.argv[2]
 run = RunInfo("github", "acme/w", "77", 1, job=job)
 cases = (TestCase("s", "c", f"{job}-{i}", "", 0.1, "passed") for i in range(20000))
-with Store.open(url) as store:
+with Store.open(url, create=True) as store:
     for part in range(3):
         items = [ReportInput(f"{job}{part}.xml", f"{job}-{part}", 1,
                  cases if part == 0 else iter(()))]
@@ -215,7 +215,7 @@ def test_concurrent_ingest_into_one_sqlite_file(tmp_path: Path) -> None:
 
 
 def test_postgres_schema_isolation_fixture_is_real(pg_url: str) -> None:
-    with Store.open(pg_url) as store:
+    with Store.open(pg_url, create=True) as store:
         assert store.engine.dialect.name == "postgresql"
         with store.engine.connect() as connection:
             schema = connection.execute(sqlalchemy.text("SELECT current_schema()")).scalar()

@@ -30,3 +30,7 @@ class InputError(PilothouseError):
 
 class StoreError(PilothouseError):
     """The store cannot be opened, migrated or written."""
+
+
+class StoreMissing(StoreError):
+    """A reading command found no store (no file, or a database without its tables)."""

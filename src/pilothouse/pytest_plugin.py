@@ -55,10 +55,15 @@ def _known(config: pytest.Config) -> dict[str, float]:
         if not path.exists():
             return {}  # no history yet: every test is estimated alike
         url = f"sqlite:///{path}"
+    from pilothouse.errors import StoreMissing
     from pilothouse.sources.durations import durations_from_history
     from pilothouse.store import Store
 
-    with Store.open(url) as store:
+    try:
+        store = Store.open(url)  # read-only: never creates a store
+    except StoreMissing:
+        return {}
+    with store:
         return durations_from_history(store.test_observations())
 
 

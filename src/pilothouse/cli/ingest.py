@@ -43,7 +43,8 @@ def junit(
     ] = None,
     job: Annotated[str | None, typer.Option(help="Job name (default $GITHUB_JOB).")] = None,
     attempt: Annotated[
-        int | None, typer.Option(min=1, help="Run attempt (default $GITHUB_RUN_ATTEMPT or 1).")
+        int | None,
+        typer.Option(min=1, max=2**31 - 1, help="Run attempt (default $GITHUB_RUN_ATTEMPT or 1)."),
     ] = None,
     started: Annotated[
         str | None, typer.Option(help="When the run started, ISO 8601 (default: now).")
@@ -70,7 +71,7 @@ def junit(
     files = [ReportFile.open(p) for p in service.expand_paths(paths, cwd=state.cwd)]
     if not files:
         raise InputError("no report files given")
-    with state.open_store() as store:
+    with state.open_store(create=True) as store:
         counts = service.ingest_reports(store, files, run, now=state.now())
     if as_json:
         print_json(counts.as_dict())
@@ -137,7 +138,7 @@ def github_actions(
             clock=state.now,
             notify=lambda message: err.print(Text(message)),
         )
-        with state.open_store() as store:
+        with state.open_store(create=True) as store:
             counts = sync_github(
                 store,
                 api,
@@ -191,7 +192,7 @@ def cost_exports(
         for path in files
         for line in iter_cost_file(path, fmt.value, strict=strict, prices=book, skipped=skipped)
     )
-    with state.open_store() as store:
+    with state.open_store(create=True) as store:
         new, known = store.add_cost_lines(lines)
     counts = {"files": len(files), "lines": new + known, "new": new, "duplicates": known,
               "skipped": skipped.count}  # fmt: skip

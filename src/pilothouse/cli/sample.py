@@ -53,7 +53,7 @@ def sample(
     progress = Progress(
         console=Console(stderr=True), transient=True, disable=not sys.stderr.isatty()
     )
-    with state.open_store() as store, progress:
+    with state.open_store(create=True) as store, progress:
         task = progress.add_task("loading sample history", total=days)
         for batch in samples.generate(days=days, end=last_day, seed=seed):
             total = _add(total, ingest_reports(store, batch.reports, batch.run, now=state.now()))

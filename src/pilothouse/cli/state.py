@@ -49,14 +49,19 @@ class State:
     def now(self) -> datetime:
         return self.world.clock()
 
-    def open_store(self) -> Store:
+    @property
+    def store_url(self) -> str:
+        """The store URL, a relative SQLite path resolved against the working directory."""
         url = str(self.config["db"])
         if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
-            # A relative SQLite path is relative to the working directory given.
             relative = url.removeprefix("sqlite:///")
             if relative and relative != ":memory:":
                 url = f"sqlite:///{self.cwd / relative}"
-        return Store.open(url)
+        return url
+
+    def open_store(self, *, create: bool = False) -> Store:
+        """The store; only writing commands pass *create* (create or upgrade it)."""
+        return Store.open(self.store_url, create=create)
 
 
 def state_of(ctx: typer.Context) -> State:

@@ -1,4 +1,4 @@
-"""Opening a store: engine settings per backend and migrations on first use."""
+"""Opening a store: engine settings per backend; writers create and migrate, readers never."""
 
 from __future__ import annotations
 
@@ -10,15 +10,16 @@ from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from pilothouse.errors import StoreError
+from pilothouse.errors import StoreError, StoreMissing
 
 if TYPE_CHECKING:
     from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
 # The newest migration under pilothouse/migrations/versions. Checked against
 # Alembic's own view in the tests; knowing it here lets a store that is up to
 # date open without importing Alembic at all (a tenth of a second per command).
-SCHEMA_REVISION = "0003"
+SCHEMA_REVISION = "0004_store"
 WRITE_FLAG = "pilothouse_write"
 SQLITE_BUSY_TIMEOUT_MS = 120_000
 # Any fixed 64-bit number; serialises concurrent first-use migrations on PostgreSQL.
@@ -46,8 +47,8 @@ def parse_url(raw: str) -> URL:
     return url
 
 
-def _sqlite_engine(url: URL) -> Engine:
-    if url.database and url.database != ":memory:":
+def _sqlite_engine(url: URL, *, create: bool) -> Engine:
+    if create and url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
 
@@ -58,7 +59,8 @@ def _sqlite_engine(url: URL) -> Engine:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA journal_mode = WAL")
+        if create:  # WAL is a property of the file: the writer that creates it sets it
+            cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
@@ -71,13 +73,14 @@ def _sqlite_engine(url: URL) -> Engine:
     return engine
 
 
-def create_store_engine(url: URL) -> Engine:
+def create_store_engine(url: URL, *, create: bool) -> Engine:
+    """An engine for *url*; only with *create* may it make directories or set WAL."""
     if url.get_backend_name() == "sqlite":
-        return _sqlite_engine(url)
+        return _sqlite_engine(url, create=create)
     return create_engine(url, pool_pre_ping=True)
 
 
-def _alembic_config() -> Config:
+def alembic_config() -> Config:
     from alembic.config import Config
 
     config = Config()
@@ -86,11 +89,19 @@ def _alembic_config() -> Config:
     return config
 
 
-def head_revision() -> str | None:
-    """The newest migration, as Alembic reads it from the scripts."""
+def _scripts() -> ScriptDirectory:
     from alembic.script import ScriptDirectory
 
-    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    return ScriptDirectory.from_config(alembic_config())
+
+
+def head_revision() -> str | None:
+    """The newest migration, as Alembic reads it from the scripts."""
+    return _scripts().get_current_head()
+
+
+def _known_revision(revision: str) -> bool:
+    return any(script.revision == revision for script in _scripts().walk_revisions())
 
 
 def current_revision(connection: Connection) -> str | None:
@@ -100,31 +111,140 @@ def current_revision(connection: Connection) -> str | None:
     return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the schema to the latest revision; a no-op when it is there already."""
+def _sqlite_file_is_empty(url: URL) -> bool:
+    """No store file yet (or a 0-byte one): reading must not create it."""
+    if url.get_backend_name() != "sqlite":
+        return False
+    if not url.database or url.database == ":memory:":
+        return True
+    path = Path(url.database)
+    return not path.is_file() or path.stat().st_size == 0
+
+
+def missing(url: URL) -> StoreMissing:
+    return StoreMissing(
+        f"{describe(url)}: no pilothouse store here; create one with "
+        "`pilothouse ingest junit|github|cost ...` or `pilothouse sample`"
+    )
+
+
+def _unusable(url: URL, revision: str) -> StoreError:
+    """The error for a store at *revision*, which is not this code's schema."""
+    if _known_revision(revision):
+        return StoreError(
+            f"{describe(url)}: store schema revision {revision} is older than this "
+            f"pilothouse's {SCHEMA_REVISION}; upgrade it with `pilothouse db upgrade` "
+            "(writing commands such as `pilothouse ingest ...` also do)"
+        )
+    return StoreError(
+        f"{describe(url)}: store schema revision {revision} is unknown to this pilothouse "
+        f"(its newest is {SCHEMA_REVISION}): the store was written by a newer pilothouse; "
+        "upgrade pilothouse to use it"
+    )
+
+
+def _revision_of(engine: Engine) -> str | None:
+    try:
+        with engine.connect() as connection:
+            return current_revision(connection)
+    except SQLAlchemyError as exc:
+        raise StoreError(f"{describe(engine.url)}: cannot open store: {reason(exc)}") from exc
+
+
+def stored_revision(url: URL) -> str | None:
+    """The schema revision of the store at *url*, None when there is none; creates nothing."""
+    if _sqlite_file_is_empty(url):
+        return None
+    engine = create_store_engine(url, create=False)
+    try:
+        return _revision_of(engine)
+    finally:
+        engine.dispose()
+
+
+def open_engine(url: URL, *, create: bool) -> Engine:
+    """An engine on a store at this code's schema revision.
+
+    With *create* (writing commands) the store is created or upgraded first;
+    without, a missing, empty, older or newer store is an error and nothing
+    is created or changed.
+    """
+    if not create and _sqlite_file_is_empty(url):
+        raise missing(url)
+    engine = create_store_engine(url, create=create)
+    try:
+        if create:
+            migrate(engine)
+        else:
+            _require_current(engine)
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine
+
+
+def _require_current(engine: Engine) -> None:
+    revision = _revision_of(engine)
+    if revision is None:
+        raise missing(engine.url)
+    if revision != SCHEMA_REVISION:
+        raise _unusable(engine.url, revision)
+
+
+def migrate(engine: Engine) -> str | None:
+    """Bring the schema to the latest revision; return the revision it was at.
+
+    A no-op when it is there already. Concurrent first uses are serialised by
+    the SQLite write lock or a PostgreSQL advisory lock.
+    """
     head = SCHEMA_REVISION
     try:
         with engine.connect() as connection:
-            if current_revision(connection) == head:
-                return
+            before = current_revision(connection)
+            if before == head:
+                return before
             connection.rollback()
             connection.info[WRITE_FLAG] = True
+            sqlite = engine.dialect.name == "sqlite"
+            if sqlite:  # SQLite recreates altered tables: no cascades while it does
+                _sqlite_foreign_keys(connection, on=False)
             try:
                 with connection.begin():
-                    if engine.dialect.name == "postgresql":
+                    if not sqlite:
                         connection.exec_driver_sql(
                             f"SELECT pg_advisory_xact_lock({_PG_MIGRATION_LOCK})"
                         )
-                    if current_revision(connection) != head:
-                        from alembic import command
-
-                        config = _alembic_config()
-                        config.attributes["connection"] = connection
-                        command.upgrade(config, "head")
+                    before = current_revision(connection)
+                    if before != head:
+                        _upgrade(connection, engine.url, before)
             finally:
                 connection.info.pop(WRITE_FLAG, None)
+                if sqlite:
+                    _sqlite_foreign_keys(connection, on=True)
+            return before
     except SQLAlchemyError as exc:
         raise StoreError(f"{describe(engine.url)}: cannot open store: {reason(exc)}") from exc
+
+
+def _upgrade(connection: Connection, url: URL, before: str | None) -> None:
+    if before is not None and not _known_revision(before):
+        raise _unusable(url, before)
+    from alembic import command
+
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+    if connection.dialect.name == "sqlite":
+        broken = connection.exec_driver_sql("PRAGMA foreign_key_check").first()
+        if broken is not None:
+            raise StoreError(f"{describe(url)}: migration broke a foreign key: {tuple(broken)}")
+
+
+def _sqlite_foreign_keys(connection: Connection, *, on: bool) -> None:
+    """Outside any transaction (SQLite ignores the pragma inside one)."""
+    raw = connection.connection.driver_connection
+    assert raw is not None
+    raw.execute(f"PRAGMA foreign_keys = {'ON' if on else 'OFF'}")
 
 
 def reason(exc: SQLAlchemyError) -> str:

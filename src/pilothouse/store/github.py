@@ -6,6 +6,7 @@ Functions here take an open connection; `Store` wraps each in a transaction.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -37,6 +38,20 @@ from pilothouse.store.schema import (
 PROVIDER = "github"
 # Jobs created by `ingest junit` before the sync knows the job's real id.
 JUNIT_JOB_PREFIX = "junit:"
+_JOB_KEY_LIMIT = 255  # jobs.job_key
+
+
+def junit_job_key(name: str) -> str:
+    """The key of the placeholder job for a report's job *name*.
+
+    The name itself while it fits the key column, else its SHA-256: a job name
+    of any length is stored (in `jobs.name`) and keyed alike on both backends.
+    """
+    key = f"{JUNIT_JOB_PREFIX}{name}"
+    if len(key) <= _JOB_KEY_LIMIT:
+        return key
+    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{JUNIT_JOB_PREFIX}sha256:{digest}"
 
 
 @dataclass(frozen=True, slots=True)

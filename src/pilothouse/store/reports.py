@@ -121,7 +121,7 @@ def _ensure_job(connection: Connection, run_id: int, run: RunInfo) -> int:
     synced = gh.find_job_for_report(connection, run_id, run.job)
     if synced is not None:
         return synced
-    key = f"{gh.JUNIT_JOB_PREFIX}{run.job}"
+    key = gh.junit_job_key(run.job)
     where = and_(jobs.c.run_id == run_id, jobs.c.job_key == key)
     found = connection.execute(select(jobs.c.id).where(where)).scalar()
     if found is not None:
@@ -184,6 +184,15 @@ def _insert_with_retries(connection: Connection, row: tuple[Any, ...], case: Tes
     )
 
 
+def _as_text(path: str) -> str:
+    """A file name as text both backends keep: bytes that are not UTF-8 become U+FFFD."""
+    try:
+        raw = path.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        raw = path.encode("utf-8", "replace")
+    return raw.decode("utf-8", "replace")
+
+
 def _insert_report(
     connection: Connection, run_id: int, job_id: int | None, item: ReportInput, now: datetime
 ) -> StoredReport:
@@ -194,7 +203,7 @@ def _insert_report(
                 run_id=run_id,
                 job_id=job_id,
                 digest=item.digest,
-                path=item.path,
+                path=_as_text(item.path),
                 size=item.size,
                 tests=0,
                 ingested_at=now,

@@ -6,15 +6,11 @@ checks that the migrated schema and this metadata agree.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
-
 from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
     Date,
-    DateTime,
     Float,
     ForeignKey,
     Index,
@@ -25,8 +21,8 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.engine import Dialect
-from sqlalchemy.types import TypeDecorator
+
+from pilothouse.store.columns import Int32, Int64, Key, Name, UTCDateTime
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -37,34 +33,12 @@ NAMING = {
 metadata = MetaData(naming_convention=NAMING)
 
 
-class UTCDateTime(TypeDecorator[datetime]):
-    """Stores naive UTC, returns UTC-aware datetimes; refuses naive input."""
-
-    impl = DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError(f"naive datetime {value!r}: pilothouse stores UTC-aware times only")
-        return value.astimezone(UTC).replace(tzinfo=None)
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if isinstance(value, str):  # SQLite hands back text for raw SQL results
-            value = datetime.fromisoformat(value)
-        assert isinstance(value, datetime)
-        return value.replace(tzinfo=UTC)
-
-
 repositories = Table(
     "repositories",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("provider", String(32), nullable=False),
-    Column("full_name", String(255), nullable=False),
+    Column("provider", Key(32, "provider"), nullable=False),
+    Column("full_name", Key(255, "repository"), nullable=False),
     UniqueConstraint("provider", "full_name"),
 )
 
@@ -73,17 +47,17 @@ runs = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("repository_id", ForeignKey("repositories.id"), nullable=False),
-    Column("run_key", String(64), nullable=False),
-    Column("attempt", Integer, nullable=False),
-    Column("workflow", String(255)),
-    Column("event", String(64)),
-    Column("branch", String(255)),
-    Column("commit_sha", String(64)),
-    Column("run_number", Integer),
-    Column("workflow_key", String(64)),
-    Column("html_url", Text),
-    Column("status", String(32)),
-    Column("conclusion", String(32)),
+    Column("run_key", Key(255, "run id"), nullable=False),
+    Column("attempt", Int32("attempt"), nullable=False),
+    Column("workflow", Name("workflow")),
+    Column("event", Name("event")),
+    Column("branch", Name("branch")),
+    Column("commit_sha", Name("commit")),
+    Column("run_number", Int32("run number")),
+    Column("workflow_key", Name("workflow id")),
+    Column("html_url", Name("run URL")),
+    Column("status", Name("run status")),
+    Column("conclusion", Name("run conclusion")),
     Column("created_at", UTCDateTime),
     Column("started_at", UTCDateTime),
     Column("finished_at", UTCDateTime),
@@ -97,13 +71,13 @@ jobs = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("run_id", ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
-    Column("job_key", String(255), nullable=False),
-    Column("name", String(255), nullable=False),
-    Column("runner_labels", Text, nullable=False, default="[]"),
-    Column("runner_name", String(255)),
-    Column("attempt", Integer, nullable=False),
-    Column("status", String(32)),
-    Column("conclusion", String(32)),
+    Column("job_key", Key(255, "job"), nullable=False),
+    Column("name", Name("job name"), nullable=False),
+    Column("runner_labels", Name("runner labels"), nullable=False, default="[]"),
+    Column("runner_name", Name("runner name")),
+    Column("attempt", Int32("job attempt"), nullable=False),
+    Column("status", Name("job status")),
+    Column("conclusion", Name("job conclusion")),
     Column("created_at", UTCDateTime),
     Column("started_at", UTCDateTime),
     Column("finished_at", UTCDateTime),
@@ -114,10 +88,10 @@ steps = Table(
     "steps",
     metadata,
     Column("job_id", ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True),
-    Column("number", Integer, primary_key=True),
-    Column("name", String(255), nullable=False),
-    Column("status", String(32)),
-    Column("conclusion", String(32)),
+    Column("number", Int32("step number"), primary_key=True, autoincrement=False),
+    Column("name", Name("step name"), nullable=False),
+    Column("status", Name("step status")),
+    Column("conclusion", Name("step conclusion")),
     Column("started_at", UTCDateTime),
     Column("finished_at", UTCDateTime),
 )
@@ -128,10 +102,10 @@ reports = Table(
     Column("id", Integer, primary_key=True),
     Column("run_id", ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
     Column("job_id", ForeignKey("jobs.id", ondelete="CASCADE")),
-    Column("digest", String(64), nullable=False),
-    Column("path", Text, nullable=False),
-    Column("size", BigInteger, nullable=False),
-    Column("tests", Integer, nullable=False),
+    Column("digest", Key(64, "report digest"), nullable=False),
+    Column("path", Name("report path"), nullable=False),
+    Column("size", Int64("report size"), nullable=False),
+    Column("tests", Int32("report tests"), nullable=False),
     Column("ingested_at", UTCDateTime, nullable=False),
     UniqueConstraint("run_id", "digest"),
 )
@@ -161,9 +135,9 @@ test_retries = Table(
     "test_retries",
     metadata,
     Column("result_id", ForeignKey("test_results.id", ondelete="CASCADE"), primary_key=True),
-    Column("attempt", Integer, primary_key=True, autoincrement=False),
-    Column("kind", String(16), nullable=False),
-    Column("message", Text, nullable=False),
+    Column("attempt", Int32("retry attempt"), primary_key=True, autoincrement=False),
+    Column("kind", Key(16, "retry kind"), nullable=False),
+    Column("message", Name("retry message"), nullable=False),
     Column("duration", Float),
 )
 
@@ -174,10 +148,10 @@ workflows = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("repository_id", ForeignKey("repositories.id"), nullable=False),
-    Column("workflow_key", String(64), nullable=False),
-    Column("name", String(255), nullable=False),
-    Column("path", Text, nullable=False),
-    Column("state", String(64), nullable=False),
+    Column("workflow_key", Key(64, "workflow id"), nullable=False),
+    Column("name", Name("workflow name"), nullable=False),
+    Column("path", Name("workflow path"), nullable=False),
+    Column("state", Name("workflow state"), nullable=False),
     Column("created_at", UTCDateTime),
     Column("updated_at", UTCDateTime),
     UniqueConstraint("repository_id", "workflow_key"),
@@ -188,11 +162,11 @@ artifacts = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("repository_id", ForeignKey("repositories.id"), nullable=False),
-    Column("artifact_key", String(64), nullable=False),
-    Column("run_key", String(64)),
-    Column("name", String(255), nullable=False),
-    Column("size_bytes", BigInteger, nullable=False),
-    Column("digest", String(100)),
+    Column("artifact_key", Key(64, "artifact id"), nullable=False),
+    Column("run_key", Name("artifact run id")),
+    Column("name", Name("artifact name"), nullable=False),
+    Column("size_bytes", Int64("artifact size"), nullable=False),
+    Column("digest", Name("artifact digest")),
     Column("expired", Boolean, nullable=False),
     Column("created_at", UTCDateTime),
     Column("expires_at", UTCDateTime),
@@ -206,8 +180,8 @@ cache_usage = Table(
     Column("id", Integer, primary_key=True),
     Column("repository_id", ForeignKey("repositories.id"), nullable=False),
     Column("taken_at", UTCDateTime, nullable=False),
-    Column("active_caches_count", Integer, nullable=False),
-    Column("active_caches_size_bytes", BigInteger, nullable=False),
+    Column("active_caches_count", Int32("cache count"), nullable=False),
+    Column("active_caches_size_bytes", Int64("cache size"), nullable=False),
 )
 
 # Where the last complete sync of a repository got to.
@@ -224,9 +198,9 @@ http_cache = Table(
     "http_cache",
     metadata,
     Column("repository_id", ForeignKey("repositories.id"), primary_key=True),
-    Column("url", String(2000), primary_key=True),
-    Column("etag", String(255), nullable=False),
-    Column("next_url", Text),
+    Column("url", Key(2000, "API URL"), primary_key=True),
+    Column("etag", Name("ETag"), nullable=False),
+    Column("next_url", Name("next page URL")),
 )
 
 # -- cost ledger (migration 0003) -----------------------------------------------
@@ -237,27 +211,27 @@ cost_lines = Table(
     "cost_lines",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("source", String(32), nullable=False),
-    Column("line_key", String(255), nullable=False),
+    Column("source", Key(32, "cost source"), nullable=False),
+    Column("line_key", Key(255, "cost line id"), nullable=False),
     Column("day", Date, nullable=False),
-    Column("service", String(255), nullable=False),
-    Column("amount", String(64), nullable=False),
-    Column("currency", String(8), nullable=False),
-    Column("category", String(64)),
-    Column("resource", Text),
-    Column("region", String(64)),
-    Column("account", String(64)),
-    Column("sku", String(255)),
-    Column("quantity", String(64)),
-    Column("unit", String(64)),
-    Column("repository", String(255)),
-    Column("workflow", Text),
-    Column("model", String(255)),
-    Column("input_tokens", BigInteger),
-    Column("output_tokens", BigInteger),
-    Column("cache_read_tokens", BigInteger),
-    Column("cache_write_tokens", BigInteger),
-    Column("tags", Text, nullable=False),
+    Column("service", Name("service"), nullable=False),
+    Column("amount", Name("amount"), nullable=False),
+    Column("currency", Name("currency"), nullable=False),
+    Column("category", Name("charge category")),
+    Column("resource", Name("resource")),
+    Column("region", Name("region")),
+    Column("account", Name("account")),
+    Column("sku", Name("SKU")),
+    Column("quantity", Name("quantity")),
+    Column("unit", Name("unit")),
+    Column("repository", Name("repository")),
+    Column("workflow", Name("workflow")),
+    Column("model", Name("model")),
+    Column("input_tokens", Int64("input tokens")),
+    Column("output_tokens", Int64("output tokens")),
+    Column("cache_read_tokens", Int64("cache read tokens")),
+    Column("cache_write_tokens", Int64("cache write tokens")),
+    Column("tags", Name("tags"), nullable=False),
     UniqueConstraint("source", "line_key"),
     Index(None, "day"),
 )
@@ -266,6 +240,6 @@ cost_lines = Table(
 alerts_sent = Table(
     "alerts_sent",
     metadata,
-    Column("alert_key", String(255), primary_key=True),
+    Column("alert_key", Key(255, "alert"), primary_key=True),
     Column("sent_at", UTCDateTime, nullable=False),
 )

@@ -12,7 +12,7 @@ from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy import case as sql_case
 from sqlalchemy.exc import SQLAlchemyError
 
-from pilothouse.errors import StoreError
+from pilothouse.errors import InputError, StoreError
 from pilothouse.model import (
     ArtifactRecord,
     AttemptSummary,
@@ -31,6 +31,7 @@ from pilothouse.store import costs
 from pilothouse.store import engine as engines
 from pilothouse.store import github as gh
 from pilothouse.store import reports as reports_io
+from pilothouse.store.columns import UnstorableValue
 from pilothouse.store.reports import BATCH_ROWS, ReportInput, StoredReport
 from pilothouse.store.schema import (
     artifacts,
@@ -56,11 +57,28 @@ class Store:
         self.engine = engine
 
     @classmethod
-    def open(cls, url: str) -> Store:
-        """Open (creating and migrating on first use) the store at *url*."""
-        engine = engines.create_store_engine(engines.parse_url(url))
-        engines.migrate(engine)
-        return cls(engine)
+    def open(cls, url: str, *, create: bool = False) -> Store:
+        """Open the store at *url*.
+
+        Writing commands pass *create*: the store is created, or its schema
+        upgraded, as needed. Otherwise the store must exist at this code's
+        schema (StoreMissing, StoreError) and nothing is created or migrated.
+        """
+        return cls(engines.open_engine(engines.parse_url(url), create=create))
+
+    @staticmethod
+    def upgrade(url: str) -> str | None:
+        """Create or upgrade the store at *url*; the revision it was at (None: new)."""
+        engine = engines.create_store_engine(engines.parse_url(url), create=True)
+        try:
+            return engines.migrate(engine)
+        finally:
+            engine.dispose()
+
+    @staticmethod
+    def revision(url: str) -> str | None:
+        """The schema revision of the store at *url* (None: no store); changes nothing."""
+        return engines.stored_revision(engines.parse_url(url))
 
     def close(self) -> None:
         self.engine.dispose()
@@ -87,6 +105,7 @@ class Store:
                 finally:
                     connection.info.pop(engines.WRITE_FLAG, None)
         except SQLAlchemyError as exc:
+            _raise_unstorable(exc)
             raise StoreError(f"{self.description}: write failed: {engines.reason(exc)}") from exc
 
     @contextmanager
@@ -95,6 +114,7 @@ class Store:
             with self.engine.connect() as connection:
                 yield connection
         except SQLAlchemyError as exc:
+            _raise_unstorable(exc)
             raise StoreError(f"{self.description}: read failed: {engines.reason(exc)}") from exc
 
     # -- writes -------------------------------------------------------------
@@ -314,6 +334,13 @@ class Store:
         )
         with self._reading() as connection:
             return [(row.kind, row.message) for row in connection.execute(query)]
+
+
+def _raise_unstorable(exc: SQLAlchemyError) -> None:
+    """A value the column types refused is bad input (exit 1), the same on both backends."""
+    original = getattr(exc, "orig", None)
+    if isinstance(original, UnstorableValue):
+        raise InputError(str(original)) from None
 
 
 def _jobs_by_run(connection: Connection, run_ids: Sequence[int]) -> dict[int, list[JobSummary]]:
