@@ -84,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     fake = build(args.runs, args.jobs, args.artifacts)
     minimum = minimum_first_sync(args.runs, args.artifacts)
     with tempfile.TemporaryDirectory() as tmp, fake.serve() as url:
-        with Store.open(f"sqlite:///{tmp}/bench.db") as store:
+        with Store.open(f"sqlite:///{tmp}/bench.db", create=True) as store:
             first, first_billable, first_s = sync_once(store, fake, url)
             second, second_billable, second_s = sync_once(store, fake, url)
             third, third_billable, third_s = sync_once(store, fake, url)

@@ -13,7 +13,7 @@ import random
 import string
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from pilothouse.store import ReportInput, Store
 from pilothouse.store.engine import describe, parse_url
 
 from .conftest import JUNIT, Cli
+from .github_fake import FakeGitHub
 
 REPORT = JUNIT / "nextest" / "setup-script-junit.xml"
 _RNG = random.Random(9)
@@ -220,6 +221,35 @@ def test_a_file_name_that_is_not_utf8_is_stored_alike(tmp_path: Path, pg_url: st
 
     outcome = _on_both(tmp_path, pg_url, act)
     assert outcome.stored["reports"] == [("/ci/report-\ufffd.xml", 1)]
+
+
+# -- a GitHub sync over loopback, payloads with hostile names ----------------------------
+
+
+def _github_sync(workflow: str, branch: str):
+    def act(url: str, work: Path) -> tuple[int, str]:
+        fake = FakeGitHub("acme/widgets", token="ghp_parity", clock_start=_AT)
+        fake.add_workflow(workflow, ".github/workflows/ci.yml")
+        fake.add_run(workflow=workflow, created_at=_AT, head_branch=branch, jobs=2)
+        cli = Cli(cwd=work, db=url, env={"GH_TOKEN": fake.token}, now=_AT + timedelta(hours=1))
+        with fake.serve() as api:
+            code, _out, err = cli("ingest", "github", "--repo", "acme/widgets", "--api-url", api)
+        return code, err
+
+    return act
+
+
+def test_a_sync_with_100_kb_names_is_stored_alike(tmp_path: Path, pg_url: str) -> None:
+    outcome = _on_both(tmp_path, pg_url, _github_sync(BIG_UNICODE, BIG))
+    assert (outcome.code, outcome.err) == (0, "")
+    assert {BIG, BIG_UNICODE} <= _values(outcome)
+
+
+def test_a_sync_with_a_nul_in_a_branch_is_refused_alike(tmp_path: Path, pg_url: str) -> None:
+    outcome = _on_both(tmp_path, pg_url, _github_sync("ci", "main\x00"))
+    assert outcome.code == 1
+    assert outcome.err == "pilothouse: error: branch 'main\\x00': contains a NUL character\n"
+    assert outcome.stored["runs"] == []
 
 
 # -- GitHub sync records and cost lines, through the store's API ----------------------
