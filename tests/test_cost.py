@@ -4,6 +4,7 @@ and the CLI end to end on real and fixture exports, webhooks on a loopback serve
 from __future__ import annotations
 
 import csv
+import gzip
 import http.server
 import json
 import threading
@@ -243,6 +244,17 @@ def test_one_bad_file_writes_nothing(sqlite_cli: Cli, tmp_path: Path) -> None:
     code, out, err = sqlite_cli("ingest", "cost", str(FOCUS), str(bad), "--format", "focus")
     assert code == 1 and out == "" and err.count("\n") == 1 and "bad.csv: row 1" in err
     assert sqlite_cli.json("cost", "--until", "2024-10-31", "--days", "90")["currencies"] == {}
+
+
+def test_corrupt_gzip_is_a_user_error_naming_the_file(sqlite_cli: Cli, tmp_path: Path) -> None:
+    packed = bytearray(gzip.compress(FOCUS.read_bytes()))
+    packed[200:260] = bytes(b ^ 0x55 for b in packed[200:260])
+    (tmp_path / "focus.csv.gz").write_bytes(bytes(packed))
+    code, out, err = sqlite_cli(
+        "ingest", "cost", str(tmp_path / "focus.csv.gz"), "--format", "focus"
+    )
+    assert (code, out, err.count("\n")) == (1, "", 1)
+    assert "focus.csv.gz: corrupt or truncated gzip data" in err
 
 
 def test_missing_columns_are_named(sqlite_cli: Cli, tmp_path: Path) -> None:

@@ -113,7 +113,7 @@ def _cur_tags(layout: _CurLayout, cells: _Cells) -> tuple[tuple[str, str], ...]:
 def _cur_key(layout: _CurLayout, cells: _Cells, keys: _Keys) -> str:
     line_id = cells.text(layout.line_id)
     if line_id is None:
-        return keys.of_content(cells.raw)
+        return keys.of_content(cells.named)
     # A line item id repeats once per hour or day of an hourly/daily report.
     interval = cells.text(layout.interval)
     return keys.given(f"{line_id}/{interval}" if interval else line_id)

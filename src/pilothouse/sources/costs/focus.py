@@ -99,7 +99,7 @@ def _focus_line(layout: _FocusLayout, cells: _Cells, keys: _Keys) -> CostLine:
     line_id = cells.text(layout.line_id)
     return CostLine(
         source="focus",
-        line_key=keys.given(line_id) if line_id else keys.of_content(cells.raw),
+        line_key=keys.given(line_id) if line_id else keys.of_content(cells.named),
         day=day,
         service=cells.text(layout.service) or cells.text(layout.provider) or "",
         amount=_focus_amount(layout, cells),
