@@ -24,6 +24,7 @@ from pilothouse.analysis.actions_cost import (
     without_reported_days,
 )
 from pilothouse.model import CostLine
+from pilothouse.store import Store
 
 from .conftest import DATA, Cli
 
@@ -227,7 +228,8 @@ def _independent_sum(path: Path) -> Decimal:
 
 def test_focus_sample_ingests_idempotently_and_sums_exactly(sqlite_cli: Cli) -> None:
     first = sqlite_cli.json("ingest", "cost", str(FOCUS), "--format", "focus")
-    assert first == {"files": 1, "lines": 1000, "new": 1000, "duplicates": 0, "skipped": 0}
+    assert first == {"files": 1, "lines": 1000, "new": 1000, "duplicates": 0, "replaced": 0,
+                     "skipped": 0}  # fmt: skip
     again = sqlite_cli.json("ingest", "cost", str(FOCUS), "--format", "focus")
     assert (again["new"], again["duplicates"]) == (0, 1000)
     report = sqlite_cli.json("cost", "--until", "2024-10-31", "--days", "90")
@@ -255,6 +257,50 @@ def test_corrupt_gzip_is_a_user_error_naming_the_file(sqlite_cli: Cli, tmp_path:
     )
     assert (code, out, err.count("\n")) == (1, "", 1)
     assert "focus.csv.gz: corrupt or truncated gzip data" in err
+
+
+CUR1 = COST / "aws-cur" / "sample-anonymous-aws-export-dataset.EXCERPT.csv"
+
+
+def _cur_delivery(path: Path, rows: list[dict[str, str]]) -> Path:
+    with path.open("w", newline="") as stream:
+        writer = csv.DictWriter(stream, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def test_a_redelivered_cur_period_replaces_the_earlier_delivery(cli: Cli, tmp_path: Path) -> None:
+    with CUR1.open(newline="") as stream:
+        november = list(csv.DictReader(stream))
+    october = [
+        {**row, "identity/LineItemId": "oct" + row["identity/LineItemId"],
+         "bill/BillingPeriodStartDate": "2023-10-01T00:00:00.000Z",
+         "lineItem/UsageStartDate": "2023-10-20T00:00:00.000Z"}
+        for row in november[:2]
+    ]  # fmt: skip
+    first = _cur_delivery(tmp_path / "v1.csv", november + october)
+    assert cli.json("ingest", "cost", str(first), "--format", "cur")["new"] == 11
+    # AWS re-delivers November: line item ids re-keyed, one charge restated, one gone.
+    again = [{**row, "identity/LineItemId": "re" + row["identity/LineItemId"]}
+             for row in november[:-1]]  # fmt: skip
+    again[4]["lineItem/UnblendedCost"] = "5.00"
+    second = _cur_delivery(tmp_path / "v2.csv", again)
+    counts = cli.json("ingest", "cost", str(second), "--format", "cur")
+    assert (counts["new"], counts["duplicates"], counts["replaced"]) == (8, 0, 9)
+    with Store.open(cli.db) as store:
+        stored = store.cost_lines(date(2023, 10, 1), date(2023, 11, 30))
+    assert sorted(line.line_key.split("/")[0] for line in stored) == sorted(
+        [r["identity/LineItemId"] for r in again] + [r["identity/LineItemId"] for r in october]
+    )
+    assert sum(line.amount for line in stored) == Decimal("5.00") + sum(
+        Decimal(r["lineItem/UnblendedCost"]) for r in again[:4] + again[5:] + october
+    )
+    # The same delivery again: nothing new, nothing removed, the same lines.
+    counts = cli.json("ingest", "cost", str(second), "--format", "cur")
+    assert (counts["new"], counts["duplicates"], counts["replaced"]) == (0, 8, 0)
+    with Store.open(cli.db) as store:
+        assert len(store.cost_lines(date(2023, 10, 1), date(2023, 11, 30))) == 10
 
 
 def test_missing_columns_are_named(sqlite_cli: Cli, tmp_path: Path) -> None:

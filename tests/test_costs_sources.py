@@ -164,6 +164,7 @@ def test_focus_sample_line_fields() -> None:
             ("business_unit", "ViennaAI"),
             ("environment", "dev"),
         ),
+        billing_period=date(2024, 9, 1),
     )
 
 
@@ -258,6 +259,14 @@ def test_focus_gzip_reads_as_plain(tmp_path: Path) -> None:
 
 
 # -- AWS CUR --------------------------------------------------------------------------
+
+
+def test_cur_lines_carry_their_billing_period() -> None:
+    assert {line.billing_period for line in read_cur(CUR1)} == {date(2023, 11, 1)}
+    assert {line.billing_period for line in read_focus(FOCUS_SAMPLE)} == {
+        date(2024, 9, 1),
+        date(2024, 10, 1),
+    }
 
 
 def test_cur1_excerpt() -> None:

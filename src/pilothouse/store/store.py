@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
@@ -163,13 +163,16 @@ class Store:
 
     # -- cost ledger --------------------------------------------------------
 
-    def add_cost_lines(self, lines: Iterable[CostLine]) -> tuple[int, int]:
-        """Store cost lines in one transaction; (new, already stored).
+    def add_cost_lines(
+        self, lines: Iterable[CostLine], *, replacing: Collection[str] = ()
+    ) -> costs.CostIngest:
+        """Store cost lines in one transaction; for sources in *replacing* a billing
+        period delivered again replaces its earlier delivery (see costs.add_lines).
 
         *lines* may be lazy: an error raised while reading them rolls back the call.
         """
         with self._writing() as connection:
-            return costs.add_lines(connection, lines)
+            return costs.add_lines(connection, lines, replacing=replacing)
 
     def cost_lines(self, since: date, until: date) -> list[CostLine]:
         with self._reading() as connection:
