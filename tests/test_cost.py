@@ -239,6 +239,30 @@ def test_focus_sample_ingests_idempotently_and_sums_exactly(sqlite_cli: Cli) -> 
     )
 
 
+def test_an_empty_window_names_what_the_store_holds(cli: Cli) -> None:
+    cli.json("ingest", "cost", str(FOCUS), "--format", "focus")
+    code, out, err = cli("cost")  # today is 2026-11-27; the sample is September 2024
+    assert (code, err) == (0, "")
+    assert (
+        out.replace("\n", " ").split()
+        == (
+            "No cost data from 2026-10-29 to 2026-11-27; the store holds 1000 cost lines from "
+            "2024-09-01 to 2024-09-30: pilothouse cost --since 2024-09-01 --until 2024-09-30"
+        ).split()
+    )
+    report = cli.json("cost", "--since", "2024-09-01", "--until", "2024-09-30")
+    assert (report["days"], report["since"], report["until"]) == (30, "2024-09-01", "2024-09-30")
+    assert report["stored"] == {"lines": 1000, "first_day": "2024-09-01",
+                                "last_day": "2024-09-30"}  # fmt: skip
+    assert Decimal(report["currencies"]["USD"]["total"]) == _independent_sum(FOCUS).quantize(
+        Decimal("0.01")
+    )
+    code, out, _err = cli("cost", "whatif", "--batch", "0.5")
+    assert code == 0 and "the store holds 1000 cost lines from 2024-09-01" in out
+    code, _out, err = cli("cost", "--since", "2024-10-01", "--until", "2024-09-30")
+    assert code == 2 and "--since" in err
+
+
 def test_one_bad_file_writes_nothing(sqlite_cli: Cli, tmp_path: Path) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text("BilledCost,EffectiveCost,BillingCurrency,ChargePeriodStart,ServiceName\n"

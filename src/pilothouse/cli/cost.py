@@ -23,6 +23,7 @@ from pilothouse.model import CostLine
 from pilothouse.sources.costs import price_book_from_config, token_pricer
 from pilothouse.sources.utilisation import read_utilisation
 from pilothouse.store import Store
+from pilothouse.store.costs import StoredRange
 
 app = typer.Typer(
     help="Where the money goes: daily spend, budgets, forecast, anomalies, what-if.",
@@ -33,19 +34,47 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 UntilOption = Annotated[
     str | None, typer.Option(help="Last day of the window, YYYY-MM-DD (default: today).")
 ]
+SinceOption = Annotated[
+    str | None,
+    typer.Option(help="First day of the window, YYYY-MM-DD (instead of --days)."),
+]
+
+
+def _day_option(text: str, flag: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r}: expected YYYY-MM-DD", param_hint=flag) from None
 
 
 def _end(state: State, until: str | None) -> date:
-    if until is None:
-        return state.now().date()
-    try:
-        return date.fromisoformat(until)
-    except ValueError:
-        raise typer.BadParameter(f"{until!r}: expected YYYY-MM-DD", param_hint="--until") from None
+    return state.now().date() if until is None else _day_option(until, "--until")
 
 
 def _days(today: date, count: int) -> list[date]:
     return [today - timedelta(days=count - 1 - i) for i in range(count)]
+
+
+def _window(state: State, since: str | None, until: str | None, days: int) -> list[date]:
+    """The days a command reads: --since (or --days back) to --until (or today)."""
+    end = _end(state, until)
+    if since is None:
+        return _days(end, days)
+    start = _day_option(since, "--since")
+    if start > end:
+        raise typer.BadParameter(f"{since} is after the window's end {end}", param_hint="--since")
+    return _days(end, (end - start).days + 1)
+
+
+def _empty_window_note(span: list[date], stored: StoredRange) -> str:
+    """What to say when the window holds no spend: the store's range, and how to see it."""
+    if not stored.lines or stored.first is None or stored.last is None:
+        return "No cost data: pilothouse ingest cost PATH --format ..."
+    return (
+        f"No cost data from {span[0]} to {span[-1]}; the store holds {stored.lines} cost lines "
+        f"from {stored.first} to {stored.last}: pilothouse cost --since {stored.first} "
+        f"--until {stored.last}"
+    )
 
 
 def load_ledger(store: Store, state: State, since: date, today: date) -> list[CostLine]:
@@ -160,6 +189,7 @@ def cost(
     ctx: typer.Context,
     days: DaysOption = 30,
     by: Annotated[str, typer.Option(help="service, workflow, model or tag:KEY.")] = "service",
+    since: SinceOption = None,
     until: UntilOption = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -171,13 +201,20 @@ def cost(
         raise typer.BadParameter(f"{by!r}: use service, workflow, model or tag:KEY",
                                  param_hint="--by")  # fmt: skip
     state = state_of(ctx)
-    today = _end(state, until)
-    span = _days(today, days)
+    span = _window(state, since, until, days)
     with state.open_store() as store:
-        lines = load_ledger(store, state, span[0], today)
+        lines = load_ledger(store, state, span[0], span[-1])
+        stored = store.cost_range()
     report = {
-        "days": days,
+        "days": len(span),
+        "since": span[0].isoformat(),
+        "until": span[-1].isoformat(),
         "by": by,
+        "stored": {
+            "lines": stored.lines,
+            "first_day": stored.first and stored.first.isoformat(),
+            "last_day": stored.last and stored.last.isoformat(),
+        },
         "currencies": {
             currency: _currency_report(items, span, by, currency, state)
             for currency, items in sorted(ledger.split_by_currency(lines).items())
@@ -186,9 +223,9 @@ def cost(
     if as_json:
         print_json(report)
     elif not report["currencies"]:
-        stdout_console().print(Text("No cost data: pilothouse ingest cost PATH --format ..."))
+        stdout_console().print(Text(_empty_window_note(span, stored)))
     else:
-        _render(report, days, by)
+        _render(report, len(span), by)
 
 
 # -- alerts ---------------------------------------------------------------------------------
@@ -393,6 +430,7 @@ def whatif(
     target_cpu: Annotated[
         float, typer.Option(min=1, max=100, help="Peak CPU a smaller size may reach.")
     ] = 60.0,
+    since: SinceOption = None,
     until: UntilOption = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -405,18 +443,21 @@ def whatif(
     if not chosen:
         raise typer.BadParameter("give a scenario (--model-shift, --batch, --weekdays-only, "
                                  "--rightsize) or define whatif.scenarios")  # fmt: skip
-    today = _end(state, until)
-    span = _days(today, days)
+    span = _window(state, since, until, days)
     currency = state.config["cost.currency"].upper()
     with state.open_store() as store:
-        lines = ledger.split_by_currency(load_ledger(store, state, span[0], today)).get(
+        lines = ledger.split_by_currency(load_ledger(store, state, span[0], span[-1])).get(
             currency, []
         )
+        stored = store.cost_range()
+    if not lines and not as_json:
+        stdout_console().print(Text(_empty_window_note(span, stored)))
+        return
     baseline, projections = scenarios.project(lines, span, chosen)
     target = Decimal(str(state.config["cost.daily_target"]))
     result = {
         "currency": currency,
-        "days": days,
+        "days": len(span),
         "baseline_daily": _money(baseline),
         "target_daily": _money(target),
         "scenarios": [

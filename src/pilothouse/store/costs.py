@@ -8,7 +8,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, and_, delete, insert, select, update
+from sqlalchemy import Connection, and_, delete, func, insert, select, update
 
 from pilothouse.model import CostLine
 from pilothouse.store.schema import alerts_sent, cost_lines, jobs, repositories, runs
@@ -127,6 +127,20 @@ def add_lines(
         where = and_(cost_lines.c.source == source + _ASIDE, cost_lines.c.billing_period == start)
         removed += connection.execute(delete(cost_lines).where(where)).rowcount
     return CostIngest(new, seen - new, removed)
+
+
+class StoredRange(NamedTuple):
+    """What the ledger holds: its line count and first and last days."""
+
+    lines: int
+    first: date | None
+    last: date | None
+
+
+def stored_range(connection: Connection) -> StoredRange:
+    query = select(func.count(), func.min(cost_lines.c.day), func.max(cost_lines.c.day))
+    count, first, last = connection.execute(query).one()
+    return StoredRange(count, first, last)
 
 
 def read_lines(connection: Connection, since: date, until: date) -> Iterator[CostLine]:

@@ -174,6 +174,11 @@ class Store:
         with self._writing() as connection:
             return costs.add_lines(connection, lines, replacing=replacing)
 
+    def cost_range(self) -> costs.StoredRange:
+        """How many cost lines the ledger holds, from which day to which."""
+        with self._reading() as connection:
+            return costs.stored_range(connection)
+
     def cost_lines(self, since: date, until: date) -> list[CostLine]:
         with self._reading() as connection:
             return list(costs.read_lines(connection, since, until))
