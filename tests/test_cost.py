@@ -73,28 +73,6 @@ def test_top_movers() -> None:
                                                         Decimal("35.00"))  # fmt: skip
 
 
-def test_forecast_follows_weekday_seasonality() -> None:
-    # Weekdays cost 100, weekends 20, for four weeks; today is the 28th of November.
-    history = {
-        D0 - timedelta(days=i): Decimal(
-            "20.00" if (D0 - timedelta(days=i)).weekday() >= 5 else "100.00"
-        )  # fmt: skip
-        for i in range(1, 29)
-    }
-    today = date(2026, 11, 29)  # a Sunday; Nov 30 is a Monday
-    history.update({today - timedelta(days=i): history[D0 - timedelta(days=1 + (i % 28))]
-                    for i in range(0, 28)})  # fmt: skip
-    forecast = ledger.forecast_month(history, today)
-    assert forecast.days_left == 1
-    assert forecast.remaining == Decimal("100.00")  # Monday
-    assert forecast.low <= forecast.total <= forecast.high
-
-
-def test_forecast_without_history_is_the_actuals() -> None:
-    forecast = ledger.forecast_month({D0: Decimal("5")}, D0)
-    assert forecast.total == forecast.month_to_date == Decimal("5")
-
-
 def test_anomaly_with_its_main_contributor() -> None:
     days = [D0 + timedelta(days=i) for i in range(20)]
     lines = [_line(d, "80.00") for d in days] + [_line(d, "5.00", "Bedrock") for d in days]
@@ -116,8 +94,7 @@ def test_budget_thresholds_on_actual_forecast_and_limit() -> None:
                ledger.Budget("monthly", "monthly", Decimal("2100"))]  # fmt: skip
     today = D0 + timedelta(days=10)
     totals = {D0 + timedelta(days=i): Decimal("60") for i in range(11)}
-    forecast = ledger.forecast_month(totals, today)
-    alerts = ledger.evaluate_budgets(budgets, totals, today, forecast, "USD",
+    alerts = ledger.evaluate_budgets(budgets, totals, today, Decimal("1800"), "USD",
                                      daily_limit=Decimal("105"))  # fmt: skip
     # 60 a day: 86 % of the daily budget; 30 x 60 = 1,800 forecast is 86 % of the month's.
     assert [(a.budget, a.threshold, a.kind) for a in alerts] == [
@@ -125,8 +102,7 @@ def test_budget_thresholds_on_actual_forecast_and_limit() -> None:
         ("monthly", 0.8, "forecast"),
     ]
     totals[today] = Decimal("120")
-    forecast = ledger.forecast_month(totals, today)
-    alerts = ledger.evaluate_budgets(budgets, totals, today, forecast, "USD",
+    alerts = ledger.evaluate_budgets(budgets, totals, today, Decimal("1860"), "USD",
                                      daily_limit=Decimal("105"))  # fmt: skip
     kinds = {(a.budget, a.threshold, a.kind) for a in alerts}
     assert {("daily", 0.8, "actual"), ("daily", 1.0, "actual"), ("daily-limit", 1.0, "limit"),
@@ -135,6 +111,18 @@ def test_budget_thresholds_on_actual_forecast_and_limit() -> None:
     assert (
         "above the alert limit of 105.00 USD" in next(a for a in alerts if a.kind == "limit").text()
     )
+
+
+def test_no_forecast_alerts_on_the_months_last_day() -> None:
+    """On the last day the forecast is the actual spend: its alerts would repeat them."""
+    budgets = [ledger.Budget("monthly", "monthly", Decimal("2100"))]
+    last = date(2026, 11, 30)
+    totals = {date(2026, 11, 1) + timedelta(days=i): Decimal("80") for i in range(30)}
+    alerts = ledger.evaluate_budgets(budgets, totals, last, None, "USD")
+    assert [(a.threshold, a.kind, a.spent) for a in alerts] == [
+        (0.8, "actual", Decimal("2400")),
+        (1.0, "actual", Decimal("2400")),
+    ]
 
 
 # -- GitHub Actions minutes --------------------------------------------------------------------
@@ -449,12 +437,6 @@ def test_cost_report_human_and_empty(sqlite_cli: Cli) -> None:
     assert code == 2 and "--by" in err
 
 
-def test_forecast_with_spend_on_one_weekday_only() -> None:
-    history = {D0 + timedelta(days=7 * i): Decimal("50") for i in range(4)}  # Mondays
-    forecast = ledger.forecast_month(history, D0 + timedelta(days=26))
-    assert forecast.total >= forecast.month_to_date
-
-
 def test_quiet_weekends_are_not_anomalies() -> None:
     days = [D0 + timedelta(days=i) for i in range(28)]
     lines = [_line(d, "60.00" if d.weekday() >= 5 else "100.00") for d in days]
@@ -492,16 +474,6 @@ def test_rightsize_from_a_utilisation_file(sqlite_cli: Cli, tmp_path: Path) -> N
     usage.write_text("resource,instance_type,peak_cpu\ni-1,m5.large,150\n")
     code, _out, err = sqlite_cli("cost", "whatif", "--rightsize-from", str(usage))
     assert code == 1 and "row 1: peak_cpu must be 0..100" in err
-
-
-def test_forecast_survives_a_one_off_credit() -> None:
-    today = date(2026, 11, 9)
-    history = {today - timedelta(days=i): Decimal("100") for i in range(1, 29)}
-    history[today - timedelta(days=3)] = Decimal("-2690")
-    history[today] = Decimal("100")
-    forecast = ledger.forecast_month(history, today)
-    assert forecast.remaining == Decimal("2100.0")  # 21 more days at 100
-    assert forecast.low <= forecast.total <= forecast.high
 
 
 def test_usage_report_covers_only_its_own_repository() -> None:
@@ -542,3 +514,44 @@ def test_cents_on_a_sparse_real_export_are_not_anomalies(sqlite_cli: Cli) -> Non
     sqlite_cli.json("ingest", "cost", str(FOCUS), "--format", "focus")
     report = sqlite_cli.json("cost", "--until", "2024-09-30", "--days", "30")
     assert [a for c in report["currencies"].values() for a in c["anomalies"]] == []
+
+
+def _daily_export(path: Path, last: date, days: int, amount: str = "100.00") -> Path:
+    """A FOCUS export of *amount* a day of EC2 for *days* days up to *last*."""
+    rows = [f"{amount},{amount},USD,{last - timedelta(days=i)} 00:00:00,"
+            f"Amazon Elastic Compute Cloud,ec2-{i}" for i in range(days)]  # fmt: skip
+    header = "BilledCost,EffectiveCost,BillingCurrency,ChargePeriodStart,ServiceName,Id"
+    path.write_text("\n".join([header, *rows]) + "\n")
+    return path
+
+
+def test_a_billing_lag_is_no_anomaly_no_mover_and_no_forecast_drop(
+    cli: Cli, tmp_path: Path
+) -> None:
+    # Today is 2026-11-27; the export is two days late, as AWS's often are.
+    export = _daily_export(tmp_path / "late.csv", date(2026, 11, 25), 90)
+    cli.json("ingest", "cost", str(export), "--format", "focus")
+    usd = cli.json("cost")["currencies"]["USD"]
+    assert (usd["billed_through"], usd["lagging_sources"]) == ("2026-11-25",
+                                                               {"focus": "2026-11-25"})  # fmt: skip
+    assert (usd["anomalies"], usd["movers"]) == ([], [])
+    forecast = usd["forecast"]
+    assert (forecast["estimated_unbilled"], forecast["month_end"]) == ("200.00", "3000.00")
+    assert forecast["interval_from"].startswith("backtest of ")
+    low, high = (Decimal(x) for x in forecast["interval"])
+    assert low <= Decimal("3000.00") <= high
+
+
+def test_alerts_on_the_months_last_day_are_not_repeated_as_forecasts(
+    sqlite_cli: Cli, tmp_path: Path
+) -> None:
+    export = _daily_export(tmp_path / "month.csv", date(2026, 11, 30), 30, "80.00")
+    sqlite_cli.json("ingest", "cost", str(export), "--format", "focus")
+    sqlite_cli.now = datetime(2026, 11, 30, 20, 0, tzinfo=UTC)
+    alerts = sqlite_cli.json("cost", "alerts")["alerts"]
+    assert sorted((a["budget"], a["threshold"], a["kind"]) for a in alerts) == [
+        ("daily", 0.8, "actual"),
+        ("daily", 1.0, "actual"),
+        ("monthly", 0.8, "actual"),
+        ("monthly", 1.0, "actual"),
+    ]

@@ -13,9 +13,14 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from pilothouse.analysis import cost_forecast
 from pilothouse.analysis import costs as ledger
 from pilothouse.analysis import whatif as scenarios
-from pilothouse.analysis.actions_cost import actions_cost_lines, without_reported_days
+from pilothouse.analysis.actions_cost import (
+    actions_cost_lines,
+    without_covered_days,
+    without_reported_days,
+)
 from pilothouse.cli.output import print_json, stdout_console
 from pilothouse.cli.state import State, state_of
 from pilothouse.errors import ConfigError, PilothouseError
@@ -90,16 +95,59 @@ def load_ledger(store: Store, state: State, since: date, today: date) -> list[Co
     return stored + [line for line in without_reported_days(computed, stored) if line.day <= today]
 
 
-def _money(value: Decimal) -> str:
-    return str(value.quantize(ledger.CENT))
+# Days of history the forecast reads: its basis plus a few months of backtests.
+HISTORY_DAYS = 120
+
+
+def spend_history(store: Store, state: State, today: date) -> cost_forecast.DailySpend:
+    """Daily spend per currency and source over HISTORY_DAYS (summed in the database),
+    with the Actions minutes priced from stored jobs for days the usage report lacks."""
+    since = today - timedelta(days=HISTORY_DAYS - 1)
+    history = store.daily_spend(since, today)
+    computed = actions_cost_lines(
+        store.finished_jobs(datetime.combine(since, time(), tzinfo=UTC)),
+        state.config["cost.actions_rates"],
+        state.config["cost.currency"],
+    )
+    for line in without_covered_days(computed, store.usage_report_days(since, today)):
+        if line.day <= today:
+            series = history.setdefault(line.currency.upper(), {}).setdefault(line.source, {})
+            series[line.day] = series.get(line.day, 0.0) + float(line.amount)
+    return history
+
+
+def _money(value: Decimal | float) -> str:
+    return str(Decimal(str(value)).quantize(ledger.CENT))
+
+
+def _forecast_json(forecast: cost_forecast.MonthForecast) -> dict[str, Any]:
+    return {
+        "month_to_date": _money(forecast.month_to_date),
+        "estimated_unbilled": _money(forecast.estimated),
+        "month_end": _money(forecast.total),
+        "interval": [_money(forecast.low), _money(forecast.high)],
+        "days_left": forecast.days_left,
+        "trend_per_day": round(forecast.slope_per_day, 2),
+        "interval_from": forecast.interval_from,
+    }
 
 
 def _currency_report(
-    lines: list[CostLine], days: list[date], by: str, currency: str, state: State
+    lines: list[CostLine],
+    days: list[date],
+    by: str,
+    currency: str,
+    state: State,
+    history: cost_forecast.DailySpend,
 ) -> dict[str, Any]:
     today = days[-1]
     totals = ledger.daily_totals(lines, days)
     grid = ledger.daily_by_group(lines, days, by)
+    by_source = history.get(currency, {})
+    lagging = cost_forecast.lagging_sources(by_source, today)
+    # Movers and anomalies stop at the last day every daily-billed source has billed:
+    # a day or two of billing lag is missing spend, not a drop.
+    complete = cost_forecast.complete_through(lagging, today)
     report: dict[str, Any] = {
         "total": _money(sum(totals.values(), ledger.ZERO)),
         "daily": [
@@ -115,6 +163,8 @@ def _currency_report(
             for g, row in sorted(grid.items(), key=lambda kv: -sum(kv[1].values(), ledger.ZERO))
         },
         "today": _money(totals[today]),
+        "billed_through": complete.isoformat(),
+        "lagging_sources": {source: day.isoformat() for source, day in sorted(lagging.items())},
         "movers": [
             {
                 "group": m.group,
@@ -122,7 +172,7 @@ def _currency_report(
                 "after": _money(m.after),
                 "change": _money(m.change),
             }  # fmt: skip
-            for m in ledger.top_movers(grid, today)
+            for m in ledger.top_movers(grid, complete)
         ],
         "anomalies": [
             {
@@ -134,21 +184,17 @@ def _currency_report(
                 "contributor_increase": _money(a.contributor_increase),
             }  # fmt: skip
             # Today is not over: its partial spend would look like a drop.
-            for a in ledger.find_anomalies({d: v for d, v in totals.items() if d < today}, grid)
+            for a in ledger.find_anomalies(
+                {d: v for d, v in totals.items() if d < today and d <= complete}, grid
+            )
         ],
     }
     if currency == state.config["cost.currency"].upper():
-        forecast = ledger.forecast_month(totals, today)
+        forecast = cost_forecast.forecast_month(by_source, today)
         report.update(
             target=_money(Decimal(str(state.config["cost.daily_target"]))),
             alert_limit=_money(Decimal(str(state.config["budget.daily_limit"]))),
-            forecast={
-                "month_to_date": _money(forecast.month_to_date),
-                "month_end": _money(forecast.total),
-                "interval": [_money(forecast.low), _money(forecast.high)],
-                "days_left": forecast.days_left,
-                "basis_days": forecast.basis_days,
-            },
+            forecast=_forecast_json(forecast),
         )
     return report
 
@@ -205,6 +251,7 @@ def cost(
     with state.open_store() as store:
         lines = load_ledger(store, state, span[0], span[-1])
         stored = store.cost_range()
+        history = spend_history(store, state, span[-1])
     report = {
         "days": len(span),
         "since": span[0].isoformat(),
@@ -216,7 +263,7 @@ def cost(
             "last_day": stored.last and stored.last.isoformat(),
         },
         "currencies": {
-            currency: _currency_report(items, span, by, currency, state)
+            currency: _currency_report(items, span, by, currency, state, history)
             for currency, items in sorted(ledger.split_by_currency(lines).items())
         },
     }
@@ -247,9 +294,12 @@ def current_alerts(store: Store, state: State) -> list[ledger.Alert]:
     currency = state.config["cost.currency"].upper()
     lines = ledger.split_by_currency(load_ledger(store, state, since, today)).get(currency, [])
     totals = ledger.daily_totals(lines, _days(today, (today - since).days + 1))
-    forecast = ledger.forecast_month(totals, today)
+    forecast = cost_forecast.forecast_month(spend_history(store, state, today).get(currency, {}),
+                                            today)  # fmt: skip
+    # On the month's last day the forecast is the actual spend: no second alert for it.
+    total = Decimal(_money(forecast.total)) if forecast.days_left else None
     limit = Decimal(str(state.config["budget.daily_limit"]))
-    return ledger.evaluate_budgets(_budgets(state), totals, today, forecast, currency,
+    return ledger.evaluate_budgets(_budgets(state), totals, today, total, currency,
                                    daily_limit=limit)  # fmt: skip
 
 

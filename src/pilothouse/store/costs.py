@@ -8,8 +8,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, and_, delete, func, insert, select, update
+from sqlalchemy import Connection, Float, and_, cast, delete, func, insert, select, update
 
+from pilothouse.analysis.cost_forecast import DailySpend
 from pilothouse.model import CostLine
 from pilothouse.store.schema import alerts_sent, cost_lines, jobs, repositories, runs
 
@@ -141,6 +142,34 @@ def stored_range(connection: Connection) -> StoredRange:
     query = select(func.count(), func.min(cost_lines.c.day), func.max(cost_lines.c.day))
     count, first, last = connection.execute(query).one()
     return StoredRange(count, first, last)
+
+
+def daily_spend(connection: Connection, since: date, until: date) -> DailySpend:
+    """Spend per currency, source and day, summed by the database (as floats: for
+    forecasting, not for the ledger's exact sums)."""
+    spent = func.sum(cast(cost_lines.c.amount, Float))
+    query = (
+        select(cost_lines.c.currency, cost_lines.c.source, cost_lines.c.day, spent)
+        .where(cost_lines.c.day >= since, cost_lines.c.day <= until)
+        .group_by(cost_lines.c.currency, cost_lines.c.source, cost_lines.c.day)
+    )
+    found: DailySpend = {}
+    for currency, source, day, amount in connection.execute(query):
+        found.setdefault(currency, {}).setdefault(source, {})[day] = float(amount or 0.0)
+    return found
+
+
+def usage_report_days(
+    connection: Connection, since: date, until: date
+) -> set[tuple[date, str | None]]:
+    """(day, repository) pairs GitHub's usage report covers."""
+    query = (
+        select(cost_lines.c.day, cost_lines.c.repository)
+        .where(cost_lines.c.source == "github-usage")
+        .where(cost_lines.c.day >= since, cost_lines.c.day <= until)
+        .distinct()
+    )
+    return {(day, repository) for day, repository in connection.execute(query)}
 
 
 def read_lines(connection: Connection, since: date, until: date) -> Iterator[CostLine]:

@@ -12,6 +12,7 @@ from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy import case as sql_case
 from sqlalchemy.exc import SQLAlchemyError
 
+from pilothouse.analysis.cost_forecast import DailySpend
 from pilothouse.errors import StoreError
 from pilothouse.model import (
     ArtifactRecord,
@@ -178,6 +179,15 @@ class Store:
         """How many cost lines the ledger holds, from which day to which."""
         with self._reading() as connection:
             return costs.stored_range(connection)
+
+    def daily_spend(self, since: date, until: date) -> DailySpend:
+        """Spend per currency, source and day (floats, for forecasting)."""
+        with self._reading() as connection:
+            return costs.daily_spend(connection, since, until)
+
+    def usage_report_days(self, since: date, until: date) -> set[tuple[date, str | None]]:
+        with self._reading() as connection:
+            return costs.usage_report_days(connection, since, until)
 
     def cost_lines(self, since: date, until: date) -> list[CostLine]:
         with self._reading() as connection:
