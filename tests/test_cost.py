@@ -202,6 +202,24 @@ def test_whatif_scenarios_alone_and_combined() -> None:
         whatif.rightsize("x", "c5.large", "m5.xlarge", {"m5.xlarge": 0.2})
 
 
+def test_combined_whatif_counts_a_resources_saving_once() -> None:
+    """Two right-sizes of one instance (x0.5 and x0.25) are alternatives: combined,
+    the resource saves what the better one saves, not 1 - 0.5 x 0.25 of its cost."""
+    days = [D0 + timedelta(days=i) for i in range(7)]
+    lines = [_line(d, "9.17", "EC2", resource="i-web-1") for d in days]
+    lines += [_line(d, "4.00", "EC2", resource="i-db-1") for d in days]
+    prices = {"m5.2xlarge": 0.4, "m5.xlarge": 0.2, "m5.large": 0.1}
+    chosen = [
+        whatif.rightsize("i-web", "m5.2xlarge", "m5.xlarge", prices),
+        whatif.rightsize("i-web", "m5.2xlarge", "m5.large", prices),
+        whatif.weekdays_only(["i-db"]),
+    ]
+    baseline, projections = whatif.project(lines, days, chosen)
+    saving = {p.name: p.saving_per_day for p in projections}
+    assert saving["combined"] == Decimal("9.17") * Decimal("0.75") + Decimal("8") / 7
+    assert saving["combined"] <= sum(p.saving_per_day for p in projections[:-1])
+
+
 # -- the CLI -----------------------------------------------------------------------------------
 
 
