@@ -340,14 +340,17 @@ def test_missing_columns_are_named(sqlite_cli: Cli, tmp_path: Path) -> None:
     assert code == 1 and "wrong.csv" in err and "missing column" in err
 
 
+def _ingest_focus(cli: Cli, path: Path, *rows: str) -> None:
+    """Ingest a small FOCUS export of *rows* (cost, currency, start, service, id)."""
+    header = "BilledCost,EffectiveCost,BillingCurrency,ChargePeriodStart,ServiceName,Id"
+    lines = [f"{cost},{row}" for row in rows for cost in [row.split(",")[0]]]
+    path.write_text("\n".join([header, *lines]) + "\n")
+    cli.json("ingest", "cost", str(path), "--format", "focus")
+
+
 def test_mixed_currencies_are_reported_apart(sqlite_cli: Cli, tmp_path: Path) -> None:
-    mixed = tmp_path / "mixed.csv"
-    mixed.write_text(
-        "BilledCost,EffectiveCost,BillingCurrency,ChargePeriodStart,ServiceName,Id\n"
-        "10.00,10.00,USD,2026-11-20 00:00:00,EC2,a\n"
-        "7.00,7.00,EUR,2026-11-20 00:00:00,VM,b\n"
-    )
-    sqlite_cli.json("ingest", "cost", str(mixed), "--format", "focus")
+    rows = ("10.00,USD,2026-11-20 00:00:00,EC2,a", "7.00,EUR,2026-11-20 00:00:00,VM,b")
+    _ingest_focus(sqlite_cli, tmp_path / "mixed.csv", *rows)
     report = sqlite_cli.json("cost", "--until", "2026-11-21", "--days", "7")
     assert {c: d["total"] for c, d in report["currencies"].items()} == {"EUR": "7.00",
                                                                         "USD": "10.00"}  # fmt: skip
@@ -573,3 +576,45 @@ def test_alerts_on_the_months_last_day_are_not_repeated_as_forecasts(
         ("monthly", 0.8, "actual"),
         ("monthly", 1.0, "actual"),
     ]
+
+
+@pytest.mark.parametrize("width", [80, 100, 160])
+def test_cost_tables_fit_the_terminal_and_never_cut_names(
+    sqlite_cli: Cli, tmp_path: Path, width: int
+) -> None:
+    name = "Amazon-Elastic-Compute-Cloud-Reserved-Capacity-in-a-very-long-service-name-x9"
+    day = "USD,2026-11-26 00:00:00"
+    rows = (f"30.00,{day},{name},a", f"-5.00,{day},Credits,b", f"12.00,{day},EC2,c")
+    _ingest_focus(sqlite_cli, tmp_path / "long.csv", *rows)
+    sqlite_cli.env["COLUMNS"] = str(width)
+    code, out, err = sqlite_cli("cost", "--days", "7")
+    assert code == 0, err
+    assert "…" not in out and "..." not in out
+    assert max(len(line) for line in out.splitlines()) <= width
+    # The name column of the group table, read down: the whole name, folded.
+    column = [line.split("│")[1].strip() for line in out.splitlines() if line.count("│") == 4]
+    assert name in "".join(column)
+    by_group = sqlite_cli.json("cost", "--days", "7")["currencies"]["USD"]["by_group"]
+    for group, amount in by_group.items():  # the table has the totals --json has
+        assert amount in out and group[:12] in out
+    day = next(line for line in out.splitlines() if line.startswith("│ 2026-11-26"))
+    assert "37.00" in day and "30.00" in day  # net 37 beside the largest group's gross 30
+    assert ("-5.00" in day) == (width >= 70)
+
+
+def test_money_is_shown_in_the_currencys_minor_units(sqlite_cli: Cli, tmp_path: Path) -> None:
+    _ingest_focus(sqlite_cli, tmp_path / "yen.csv", "1234.4,JPY,2026-11-26 00:00:00,VM,a",
+                  "1.2345,KWD,2026-11-26 00:00:00,VM,b")  # fmt: skip
+    report = sqlite_cli.json("cost", "--days", "7")["currencies"]
+    assert (report["JPY"]["total"], report["KWD"]["total"]) == ("1234", "1.234")
+    code, out, _err = sqlite_cli("cost", "--days", "7")
+    assert code == 0 and "JPY 1234 from" in out and "1234.00" not in out
+    alert = ledger.Alert("daily", 0.8, "2026-11-26", "actual", Decimal("9000"), Decimal("10000"),
+                         "JPY")  # fmt: skip
+    assert "spent 9000 JPY = 90% of 10000 JPY" in alert.text()
+
+
+def test_doctests() -> None:
+    import doctest
+
+    assert doctest.testmod(ledger).failed == 0

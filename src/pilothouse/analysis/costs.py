@@ -19,6 +19,23 @@ from pilothouse.model import CostLine
 
 ZERO = Decimal(0)
 CENT = Decimal("0.01")
+# ISO 4217 currencies whose minor unit is not the cent (the rest, and XXX, show 2 decimals).
+_MINOR_UNITS = {
+    **dict.fromkeys(("BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF",
+                     "UGX", "UYI", "VND", "VUV", "XAF", "XOF", "XPF"), 0),
+    **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
+    **dict.fromkeys(("CLF", "UYW"), 4),
+}  # fmt: skip
+
+
+def format_money(value: Decimal | float, currency: str) -> str:
+    """*value* rounded to the currency's minor unit: ``1234`` yen, ``12.35`` dollars.
+
+    >>> format_money(Decimal("1234.4"), "JPY"), format_money(12.346, "usd")
+    ('1234', '12.35')
+    """
+    places = _MINOR_UNITS.get(currency.upper(), 2)
+    return str(Decimal(str(value)).quantize(Decimal(1).scaleb(-places)))
 
 
 def split_by_currency(lines: Iterable[CostLine]) -> dict[str, list[CostLine]]:
@@ -187,16 +204,19 @@ class Alert:
             f"{self.limit:.2f}{self.currency}"
         )
 
+    def _money(self, value: Decimal) -> str:
+        return format_money(value, self.currency)
+
     def text(self) -> str:
         share = float(self.spent / self.limit) if self.limit else 0.0
         what = {"actual": "spent", "forecast": "forecast to spend", "limit": "spent"}[self.kind]
         return (
-            f"pilothouse: budget {self.budget} ({self.period}): {what} {self.spent:.2f} "
-            f"{self.currency} = {share:.0%} of {self.limit:.2f} {self.currency}"
+            f"pilothouse: budget {self.budget} ({self.period}): {what} {self._money(self.spent)} "
+            f"{self.currency} = {share:.0%} of {self._money(self.limit)} {self.currency}"
             f" (threshold {self.threshold:.0%})"
             if self.kind != "limit"
-            else f"pilothouse: daily spend {self.spent:.2f} {self.currency} on {self.period} is "
-            f"above the alert limit of {self.limit:.2f} {self.currency}"
+            else f"pilothouse: daily spend {self._money(self.spent)} {self.currency} on "
+            f"{self.period} is above the alert limit of {self._money(self.limit)} {self.currency}"
         )
 
 

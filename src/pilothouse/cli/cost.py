@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
@@ -116,16 +117,16 @@ def spend_history(store: Store, state: State, today: date) -> cost_forecast.Dail
     return history
 
 
-def _money(value: Decimal | float) -> str:
-    return str(Decimal(str(value)).quantize(ledger.CENT))
+def _money(value: Decimal | float, currency: str) -> str:
+    return ledger.format_money(value, currency)
 
 
-def _forecast_json(forecast: cost_forecast.MonthForecast) -> dict[str, Any]:
+def _forecast_json(forecast: cost_forecast.MonthForecast, currency: str) -> dict[str, Any]:
     return {
-        "month_to_date": _money(forecast.month_to_date),
-        "estimated_unbilled": _money(forecast.estimated),
-        "month_end": _money(forecast.total),
-        "interval": [_money(forecast.low), _money(forecast.high)],
+        "month_to_date": _money(forecast.month_to_date, currency),
+        "estimated_unbilled": _money(forecast.estimated, currency),
+        "month_end": _money(forecast.total, currency),
+        "interval": [_money(forecast.low, currency), _money(forecast.high, currency)],
         "days_left": forecast.days_left,
         "trend_per_day": round(forecast.slope_per_day, 2),
         "interval_from": forecast.interval_from,
@@ -149,39 +150,41 @@ def _currency_report(
     # a day or two of billing lag is missing spend, not a drop.
     complete = cost_forecast.complete_through(lagging, today)
     report: dict[str, Any] = {
-        "total": _money(sum(totals.values(), ledger.ZERO)),
+        "total": _money(sum(totals.values(), ledger.ZERO), currency),
         "daily": [
             {
                 "day": day.isoformat(),
-                "total": _money(totals[day]),
-                "groups": {g: _money(row[day]) for g, row in sorted(grid.items()) if row[day]},
+                "total": _money(totals[day], currency),
+                "groups": {
+                    g: _money(row[day], currency) for g, row in sorted(grid.items()) if row[day]
+                },
             }
             for day in days
         ],
         "by_group": {
-            g: _money(sum(row.values(), ledger.ZERO))
+            g: _money(sum(row.values(), ledger.ZERO), currency)
             for g, row in sorted(grid.items(), key=lambda kv: -sum(kv[1].values(), ledger.ZERO))
         },
-        "today": _money(totals[today]),
+        "today": _money(totals[today], currency),
         "billed_through": complete.isoformat(),
         "lagging_sources": {source: day.isoformat() for source, day in sorted(lagging.items())},
         "movers": [
             {
                 "group": m.group,
-                "before": _money(m.before),
-                "after": _money(m.after),
-                "change": _money(m.change),
+                "before": _money(m.before, currency),
+                "after": _money(m.after, currency),
+                "change": _money(m.change, currency),
             }  # fmt: skip
             for m in ledger.top_movers(grid, complete)
         ],
         "anomalies": [
             {
                 "day": a.day.isoformat(),
-                "amount": _money(a.amount),
-                "expected": _money(a.expected),
+                "amount": _money(a.amount, currency),
+                "expected": _money(a.expected, currency),
                 "score": a.score,
                 "main_contributor": a.contributor,
-                "contributor_increase": _money(a.contributor_increase),
+                "contributor_increase": _money(a.contributor_increase, currency),
             }  # fmt: skip
             # Today is not over: its partial spend would look like a drop.
             for a in ledger.find_anomalies(
@@ -192,42 +195,100 @@ def _currency_report(
     if currency == state.config["cost.currency"].upper():
         forecast = cost_forecast.forecast_month(by_source, today)
         report.update(
-            target=_money(Decimal(str(state.config["cost.daily_target"]))),
-            alert_limit=_money(Decimal(str(state.config["budget.daily_limit"]))),
-            forecast=_forecast_json(forecast),
+            target=_money(Decimal(str(state.config["cost.daily_target"])), currency),
+            alert_limit=_money(Decimal(str(state.config["budget.daily_limit"])), currency),
+            forecast=_forecast_json(forecast, currency),
         )
     return report
 
 
-def _render(report: dict[str, Any], days: int, by: str) -> None:
-    console = stdout_console()
+def _console(state: State) -> Console:
+    """stdout, as wide as ``COLUMNS`` says when it is set."""
+    columns = state.env.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return Console(file=sys.stdout, highlight=False, soft_wrap=False, width=int(columns))
+    return stdout_console()
+
+
+def _daily_table(currency: str, data: dict[str, Any], by: str, width: int) -> Table:
+    """The last 14 days: net total, and the largest group's gross spend (credits can
+    make a day's net smaller than its largest group). Group names fold, never cut;
+    under 70 columns the amount of the largest group goes first."""
+    table = Table(title=f"{currency}: daily spend, {data['since']} to {data['until']}",
+                  title_justify="left")  # fmt: skip
+    table.add_column("day", no_wrap=True)
+    table.add_column("net", justify="right", no_wrap=True)
+    table.add_column(f"largest {by}", overflow="fold", ratio=1)
+    table.add_column("gross", justify="right", no_wrap=True)
+    if width >= 70:
+        table.add_column("credits", justify="right", no_wrap=True)
+    for row in data["daily"][-14:]:
+        amounts = {g: Decimal(v) for g, v in row["groups"].items()}
+        top = max(amounts.items(), key=lambda kv: kv[1], default=("", ledger.ZERO))
+        credits = sum((v for v in amounts.values() if v < 0), ledger.ZERO)
+        cells = [row["day"], row["total"], Text(top[0]), row["groups"].get(top[0], "")]
+        if width >= 70:
+            cells.append(_money(credits, currency) if credits else "")
+        table.add_row(*cells)
+    return table
+
+
+def _group_table(currency: str, data: dict[str, Any], by: str, limit: int) -> Table:
+    """Totals per group over the window, largest first, as --json's by_group."""
+    table = Table(title=f"{currency} by {by}, {data['since']} to {data['until']}",
+                  title_justify="left")  # fmt: skip
+    table.add_column(by, overflow="fold", ratio=1)
+    table.add_column("total", justify="right", no_wrap=True)
+    table.add_column("share", justify="right", no_wrap=True)
+    total = Decimal(data["total"])
+    groups = list(data["by_group"].items())
+    for group, amount in groups[:limit]:
+        share = f"{Decimal(amount) / total:.0%}" if total > 0 else ""
+        table.add_row(Text(group), amount, share)
+    if len(groups) > limit:
+        rest = sum((Decimal(v) for _g, v in groups[limit:]), ledger.ZERO)
+        table.add_row(Text(f"({len(groups) - limit} more)"), _money(rest, currency), "")
+    return table
+
+
+def _summary(currency: str, data: dict[str, Any]) -> list[str]:
+    days = f"{data['since']} to {data['until']}"
+    lines = [f"{currency} {data['total']} from {days}; today {data['today']}"]
+    if "target" in data:
+        forecast = data["forecast"]
+        lines[0] += f" (target {data['target']}, alert above {data['alert_limit']})"
+        lines.append(
+            f"month-end forecast {forecast['month_end']} [{forecast['interval'][0]} .. "
+            f"{forecast['interval'][1]}], {forecast['month_to_date']} to date"
+        )
+    if data["lagging_sources"]:
+        late = ", ".join(f"{s} (last {d})" for s, d in data["lagging_sources"].items())
+        lines.append(
+            f"billed through {data['billed_through']}: {late} not billed since; "
+            "movers and anomalies stop there"
+            + (
+                f", {data['forecast']['estimated_unbilled']} estimated"
+                if "forecast" in data
+                else ""
+            )
+        )
+    lines += [f"  mover: {m['group']} {m['before']} -> {m['after']}" for m in data["movers"]]
+    lines += [
+        f"  anomaly: {a['day']} {a['amount']} (expected {a['expected']}), "
+        f"mostly {a['main_contributor']}"
+        for a in data["anomalies"]
+    ]
+    return lines
+
+
+def _render(report: dict[str, Any], by: str, state: State) -> None:
+    console = _console(state)
     for currency, data in report["currencies"].items():
-        table = Table(title=f"{currency}: last {days} days by {by}", title_justify="left")
-        table.add_column("day")
-        table.add_column("total", justify="right")
-        table.add_column("largest", justify="left")
-        for row in data["daily"][-14:]:
-            top = max(row["groups"].items(), key=lambda kv: Decimal(kv[1]), default=("", ""))
-            table.add_row(row["day"], row["total"], Text(f"{top[0]} {top[1]}".strip()))
-        console.print(table)
-        summary = f"{currency} {data['total']} in {days} days; today {data['today']}"
-        if "target" in data:
-            forecast = data["forecast"]
-            summary += (
-                f" (target {data['target']}, alert above {data['alert_limit']}); month-end "
-                f"forecast {forecast['month_end']} [{forecast['interval'][0]} .. "
-                f"{forecast['interval'][1]}]"
-            )
-        console.print(Text(summary))
-        for mover in data["movers"]:
-            console.print(Text(f"  mover: {mover['group']} {mover['before']} -> {mover['after']}"))
-        for anomaly in data["anomalies"]:
-            console.print(
-                Text(
-                    f"  anomaly: {anomaly['day']} {anomaly['amount']} (expected "
-                    f"{anomaly['expected']}), mostly {anomaly['main_contributor']}"
-                )  # fmt: skip
-            )
+        data = {**data, "since": report["since"], "until": report["until"]}
+        console.print(_daily_table(currency, data, by, console.width))
+        console.print(_group_table(currency, data, by, int(state.config["report.limit"])))
+        for line in _summary(currency, data):
+            console.print(Text(line))
 
 
 @app.callback()
@@ -272,7 +333,7 @@ def cost(
     elif not report["currencies"]:
         stdout_console().print(Text(_empty_window_note(span, stored)))
     else:
-        _render(report, len(span), by)
+        _render(report, by, state)
 
 
 # -- alerts ---------------------------------------------------------------------------------
@@ -297,7 +358,7 @@ def current_alerts(store: Store, state: State) -> list[ledger.Alert]:
     forecast = cost_forecast.forecast_month(spend_history(store, state, today).get(currency, {}),
                                             today)  # fmt: skip
     # On the month's last day the forecast is the actual spend: no second alert for it.
-    total = Decimal(_money(forecast.total)) if forecast.days_left else None
+    total = Decimal(_money(forecast.total, currency)) if forecast.days_left else None
     limit = Decimal(str(state.config["budget.daily_limit"]))
     return ledger.evaluate_budgets(_budgets(state), totals, today, total, currency,
                                    daily_limit=limit)  # fmt: skip
@@ -350,8 +411,8 @@ def alerts(
             "threshold": a.threshold,
             "period": a.period,
             "kind": a.kind,
-            "spent": _money(a.spent),
-            "limit": _money(a.limit),
+            "spent": _money(a.spent, a.currency),
+            "limit": _money(a.limit, a.currency),
             "currency": a.currency,
             "new": a.key not in sent,
             "sent_now": a.key in delivered,
@@ -508,14 +569,14 @@ def whatif(
     result = {
         "currency": currency,
         "days": len(span),
-        "baseline_daily": _money(baseline),
-        "target_daily": _money(target),
+        "baseline_daily": _money(baseline, currency),
+        "target_daily": _money(target, currency),
         "scenarios": [
             {
                 "name": p.name,
                 "assumption": p.description,
-                "daily": _money(p.daily),
-                "saving_per_day": _money(p.saving_per_day),
+                "daily": _money(p.daily, currency),
+                "saving_per_day": _money(p.saving_per_day, currency),
                 "lines_changed": p.lines_changed,
                 "meets_target": p.daily <= target,
             }  # fmt: skip
