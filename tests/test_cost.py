@@ -618,3 +618,23 @@ def test_doctests() -> None:
     import doctest
 
     assert doctest.testmod(ledger).failed == 0
+
+
+@pytest.mark.parametrize("width", [80, 100, 160])
+def test_whatif_table_fits_the_terminal_and_never_cuts_names(
+    sqlite_cli: Cli, tmp_path: Path, width: int
+) -> None:
+    sqlite_cli.json("ingest", "cost", str(BEDROCK), "--format", "bedrock-log")
+    (tmp_path / "pilothouse.toml").write_text(
+        '[cost.model_prices."cheap.model-with-a-long-name-v1"]\ninput = 0.1\noutput = 0.4\n'
+    )
+    sqlite_cli.env["COLUMNS"] = str(width)
+    shift = "us.anthropic.claude-3-7-sonnet-20250219-v1:0=cheap.model-with-a-long-name-v1:0.5"
+    code, out, err = sqlite_cli("cost", "whatif", "--until", "2025-06-02", "--days", "2",
+                                "--model-shift", shift, "--batch", "0.5")  # fmt: skip
+    assert code == 0, err
+    assert "…" not in out and max(len(line) for line in out.splitlines()) <= width
+    column = [line.split("│")[1].strip() for line in out.splitlines() if line.startswith("│")]
+    name = "us.anthropic.claude-3-7-sonnet-20250219-v1:0->cheap.model-with-a-long-name-v1"
+    assert name in "".join(column)
+    assert ("meets target" in out) == (width >= 90)

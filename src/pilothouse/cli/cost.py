@@ -586,11 +586,24 @@ def whatif(
     if as_json:
         print_json(result)
         return
-    table = Table(title=f"{currency} per day: now {result['baseline_daily']}, target "
+    console = _console(state)
+    console.print(_whatif_table(result, wide=console.width >= 90))
+
+
+def _whatif_table(result: dict[str, Any], *, wide: bool) -> Table:
+    """Scenarios with their numbers; names and assumptions fold, never cut; the
+    "meets target" column goes first when the terminal is narrow."""
+    table = Table(title=f"{result['currency']} per day: now {result['baseline_daily']}, target "
                         f"{result['target_daily']}", title_justify="left")  # fmt: skip
-    for header in ("scenario", "daily", "saving", "meets target", "assumption"):
-        table.add_column(header)
+    table.add_column("scenario", overflow="fold", ratio=2)
+    table.add_column("daily", justify="right", no_wrap=True)
+    table.add_column("saving", justify="right", no_wrap=True)
+    if wide:
+        table.add_column("meets target", no_wrap=True)
+    table.add_column("assumption", overflow="fold", ratio=3)
     for row in result["scenarios"]:
-        table.add_row(Text(row["name"]), row["daily"], row["saving_per_day"],
-                      "yes" if row["meets_target"] else "no", Text(row["assumption"]))  # fmt: skip
-    stdout_console().print(table)
+        cells = [Text(row["name"]), row["daily"], row["saving_per_day"]]
+        if wide:
+            cells.append("yes" if row["meets_target"] else "no")
+        table.add_row(*cells, Text(row["assumption"]))
+    return table
