@@ -4,6 +4,7 @@ and the CLI end to end on real and fixture exports, webhooks on a loopback serve
 from __future__ import annotations
 
 import csv
+import gzip
 import http.server
 import json
 import threading
@@ -23,6 +24,7 @@ from pilothouse.analysis.actions_cost import (
     without_reported_days,
 )
 from pilothouse.model import CostLine
+from pilothouse.store import Store
 
 from .conftest import DATA, Cli
 
@@ -71,28 +73,6 @@ def test_top_movers() -> None:
                                                         Decimal("35.00"))  # fmt: skip
 
 
-def test_forecast_follows_weekday_seasonality() -> None:
-    # Weekdays cost 100, weekends 20, for four weeks; today is the 28th of November.
-    history = {
-        D0 - timedelta(days=i): Decimal(
-            "20.00" if (D0 - timedelta(days=i)).weekday() >= 5 else "100.00"
-        )  # fmt: skip
-        for i in range(1, 29)
-    }
-    today = date(2026, 11, 29)  # a Sunday; Nov 30 is a Monday
-    history.update({today - timedelta(days=i): history[D0 - timedelta(days=1 + (i % 28))]
-                    for i in range(0, 28)})  # fmt: skip
-    forecast = ledger.forecast_month(history, today)
-    assert forecast.days_left == 1
-    assert forecast.remaining == Decimal("100.00")  # Monday
-    assert forecast.low <= forecast.total <= forecast.high
-
-
-def test_forecast_without_history_is_the_actuals() -> None:
-    forecast = ledger.forecast_month({D0: Decimal("5")}, D0)
-    assert forecast.total == forecast.month_to_date == Decimal("5")
-
-
 def test_anomaly_with_its_main_contributor() -> None:
     days = [D0 + timedelta(days=i) for i in range(20)]
     lines = [_line(d, "80.00") for d in days] + [_line(d, "5.00", "Bedrock") for d in days]
@@ -114,8 +94,7 @@ def test_budget_thresholds_on_actual_forecast_and_limit() -> None:
                ledger.Budget("monthly", "monthly", Decimal("2100"))]  # fmt: skip
     today = D0 + timedelta(days=10)
     totals = {D0 + timedelta(days=i): Decimal("60") for i in range(11)}
-    forecast = ledger.forecast_month(totals, today)
-    alerts = ledger.evaluate_budgets(budgets, totals, today, forecast, "USD",
+    alerts = ledger.evaluate_budgets(budgets, totals, today, Decimal("1800"), "USD",
                                      daily_limit=Decimal("105"))  # fmt: skip
     # 60 a day: 86 % of the daily budget; 30 x 60 = 1,800 forecast is 86 % of the month's.
     assert [(a.budget, a.threshold, a.kind) for a in alerts] == [
@@ -123,8 +102,7 @@ def test_budget_thresholds_on_actual_forecast_and_limit() -> None:
         ("monthly", 0.8, "forecast"),
     ]
     totals[today] = Decimal("120")
-    forecast = ledger.forecast_month(totals, today)
-    alerts = ledger.evaluate_budgets(budgets, totals, today, forecast, "USD",
+    alerts = ledger.evaluate_budgets(budgets, totals, today, Decimal("1860"), "USD",
                                      daily_limit=Decimal("105"))  # fmt: skip
     kinds = {(a.budget, a.threshold, a.kind) for a in alerts}
     assert {("daily", 0.8, "actual"), ("daily", 1.0, "actual"), ("daily-limit", 1.0, "limit"),
@@ -133,6 +111,18 @@ def test_budget_thresholds_on_actual_forecast_and_limit() -> None:
     assert (
         "above the alert limit of 105.00 USD" in next(a for a in alerts if a.kind == "limit").text()
     )
+
+
+def test_no_forecast_alerts_on_the_months_last_day() -> None:
+    """On the last day the forecast is the actual spend: its alerts would repeat them."""
+    budgets = [ledger.Budget("monthly", "monthly", Decimal("2100"))]
+    last = date(2026, 11, 30)
+    totals = {date(2026, 11, 1) + timedelta(days=i): Decimal("80") for i in range(30)}
+    alerts = ledger.evaluate_budgets(budgets, totals, last, None, "USD")
+    assert [(a.threshold, a.kind, a.spent) for a in alerts] == [
+        (0.8, "actual", Decimal("2400")),
+        (1.0, "actual", Decimal("2400")),
+    ]
 
 
 # -- GitHub Actions minutes --------------------------------------------------------------------
@@ -212,6 +202,24 @@ def test_whatif_scenarios_alone_and_combined() -> None:
         whatif.rightsize("x", "c5.large", "m5.xlarge", {"m5.xlarge": 0.2})
 
 
+def test_combined_whatif_counts_a_resources_saving_once() -> None:
+    """Two right-sizes of one instance (x0.5 and x0.25) are alternatives: combined,
+    the resource saves what the better one saves, not 1 - 0.5 x 0.25 of its cost."""
+    days = [D0 + timedelta(days=i) for i in range(7)]
+    lines = [_line(d, "9.17", "EC2", resource="i-web-1") for d in days]
+    lines += [_line(d, "4.00", "EC2", resource="i-db-1") for d in days]
+    prices = {"m5.2xlarge": 0.4, "m5.xlarge": 0.2, "m5.large": 0.1}
+    chosen = [
+        whatif.rightsize("i-web", "m5.2xlarge", "m5.xlarge", prices),
+        whatif.rightsize("i-web", "m5.2xlarge", "m5.large", prices),
+        whatif.weekdays_only(["i-db"]),
+    ]
+    baseline, projections = whatif.project(lines, days, chosen)
+    saving = {p.name: p.saving_per_day for p in projections}
+    assert saving["combined"] == Decimal("9.17") * Decimal("0.75") + Decimal("8") / 7
+    assert saving["combined"] <= sum(p.saving_per_day for p in projections[:-1])
+
+
 # -- the CLI -----------------------------------------------------------------------------------
 
 
@@ -226,7 +234,8 @@ def _independent_sum(path: Path) -> Decimal:
 
 def test_focus_sample_ingests_idempotently_and_sums_exactly(sqlite_cli: Cli) -> None:
     first = sqlite_cli.json("ingest", "cost", str(FOCUS), "--format", "focus")
-    assert first == {"files": 1, "lines": 1000, "new": 1000, "duplicates": 0, "skipped": 0}
+    assert first == {"files": 1, "lines": 1000, "new": 1000, "duplicates": 0, "replaced": 0,
+                     "skipped": 0}  # fmt: skip
     again = sqlite_cli.json("ingest", "cost", str(FOCUS), "--format", "focus")
     assert (again["new"], again["duplicates"]) == (0, 1000)
     report = sqlite_cli.json("cost", "--until", "2024-10-31", "--days", "90")
@@ -234,6 +243,30 @@ def test_focus_sample_ingests_idempotently_and_sums_exactly(sqlite_cli: Cli) -> 
     assert Decimal(report["currencies"][currency]["total"]) == _independent_sum(FOCUS).quantize(
         Decimal("0.01")
     )
+
+
+def test_an_empty_window_names_what_the_store_holds(cli: Cli) -> None:
+    cli.json("ingest", "cost", str(FOCUS), "--format", "focus")
+    code, out, err = cli("cost")  # today is 2026-11-27; the sample is September 2024
+    assert (code, err) == (0, "")
+    assert (
+        out.replace("\n", " ").split()
+        == (
+            "No cost data from 2026-10-29 to 2026-11-27; the store holds 1000 cost lines from "
+            "2024-09-01 to 2024-09-30: pilothouse cost --since 2024-09-01 --until 2024-09-30"
+        ).split()
+    )
+    report = cli.json("cost", "--since", "2024-09-01", "--until", "2024-09-30")
+    assert (report["days"], report["since"], report["until"]) == (30, "2024-09-01", "2024-09-30")
+    assert report["stored"] == {"lines": 1000, "first_day": "2024-09-01",
+                                "last_day": "2024-09-30"}  # fmt: skip
+    assert Decimal(report["currencies"]["USD"]["total"]) == _independent_sum(FOCUS).quantize(
+        Decimal("0.01")
+    )
+    code, out, _err = cli("cost", "whatif", "--batch", "0.5")
+    assert code == 0 and "the store holds 1000 cost lines from 2024-09-01" in out
+    code, _out, err = cli("cost", "--since", "2024-10-01", "--until", "2024-09-30")
+    assert code == 2 and "--since" in err
 
 
 def test_one_bad_file_writes_nothing(sqlite_cli: Cli, tmp_path: Path) -> None:
@@ -245,6 +278,61 @@ def test_one_bad_file_writes_nothing(sqlite_cli: Cli, tmp_path: Path) -> None:
     assert sqlite_cli.json("cost", "--until", "2024-10-31", "--days", "90")["currencies"] == {}
 
 
+def test_corrupt_gzip_is_a_user_error_naming_the_file(sqlite_cli: Cli, tmp_path: Path) -> None:
+    packed = bytearray(gzip.compress(FOCUS.read_bytes()))
+    packed[200:260] = bytes(b ^ 0x55 for b in packed[200:260])
+    (tmp_path / "focus.csv.gz").write_bytes(bytes(packed))
+    code, out, err = sqlite_cli(
+        "ingest", "cost", str(tmp_path / "focus.csv.gz"), "--format", "focus"
+    )
+    assert (code, out, err.count("\n")) == (1, "", 1)
+    assert "focus.csv.gz: corrupt or truncated gzip data" in err
+
+
+CUR1 = COST / "aws-cur" / "sample-anonymous-aws-export-dataset.EXCERPT.csv"
+
+
+def _cur_delivery(path: Path, rows: list[dict[str, str]]) -> Path:
+    with path.open("w", newline="") as stream:
+        writer = csv.DictWriter(stream, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def test_a_redelivered_cur_period_replaces_the_earlier_delivery(cli: Cli, tmp_path: Path) -> None:
+    with CUR1.open(newline="") as stream:
+        november = list(csv.DictReader(stream))
+    october = [
+        {**row, "identity/LineItemId": "oct" + row["identity/LineItemId"],
+         "bill/BillingPeriodStartDate": "2023-10-01T00:00:00.000Z",
+         "lineItem/UsageStartDate": "2023-10-20T00:00:00.000Z"}
+        for row in november[:2]
+    ]  # fmt: skip
+    first = _cur_delivery(tmp_path / "v1.csv", november + october)
+    assert cli.json("ingest", "cost", str(first), "--format", "cur")["new"] == 11
+    # AWS re-delivers November: line item ids re-keyed, one charge restated, one gone.
+    again = [{**row, "identity/LineItemId": "re" + row["identity/LineItemId"]}
+             for row in november[:-1]]  # fmt: skip
+    again[4]["lineItem/UnblendedCost"] = "5.00"
+    second = _cur_delivery(tmp_path / "v2.csv", again)
+    counts = cli.json("ingest", "cost", str(second), "--format", "cur")
+    assert (counts["new"], counts["duplicates"], counts["replaced"]) == (8, 0, 9)
+    with Store.open(cli.db) as store:
+        stored = store.cost_lines(date(2023, 10, 1), date(2023, 11, 30))
+    assert sorted(line.line_key.split("/")[0] for line in stored) == sorted(
+        [r["identity/LineItemId"] for r in again] + [r["identity/LineItemId"] for r in october]
+    )
+    assert sum(line.amount for line in stored) == Decimal("5.00") + sum(
+        Decimal(r["lineItem/UnblendedCost"]) for r in again[:4] + again[5:] + october
+    )
+    # The same delivery again: nothing new, nothing removed, the same lines.
+    counts = cli.json("ingest", "cost", str(second), "--format", "cur")
+    assert (counts["new"], counts["duplicates"], counts["replaced"]) == (0, 8, 0)
+    with Store.open(cli.db) as store:
+        assert len(store.cost_lines(date(2023, 10, 1), date(2023, 11, 30))) == 10
+
+
 def test_missing_columns_are_named(sqlite_cli: Cli, tmp_path: Path) -> None:
     bad = tmp_path / "wrong.csv"
     bad.write_text("a,b\n1,2\n")
@@ -252,14 +340,17 @@ def test_missing_columns_are_named(sqlite_cli: Cli, tmp_path: Path) -> None:
     assert code == 1 and "wrong.csv" in err and "missing column" in err
 
 
+def _ingest_focus(cli: Cli, path: Path, *rows: str) -> None:
+    """Ingest a small FOCUS export of *rows* (cost, currency, start, service, id)."""
+    header = "BilledCost,EffectiveCost,BillingCurrency,ChargePeriodStart,ServiceName,Id"
+    lines = [f"{cost},{row}" for row in rows for cost in [row.split(",")[0]]]
+    path.write_text("\n".join([header, *lines]) + "\n")
+    cli.json("ingest", "cost", str(path), "--format", "focus")
+
+
 def test_mixed_currencies_are_reported_apart(sqlite_cli: Cli, tmp_path: Path) -> None:
-    mixed = tmp_path / "mixed.csv"
-    mixed.write_text(
-        "BilledCost,EffectiveCost,BillingCurrency,ChargePeriodStart,ServiceName,Id\n"
-        "10.00,10.00,USD,2026-11-20 00:00:00,EC2,a\n"
-        "7.00,7.00,EUR,2026-11-20 00:00:00,VM,b\n"
-    )
-    sqlite_cli.json("ingest", "cost", str(mixed), "--format", "focus")
+    rows = ("10.00,USD,2026-11-20 00:00:00,EC2,a", "7.00,EUR,2026-11-20 00:00:00,VM,b")
+    _ingest_focus(sqlite_cli, tmp_path / "mixed.csv", *rows)
     report = sqlite_cli.json("cost", "--until", "2026-11-21", "--days", "7")
     assert {c: d["total"] for c, d in report["currencies"].items()} == {"EUR": "7.00",
                                                                         "USD": "10.00"}  # fmt: skip
@@ -368,12 +459,6 @@ def test_cost_report_human_and_empty(sqlite_cli: Cli) -> None:
     assert code == 2 and "--by" in err
 
 
-def test_forecast_with_spend_on_one_weekday_only() -> None:
-    history = {D0 + timedelta(days=7 * i): Decimal("50") for i in range(4)}  # Mondays
-    forecast = ledger.forecast_month(history, D0 + timedelta(days=26))
-    assert forecast.total >= forecast.month_to_date
-
-
 def test_quiet_weekends_are_not_anomalies() -> None:
     days = [D0 + timedelta(days=i) for i in range(28)]
     lines = [_line(d, "60.00" if d.weekday() >= 5 else "100.00") for d in days]
@@ -411,16 +496,6 @@ def test_rightsize_from_a_utilisation_file(sqlite_cli: Cli, tmp_path: Path) -> N
     usage.write_text("resource,instance_type,peak_cpu\ni-1,m5.large,150\n")
     code, _out, err = sqlite_cli("cost", "whatif", "--rightsize-from", str(usage))
     assert code == 1 and "row 1: peak_cpu must be 0..100" in err
-
-
-def test_forecast_survives_a_one_off_credit() -> None:
-    today = date(2026, 11, 9)
-    history = {today - timedelta(days=i): Decimal("100") for i in range(1, 29)}
-    history[today - timedelta(days=3)] = Decimal("-2690")
-    history[today] = Decimal("100")
-    forecast = ledger.forecast_month(history, today)
-    assert forecast.remaining == Decimal("2100.0")  # 21 more days at 100
-    assert forecast.low <= forecast.total <= forecast.high
 
 
 def test_usage_report_covers_only_its_own_repository() -> None:
@@ -461,3 +536,106 @@ def test_cents_on_a_sparse_real_export_are_not_anomalies(sqlite_cli: Cli) -> Non
     sqlite_cli.json("ingest", "cost", str(FOCUS), "--format", "focus")
     report = sqlite_cli.json("cost", "--until", "2024-09-30", "--days", "30")
     assert [a for c in report["currencies"].values() for a in c["anomalies"]] == []
+
+
+def _daily_export(path: Path, last: date, days: int, amount: str = "100.00") -> Path:
+    """A FOCUS export of *amount* a day of EC2 for *days* days up to *last*."""
+    rows = [f"{amount},{amount},USD,{last - timedelta(days=i)} 00:00:00,"
+            f"Amazon Elastic Compute Cloud,ec2-{i}" for i in range(days)]  # fmt: skip
+    header = "BilledCost,EffectiveCost,BillingCurrency,ChargePeriodStart,ServiceName,Id"
+    path.write_text("\n".join([header, *rows]) + "\n")
+    return path
+
+
+def test_a_billing_lag_is_no_anomaly_no_mover_and_no_forecast_drop(
+    cli: Cli, tmp_path: Path
+) -> None:
+    # Today is 2026-11-27; the export is two days late, as AWS's often are.
+    export = _daily_export(tmp_path / "late.csv", date(2026, 11, 25), 90)
+    cli.json("ingest", "cost", str(export), "--format", "focus")
+    usd = cli.json("cost")["currencies"]["USD"]
+    assert (usd["billed_through"], usd["lagging_sources"]) == ("2026-11-25",
+                                                               {"focus": "2026-11-25"})  # fmt: skip
+    assert (usd["anomalies"], usd["movers"]) == ([], [])
+    forecast = usd["forecast"]
+    assert (forecast["estimated_unbilled"], forecast["month_end"]) == ("200.00", "3000.00")
+    assert forecast["interval_from"].startswith("backtest of ")
+    low, high = (Decimal(x) for x in forecast["interval"])
+    assert low <= Decimal("3000.00") <= high
+
+
+def test_alerts_on_the_months_last_day_are_not_repeated_as_forecasts(
+    sqlite_cli: Cli, tmp_path: Path
+) -> None:
+    export = _daily_export(tmp_path / "month.csv", date(2026, 11, 30), 30, "80.00")
+    sqlite_cli.json("ingest", "cost", str(export), "--format", "focus")
+    sqlite_cli.now = datetime(2026, 11, 30, 20, 0, tzinfo=UTC)
+    alerts = sqlite_cli.json("cost", "alerts")["alerts"]
+    assert sorted((a["budget"], a["threshold"], a["kind"]) for a in alerts) == [
+        ("daily", 0.8, "actual"),
+        ("daily", 1.0, "actual"),
+        ("monthly", 0.8, "actual"),
+        ("monthly", 1.0, "actual"),
+    ]
+
+
+@pytest.mark.parametrize("width", [80, 100, 160])
+def test_cost_tables_fit_the_terminal_and_never_cut_names(
+    sqlite_cli: Cli, tmp_path: Path, width: int
+) -> None:
+    name = "Amazon-Elastic-Compute-Cloud-Reserved-Capacity-in-a-very-long-service-name-x9"
+    day = "USD,2026-11-26 00:00:00"
+    rows = (f"30.00,{day},{name},a", f"-5.00,{day},Credits,b", f"12.00,{day},EC2,c")
+    _ingest_focus(sqlite_cli, tmp_path / "long.csv", *rows)
+    sqlite_cli.env["COLUMNS"] = str(width)
+    code, out, err = sqlite_cli("cost", "--days", "7")
+    assert code == 0, err
+    assert "…" not in out and "..." not in out
+    assert max(len(line) for line in out.splitlines()) <= width
+    # The name column of the group table, read down: the whole name, folded.
+    column = [line.split("│")[1].strip() for line in out.splitlines() if line.count("│") == 4]
+    assert name in "".join(column)
+    by_group = sqlite_cli.json("cost", "--days", "7")["currencies"]["USD"]["by_group"]
+    for group, amount in by_group.items():  # the table has the totals --json has
+        assert amount in out and group[:12] in out
+    day = next(line for line in out.splitlines() if line.startswith("│ 2026-11-26"))
+    assert "37.00" in day and "30.00" in day  # net 37 beside the largest group's gross 30
+    assert ("-5.00" in day) == (width >= 70)
+
+
+def test_money_is_shown_in_the_currencys_minor_units(sqlite_cli: Cli, tmp_path: Path) -> None:
+    _ingest_focus(sqlite_cli, tmp_path / "yen.csv", "1234.4,JPY,2026-11-26 00:00:00,VM,a",
+                  "1.2345,KWD,2026-11-26 00:00:00,VM,b")  # fmt: skip
+    report = sqlite_cli.json("cost", "--days", "7")["currencies"]
+    assert (report["JPY"]["total"], report["KWD"]["total"]) == ("1234", "1.234")
+    code, out, _err = sqlite_cli("cost", "--days", "7")
+    assert code == 0 and "JPY 1234 from" in out and "1234.00" not in out
+    alert = ledger.Alert("daily", 0.8, "2026-11-26", "actual", Decimal("9000"), Decimal("10000"),
+                         "JPY")  # fmt: skip
+    assert "spent 9000 JPY = 90% of 10000 JPY" in alert.text()
+
+
+def test_doctests() -> None:
+    import doctest
+
+    assert doctest.testmod(ledger).failed == 0
+
+
+@pytest.mark.parametrize("width", [80, 100, 160])
+def test_whatif_table_fits_the_terminal_and_never_cuts_names(
+    sqlite_cli: Cli, tmp_path: Path, width: int
+) -> None:
+    sqlite_cli.json("ingest", "cost", str(BEDROCK), "--format", "bedrock-log")
+    (tmp_path / "pilothouse.toml").write_text(
+        '[cost.model_prices."cheap.model-with-a-long-name-v1"]\ninput = 0.1\noutput = 0.4\n'
+    )
+    sqlite_cli.env["COLUMNS"] = str(width)
+    shift = "us.anthropic.claude-3-7-sonnet-20250219-v1:0=cheap.model-with-a-long-name-v1:0.5"
+    code, out, err = sqlite_cli("cost", "whatif", "--until", "2025-06-02", "--days", "2",
+                                "--model-shift", shift, "--batch", "0.5")  # fmt: skip
+    assert code == 0, err
+    assert "…" not in out and max(len(line) for line in out.splitlines()) <= width
+    column = [line.split("│")[1].strip() for line in out.splitlines() if line.startswith("│")]
+    name = "us.anthropic.claude-3-7-sonnet-20250219-v1:0->cheap.model-with-a-long-name-v1"
+    assert name in "".join(column)
+    assert ("meets target" in out) == (width >= 90)

@@ -164,6 +164,7 @@ def test_focus_sample_line_fields() -> None:
             ("business_unit", "ViennaAI"),
             ("environment", "dev"),
         ),
+        billing_period=date(2024, 9, 1),
     )
 
 
@@ -258,6 +259,14 @@ def test_focus_gzip_reads_as_plain(tmp_path: Path) -> None:
 
 
 # -- AWS CUR --------------------------------------------------------------------------
+
+
+def test_cur_lines_carry_their_billing_period() -> None:
+    assert {line.billing_period for line in read_cur(CUR1)} == {date(2023, 11, 1)}
+    assert {line.billing_period for line in read_focus(FOCUS_SAMPLE)} == {
+        date(2024, 9, 1),
+        date(2024, 10, 1),
+    }
 
 
 def test_cur1_excerpt() -> None:
@@ -726,8 +735,62 @@ def test_unreadable_files(tmp_path: Path) -> None:
         read_cost_file(binary, "focus")
     truncated = tmp_path / "truncated.csv.gz"
     truncated.write_bytes(gzip.compress(CUR2.read_bytes())[:200])
-    with pytest.raises(InputError, match=r"truncated\.csv\.gz: cannot read"):
+    with pytest.raises(InputError, match=r"truncated\.csv\.gz: corrupt or truncated gzip"):
         read_cost_file(truncated, "cur")
+
+
+def _corrupt_gzip(source: Path, target: Path) -> Path:
+    """*source* gzipped with bytes flipped inside the deflate stream, past the header."""
+    packed = bytearray(gzip.compress(source.read_bytes()))
+    for at in range(200, 260):
+        packed[at] ^= 0x55
+    target.write_bytes(bytes(packed))
+    return target
+
+
+def test_corrupt_gzip_names_the_file(tmp_path: Path) -> None:
+    corrupt = _corrupt_gzip(FOCUS_SAMPLE, tmp_path / "focus.csv.gz")
+    with pytest.raises(InputError, match=r"^\S*focus\.csv\.gz: corrupt or truncated gzip"):
+        list(read_focus(corrupt))
+
+
+def _focus_sample_rows() -> tuple[list[str], list[list[str]]]:
+    with FOCUS_SAMPLE.open(newline="", encoding="utf-8-sig") as stream:
+        header, *rows = csv.reader(stream)
+    return header, rows
+
+
+def _write_csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as stream:
+        csv.writer(stream).writerows([header, *rows])
+    return path
+
+
+def test_a_row_cut_short_is_an_error_naming_its_line(tmp_path: Path) -> None:
+    text = FOCUS_SAMPLE.read_text(encoding="utf-8-sig").splitlines()
+    # The second data row cut after a comma past EffectiveCost: the cost is there,
+    # ServiceName and Id are not, so it used to read as a charge of no service.
+    at = text[2].index(",", text[2].index("2024-09-"))
+    path = write(tmp_path, "cut.csv", "\n".join([text[0], text[1], text[2][: at + 300]]) + "\n")
+    path.write_text(path.read_text()[: path.read_text().rindex(",") + 1] + "\n")
+    with pytest.raises(InputError, match=r"cut\.csv: row 2 \(line 3\): \d+ cells where the "
+                                         r"header has 44: is the row cut short\?"):  # fmt: skip
+        list(read_focus(path))
+
+
+def test_rows_without_an_id_are_keyed_by_column_name_not_order(tmp_path: Path) -> None:
+    header, rows = _focus_sample_rows()
+    drop = header.index("Id")
+    header = header[:drop] + header[drop + 1 :]
+    rows = [row[:drop] + row[drop + 1 :] for row in rows]
+    plain = _write_csv(tmp_path / "plain.csv", header, rows)
+    order = sorted(range(len(header)), key=lambda i: header[i].casefold(), reverse=True)
+    shuffled = _write_csv(
+        tmp_path / "shuffled.csv", [header[i] for i in order], [[r[i] for i in order] for r in rows]
+    )
+    keys = [line.line_key for line in read_focus(plain)]
+    assert len(set(keys)) == 1000
+    assert [line.line_key for line in read_focus(shuffled)] == keys
 
 
 def test_readers_stream(tmp_path: Path) -> None:

@@ -314,3 +314,4 @@ class CostLine:
     cache_read_tokens: int | None = None
     cache_write_tokens: int | None = None
     tags: tuple[tuple[str, str], ...] = ()
+    billing_period: date | None = None  # first day of the billing period (CUR, FOCUS)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from pilothouse.model import CostLine
@@ -86,6 +86,13 @@ def without_reported_days(
     """Computed Actions lines for the days (per repository) the usage report does not
     cover: no double count. A report line without a repository covers its whole day."""
     covered = {(line.day, line.repository) for line in reported if line.source == "github-usage"}
+    return without_covered_days(computed, covered)
+
+
+def without_covered_days(
+    computed: Iterable[CostLine], covered: set[tuple[date, str | None]]
+) -> list[CostLine]:
+    """Computed Actions lines but for the (day, repository) pairs the usage report covers."""
     whole_days = {day for day, repository in covered if repository is None}
     return [
         line

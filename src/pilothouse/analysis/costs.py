@@ -1,4 +1,5 @@
-"""The cost ledger's arithmetic: daily spend, movers, forecast, anomalies, budgets.
+"""The cost ledger's arithmetic: daily spend, movers, anomalies, budgets (the forecast
+is :mod:`pilothouse.analysis.cost_forecast`).
 
 Money stays Decimal and inside its currency: every function works on lines of
 one currency (`split_by_currency` first); nothing here sums across currencies.
@@ -6,7 +7,6 @@ one currency (`split_by_currency` first); nothing here sums across currencies.
 
 from __future__ import annotations
 
-import math
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -14,10 +14,28 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
+from pilothouse.analysis.cost_forecast import weekday_factors
 from pilothouse.model import CostLine
 
 ZERO = Decimal(0)
 CENT = Decimal("0.01")
+# ISO 4217 currencies whose minor unit is not the cent (the rest, and XXX, show 2 decimals).
+_MINOR_UNITS = {
+    **dict.fromkeys(("BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF",
+                     "UGX", "UYI", "VND", "VUV", "XAF", "XOF", "XPF"), 0),
+    **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
+    **dict.fromkeys(("CLF", "UYW"), 4),
+}  # fmt: skip
+
+
+def format_money(value: Decimal | float, currency: str) -> str:
+    """*value* rounded to the currency's minor unit: ``1234`` yen, ``12.35`` dollars.
+
+    >>> format_money(Decimal("1234.4"), "JPY"), format_money(12.346, "usd")
+    ('1234', '12.35')
+    """
+    places = _MINOR_UNITS.get(currency.upper(), 2)
+    return str(Decimal(str(value)).quantize(Decimal(1).scaleb(-places)))
 
 
 def split_by_currency(lines: Iterable[CostLine]) -> dict[str, list[CostLine]]:
@@ -85,76 +103,6 @@ def top_movers(
     return sorted(movers, key=lambda m: (-abs(m.change), m.group))[:top]
 
 
-# -- forecast -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Forecast:
-    month_to_date: Decimal
-    remaining: Decimal
-    total: Decimal
-    low: Decimal
-    high: Decimal
-    days_left: int
-    basis_days: int
-
-
-def weekday_factors(history: Mapping[date, Decimal]) -> dict[int, float]:
-    """Mean spend of each weekday over the overall mean: day-of-week seasonality."""
-    values = [float(v) for v in history.values()]
-    overall = statistics.fmean(values) if values else 0.0
-    by_weekday: dict[int, list[float]] = defaultdict(list)
-    for day, amount in history.items():
-        by_weekday[day.weekday()].append(float(amount))
-    if overall <= 0:
-        return dict.fromkeys(range(7), 1.0)
-    return {
-        weekday: (statistics.fmean(by_weekday[weekday]) / overall if by_weekday[weekday] else 1.0)
-        for weekday in range(7)
-    }
-
-
-def forecast_month(history: Mapping[date, Decimal], today: date, *, basis: int = 28) -> Forecast:
-    """Month-end spend: actual to date plus the rest forecast with weekday seasonality.
-
-    The daily base is the median of the last *basis* complete days (robust to a
-    spike); each remaining day is base x its weekday factor. The interval is
-    +-1.28 sigma sqrt(days left), sigma the spread of the basis days around
-    their seasonal forecast: about 80 % two-sided if days were independent.
-    """
-    start = today.replace(day=1)
-    next_month = (start + timedelta(days=32)).replace(day=1)
-    month_to_date = sum((a for d, a in history.items() if start <= d <= today), ZERO)
-    window = {d: a for d, a in history.items() if today - timedelta(days=basis) <= d < today}
-    days_left = (next_month - today).days - 1
-    if not window:
-        return Forecast(month_to_date, ZERO, month_to_date, month_to_date, month_to_date,
-                        days_left, 0)  # fmt: skip
-    factors = _median_weekday_factors(window)
-    # A weekday with no spend at all has factor 0 and says nothing about the base.
-    scaled = [float(a) / factors[d.weekday()] for d, a in window.items() if factors[d.weekday()]]
-    base = statistics.median(scaled) if scaled else 0.0
-    residuals = [float(a) - base * factors[d.weekday()] for d, a in window.items()]
-    # A robust spread (MAD): one credit or spike must not blow up the interval.
-    centre = statistics.median(residuals)
-    sigma = 1.4826 * statistics.median(abs(r - centre) for r in residuals)
-    remaining = sum(
-        base * factors[(today + timedelta(days=i)).weekday()] for i in range(1, days_left + 1)
-    )
-    spread = 1.28 * sigma * math.sqrt(days_left)
-    rest = Decimal(str(round(remaining, 2)))
-    total = month_to_date + rest
-    return Forecast(
-        month_to_date=month_to_date,
-        remaining=rest,
-        total=total,
-        low=total - Decimal(str(round(spread, 2))),
-        high=total + Decimal(str(round(spread, 2))),
-        days_left=days_left,
-        basis_days=len(window),
-    )
-
-
 # -- anomalies ------------------------------------------------------------------------------
 
 
@@ -166,23 +114,6 @@ class Anomaly:
     score: float
     contributor: str
     contributor_increase: Decimal
-
-
-def _median_weekday_factors(totals: Mapping[date, Decimal]) -> dict[int, float]:
-    """Like weekday_factors, but from medians, so the spike being looked for cannot
-    raise its own weekday's expectation."""
-    overall = statistics.median(float(v) for v in totals.values()) if totals else 0.0
-    by_weekday: dict[int, list[float]] = defaultdict(list)
-    for day, amount in totals.items():
-        by_weekday[day.weekday()].append(float(amount))
-    if overall <= 0:
-        return dict.fromkeys(range(7), 1.0)
-    return {
-        weekday: max(statistics.median(by_weekday[weekday]) / overall, 0.05)
-        if by_weekday[weekday]
-        else 1.0
-        for weekday in range(7)
-    }
 
 
 def find_anomalies(
@@ -198,7 +129,7 @@ def find_anomalies(
     whose spend rose (or fell) most against its own trailing median.
     """
     days = sorted(totals)
-    factors = _median_weekday_factors(totals)
+    factors = weekday_factors({d: float(v) for d, v in totals.items()})
     adjusted = {d: float(totals[d]) / factors[d.weekday()] for d in days}
     found: list[Anomaly] = []
     for index, day in enumerate(days):
@@ -273,16 +204,19 @@ class Alert:
             f"{self.limit:.2f}{self.currency}"
         )
 
+    def _money(self, value: Decimal) -> str:
+        return format_money(value, self.currency)
+
     def text(self) -> str:
         share = float(self.spent / self.limit) if self.limit else 0.0
         what = {"actual": "spent", "forecast": "forecast to spend", "limit": "spent"}[self.kind]
         return (
-            f"pilothouse: budget {self.budget} ({self.period}): {what} {self.spent:.2f} "
-            f"{self.currency} = {share:.0%} of {self.limit:.2f} {self.currency}"
+            f"pilothouse: budget {self.budget} ({self.period}): {what} {self._money(self.spent)} "
+            f"{self.currency} = {share:.0%} of {self._money(self.limit)} {self.currency}"
             f" (threshold {self.threshold:.0%})"
             if self.kind != "limit"
-            else f"pilothouse: daily spend {self.spent:.2f} {self.currency} on {self.period} is "
-            f"above the alert limit of {self.limit:.2f} {self.currency}"
+            else f"pilothouse: daily spend {self._money(self.spent)} {self.currency} on "
+            f"{self.period} is above the alert limit of {self._money(self.limit)} {self.currency}"
         )
 
 
@@ -290,20 +224,25 @@ def evaluate_budgets(
     budgets: Sequence[Budget],
     totals: Mapping[date, Decimal],
     today: date,
-    forecast: Forecast,
+    forecast_total: Decimal | None,
     currency: str,
     *,
     daily_limit: Decimal | None = None,
 ) -> list[Alert]:
-    """Every threshold crossed by actual spend (and, for monthly budgets, by the forecast)."""
+    """Every threshold crossed by actual spend (and, for monthly budgets, by the
+    forecast month-end total; None on the month's last day, when the forecast is the
+    actual spend and its alerts would only repeat the actual ones)."""
     alerts: list[Alert] = []
     for budget in budgets:
         if budget.period == "daily":
             spent, period = totals.get(today, ZERO), today.isoformat()
             checks = [("actual", spent)]
         else:
-            spent, period = forecast.month_to_date, today.strftime("%Y-%m")
-            checks = [("actual", spent), ("forecast", forecast.total)]
+            month = [a for d, a in totals.items() if d.replace(day=1) == today.replace(day=1)]
+            spent, period = sum(month, ZERO), today.strftime("%Y-%m")
+            checks = [("actual", spent)]
+            if forecast_total is not None:
+                checks.append(("forecast", forecast_total))
         for kind, value in checks:
             for threshold in budget.thresholds:
                 if value >= budget.amount * Decimal(str(threshold)):

@@ -23,6 +23,9 @@ class Scenario:
     name: str
     description: str
     apply: Callable[[CostLine], Decimal]
+    # Scenarios of one kind compete for the same spend (two right-sizes of one
+    # instance): combined, a line takes the best of them, never both.
+    kind: str = ""
 
 
 def _has_tag(line: CostLine, tag: tuple[str, str] | None) -> bool:
@@ -55,6 +58,7 @@ def model_shift(
         f"model-shift {source_model}->{target_model}",
         f"{share:.0%} of {source_model} tokens{scope} priced as {target_model}",
         apply,
+        "model-shift",
     )
 
 
@@ -69,6 +73,7 @@ def batch(share: float, discount: float) -> Scenario:
         "batch",
         f"{share:.0%} of LLM requests batched at {1 - discount:.0%} of the on-demand price",
         apply,
+        "batch",
     )
 
 
@@ -80,7 +85,10 @@ def weekdays_only(patterns: Sequence[str]) -> Scenario:
         return ZERO if matches and line.day.weekday() >= 5 else line.amount
 
     return Scenario(
-        "weekdays-only", f"no weekend cost for resources matching {', '.join(patterns)}", apply
+        "weekdays-only",
+        f"no weekend cost for resources matching {', '.join(patterns)}",
+        apply,
+        "weekdays-only",
     )
 
 
@@ -98,6 +106,7 @@ def rightsize(pattern: str, old: str, new: str, prices: Mapping[str, float]) -> 
         f"rightsize {pattern}",
         f"{pattern}: {old} (${prices[old]}/h) -> {new} (${prices[new]}/h), cost x {ratio:.3f}",
         apply,
+        "rightsize",
     )
 
 
@@ -124,7 +133,8 @@ def project(
         projections.append(
             _projection(
                 "combined",
-                "all scenarios above, applied in order",
+                "all scenarios above; where several of one kind change the same line "
+                "(two right-sizes of one instance) only the best counts, never both",
                 lines,
                 count,
                 baseline,
@@ -144,10 +154,14 @@ def _projection(
 ) -> Projection:
     total = ZERO
     changed = 0
+    kinds: dict[str, list[Scenario]] = {}
+    for scenario in scenarios:
+        kinds.setdefault(scenario.kind or scenario.name, []).append(scenario)
     for line in lines:
         amount = line.amount
-        for scenario in scenarios:
-            amount = scenario.apply(_with_amount(line, amount))
+        for rivals in kinds.values():
+            current = _with_amount(line, amount)
+            amount = min(scenario.apply(current) for scenario in rivals)
         changed += amount != line.amount
         total += amount
     daily = total / count
@@ -240,6 +254,7 @@ def rightsize_from_utilisation(
             "rightsize from utilisation",
             described or f"no resource would stay under {target_cpu:g}% CPU on a smaller size",
             apply,
+            "rightsize",
         ),  # fmt: skip
         found,
     )

@@ -10,12 +10,18 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from pilothouse.analysis import cost_forecast
 from pilothouse.analysis import costs as ledger
 from pilothouse.analysis import whatif as scenarios
-from pilothouse.analysis.actions_cost import actions_cost_lines, without_reported_days
+from pilothouse.analysis.actions_cost import (
+    actions_cost_lines,
+    without_covered_days,
+    without_reported_days,
+)
 from pilothouse.cli.output import print_json, stdout_console
 from pilothouse.cli.state import State, state_of
 from pilothouse.errors import ConfigError, PilothouseError
@@ -23,6 +29,7 @@ from pilothouse.model import CostLine
 from pilothouse.sources.costs import price_book_from_config, token_pricer
 from pilothouse.sources.utilisation import read_utilisation
 from pilothouse.store import Store
+from pilothouse.store.costs import StoredRange
 
 app = typer.Typer(
     help="Where the money goes: daily spend, budgets, forecast, anomalies, what-if.",
@@ -33,19 +40,47 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 UntilOption = Annotated[
     str | None, typer.Option(help="Last day of the window, YYYY-MM-DD (default: today).")
 ]
+SinceOption = Annotated[
+    str | None,
+    typer.Option(help="First day of the window, YYYY-MM-DD (instead of --days)."),
+]
+
+
+def _day_option(text: str, flag: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r}: expected YYYY-MM-DD", param_hint=flag) from None
 
 
 def _end(state: State, until: str | None) -> date:
-    if until is None:
-        return state.now().date()
-    try:
-        return date.fromisoformat(until)
-    except ValueError:
-        raise typer.BadParameter(f"{until!r}: expected YYYY-MM-DD", param_hint="--until") from None
+    return state.now().date() if until is None else _day_option(until, "--until")
 
 
 def _days(today: date, count: int) -> list[date]:
     return [today - timedelta(days=count - 1 - i) for i in range(count)]
+
+
+def _window(state: State, since: str | None, until: str | None, days: int) -> list[date]:
+    """The days a command reads: --since (or --days back) to --until (or today)."""
+    end = _end(state, until)
+    if since is None:
+        return _days(end, days)
+    start = _day_option(since, "--since")
+    if start > end:
+        raise typer.BadParameter(f"{since} is after the window's end {end}", param_hint="--since")
+    return _days(end, (end - start).days + 1)
+
+
+def _empty_window_note(span: list[date], stored: StoredRange) -> str:
+    """What to say when the window holds no spend: the store's range, and how to see it."""
+    if not stored.lines or stored.first is None or stored.last is None:
+        return "No cost data: pilothouse ingest cost PATH --format ..."
+    return (
+        f"No cost data from {span[0]} to {span[-1]}; the store holds {stored.lines} cost lines "
+        f"from {stored.first} to {stored.last}: pilothouse cost --since {stored.first} "
+        f"--until {stored.last}"
+    )
 
 
 def load_ledger(store: Store, state: State, since: date, today: date) -> list[CostLine]:
@@ -61,98 +96,199 @@ def load_ledger(store: Store, state: State, since: date, today: date) -> list[Co
     return stored + [line for line in without_reported_days(computed, stored) if line.day <= today]
 
 
-def _money(value: Decimal) -> str:
-    return str(value.quantize(ledger.CENT))
+# Days of history the forecast reads: its basis plus a few months of backtests.
+HISTORY_DAYS = 120
+
+
+def spend_history(store: Store, state: State, today: date) -> cost_forecast.DailySpend:
+    """Daily spend per currency and source over HISTORY_DAYS (summed in the database),
+    with the Actions minutes priced from stored jobs for days the usage report lacks."""
+    since = today - timedelta(days=HISTORY_DAYS - 1)
+    history = store.daily_spend(since, today)
+    computed = actions_cost_lines(
+        store.finished_jobs(datetime.combine(since, time(), tzinfo=UTC)),
+        state.config["cost.actions_rates"],
+        state.config["cost.currency"],
+    )
+    for line in without_covered_days(computed, store.usage_report_days(since, today)):
+        if line.day <= today:
+            series = history.setdefault(line.currency.upper(), {}).setdefault(line.source, {})
+            series[line.day] = series.get(line.day, 0.0) + float(line.amount)
+    return history
+
+
+def _money(value: Decimal | float, currency: str) -> str:
+    return ledger.format_money(value, currency)
+
+
+def _forecast_json(forecast: cost_forecast.MonthForecast, currency: str) -> dict[str, Any]:
+    return {
+        "month_to_date": _money(forecast.month_to_date, currency),
+        "estimated_unbilled": _money(forecast.estimated, currency),
+        "month_end": _money(forecast.total, currency),
+        "interval": [_money(forecast.low, currency), _money(forecast.high, currency)],
+        "days_left": forecast.days_left,
+        "trend_per_day": round(forecast.slope_per_day, 2),
+        "interval_from": forecast.interval_from,
+    }
 
 
 def _currency_report(
-    lines: list[CostLine], days: list[date], by: str, currency: str, state: State
+    lines: list[CostLine],
+    days: list[date],
+    by: str,
+    currency: str,
+    state: State,
+    history: cost_forecast.DailySpend,
 ) -> dict[str, Any]:
     today = days[-1]
     totals = ledger.daily_totals(lines, days)
     grid = ledger.daily_by_group(lines, days, by)
+    by_source = history.get(currency, {})
+    lagging = cost_forecast.lagging_sources(by_source, today)
+    # Movers and anomalies stop at the last day every daily-billed source has billed:
+    # a day or two of billing lag is missing spend, not a drop.
+    complete = cost_forecast.complete_through(lagging, today)
     report: dict[str, Any] = {
-        "total": _money(sum(totals.values(), ledger.ZERO)),
+        "total": _money(sum(totals.values(), ledger.ZERO), currency),
         "daily": [
             {
                 "day": day.isoformat(),
-                "total": _money(totals[day]),
-                "groups": {g: _money(row[day]) for g, row in sorted(grid.items()) if row[day]},
+                "total": _money(totals[day], currency),
+                "groups": {
+                    g: _money(row[day], currency) for g, row in sorted(grid.items()) if row[day]
+                },
             }
             for day in days
         ],
         "by_group": {
-            g: _money(sum(row.values(), ledger.ZERO))
+            g: _money(sum(row.values(), ledger.ZERO), currency)
             for g, row in sorted(grid.items(), key=lambda kv: -sum(kv[1].values(), ledger.ZERO))
         },
-        "today": _money(totals[today]),
+        "today": _money(totals[today], currency),
+        "billed_through": complete.isoformat(),
+        "lagging_sources": {source: day.isoformat() for source, day in sorted(lagging.items())},
         "movers": [
             {
                 "group": m.group,
-                "before": _money(m.before),
-                "after": _money(m.after),
-                "change": _money(m.change),
+                "before": _money(m.before, currency),
+                "after": _money(m.after, currency),
+                "change": _money(m.change, currency),
             }  # fmt: skip
-            for m in ledger.top_movers(grid, today)
+            for m in ledger.top_movers(grid, complete)
         ],
         "anomalies": [
             {
                 "day": a.day.isoformat(),
-                "amount": _money(a.amount),
-                "expected": _money(a.expected),
+                "amount": _money(a.amount, currency),
+                "expected": _money(a.expected, currency),
                 "score": a.score,
                 "main_contributor": a.contributor,
-                "contributor_increase": _money(a.contributor_increase),
+                "contributor_increase": _money(a.contributor_increase, currency),
             }  # fmt: skip
             # Today is not over: its partial spend would look like a drop.
-            for a in ledger.find_anomalies({d: v for d, v in totals.items() if d < today}, grid)
+            for a in ledger.find_anomalies(
+                {d: v for d, v in totals.items() if d < today and d <= complete}, grid
+            )
         ],
     }
     if currency == state.config["cost.currency"].upper():
-        forecast = ledger.forecast_month(totals, today)
+        forecast = cost_forecast.forecast_month(by_source, today)
         report.update(
-            target=_money(Decimal(str(state.config["cost.daily_target"]))),
-            alert_limit=_money(Decimal(str(state.config["budget.daily_limit"]))),
-            forecast={
-                "month_to_date": _money(forecast.month_to_date),
-                "month_end": _money(forecast.total),
-                "interval": [_money(forecast.low), _money(forecast.high)],
-                "days_left": forecast.days_left,
-                "basis_days": forecast.basis_days,
-            },
+            target=_money(Decimal(str(state.config["cost.daily_target"])), currency),
+            alert_limit=_money(Decimal(str(state.config["budget.daily_limit"])), currency),
+            forecast=_forecast_json(forecast, currency),
         )
     return report
 
 
-def _render(report: dict[str, Any], days: int, by: str) -> None:
-    console = stdout_console()
+def _console(state: State) -> Console:
+    """stdout, as wide as ``COLUMNS`` says when it is set."""
+    columns = state.env.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return Console(file=sys.stdout, highlight=False, soft_wrap=False, width=int(columns))
+    return stdout_console()
+
+
+def _daily_table(currency: str, data: dict[str, Any], by: str, width: int) -> Table:
+    """The last 14 days: net total, and the largest group's gross spend (credits can
+    make a day's net smaller than its largest group). Group names fold, never cut;
+    under 70 columns the amount of the largest group goes first."""
+    table = Table(title=f"{currency}: daily spend, {data['since']} to {data['until']}",
+                  title_justify="left")  # fmt: skip
+    table.add_column("day", no_wrap=True)
+    table.add_column("net", justify="right", no_wrap=True)
+    table.add_column(f"largest {by}", overflow="fold", ratio=1)
+    table.add_column("gross", justify="right", no_wrap=True)
+    if width >= 70:
+        table.add_column("credits", justify="right", no_wrap=True)
+    for row in data["daily"][-14:]:
+        amounts = {g: Decimal(v) for g, v in row["groups"].items()}
+        top = max(amounts.items(), key=lambda kv: kv[1], default=("", ledger.ZERO))
+        credits = sum((v for v in amounts.values() if v < 0), ledger.ZERO)
+        cells = [row["day"], row["total"], Text(top[0]), row["groups"].get(top[0], "")]
+        if width >= 70:
+            cells.append(_money(credits, currency) if credits else "")
+        table.add_row(*cells)
+    return table
+
+
+def _group_table(currency: str, data: dict[str, Any], by: str, limit: int) -> Table:
+    """Totals per group over the window, largest first, as --json's by_group."""
+    table = Table(title=f"{currency} by {by}, {data['since']} to {data['until']}",
+                  title_justify="left")  # fmt: skip
+    table.add_column(by, overflow="fold", ratio=1)
+    table.add_column("total", justify="right", no_wrap=True)
+    table.add_column("share", justify="right", no_wrap=True)
+    total = Decimal(data["total"])
+    groups = list(data["by_group"].items())
+    for group, amount in groups[:limit]:
+        share = f"{Decimal(amount) / total:.0%}" if total > 0 else ""
+        table.add_row(Text(group), amount, share)
+    if len(groups) > limit:
+        rest = sum((Decimal(v) for _g, v in groups[limit:]), ledger.ZERO)
+        table.add_row(Text(f"({len(groups) - limit} more)"), _money(rest, currency), "")
+    return table
+
+
+def _summary(currency: str, data: dict[str, Any]) -> list[str]:
+    days = f"{data['since']} to {data['until']}"
+    lines = [f"{currency} {data['total']} from {days}; today {data['today']}"]
+    if "target" in data:
+        forecast = data["forecast"]
+        lines[0] += f" (target {data['target']}, alert above {data['alert_limit']})"
+        lines.append(
+            f"month-end forecast {forecast['month_end']} [{forecast['interval'][0]} .. "
+            f"{forecast['interval'][1]}], {forecast['month_to_date']} to date"
+        )
+    if data["lagging_sources"]:
+        late = ", ".join(f"{s} (last {d})" for s, d in data["lagging_sources"].items())
+        lines.append(
+            f"billed through {data['billed_through']}: {late} not billed since; "
+            "movers and anomalies stop there"
+            + (
+                f", {data['forecast']['estimated_unbilled']} estimated"
+                if "forecast" in data
+                else ""
+            )
+        )
+    lines += [f"  mover: {m['group']} {m['before']} -> {m['after']}" for m in data["movers"]]
+    lines += [
+        f"  anomaly: {a['day']} {a['amount']} (expected {a['expected']}), "
+        f"mostly {a['main_contributor']}"
+        for a in data["anomalies"]
+    ]
+    return lines
+
+
+def _render(report: dict[str, Any], by: str, state: State) -> None:
+    console = _console(state)
     for currency, data in report["currencies"].items():
-        table = Table(title=f"{currency}: last {days} days by {by}", title_justify="left")
-        table.add_column("day")
-        table.add_column("total", justify="right")
-        table.add_column("largest", justify="left")
-        for row in data["daily"][-14:]:
-            top = max(row["groups"].items(), key=lambda kv: Decimal(kv[1]), default=("", ""))
-            table.add_row(row["day"], row["total"], Text(f"{top[0]} {top[1]}".strip()))
-        console.print(table)
-        summary = f"{currency} {data['total']} in {days} days; today {data['today']}"
-        if "target" in data:
-            forecast = data["forecast"]
-            summary += (
-                f" (target {data['target']}, alert above {data['alert_limit']}); month-end "
-                f"forecast {forecast['month_end']} [{forecast['interval'][0]} .. "
-                f"{forecast['interval'][1]}]"
-            )
-        console.print(Text(summary))
-        for mover in data["movers"]:
-            console.print(Text(f"  mover: {mover['group']} {mover['before']} -> {mover['after']}"))
-        for anomaly in data["anomalies"]:
-            console.print(
-                Text(
-                    f"  anomaly: {anomaly['day']} {anomaly['amount']} (expected "
-                    f"{anomaly['expected']}), mostly {anomaly['main_contributor']}"
-                )  # fmt: skip
-            )
+        data = {**data, "since": report["since"], "until": report["until"]}
+        console.print(_daily_table(currency, data, by, console.width))
+        console.print(_group_table(currency, data, by, int(state.config["report.limit"])))
+        for line in _summary(currency, data):
+            console.print(Text(line))
 
 
 @app.callback()
@@ -160,6 +296,7 @@ def cost(
     ctx: typer.Context,
     days: DaysOption = 30,
     by: Annotated[str, typer.Option(help="service, workflow, model or tag:KEY.")] = "service",
+    since: SinceOption = None,
     until: UntilOption = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -171,24 +308,32 @@ def cost(
         raise typer.BadParameter(f"{by!r}: use service, workflow, model or tag:KEY",
                                  param_hint="--by")  # fmt: skip
     state = state_of(ctx)
-    today = _end(state, until)
-    span = _days(today, days)
+    span = _window(state, since, until, days)
     with state.open_store() as store:
-        lines = load_ledger(store, state, span[0], today)
+        lines = load_ledger(store, state, span[0], span[-1])
+        stored = store.cost_range()
+        history = spend_history(store, state, span[-1])
     report = {
-        "days": days,
+        "days": len(span),
+        "since": span[0].isoformat(),
+        "until": span[-1].isoformat(),
         "by": by,
+        "stored": {
+            "lines": stored.lines,
+            "first_day": stored.first and stored.first.isoformat(),
+            "last_day": stored.last and stored.last.isoformat(),
+        },
         "currencies": {
-            currency: _currency_report(items, span, by, currency, state)
+            currency: _currency_report(items, span, by, currency, state, history)
             for currency, items in sorted(ledger.split_by_currency(lines).items())
         },
     }
     if as_json:
         print_json(report)
     elif not report["currencies"]:
-        stdout_console().print(Text("No cost data: pilothouse ingest cost PATH --format ..."))
+        stdout_console().print(Text(_empty_window_note(span, stored)))
     else:
-        _render(report, days, by)
+        _render(report, by, state)
 
 
 # -- alerts ---------------------------------------------------------------------------------
@@ -210,9 +355,12 @@ def current_alerts(store: Store, state: State) -> list[ledger.Alert]:
     currency = state.config["cost.currency"].upper()
     lines = ledger.split_by_currency(load_ledger(store, state, since, today)).get(currency, [])
     totals = ledger.daily_totals(lines, _days(today, (today - since).days + 1))
-    forecast = ledger.forecast_month(totals, today)
+    forecast = cost_forecast.forecast_month(spend_history(store, state, today).get(currency, {}),
+                                            today)  # fmt: skip
+    # On the month's last day the forecast is the actual spend: no second alert for it.
+    total = Decimal(_money(forecast.total, currency)) if forecast.days_left else None
     limit = Decimal(str(state.config["budget.daily_limit"]))
-    return ledger.evaluate_budgets(_budgets(state), totals, today, forecast, currency,
+    return ledger.evaluate_budgets(_budgets(state), totals, today, total, currency,
                                    daily_limit=limit)  # fmt: skip
 
 
@@ -263,8 +411,8 @@ def alerts(
             "threshold": a.threshold,
             "period": a.period,
             "kind": a.kind,
-            "spent": _money(a.spent),
-            "limit": _money(a.limit),
+            "spent": _money(a.spent, a.currency),
+            "limit": _money(a.limit, a.currency),
             "currency": a.currency,
             "new": a.key not in sent,
             "sent_now": a.key in delivered,
@@ -393,6 +541,7 @@ def whatif(
     target_cpu: Annotated[
         float, typer.Option(min=1, max=100, help="Peak CPU a smaller size may reach.")
     ] = 60.0,
+    since: SinceOption = None,
     until: UntilOption = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -405,26 +554,29 @@ def whatif(
     if not chosen:
         raise typer.BadParameter("give a scenario (--model-shift, --batch, --weekdays-only, "
                                  "--rightsize) or define whatif.scenarios")  # fmt: skip
-    today = _end(state, until)
-    span = _days(today, days)
+    span = _window(state, since, until, days)
     currency = state.config["cost.currency"].upper()
     with state.open_store() as store:
-        lines = ledger.split_by_currency(load_ledger(store, state, span[0], today)).get(
+        lines = ledger.split_by_currency(load_ledger(store, state, span[0], span[-1])).get(
             currency, []
         )
+        stored = store.cost_range()
+    if not lines and not as_json:
+        stdout_console().print(Text(_empty_window_note(span, stored)))
+        return
     baseline, projections = scenarios.project(lines, span, chosen)
     target = Decimal(str(state.config["cost.daily_target"]))
     result = {
         "currency": currency,
-        "days": days,
-        "baseline_daily": _money(baseline),
-        "target_daily": _money(target),
+        "days": len(span),
+        "baseline_daily": _money(baseline, currency),
+        "target_daily": _money(target, currency),
         "scenarios": [
             {
                 "name": p.name,
                 "assumption": p.description,
-                "daily": _money(p.daily),
-                "saving_per_day": _money(p.saving_per_day),
+                "daily": _money(p.daily, currency),
+                "saving_per_day": _money(p.saving_per_day, currency),
                 "lines_changed": p.lines_changed,
                 "meets_target": p.daily <= target,
             }  # fmt: skip
@@ -434,11 +586,24 @@ def whatif(
     if as_json:
         print_json(result)
         return
-    table = Table(title=f"{currency} per day: now {result['baseline_daily']}, target "
+    console = _console(state)
+    console.print(_whatif_table(result, wide=console.width >= 90))
+
+
+def _whatif_table(result: dict[str, Any], *, wide: bool) -> Table:
+    """Scenarios with their numbers; names and assumptions fold, never cut; the
+    "meets target" column goes first when the terminal is narrow."""
+    table = Table(title=f"{result['currency']} per day: now {result['baseline_daily']}, target "
                         f"{result['target_daily']}", title_justify="left")  # fmt: skip
-    for header in ("scenario", "daily", "saving", "meets target", "assumption"):
-        table.add_column(header)
+    table.add_column("scenario", overflow="fold", ratio=2)
+    table.add_column("daily", justify="right", no_wrap=True)
+    table.add_column("saving", justify="right", no_wrap=True)
+    if wide:
+        table.add_column("meets target", no_wrap=True)
+    table.add_column("assumption", overflow="fold", ratio=3)
     for row in result["scenarios"]:
-        table.add_row(Text(row["name"]), row["daily"], row["saving_per_day"],
-                      "yes" if row["meets_target"] else "no", Text(row["assumption"]))  # fmt: skip
-    stdout_console().print(table)
+        cells = [Text(row["name"]), row["daily"], row["saving_per_day"]]
+        if wide:
+            cells.append("yes" if row["meets_target"] else "no")
+        table.add_row(*cells, Text(row["assumption"]))
+    return table

@@ -179,7 +179,12 @@ def cost_exports(
     report CSV, AWS Bedrock model-invocation logs (JSON lines, priced per model with
     genai-prices and cost.model_prices overrides). One bad file and nothing is written.
     """
-    from pilothouse.sources.costs import SkipLog, iter_cost_file, price_book_from_config
+    from pilothouse.sources.costs import (
+        REPLACES_PERIODS,
+        SkipLog,
+        iter_cost_file,
+        price_book_from_config,
+    )
 
     state = state_of(ctx)
     files = service.expand_paths(paths, cwd=state.cwd, suffixes=None)
@@ -193,9 +198,9 @@ def cost_exports(
         for line in iter_cost_file(path, fmt.value, strict=strict, prices=book, skipped=skipped)
     )
     with state.open_store(create=True) as store:
-        new, known = store.add_cost_lines(lines)
+        new, known, removed = store.add_cost_lines(lines, replacing=REPLACES_PERIODS)
     counts = {"files": len(files), "lines": new + known, "new": new, "duplicates": known,
-              "skipped": skipped.count}  # fmt: skip
+              "replaced": removed, "skipped": skipped.count}  # fmt: skip
     if as_json:
         print_json(counts)
         return
@@ -203,6 +208,8 @@ def cost_exports(
         f"{counts['files']} file(s), {counts['lines']} cost lines: {new} new, "
         f"{known} already stored"
     )
+    if removed:
+        line += f", {removed} lines of an earlier delivery of the same billing period removed"
     if skipped.count:
         line += f", {skipped.count} log records skipped ({'; '.join(skipped.notes[:3])})"
     stdout_console().print(Text(line))

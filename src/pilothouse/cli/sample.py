@@ -87,4 +87,5 @@ def _load_costs(store: Store, state: State, *, days: int, end: date, seed: int) 
     lines = itertools.chain(
         iter_cost_file(focus, "focus"), iter_cost_file(bedrock, "bedrock-log", prices=book)
     )
-    return store.add_cost_lines(lines)
+    new, known, _removed = store.add_cost_lines(lines)
+    return new, known

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, and_, insert, select
+from sqlalchemy import Connection, Float, and_, cast, delete, func, insert, select, update
 
+from pilothouse.analysis.cost_forecast import DailySpend
 from pilothouse.model import CostLine
 from pilothouse.store.schema import alerts_sent, cost_lines, jobs, repositories, runs
 
@@ -39,37 +40,136 @@ def _row(line: CostLine) -> dict[str, Any]:
         "cache_read_tokens": line.cache_read_tokens,
         "cache_write_tokens": line.cache_write_tokens,
         "tags": json.dumps(dict(line.tags), sort_keys=True),
+        "billing_period": line.billing_period,
     }
 
 
-def _flush(connection: Connection, pending: dict[tuple[str, str], CostLine]) -> int:
-    """Insert the lines not stored yet; how many were new."""
-    keys = list(pending)
+class CostIngest(NamedTuple):
+    """What one ingest did to the ledger."""
+
+    new: int
+    known: int  # already stored (a re-delivered period refreshes their values)
+    removed: int = 0  # lines of an earlier delivery of a period, absent from the new one
+
+
+def _by_source(keys: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for source, key in keys:
+        found.setdefault(source, []).append(key)
+    return found
+
+
+def _known_keys(connection: Connection, keys: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The (source, line key) pairs of *keys* that are stored."""
     known: set[tuple[str, str]] = set()
-    for source in {s for s, _ in keys}:
-        wanted = [k for s, k in keys if s == source]
-        query = select(cost_lines.c.line_key).where(
-            and_(cost_lines.c.source == source, cost_lines.c.line_key.in_(wanted))
-        )
+    for source, some in _by_source(keys).items():
+        where = and_(cost_lines.c.source == source, cost_lines.c.line_key.in_(some))
+        query = select(cost_lines.c.line_key).where(where)
         known.update((source, key) for key in connection.execute(query).scalars())
-    fresh = [_row(line) for key, line in pending.items() if key not in known]
+    return known
+
+
+# While a billing period is being replaced, its earlier lines are set aside under
+# their source plus this suffix (inside the ingest's transaction, so no reader sees it).
+_ASIDE = "~earlier"
+
+
+def _set_aside(connection: Connection, source: str, period: date) -> None:
+    where = and_(cost_lines.c.source == source, cost_lines.c.billing_period == period)
+    connection.execute(update(cost_lines).where(where).values(source=source + _ASIDE))
+
+
+def _drop_aside(connection: Connection, keys: Iterable[tuple[str, str]]) -> int:
+    """Remove these set-aside lines (re-delivered now); how many there were."""
+    removed = 0
+    for source, some in _by_source((source + _ASIDE, key) for source, key in keys).items():
+        where = and_(cost_lines.c.source == source, cost_lines.c.line_key.in_(some))
+        removed += connection.execute(delete(cost_lines).where(where)).rowcount
+    return removed
+
+
+def _flush(connection: Connection, pending: dict[tuple[str, str], CostLine]) -> int:
+    """Insert the lines not stored yet; how many were not stored before this ingest."""
+    known = _known_keys(connection, pending)
+    fresh = [key for key in pending if key not in known]
+    redelivered = _drop_aside(connection, fresh)
     if fresh:
-        connection.execute(insert(cost_lines), fresh)
+        connection.execute(insert(cost_lines), [_row(pending[key]) for key in fresh])
     pending.clear()
-    return len(fresh)
+    return len(fresh) - redelivered
 
 
-def add_lines(connection: Connection, lines: Iterable[CostLine]) -> tuple[int, int]:
-    """Store lines not stored before; (new, already stored). Streams in batches."""
+def add_lines(
+    connection: Connection, lines: Iterable[CostLine], *, replacing: Collection[str] = ()
+) -> CostIngest:
+    """Store lines not stored before. Streams in batches.
+
+    For a source in *replacing*, each billing period the lines belong to replaces
+    its earlier delivery: lines the earlier one stored and this one lacks are
+    removed (AWS re-delivers a period's whole report, and may re-key its line
+    items), lines in both take this delivery's values.
+    """
     pending: dict[tuple[str, str], CostLine] = {}
+    periods: set[tuple[str, date]] = set()
     seen = new = 0
     for line in lines:
         seen += 1
+        period = (line.source, line.billing_period)
+        if line.source in replacing and period[1] is not None and period not in periods:
+            new += _flush(connection, pending)
+            _set_aside(connection, line.source, period[1])
+            periods.add((line.source, period[1]))
         pending[(line.source, line.line_key)] = line
         if len(pending) >= BATCH:
             new += _flush(connection, pending)
     new += _flush(connection, pending)
-    return new, seen - new
+    removed = 0
+    for source, start in sorted(periods):
+        where = and_(cost_lines.c.source == source + _ASIDE, cost_lines.c.billing_period == start)
+        removed += connection.execute(delete(cost_lines).where(where)).rowcount
+    return CostIngest(new, seen - new, removed)
+
+
+class StoredRange(NamedTuple):
+    """What the ledger holds: its line count and first and last days."""
+
+    lines: int
+    first: date | None
+    last: date | None
+
+
+def stored_range(connection: Connection) -> StoredRange:
+    query = select(func.count(), func.min(cost_lines.c.day), func.max(cost_lines.c.day))
+    count, first, last = connection.execute(query).one()
+    return StoredRange(count, first, last)
+
+
+def daily_spend(connection: Connection, since: date, until: date) -> DailySpend:
+    """Spend per currency, source and day, summed by the database (as floats: for
+    forecasting, not for the ledger's exact sums)."""
+    spent = func.sum(cast(cost_lines.c.amount, Float))
+    query = (
+        select(cost_lines.c.currency, cost_lines.c.source, cost_lines.c.day, spent)
+        .where(cost_lines.c.day >= since, cost_lines.c.day <= until)
+        .group_by(cost_lines.c.currency, cost_lines.c.source, cost_lines.c.day)
+    )
+    found: DailySpend = {}
+    for currency, source, day, amount in connection.execute(query):
+        found.setdefault(currency, {}).setdefault(source, {})[day] = float(amount or 0.0)
+    return found
+
+
+def usage_report_days(
+    connection: Connection, since: date, until: date
+) -> set[tuple[date, str | None]]:
+    """(day, repository) pairs GitHub's usage report covers."""
+    query = (
+        select(cost_lines.c.day, cost_lines.c.repository)
+        .where(cost_lines.c.source == "github-usage")
+        .where(cost_lines.c.day >= since, cost_lines.c.day <= until)
+        .distinct()
+    )
+    return {(day, repository) for day, repository in connection.execute(query)}
 
 
 def read_lines(connection: Connection, since: date, until: date) -> Iterator[CostLine]:

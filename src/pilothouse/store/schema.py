@@ -232,8 +232,12 @@ cost_lines = Table(
     Column("cache_read_tokens", Int64("cache read tokens")),
     Column("cache_write_tokens", Int64("cache write tokens")),
     Column("tags", Name("tags"), nullable=False),
+    # The first day of the billing period the line was billed in (CUR, FOCUS):
+    # a re-delivered period replaces the lines of its earlier delivery.
+    Column("billing_period", Date),
     UniqueConstraint("source", "line_key"),
     Index(None, "day"),
+    Index(None, "source", "billing_period"),
 )
 
 # Alerts delivered, so that each is sent once per budget, threshold and period.

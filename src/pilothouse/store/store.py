@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
@@ -12,6 +12,7 @@ from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy import case as sql_case
 from sqlalchemy.exc import SQLAlchemyError
 
+from pilothouse.analysis.cost_forecast import DailySpend
 from pilothouse.errors import InputError, StoreError
 from pilothouse.model import (
     ArtifactRecord,
@@ -183,13 +184,30 @@ class Store:
 
     # -- cost ledger --------------------------------------------------------
 
-    def add_cost_lines(self, lines: Iterable[CostLine]) -> tuple[int, int]:
-        """Store cost lines in one transaction; (new, already stored).
+    def add_cost_lines(
+        self, lines: Iterable[CostLine], *, replacing: Collection[str] = ()
+    ) -> costs.CostIngest:
+        """Store cost lines in one transaction; for sources in *replacing* a billing
+        period delivered again replaces its earlier delivery (see costs.add_lines).
 
         *lines* may be lazy: an error raised while reading them rolls back the call.
         """
         with self._writing() as connection:
-            return costs.add_lines(connection, lines)
+            return costs.add_lines(connection, lines, replacing=replacing)
+
+    def cost_range(self) -> costs.StoredRange:
+        """How many cost lines the ledger holds, from which day to which."""
+        with self._reading() as connection:
+            return costs.stored_range(connection)
+
+    def daily_spend(self, since: date, until: date) -> DailySpend:
+        """Spend per currency, source and day (floats, for forecasting)."""
+        with self._reading() as connection:
+            return costs.daily_spend(connection, since, until)
+
+    def usage_report_days(self, since: date, until: date) -> set[tuple[date, str | None]]:
+        with self._reading() as connection:
+            return costs.usage_report_days(connection, since, until)
 
     def cost_lines(self, since: date, until: date) -> list[CostLine]:
         with self._reading() as connection:

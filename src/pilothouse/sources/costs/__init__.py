@@ -47,6 +47,7 @@ from pilothouse.sources.costs.prices import token_pricer as token_pricer
 
 __all__ = [
     "FORMATS",
+    "REPLACES_PERIODS",
     "BedrockResult",
     "CostFileResult",
     "ModelRates",
@@ -66,6 +67,11 @@ __all__ = [
 ]
 
 FORMATS: tuple[str, ...] = ("focus", "cur", "github-usage", "bedrock-log")
+# Sources whose every delivery holds a billing period's whole report: AWS re-delivers
+# a CUR period until it is closed, and may re-key its line items, so a period
+# delivered again replaces the earlier delivery's lines instead of adding to them.
+# (FOCUS exports are not always whole periods, so FOCUS lines are only added.)
+REPLACES_PERIODS: frozenset[str] = frozenset({"cur"})
 
 
 # -- dispatch -------------------------------------------------------------------------

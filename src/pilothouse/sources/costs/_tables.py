@@ -17,7 +17,8 @@ import importlib
 import io
 import json
 import re
-from collections.abc import Callable, Iterator, Sequence
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -41,9 +42,11 @@ class _Keys:
     """Line keys for one file.
 
     A provider's own id is kept (hashed when too long for the store). A row
-    without one is keyed by the sha256 of its cells; identical rows are separate
-    charges (FOCUS's own examples repeat rows), so the n-th copy gets ``#n``.
-    Keys depend only on the file's content, so ingesting it again adds nothing.
+    without one is keyed by the sha256 of its non-empty cells *by column name*
+    (sorted), so the same export with its columns in another order, or with an
+    extra empty column, keys the same; identical rows are separate charges
+    (FOCUS's own examples repeat rows), so the n-th copy gets ``#n``. Keys depend
+    only on the file's content, so ingesting it again adds nothing.
     """
 
     __slots__ = ("_seen",)
@@ -57,8 +60,10 @@ class _Keys:
             return key
         return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
 
-    def of_content(self, cells: Sequence[str]) -> str:
-        digest = hashlib.sha256(json.dumps(list(cells), ensure_ascii=False).encode()).hexdigest()
+    def of_content(self, named: Iterable[tuple[str, str]]) -> str:
+        """The key of a row from its (column name, cell) pairs, in any order."""
+        pairs = sorted((_norm(name), cell.strip()) for name, cell in named if cell.strip())
+        digest = hashlib.sha256(json.dumps(pairs, ensure_ascii=False).encode()).hexdigest()
         count = self._seen.get(digest, 0) + 1
         self._seen[digest] = count
         return digest if count == 1 else f"{digest}#{count}"
@@ -115,7 +120,8 @@ def _is_parquet(path: Path) -> bool:
     return path.suffix.lower() == ".parquet" or magic == _PARQUET_MAGIC
 
 
-_READ_ERRORS = (csv.Error, UnicodeDecodeError, OSError, EOFError)
+# zlib.error: a gzip stream corrupt inside (BadGzipFile, an OSError, covers the header).
+_READ_ERRORS = (csv.Error, UnicodeDecodeError, OSError, EOFError, zlib.error)
 
 
 def _read_error(path: Path, exc: Exception) -> InputError:
@@ -124,6 +130,8 @@ def _read_error(path: Path, exc: Exception) -> InputError:
         return InputError(f"{path}: not UTF-8 text (byte {exc.start}): is it the right file?")
     if isinstance(exc, csv.Error):
         return InputError(f"{path}: malformed CSV: {exc}")
+    if isinstance(exc, zlib.error | EOFError):
+        return InputError(f"{path}: corrupt or truncated gzip data: {exc}")
     return InputError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}")
 
 
@@ -248,8 +256,9 @@ class _Cells:
         self._names = names
 
     @property
-    def raw(self) -> list[str]:
-        return self._row.cells
+    def named(self) -> Iterator[tuple[str, str]]:
+        """(column name, cell) pairs: what a row without an id is keyed by."""
+        return zip(self._names, self._row.cells, strict=False)
 
     def text(self, position: int | None) -> str | None:
         """The stripped cell; None when the column is absent, empty or NULL."""
@@ -296,7 +305,15 @@ def _lines_of(
     columns = _Columns(path, header.cells)
     parse = layout(columns)
     for row in rows:
-        yield parse(_Cells(path, row, columns.names))
+        cells = _Cells(path, row, columns.names)
+        if len(row.cells) < len(columns.names):
+            # A row cut short (a truncated download, a hand edit) would otherwise
+            # read its missing cells as empty: a charge without its service or id.
+            raise cells.fail(
+                f"{len(row.cells)} cells where the header has {len(columns.names)}: "
+                "is the row cut short?"
+            )
+        yield parse(cells)
 
 
 # -- shared: cells several formats read ------------------------------------------------

@@ -202,7 +202,7 @@ def iter_bedrock_log(
             continue
         records += 1
         request = _str_or_none(record.get("requestId"))
-        key = keys.given(request) if request else keys.of_content([text])
+        key = keys.given(request) if request else keys.of_content([("record", text)])
         yield _invocation_line(f"{path}:{number}", record, book, key)
     if not found:
         raise InputError(f"{path}: empty file, not a Bedrock model invocation log")

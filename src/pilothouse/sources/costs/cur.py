@@ -36,6 +36,7 @@ class _CurLayout:
     unit: int | None
     line_id: int | None
     interval: int | None
+    billing_period: int | None
     tag_map: int | None
     tag_columns: tuple[tuple[int, str], ...]
 
@@ -68,6 +69,7 @@ class _CurLayout:
             unit=columns.find("pricing_unit"),
             line_id=columns.find("identity_line_item_id"),
             interval=columns.find("identity_time_interval"),
+            billing_period=columns.find("bill_billing_period_start_date"),
             tag_map=_tag_map_column(columns),
             tag_columns=_tag_columns(columns),
         )
@@ -113,7 +115,7 @@ def _cur_tags(layout: _CurLayout, cells: _Cells) -> tuple[tuple[str, str], ...]:
 def _cur_key(layout: _CurLayout, cells: _Cells, keys: _Keys) -> str:
     line_id = cells.text(layout.line_id)
     if line_id is None:
-        return keys.of_content(cells.raw)
+        return keys.of_content(cells.named)
     # A line item id repeats once per hour or day of an hourly/daily report.
     interval = cells.text(layout.interval)
     return keys.given(f"{line_id}/{interval}" if interval else line_id)
@@ -141,6 +143,7 @@ def _cur_line(layout: _CurLayout, cells: _Cells, keys: _Keys) -> CostLine:
         quantity=cells.decimal(layout.quantity),
         unit=cells.text(layout.unit),
         tags=_cur_tags(layout, cells),
+        billing_period=cells.day(layout.billing_period),
     )
 
 
@@ -172,6 +175,8 @@ def read_cur(path: Path) -> Iterator[CostLine]:
     line item type (Usage, Tax, Credit, Fee, SavingsPlanNegation, ...); ``region``
     ``product_region_code`` (legacy: ``product/region``); ``tags`` the
     ``resource_tags`` map (CUR 2.0) or the ``resourceTags/*`` columns (CUR 1).
-    ``line_key`` is the line item id with its time interval.
+    ``line_key`` is the line item id with its time interval; ``billing_period``
+    the ``bill_billing_period_start_date``, by which a re-delivered period
+    replaces the earlier delivery when stored (see ``REPLACES_PERIODS``).
     """
     return _lines_of(path, _CUR, _cur_parser)

@@ -42,6 +42,7 @@ class _FocusLayout:
     unit: int | None
     tags: int | None
     line_id: int | None
+    billing_period: int | None
 
     @classmethod
     def of(cls, columns: _Columns) -> _FocusLayout:
@@ -66,6 +67,7 @@ class _FocusLayout:
             unit=columns.find("ConsumedUnit", "UsageUnit"),
             tags=columns.find("Tags"),
             line_id=columns.find("Id", "ChargeId"),
+            billing_period=columns.find("BillingPeriodStart"),
         )
 
 
@@ -99,7 +101,7 @@ def _focus_line(layout: _FocusLayout, cells: _Cells, keys: _Keys) -> CostLine:
     line_id = cells.text(layout.line_id)
     return CostLine(
         source="focus",
-        line_key=keys.given(line_id) if line_id else keys.of_content(cells.raw),
+        line_key=keys.given(line_id) if line_id else keys.of_content(cells.named),
         day=day,
         service=cells.text(layout.service) or cells.text(layout.provider) or "",
         amount=_focus_amount(layout, cells),
@@ -112,6 +114,7 @@ def _focus_line(layout: _FocusLayout, cells: _Cells, keys: _Keys) -> CostLine:
         quantity=cells.decimal(layout.quantity),
         unit=cells.text(layout.unit),
         tags=_cell_tags(cells, layout.tags),
+        billing_period=cells.day(layout.billing_period),
     )
 
 

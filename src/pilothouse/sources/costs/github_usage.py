@@ -133,7 +133,7 @@ def _github_line(layout: _GithubLayout, cells: _Cells, keys: _Keys) -> CostLine:
     owner = cells.text(layout.owner)
     return CostLine(
         source="github-usage",
-        line_key=keys.of_content(cells.raw),
+        line_key=keys.of_content(cells.named),
         day=day,
         service=_github_service(product),
         amount=_github_amount(layout, cells),
