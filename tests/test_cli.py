@@ -163,9 +163,21 @@ def test_flags_override_the_environment(cli: Cli) -> None:
     assert run["created_at"] == "2026-11-20T07:00:00+00:00"
 
 
-def test_bad_started_is_a_user_error(cli: Cli) -> None:
-    code, _out, err = cli("ingest", "junit", str(NEXTEST), "--started", "yesterday")
-    assert code == 1 and "--started: 'yesterday' is not an ISO 8601 date-time" in err
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("junit", str(NEXTEST), "--started", "yesterday"), "'yesterday' is not an ISO 8601"),
+        (("junit", str(NEXTEST), "--repo", "hypha-labs"), "'hypha-labs': expected OWNER/NAME"),
+        (("github", "--repo", "hypha-labs"), "'hypha-labs': expected OWNER/NAME"),
+        (("github", "--repo", "a/b", "--since", "yesterday"), "'yesterday' is not an ISO 8601"),
+    ],
+)
+def test_bad_option_values_are_usage_errors(cli: Cli, args: tuple[str, ...], message: str) -> None:
+    cli.env["GITHUB_TOKEN"] = "t"  # so the sync would get as far as the network
+    code, out, err = cli("ingest", *args)
+    assert (code, out) == (2, "")
+    assert "Invalid value for --" in err and message in err
+    assert cli.json("runs") == {"runs": []}
 
 
 def test_tests_report_json(cli: Cli) -> None:
@@ -272,6 +284,26 @@ def test_version_and_help(cli: Cli) -> None:
     assert code == 0 and out.startswith("pilothouse ")
     code, out, _ = cli("--help")
     assert code == 0 and "ingest" in out
+
+
+@pytest.mark.parametrize("args", [("-h",), ("ingest", "-h"), ("flaky", "quarantine", "-h")])
+def test_short_help(cli: Cli, args: tuple[str, ...]) -> None:
+    code, out, err = cli(*args)
+    assert (code, err) == (0, "") and out.startswith("Usage: pilothouse")
+
+
+@pytest.mark.parametrize(
+    ("args", "hint"),
+    [
+        (("report", "--db", "sqlite:///x.db"), "pilothouse --db VALUE report ..."),
+        (("flaky", "quarantine", "--debug"), "pilothouse --debug flaky ..."),
+    ],
+)
+def test_global_options_after_the_command_get_a_hint(
+    cli: Cli, args: tuple[str, ...], hint: str
+) -> None:
+    code, _out, err = cli(*args)
+    assert code == 2 and "is a global option: it goes before the command" in err and hint in err
 
 
 def test_console_script_runs_as_a_process(tmp_path: Path) -> None:

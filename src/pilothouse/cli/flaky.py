@@ -223,7 +223,7 @@ def flaky(
     """Flaky tests, broken tests (regressions) and outages, with the evidence."""
     state = state_of(ctx)
     overrides = {"min_runs": min_runs, "score": score_threshold}
-    ctx.meta["flaky"] = (window, overrides)
+    ctx.meta["flaky"] = (window, overrides, as_json)
     if ctx.invoked_subcommand is not None:
         return
     results = _results(state, window)
@@ -256,6 +256,7 @@ def quarantine(
     fmt: Annotated[QuarantineFormat, typer.Option("--format", help="Output format.")] = (
         QuarantineFormat.pytest
     ),
+    as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
 ) -> None:
     """What CI needs to deselect the quarantined tests (pytest, nextest or JSON).
 
@@ -264,7 +265,10 @@ def quarantine(
     quarantine after flaky.quarantine_clean_runs clean passes in a row.
     """
     state = state_of(ctx)
-    window, overrides = ctx.meta.get("flaky", (None, {}))
+    # `flaky --json quarantine` means the same as `flaky quarantine --json`.
+    window, overrides, parent_json = ctx.meta.get("flaky", (None, {}, False))
+    if as_json or parent_json:
+        fmt = QuarantineFormat.json
     thresholds = _thresholds(state, **overrides)
     report = analysis.detect(_results(state, window), thresholds)
     held = analysis.quarantined(report, thresholds)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import sys
 from dataclasses import replace
+from datetime import datetime
 from typing import Annotated
 
 import typer
@@ -20,6 +21,24 @@ from pilothouse.errors import InputError
 from pilothouse.sources.junit import ReportFile
 
 app = typer.Typer(help="Bring outside data into the store.", no_args_is_help=True)
+
+
+def _timestamp(value: str | None, flag: str) -> datetime | None:
+    """An ISO 8601 option value; a bad one is a usage error (exit 2), like any bad flag."""
+    if value is None:
+        return None
+    try:
+        return service.parse_timestamp(value, what=flag)
+    except InputError as exc:
+        message = f"{value!r} is not an ISO 8601 date-time"
+        raise typer.BadParameter(message, param_hint=flag) from exc
+
+
+def _repository(value: str | None) -> str | None:
+    """--repo must be OWNER/NAME: checked while parsing, so a bad one exits 2."""
+    if value is not None and (value.count("/") != 1 or not all(value.split("/"))):
+        raise typer.BadParameter(f"{value!r}: expected OWNER/NAME", param_hint="--repo")
+    return value
 
 
 class CostFormat(enum.StrEnum):
@@ -49,7 +68,10 @@ def junit(
         str | None, typer.Option(help="When the run started, ISO 8601 (default: now).")
     ] = None,
     repo: Annotated[
-        str | None, typer.Option(help="Repository OWNER/NAME (default $GITHUB_REPOSITORY).")
+        str | None,
+        typer.Option(
+            help="Repository OWNER/NAME (default $GITHUB_REPOSITORY).", callback=_repository
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print counts as JSON.")] = False,
 ) -> None:
@@ -65,7 +87,7 @@ def junit(
         job=job or run.job,
         attempt=attempt or run.attempt,
         repository=repo or run.repository,
-        created_at=service.parse_timestamp(started, what="--started") if started else None,
+        created_at=_timestamp(started, "--started"),
     )
     files = [ReportFile.open(p) for p in service.expand_paths(paths, cwd=state.cwd)]
     if not files:
@@ -87,7 +109,7 @@ def junit(
 @app.command("github")
 def github_actions(
     ctx: typer.Context,
-    repo: Annotated[str, typer.Option(help="Repository OWNER/NAME.")],
+    repo: Annotated[str, typer.Option(help="Repository OWNER/NAME.", callback=_repository)],
     api_url: Annotated[
         str, typer.Option(help="API root; for GitHub Enterprise Server https://HOST/api/v3.")
     ] = DEFAULT_GITHUB_API_URL,
@@ -111,6 +133,7 @@ def github_actions(
     """
     if since and full:
         raise typer.BadParameter("--since and --full exclude each other", param_hint="--since")
+    since_time = _timestamp(since, "--since")
     # Imported here: `ingest junit` in a CI job should not pay for an HTTP client.
     import httpx
 
@@ -142,7 +165,7 @@ def github_actions(
                 store,
                 api,
                 repo,
-                since=service.parse_timestamp(since, what="--since") if since else None,
+                since=since_time,
                 full=full,
                 workflow=workflow,
                 now=state.now(),
