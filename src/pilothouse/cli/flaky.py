@@ -14,6 +14,7 @@ from rich.text import Text
 
 from pilothouse.analysis import flaky as analysis
 from pilothouse.cli.output import nextest_filterset, percent, print_json, stdout_console, when
+from pilothouse.cli.settings import validated_by
 from pilothouse.cli.state import State, state_of
 from pilothouse.model import HistoryRow
 from pilothouse.sources.durations import test_id
@@ -206,10 +207,20 @@ def _table(report: analysis.Report) -> None:
 @app.callback()
 def flaky(
     ctx: typer.Context,
-    window: Annotated[int | None, typer.Option(min=1, help="Days of history to read.")] = None,
-    min_runs: Annotated[int | None, typer.Option(min=1, help="Fewest results to judge.")] = None,
+    window: Annotated[
+        int | None,
+        typer.Option(help="Days of history to read.", callback=validated_by("flaky.window_days")),
+    ] = None,
+    min_runs: Annotated[
+        int | None,
+        typer.Option(help="Fewest results to judge.", callback=validated_by("flaky.min_runs")),
+    ] = None,
     score_threshold: Annotated[
-        float | None, typer.Option(min=0.0, max=1.0, help="Score from which a test is flaky.")
+        float | None,
+        typer.Option(
+            help="Score from which a test is flaky.",
+            callback=validated_by("flaky.score_threshold"),
+        ),
     ] = None,
     preview: Annotated[
         bool,
