@@ -34,6 +34,16 @@ def _timestamp(value: str | None, flag: str) -> datetime | None:
         raise typer.BadParameter(message, param_hint=flag) from exc
 
 
+def _api_url(value: str) -> str:
+    """--api-url must be an http(s) URL: checked while parsing (exit 2), never retried."""
+    from pilothouse.sources.github import GitHubError, check_api_url
+
+    try:
+        return check_api_url(value)
+    except GitHubError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--api-url") from None
+
+
 def _repository(value: str | None) -> str | None:
     """--repo must be OWNER/NAME: checked while parsing, so a bad one exits 2."""
     if value is not None and (value.count("/") != 1 or not all(value.split("/"))):
@@ -111,7 +121,11 @@ def github_actions(
     ctx: typer.Context,
     repo: Annotated[str, typer.Option(help="Repository OWNER/NAME.", callback=_repository)],
     api_url: Annotated[
-        str, typer.Option(help="API root; for GitHub Enterprise Server https://HOST/api/v3.")
+        str,
+        typer.Option(
+            help="API root; for GitHub Enterprise Server https://HOST/api/v3.",
+            callback=_api_url,
+        ),
     ] = DEFAULT_GITHUB_API_URL,
     since: Annotated[
         str | None, typer.Option(help="Only runs created since this date (ISO 8601).")
