@@ -18,7 +18,6 @@ from pilothouse.cli.output import print_json, stdout_console
 from pilothouse.cli.state import state_of
 from pilothouse.config import DEFAULT_GITHUB_API_URL
 from pilothouse.errors import InputError
-from pilothouse.sources.junit import ReportFile
 
 app = typer.Typer(help="Bring outside data into the store.", no_args_is_help=True)
 
@@ -42,6 +41,11 @@ def _api_url(value: str) -> str:
         return check_api_url(value)
     except GitHubError as exc:
         raise typer.BadParameter(str(exc), param_hint="--api-url") from None
+
+
+def _warn(lines: list[str]) -> None:
+    for line in lines:
+        sys.stderr.write(f"pilothouse: warning: {' '.join(line.split())}\n")
 
 
 def _repository(value: str | None) -> str | None:
@@ -83,9 +87,19 @@ def junit(
             help="Repository OWNER/NAME (default $GITHUB_REPOSITORY).", callback=_repository
         ),
     ] = None,
+    skip_invalid: Annotated[
+        bool,
+        typer.Option(
+            "--skip-invalid", help="Store the valid reports, with a warning per invalid one."
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print counts as JSON.")] = False,
 ) -> None:
-    """Ingest JUnit XML reports (pytest, nextest, jest, Surefire, go, PHPUnit, ...)."""
+    """Ingest JUnit XML reports (pytest, nextest, jest, Surefire, go, PHPUnit, ...).
+
+    One invalid report and nothing is written (every invalid one is named), unless
+    --skip-invalid.
+    """
     state = state_of(ctx)
     run = service.run_from_environment(state.env, repository=state.config["ingest.repository"])
     run = replace(
@@ -99,13 +113,17 @@ def junit(
         repository=repo or run.repository,
         created_at=_timestamp(started, "--started"),
     )
-    files = [ReportFile.open(p) for p in service.expand_paths(paths, cwd=state.cwd)]
-    if not files:
+    files, unreadable = service.open_reports(service.expand_paths(paths, cwd=state.cwd))
+    if not files and not unreadable:
         raise InputError("no report files given")
     with state.open_store() as store:
-        counts = service.ingest_reports(store, files, run, now=state.now())
+        counts = service.ingest_reports(
+            store, files, run, now=state.now(), skip_invalid=skip_invalid, problems=unreadable
+        )
+    _warn([f"skipped {problem}" for problem in counts.invalid] + list(counts.warnings))
     if as_json:
-        print_json(counts.as_dict())
+        extra = {"skipped_files": len(counts.invalid)} if skip_invalid else {}
+        print_json({**counts.as_dict(), **extra})
         return
     line = (
         f"{counts.files} file(s), {counts.tests} tests: {counts.passed} passed, "

@@ -96,7 +96,8 @@ def run(argv: Sequence[str] | None = None, *, world: World | None = None) -> int
     except PilothouseError as exc:
         if _DEBUG[0]:
             traceback.print_exc()
-        sys.stderr.write(f"pilothouse: error: {_one_line(str(exc))}\n")
+        for line in exc.lines():
+            sys.stderr.write(f"pilothouse: error: {_one_line(line)}\n")
         return exc.exit_code
     except typer.TyperException as exc:  # usage errors (exit 2) and the like
         _hint_global_option(exc, args)
