@@ -159,6 +159,22 @@ def test_nanosecond_durations_are_read_as_nanoseconds(cli: Cli) -> None:
     assert upgrade["mean_seconds"] == pytest.approx(0.999638317)
 
 
+def test_skip_invalid_with_nanoseconds_in_good_and_bad_reports(cli: Cli, tmp_path: Path) -> None:
+    lines = (JUNIT / CONTAINER).read_text().splitlines(keepends=True)
+    truncated = tmp_path / "cut.xml"
+    # Nanosecond testcases, enough for the parser to hand them over, then the end of data.
+    truncated.write_text("".join(lines[:2]) + lines[2] * 2000)
+    code, out, err = cli(
+        "ingest", "junit", str(JUNIT / CONTAINER), str(truncated), "--skip-invalid", "--json"
+    )
+    assert code == 0, err
+    assert (json.loads(out)["tests"], json.loads(out)["skipped_files"]) == (3, 1)
+    assert f"warning: skipped {truncated}:2003: malformed XML" in err
+    assert "durations read as nanoseconds" in err
+    by_name = {t["name"]: t for t in cli.json("tests")["tests"]}
+    assert by_name["Command Test: apt-get upgrade"]["mean_seconds"] < 1.0
+
+
 def test_durations_in_no_known_unit_are_dropped_not_shown(cli: Cli, tmp_path: Path) -> None:
     report = tmp_path / "odd.xml"
     report.write_text(

@@ -230,7 +230,7 @@ def ingest_reports(
             bad.update(this.problems())
             if (problems or bad) and not skip_invalid:
                 raise _refusal([*problems, *bad.values()], total) from None
-            scales = this.found_scales()
+            scales = {p: f for p, f in this.found_scales().items() if p not in bad}
             continue
         outcomes: Counter[str] = sum((r.outcomes for r in stored), Counter())
         return IngestCounts(
