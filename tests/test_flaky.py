@@ -278,7 +278,12 @@ def test_cli_quarantine_formats(flaky_history: Cli) -> None:
 
 
 @pytest.mark.parametrize(
-    "args", [("flaky", "quarantine", "--json"), ("flaky", "--json", "quarantine")]
+    "args",
+    [
+        ("flaky", "quarantine", "--json"),
+        ("flaky", "--json", "quarantine"),
+        ("flaky", "--format", "json", "quarantine"),
+    ],
 )
 def test_cli_quarantine_json_flag_in_either_place(
     flaky_history: Cli, args: tuple[str, ...]

@@ -234,7 +234,7 @@ def flaky(
     """Flaky tests, broken tests (regressions) and outages, with the evidence."""
     state = state_of(ctx)
     overrides = {"min_runs": min_runs, "score": score_threshold}
-    ctx.meta["flaky"] = (window, overrides, as_json)
+    ctx.meta["flaky"] = (window, overrides, as_json or fmt is ReportFormat.json)
     if ctx.invoked_subcommand is not None:
         return
     results = _results(state, window)
@@ -276,7 +276,7 @@ def quarantine(
     quarantine after flaky.quarantine_clean_runs clean passes in a row.
     """
     state = state_of(ctx)
-    # `flaky --json quarantine` means the same as `flaky quarantine --json`.
+    # `flaky --json quarantine` (or --format json) means `flaky quarantine --json`.
     window, overrides, parent_json = ctx.meta.get("flaky", (None, {}, False))
     if as_json or parent_json:
         fmt = QuarantineFormat.json
