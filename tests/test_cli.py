@@ -214,6 +214,16 @@ def test_paths_that_yield_nothing(cli: Cli, tmp_path: Path, make, match: str) ->
     assert code == 1 and match in err
 
 
+def test_every_path_that_yields_nothing_is_named(sqlite_cli: Cli, tmp_path: Path) -> None:
+    code, _out, err = sqlite_cli("ingest", "junit", "a.xml", str(NEXTEST), "b/*.xml")
+    assert code == 1
+    assert err.splitlines() == [
+        "pilothouse: error: a.xml: no such file or directory",
+        "pilothouse: error: b/*.xml: no files match this pattern",
+        "pilothouse: error: 2 of 3 paths yield no file",
+    ]
+
+
 def test_not_junit_is_refused(cli: Cli) -> None:
     code, _out, err = cli("ingest", "junit", str(NOT_JUNIT))
     assert code == 1

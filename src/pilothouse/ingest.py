@@ -24,13 +24,21 @@ def expand_paths(
     """Turn files, directories (read recursively for *suffixes*, every file when None)
     and globs into files.
 
-    Each pattern must yield at least one file; the result is sorted and has no
-    repeats, so overlapping patterns read a file once.
+    Each pattern must yield at least one file (every one that does not is named);
+    the result is sorted and has no repeats, so overlapping patterns read a file once.
     """
     found: dict[Path, None] = {}
+    problems: list[str] = []
     for pattern in patterns:
-        for path in _expand_one(pattern, cwd, suffixes):
-            found.setdefault(path, None)
+        try:
+            for path in _expand_one(pattern, cwd, suffixes):
+                found.setdefault(path, None)
+        except InputError as exc:
+            problems.append(str(exc))
+    if len(problems) > 1:
+        raise InvalidInputs(problems, f"{len(problems)} of {len(patterns)} paths yield no file")
+    if problems:
+        raise InputError(problems[0])
     return list(found)
 
 
