@@ -151,12 +151,15 @@ class _Pass:
     def _cases(self, f: ReportFile, watch: _FileWatch) -> Iterator[TestCase]:
         scale = self.scales.get(f.path, 1.0)
         keep = not (self.refuse or self.problems())
+        longest, integral = 0.0, True  # locals: this loop runs once per testcase
         try:
             for case in f.testcases():
                 duration = case.duration
                 if duration is not None:
-                    watch.longest = max(watch.longest, duration)
-                    watch.integral = watch.integral and duration.is_integer()
+                    if duration > longest:
+                        longest = duration
+                    if integral and not duration.is_integer():
+                        integral = False
                     if scale != 1.0:
                         case = case._replace(duration=None if scale is None else duration * scale)
                 if case.name.startswith(UNNAMED):
@@ -166,6 +169,8 @@ class _Pass:
                     yield case
         except InputError as exc:
             watch.problem = str(exc)
+        finally:
+            watch.longest, watch.integral = longest, integral
 
     def problems(self) -> dict[Path, str]:
         return {p: w.problem for p, w in self.watches.items() if w.problem}
