@@ -84,9 +84,119 @@ def test_one_bad_file_among_good_writes_nothing(cli: Cli) -> None:
     code, out, err = cli("ingest", "junit", str(NEXTEST), str(CORRUPT), str(PYTEST_FAIL))
     assert code == 1
     assert out == ""
-    assert err.count("\n") == 1
-    assert err.startswith(f"pilothouse: error: {CORRUPT}:11: malformed XML")
+    assert err == (
+        f"pilothouse: error: {CORRUPT}:11: malformed XML: Premature end of data in tag skipped "
+        "line 9, line 11, column 22 (nothing written; --skip-invalid stores the others)\n"
+    )
     assert cli.json("runs") == {"runs": []}
+
+
+REFUSED = sorted(k for k, v in EXPECTED.items() if v.get("refuse"))
+
+
+def _corpus(tmp_path: Path, relatives: list[str]) -> Path:
+    corpus = tmp_path / "corpus"
+    for relative in relatives:
+        target = corpus / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(JUNIT / relative, target)
+    return corpus
+
+
+def test_every_invalid_report_is_named_in_one_run(cli: Cli, tmp_path: Path) -> None:
+    good = ["nextest/fixture-project-junit.xml"]
+    corpus = _corpus(tmp_path, good + REFUSED)
+    code, out, err = cli("ingest", "junit", str(corpus))
+    assert (code, out) == (1, "")
+    lines = err.splitlines()
+    assert len(REFUSED) == 7 and len(lines) == 8
+    assert [line.split(": ")[2].split(":")[0] for line in lines[:-1]] == [
+        str(corpus / r) for r in REFUSED
+    ]
+    assert lines[-1] == (
+        "pilothouse: error: 7 of 8 reports invalid, nothing written "
+        "(--skip-invalid stores the others)"
+    )
+    assert cli.json("runs") == {"runs": []}
+
+
+def test_skip_invalid_stores_the_rest_with_a_warning_per_file(cli: Cli, tmp_path: Path) -> None:
+    good = [
+        "nextest/fixture-project-junit.xml",
+        "publish-unit-test-result-action/pytest__junit.fail.xml",
+    ]
+    corpus = _corpus(tmp_path, good + REFUSED)
+    code, out, err = cli("ingest", "junit", str(corpus), "--skip-invalid", "--json")
+    assert code == 0, err
+    assert json.loads(out) == {"files": 2, **_expected(*good), "duplicates": 0, "skipped_files": 7}
+    warnings = err.splitlines()
+    assert len(warnings) == 7 and all(
+        w.startswith("pilothouse: warning: skipped ") for w in warnings
+    )
+    assert "malformed/empty.xml: empty file" in err
+    assert sum(t["runs"] for t in cli.json("tests")["tests"]) == _expected(*good)["tests"]
+
+
+def test_skip_invalid_with_nothing_valid_is_an_error(cli: Cli, tmp_path: Path) -> None:
+    corpus = _corpus(tmp_path, REFUSED[:2])
+    code, _out, err = cli("ingest", "junit", str(corpus), "--skip-invalid")
+    assert code == 1
+    assert err.splitlines()[-1] == "pilothouse: error: none of the 2 reports is valid"
+
+
+CONTAINER = "action-junit-report/container-structure__test.xml"
+
+
+def test_nanosecond_durations_are_read_as_nanoseconds(cli: Cli) -> None:
+    code, out, err = cli("ingest", "junit", str(JUNIT / CONTAINER), "--json")
+    assert code == 0, err
+    assert err == (
+        f"pilothouse: warning: {JUNIT / CONTAINER}: durations read as nanoseconds "
+        "(whole numbers up to 999,638,317, over a week as seconds)\n"
+    )
+    by_name = {t["name"]: t for t in cli.json("tests")["tests"]}
+    upgrade = by_name["Command Test: apt-get upgrade"]
+    assert upgrade["mean_seconds"] == pytest.approx(0.999638317)
+
+
+def test_skip_invalid_with_nanoseconds_in_good_and_bad_reports(cli: Cli, tmp_path: Path) -> None:
+    lines = (JUNIT / CONTAINER).read_text().splitlines(keepends=True)
+    truncated = tmp_path / "cut.xml"
+    # Nanosecond testcases, enough for the parser to hand them over, then the end of data.
+    truncated.write_text("".join(lines[:2]) + lines[2] * 2000)
+    code, out, err = cli(
+        "ingest", "junit", str(JUNIT / CONTAINER), str(truncated), "--skip-invalid", "--json"
+    )
+    assert code == 0, err
+    assert (json.loads(out)["tests"], json.loads(out)["skipped_files"]) == (3, 1)
+    assert f"warning: skipped {truncated}:2003: malformed XML" in err
+    assert "durations read as nanoseconds" in err
+    by_name = {t["name"]: t for t in cli.json("tests")["tests"]}
+    assert by_name["Command Test: apt-get upgrade"]["mean_seconds"] < 1.0
+
+
+def test_durations_in_no_known_unit_are_dropped_not_shown(cli: Cli, tmp_path: Path) -> None:
+    report = tmp_path / "odd.xml"
+    report.write_text(
+        '<testsuite name="s"><testcase classname="c" name="a" time="700000.5"/>'
+        '<testcase classname="c" name="b" time="1.5"/></testsuite>'
+    )
+    code, _out, err = cli("ingest", "junit", str(report))
+    assert code == 0 and "durations up to 700,000 s cannot be real" in err
+    assert {t["name"]: t["mean_seconds"] for t in cli.json("tests")["tests"]} == {
+        "a": None,
+        "b": None,
+    }
+
+
+def test_testcases_without_a_name_are_named_from_their_position(cli: Cli) -> None:
+    report = JUNIT / "publish-unit-test-result-action" / "no-attributes.xml"
+    code, _out, err = cli("ingest", "junit", str(report))
+    assert code == 0
+    assert "4 testcase(s) without a name, named from their position in the report" in err
+    tests = cli.json("tests")["tests"]
+    assert sorted(t["name"] for t in tests) == [f"(unnamed testcase #{i})" for i in (1, 2, 3, 4)]
+    assert sorted(t["last_outcome"] for t in tests) == ["error", "failed", "passed", "skipped"]
 
 
 @pytest.mark.parametrize(
@@ -102,6 +212,16 @@ def test_paths_that_yield_nothing(cli: Cli, tmp_path: Path, make, match: str) ->
     empty.mkdir()
     code, _out, err = cli("ingest", "junit", str(make(empty)))
     assert code == 1 and match in err
+
+
+def test_every_path_that_yields_nothing_is_named(sqlite_cli: Cli, tmp_path: Path) -> None:
+    code, _out, err = sqlite_cli("ingest", "junit", "a.xml", str(NEXTEST), "b/*.xml")
+    assert code == 1
+    assert err.splitlines() == [
+        "pilothouse: error: a.xml: no such file or directory",
+        "pilothouse: error: b/*.xml: no files match this pattern",
+        "pilothouse: error: 2 of 3 paths yield no file",
+    ]
 
 
 def test_not_junit_is_refused(cli: Cli) -> None:
@@ -163,9 +283,21 @@ def test_flags_override_the_environment(cli: Cli) -> None:
     assert run["created_at"] == "2026-11-20T07:00:00+00:00"
 
 
-def test_bad_started_is_a_user_error(cli: Cli) -> None:
-    code, _out, err = cli("ingest", "junit", str(NEXTEST), "--started", "yesterday")
-    assert code == 1 and "--started: 'yesterday' is not an ISO 8601 date-time" in err
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("junit", str(NEXTEST), "--started", "yesterday"), "'yesterday' is not an ISO 8601"),
+        (("junit", str(NEXTEST), "--repo", "hypha-labs"), "'hypha-labs': expected OWNER/NAME"),
+        (("github", "--repo", "hypha-labs"), "'hypha-labs': expected OWNER/NAME"),
+        (("github", "--repo", "a/b", "--since", "yesterday"), "'yesterday' is not an ISO 8601"),
+    ],
+)
+def test_bad_option_values_are_usage_errors(cli: Cli, args: tuple[str, ...], message: str) -> None:
+    cli.env["GITHUB_TOKEN"] = "t"  # so the sync would get as far as the network
+    code, out, err = cli("ingest", *args)
+    assert (code, out) == (2, "")
+    assert "Invalid value for --" in err and message in err
+    assert cli.json("runs") == {"runs": []}
 
 
 def test_tests_report_json(cli: Cli) -> None:
@@ -272,6 +404,26 @@ def test_version_and_help(cli: Cli) -> None:
     assert code == 0 and out.startswith("pilothouse ")
     code, out, _ = cli("--help")
     assert code == 0 and "ingest" in out
+
+
+@pytest.mark.parametrize("args", [("-h",), ("ingest", "-h"), ("flaky", "quarantine", "-h")])
+def test_short_help(cli: Cli, args: tuple[str, ...]) -> None:
+    code, out, err = cli(*args)
+    assert (code, err) == (0, "") and out.startswith("Usage: pilothouse")
+
+
+@pytest.mark.parametrize(
+    ("args", "hint"),
+    [
+        (("report", "--db", "sqlite:///x.db"), "pilothouse --db VALUE report ..."),
+        (("flaky", "quarantine", "--debug"), "pilothouse --debug flaky ..."),
+    ],
+)
+def test_global_options_after_the_command_get_a_hint(
+    cli: Cli, args: tuple[str, ...], hint: str
+) -> None:
+    code, _out, err = cli(*args)
+    assert code == 2 and "is a global option: it goes before the command" in err and hint in err
 
 
 def test_console_script_runs_as_a_process(tmp_path: Path) -> None:

@@ -125,3 +125,92 @@ def test_config_never_shows_a_password(tmp_path: Path) -> None:
     cli = Cli(cwd=tmp_path, db="postgresql://u:hunter2@127.0.0.1/test")
     code, out, _ = cli("config", "--json")
     assert code == 0 and "hunter2" not in out and "***" in out
+
+
+@pytest.mark.parametrize(
+    ("text", "env", "match"),
+    [
+        (
+            "[budget]\nthresholds = [80, 100]\n",
+            {},
+            r"pilothouse.toml: budget.thresholds must hold shares of the budget "
+            r"\(0.8 = 80 %\) in \(0, 2\], got 80",
+        ),
+        ("[budget]\ndaily = -5\n", {}, r"toml: budget.daily must be greater than 0, got -5"),
+        ("", {"PILOTHOUSE_BUDGET_MONTHLY": "0"}, r"MONTHLY: budget.monthly must be greater than 0"),
+        (
+            "",
+            {"PILOTHOUSE_FLAKY_WINDOW_DAYS": "0"},
+            r"^\$PILOTHOUSE_FLAKY_WINDOW_DAYS: flaky.window_days must be at least 1, got 0$",
+        ),
+        ("[flaky]\nscore_threshold = 1.5\n", {}, r"score_threshold must be between 0 and 1"),
+        ("[flaky]\noutage_fraction = 0\n", {}, r"outage_fraction must be in \(0, 1\]"),
+        ("[report]\nlimit = 0\n", {}, r"report.limit must be at least 1, got 0"),
+        ("[cost]\ncurrency = 'dollars'\n", {}, r"cost.currency must be an ISO 4217 code"),
+        ("[cost]\nbatch_discount = 50\n", {}, r"cost.batch_discount must be between 0 and 1"),
+        (
+            "[cost.actions_rates]\nlinux = -1\n",
+            {},
+            r"actions_rates has linux = -1: must be at least 0",
+        ),
+        (
+            "",
+            {"PILOTHOUSE_BUDGET_WEBHOOKS": "hooks.slack.com/x"},
+            r"budget.webhooks must be http\(s\) URLs, got 'hooks.slack.com/…'",
+        ),
+    ],
+)
+def test_values_are_validated_in_file_and_environment(
+    tmp_path: Path, text: str, env: dict[str, str], match: str
+) -> None:
+    with pytest.raises(ConfigError, match=match):
+        _load(tmp_path, text=text, env=env)
+
+
+def test_a_flag_meets_the_same_validator_as_file_and_environment(tmp_path: Path) -> None:
+    cli = Cli(cwd=tmp_path, db=f"sqlite:///{tmp_path / 'x.db'}")
+    cli.env["PILOTHOUSE_FLAKY_WINDOW_DAYS"] = "0"
+    code, _out, env_err = cli("flaky")
+    assert code == 1 and "flaky.window_days must be at least 1, got 0" in env_err
+    del cli.env["PILOTHOUSE_FLAKY_WINDOW_DAYS"]
+    code, _out, flag_err = cli("flaky", "--window", "0")
+    assert code == 2 and "Invalid value for '--window': must be at least 1, got 0" in flag_err
+    code, _out, flag_err = cli("tests", "--limit", "0")
+    assert code == 2 and "Invalid value for '--limit': must be at least 1, got 0" in flag_err
+
+
+@pytest.mark.parametrize(
+    ("text", "suggestion"),
+    [
+        ("databse = 'sqlite:///x.db'\n", "db"),
+        ("database = 'sqlite:///x.db'\n", "db"),
+        ("window_days = 3\n", "flaky.window_days"),
+        ("[budget]\nthreshold = [0.5]\n", "budget.thresholds"),
+    ],
+)
+def test_top_level_typos_get_a_suggestion(tmp_path: Path, text: str, suggestion: str) -> None:
+    with pytest.raises(ConfigError, match=rf"\(did you mean '{suggestion}'\?\)$"):
+        _load(tmp_path, text=text)
+
+
+SLACK = "https://hooks.slack.com/services/T000/B000/s3cr3tToken"
+
+
+@pytest.mark.parametrize("as_json", [True, False])
+def test_config_masks_webhooks_and_credentials_in_every_output(
+    tmp_path: Path, as_json: bool
+) -> None:
+    cli = Cli(cwd=tmp_path, db="postgresql://u:hunter2@127.0.0.1/test")
+    (tmp_path / "pilothouse.toml").write_text(
+        f'[budget]\nwebhooks = ["{SLACK}", "https://bot:pa55@chat.example/hook?k=v"]\n'
+    )
+    cli.env["PILOTHOUSE_BUDGET_WEBHOOKS"] = "https://hooks.example/env-s3cr3t"
+    code, out, _ = cli("config", "--json") if as_json else cli("config")
+    assert code == 0
+    for secret in ("hunter2", "s3cr3t", "pa55", "T000"):
+        assert secret not in out
+    assert "https://hooks.example/…" in out
+    cli.env.pop("PILOTHOUSE_BUDGET_WEBHOOKS")
+    code, out, _ = cli("config", "--json")
+    (hooks,) = (s["value"] for s in json.loads(out)["settings"] if s["key"] == "budget.webhooks")
+    assert hooks == ["https://hooks.slack.com/…", "https://chat.example/…"]

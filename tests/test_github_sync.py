@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -282,7 +283,7 @@ def test_cli_errors_are_one_line(tmp_path: Path) -> None:
     )
     assert code == 1 and "cannot reach GitHub" in err and err.count("\n") == 1
     code, _out, err = cli("ingest", "github", "--repo", "nope", "--api-url", "http://127.0.0.1:9")
-    assert code == 1 and "expected OWNER/NAME" in err
+    assert code == 2 and "expected OWNER/NAME" in err
 
 
 def test_junit_ingested_in_a_job_joins_the_synced_run(tmp_path: Path) -> None:
@@ -392,3 +393,98 @@ def test_the_token_never_leaves_the_api_host(gh: Harness) -> None:
     with pytest.raises(GitHubError, match="refusing to send the token to a host other than"):
         api.get("https://evil.example/repos/x")
     assert gh.fake.count() == 0
+
+
+# -- what is retried: only what can succeed on retry -----------------------------------------
+
+
+@dataclass
+class Recorded:
+    """A client whose waits are recorded instead of slept."""
+
+    waits: list[float] = field(default_factory=list)
+
+    def api(self, client: httpx.Client, api_url: str = "https://api.github.com") -> GitHubApi:
+        return GitHubApi(
+            client,
+            Token("t", "GITHUB_TOKEN"),
+            api_url=api_url,
+            sleep=self.waits.append,
+            clock=lambda: NOW,
+            rng=random.Random(1),
+        )
+
+
+def _closed_loopback_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_a_name_that_does_not_resolve_is_not_retried() -> None:
+    recorded = Recorded()
+    api = recorded.api(httpx.Client(), "https://api.pilothouse-test.invalid")
+    with pytest.raises(GitHubError, match=r"cannot resolve the host name .*; not retried"):
+        api.get(f"/repos/{REPO}/actions/runs")
+    assert (api.requests, recorded.waits) == (1, [])
+
+
+def test_a_refused_connection_gets_a_couple_of_quick_tries() -> None:
+    recorded = Recorded()
+    api = recorded.api(httpx.Client(), f"http://127.0.0.1:{_closed_loopback_port()}")
+    with pytest.raises(GitHubError, match=r"connection refused\) after 3 tries"):
+        api.get(f"/repos/{REPO}/actions/runs")
+    assert api.requests == 3 and len(recorded.waits) == 2
+    assert 0.5 <= recorded.waits[0] < 1.0 and 1.0 <= recorded.waits[1] < 2.0
+
+
+def test_timeouts_are_retried_with_backoff() -> None:
+    calls: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        if len(calls) <= 2:
+            raise httpx.ReadTimeout("slow", request=request)
+        return httpx.Response(200, json={"total_count": 0, "workflow_runs": []})
+
+    recorded = Recorded()
+    api = recorded.api(httpx.Client(transport=httpx.MockTransport(handler)))
+    assert api.get(f"/repos/{REPO}/actions/runs").data == {"total_count": 0, "workflow_runs": []}
+    assert len(recorded.waits) == 2 and 1.0 <= recorded.waits[0] < 2.0
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "match"),
+    [
+        (400, {"message": "Bad Request"}, "HTTP 400: Bad Request"),
+        (403, {"message": "Resource not accessible by integration"}, "forbidden"),
+        (404, {"message": "Not Found"}, "not found"),
+        (410, {"message": "Gone"}, "HTTP 410"),
+        (422, {"message": "Validation Failed"}, "HTTP 422: Validation Failed"),
+    ],
+)
+def test_client_errors_other_than_rate_limits_are_not_retried(
+    status: int, body: dict[str, str], match: str
+) -> None:
+    transport = httpx.MockTransport(lambda _request: httpx.Response(status, json=body))
+    recorded = Recorded()
+    api = recorded.api(httpx.Client(transport=transport))
+    with pytest.raises(GitHubError, match=match):
+        api.get(f"/repos/{REPO}/actions/runs")
+    assert (api.requests, recorded.waits) == (1, [])
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["not-a-url", "ftp://api.github.com", "https://", "api.github.com", "https://u:p@ghe.example"],
+)
+def test_the_api_url_is_checked_before_any_request(tmp_path: Path, url: str) -> None:
+    cli = Cli(cwd=tmp_path, db=f"sqlite:///{tmp_path / 's.db'}")
+    cli.env["GITHUB_TOKEN"] = "t"
+    code, out, err = cli("ingest", "github", "--repo", REPO, "--api-url", url)
+    assert (code, out) == (2, "")
+    assert "Invalid value for --api-url:" in err
+    assert "not an http(s) URL" in err or "takes no credentials" in err
+    assert ":p@" not in err
+    with pytest.raises(GitHubError, match="http"):
+        Recorded().api(httpx.Client(), url)

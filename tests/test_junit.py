@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from pilothouse.errors import InputError
 from pilothouse.model import MAX_MESSAGE_CHARS
-from pilothouse.sources.junit import ReportFile, iter_testcases, parse_duration
+from pilothouse.sources.junit import ReportFile, duration_scale, iter_testcases, parse_duration
 
 from .conftest import DATA, JUNIT
 
@@ -326,7 +326,9 @@ def test_any_generated_report_round_trips(suites: list[list[tuple[str, str]]]) -
     )
     parsed = _parse(f"<testsuites>{body}</testsuites>")
     flat = [(n, k) for cases in suites for n, k in cases]
-    assert [c.name for c in parsed] == [n for n, _ in flat]
+    # A testcase without a name is named from its position in the report.
+    expected = [n or f"(unnamed testcase #{i})" for i, (n, _) in enumerate(flat, 1)]
+    assert [c.name for c in parsed] == expected
     kind_to_outcome = {
         "": "passed",
         "<flakyFailure/>": "passed",
@@ -368,3 +370,20 @@ def test_memory_stays_bounded_by_more_than_testcases(tmp_path: Path) -> None:
     count, peak_mib = map(int, done.stdout.split())
     assert count == 1
     assert peak_mib < 150  # kept whole, the tree of this file takes well over 500 MiB
+
+
+@pytest.mark.parametrize(
+    ("longest", "integral", "scale"),
+    [
+        (0.0, True, 1.0),
+        (3600.0, True, 1.0),  # an hour-long test written in whole seconds
+        (604_800.0, True, 1.0),  # a week: the longest a test may plausibly take
+        (999_638_317.0, True, 1e-9),  # container-structure-test: Go nanoseconds
+        (604_800_001.0, True, 1e-9),  # over a week even as milliseconds
+        (604_800_000.0, True, None),  # could be a week in ms or 0.6 s in ns: unknown
+        (700_000.0, True, None),  # 8 days as seconds, 11 minutes as ms: unknown
+        (999_638_317.5, False, None),  # fractions: not nanoseconds
+    ],
+)
+def test_duration_scale(longest: float, integral: bool, scale: float | None) -> None:
+    assert duration_scale(longest, integral) == scale

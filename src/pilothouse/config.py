@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import builtins
 import difflib
+import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pilothouse.errors import ConfigError
 
@@ -22,13 +24,74 @@ DEFAULT_DB = "sqlite:///.pilothouse/pilothouse.db"
 DEFAULT_GITHUB_API_URL = "https://api.github.com"
 
 
+# A check returns what is wrong with a (typed) value, or None when it is fine.
+Check = Callable[[Any], str | None]
+
+
+def at_least(low: float) -> Check:
+    return lambda value: None if value >= low else f"must be at least {low}"
+
+
+def _positive(value: float) -> str | None:
+    return None if value > 0 else "must be greater than 0"
+
+
+def _share(value: float) -> str | None:
+    return None if 0 <= value <= 1 else "must be between 0 and 1"
+
+
+def _fraction(value: float) -> str | None:
+    return None if 0 < value <= 1 else "must be in (0, 1]"
+
+
+def _thresholds(values: list[float]) -> str | None:
+    # Shares, not percent: [80, 100] would never fire (AWS Budgets users write 80).
+    wrong = next((v for v in values if not 0 < v <= 2), None)
+    if wrong is None:
+        return None
+    return f"must hold shares of the budget (0.8 = 80 %) in (0, 2], got {wrong:g}"
+
+
+def _currency(value: str) -> str | None:
+    return None if re.fullmatch(r"[A-Za-z]{3}", value) else "must be an ISO 4217 code like USD"
+
+
+def _each_at_least_zero(values: Mapping[str, float]) -> str | None:
+    wrong = next((k for k, v in values.items() if v < 0), None)
+    return None if wrong is None else f"has {wrong} = {values[wrong]:g}: must be at least 0"
+
+
+def _webhooks(values: list[str]) -> str | None:
+    wrong = next((v for v in values if not _is_http_url(v)), None)
+    return None if wrong is None else f"must be http(s) URLs, got {mask_url(wrong)!r}"
+
+
+def _is_http_url(value: str) -> bool:
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def mask_url(url: str) -> str:
+    """A URL whose path or credentials may be a secret (a webhook): its host only.
+
+    >>> mask_url("https://hooks.slack.com/services/T000/B000/XXXX")
+    'https://hooks.slack.com/…'
+    """
+    parts = urlsplit(url)
+    if not parts.scheme or not parts.hostname:
+        return f"{url.split('/', 1)[0].rpartition('@')[2]}/…"
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.hostname}{port}/…"
+
+
 @dataclass(frozen=True, slots=True)
 class Setting:
     """One setting: its dotted key in pilothouse.toml, default, type and help.
 
     For ``list`` and ``dict`` settings *item* is the type of the elements (or of
     the values); ``dict`` settings with ``item=dict`` hold tables (checked by the
-    code that uses them).
+    code that uses them). *check* validates the typed value, whatever its source;
+    a *secret* setting is masked wherever it is shown.
     """
 
     key: str
@@ -37,6 +100,8 @@ class Setting:
     help: str
     env: str | None = None
     item: builtins.type | None = None
+    check: Check | None = None
+    secret: bool = False
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -60,40 +125,60 @@ SETTINGS: tuple[Setting, ...] = (
         int,
         "Days of history `flaky` reads.",
         env="PILOTHOUSE_FLAKY_WINDOW_DAYS",
+        check=at_least(1),
     ),
-    Setting("flaky.min_runs", 5, int, "Results a test needs before it can be called flaky."),
+    Setting(
+        "flaky.min_runs",
+        5,
+        int,
+        "Results a test needs before it can be called flaky.",
+        check=at_least(1),
+    ),
     Setting(
         "flaky.score_threshold",
         0.5,
         float,
         "Score (0..1) from which a test with flaky evidence counts as flaky.",
+        check=_share,
     ),
     Setting(
         "flaky.outage_fraction",
         0.5,
         float,
         "Share of a run attempt's tests failing at once that makes it an outage.",
+        check=_fraction,
     ),
     Setting(
         "flaky.outage_min_tests",
         20,
         int,
         "Fewest failing tests in one run attempt for an outage.",
+        check=at_least(1),
     ),
     Setting(
         "flaky.quarantine_clean_runs",
         20,
         int,
         "Clean passes in a row after which a test leaves quarantine.",
+        check=at_least(1),
     ),
-    Setting("cost.currency", "USD", str, "Currency of budgets, targets and rates."),
-    Setting("cost.daily_target", 70.0, float, "Target daily spend (the scorecard's criterion)."),
+    Setting(
+        "cost.currency", "USD", str, "Currency of budgets, targets and rates.", check=_currency
+    ),
+    Setting(
+        "cost.daily_target",
+        70.0,
+        float,
+        "Target daily spend (the scorecard's criterion).",
+        check=_positive,
+    ),
     Setting(
         "cost.actions_rates",
         {"linux": 0.008, "windows": 0.016, "macos": 0.08},
         dict,
         "GitHub Actions price per minute by runner label or OS (larger runners by label).",
         item=float,
+        check=_each_at_least_zero,
     ),
     Setting(
         "cost.model_prices",
@@ -103,17 +188,36 @@ SETTINGS: tuple[Setting, ...] = (
         '{"model-id" = {input = 3.0, output = 15.0, cache_read = 0.3, cache_write = 3.75}}.',
         item=dict,
     ),
-    Setting("cost.batch_discount", 0.5, float, "Share of the price saved by batch inference."),
+    Setting(
+        "cost.batch_discount",
+        0.5,
+        float,
+        "Share of the price saved by batch inference.",
+        check=_share,
+    ),
     Setting(
         "cost.instance_prices",
         {},
         dict,
         "Hourly price by instance type, for right-sizing what-ifs.",
         item=float,
+        check=_each_at_least_zero,
     ),
-    Setting("budget.daily", 70.0, float, "Daily budget amount.", env="PILOTHOUSE_BUDGET_DAILY"),
     Setting(
-        "budget.monthly", 2100.0, float, "Monthly budget amount.", env="PILOTHOUSE_BUDGET_MONTHLY"
+        "budget.daily",
+        70.0,
+        float,
+        "Daily budget amount.",
+        env="PILOTHOUSE_BUDGET_DAILY",
+        check=_positive,
+    ),
+    Setting(
+        "budget.monthly",
+        2100.0,
+        float,
+        "Monthly budget amount.",
+        env="PILOTHOUSE_BUDGET_MONTHLY",
+        check=_positive,
     ),
     Setting(
         "budget.thresholds",
@@ -121,8 +225,15 @@ SETTINGS: tuple[Setting, ...] = (
         list,
         "Shares of a budget that raise an alert, on actual and forecast spend.",
         item=float,
+        check=_thresholds,
     ),
-    Setting("budget.daily_limit", 105.0, float, "Absolute daily spend that always alerts."),
+    Setting(
+        "budget.daily_limit",
+        105.0,
+        float,
+        "Absolute daily spend that always alerts.",
+        check=_positive,
+    ),
     Setting(
         "budget.webhooks",
         [],
@@ -130,6 +241,8 @@ SETTINGS: tuple[Setting, ...] = (
         "Slack-compatible webhook URLs that `cost alerts --notify` posts to.",
         env="PILOTHOUSE_BUDGET_WEBHOOKS",
         item=str,
+        check=_webhooks,
+        secret=True,
     ),
     Setting(
         "whatif.scenarios",
@@ -144,6 +257,7 @@ SETTINGS: tuple[Setting, ...] = (
         int,
         "Rows shown by the human tables of `tests`, `runs` and `report`.",
         env="PILOTHOUSE_REPORT_LIMIT",
+        check=at_least(1),
     ),
 )
 _BY_KEY = {setting.key: setting for setting in SETTINGS}
@@ -178,9 +292,21 @@ def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+# Names users reach for, mapped to the key that means it.
+_ALIASES = {"database": "db", "database_url": "db", "db_url": "db", "store": "db", "url": "db"}
+
+
 def _suggest(key: str) -> str:
-    close = difflib.get_close_matches(key, list(_BY_KEY), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    """A did-you-mean for an unknown key: close to a key, to a key's last part
+    (a table left out) or to a common name for one (``database`` for ``db``)."""
+    names = {k: k for k in _BY_KEY}
+    names.update({k.rpartition(".")[2]: k for k in _BY_KEY if "." in k})
+    names.update(_ALIASES)
+    for candidate in (key, key.rpartition(".")[2]):
+        close = difflib.get_close_matches(candidate, list(names), n=1, cutoff=0.6)
+        if close:
+            return f" (did you mean {names[close[0]]!r}?)"
+    return ""
 
 
 def _scalar(item: type, key: str) -> Setting:
@@ -188,6 +314,29 @@ def _scalar(item: type, key: str) -> Setting:
 
 
 def _coerce(setting: Setting, value: Any, origin: str) -> Any:
+    """*value* as the setting's type, checked; ConfigError naming *origin* if not."""
+    typed = _coerce_type(setting, value, origin)
+    problem = _problem(setting, typed)
+    if problem is not None:
+        raise ConfigError(f"{origin}: {setting.key} {problem}")
+    return typed
+
+
+def check_value(key: str, value: Any) -> str | None:
+    """What is wrong with the typed *value* of setting *key*, or None: the one
+    validator of a setting, for the file, the environment and flags alike."""
+    return _problem(_BY_KEY[key], value)
+
+
+def _problem(setting: Setting, value: Any) -> str | None:
+    problem = setting.check(value) if setting.check is not None else None
+    if problem is None or ", got " in problem:
+        return problem
+    shown = format(value, "g") if isinstance(value, float) else repr(value)
+    return f"{problem}, got {shown}"
+
+
+def _coerce_type(setting: Setting, value: Any, origin: str) -> Any:
     if setting.type is float:
         return _coerce_float(setting, value, origin)
     if setting.type is list:

@@ -19,6 +19,10 @@ class PilothouseError(Exception):
 
     exit_code = EXIT_USER
 
+    def lines(self) -> list[str]:
+        """What to print, one line each (one, unless several inputs are at fault)."""
+        return [str(self)]
+
 
 class ConfigError(PilothouseError):
     """pilothouse.toml, an environment variable or a flag holds a bad setting."""
@@ -26,6 +30,17 @@ class ConfigError(PilothouseError):
 
 class InputError(PilothouseError):
     """An input file (report, export) is unreadable or not what it claims to be."""
+
+
+class InvalidInputs(InputError):
+    """Several input files are bad: each is named on its own line, then a summary."""
+
+    def __init__(self, problems: list[str], summary: str) -> None:
+        super().__init__(summary)
+        self.problems = problems
+
+    def lines(self) -> list[str]:
+        return [*self.problems, str(self)]
 
 
 class StoreError(PilothouseError):

@@ -5,14 +5,14 @@ from __future__ import annotations
 import glob
 import hashlib
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pilothouse.errors import InputError
-from pilothouse.model import IngestCounts, RunInfo
-from pilothouse.sources.junit import ReportFile
+from pilothouse.errors import InputError, InvalidInputs
+from pilothouse.model import IngestCounts, RunInfo, TestCase
+from pilothouse.sources.junit import UNNAMED, ReportFile, duration_scale
 from pilothouse.store import ReportInput, Store
 
 _GLOB_CHARS = frozenset("*?[")
@@ -24,13 +24,21 @@ def expand_paths(
     """Turn files, directories (read recursively for *suffixes*, every file when None)
     and globs into files.
 
-    Each pattern must yield at least one file; the result is sorted and has no
-    repeats, so overlapping patterns read a file once.
+    Each pattern must yield at least one file (every one that does not is named);
+    the result is sorted and has no repeats, so overlapping patterns read a file once.
     """
     found: dict[Path, None] = {}
+    problems: list[str] = []
     for pattern in patterns:
-        for path in _expand_one(pattern, cwd, suffixes):
-            found.setdefault(path, None)
+        try:
+            for path in _expand_one(pattern, cwd, suffixes):
+                found.setdefault(path, None)
+        except InputError as exc:
+            problems.append(str(exc))
+    if len(problems) > 1:
+        raise InvalidInputs(problems, f"{len(problems)} of {len(patterns)} paths yield no file")
+    if problems:
+        raise InputError(problems[0])
     return list(found)
 
 
@@ -95,26 +103,171 @@ def local_run_key(files: Iterable[ReportFile]) -> str:
     return f"local-{digest[:12]}"
 
 
+def open_reports(paths: Sequence[Path]) -> tuple[list[ReportFile], list[str]]:
+    """Open (hash) every report; the ones that cannot be read are returned as
+    problems instead of stopping at the first."""
+    files: list[ReportFile] = []
+    problems: list[str] = []
+    for path in paths:
+        try:
+            files.append(ReportFile.open(path))
+        except InputError as exc:
+            problems.append(str(exc))
+    return files, problems
+
+
+@dataclass
+class _FileWatch:
+    """What one pass learnt about one report: its problem, its durations' unit."""
+
+    problem: str | None = None
+    longest: float = 0.0
+    integral: bool = True
+    unnamed: int = 0
+    first_unnamed: str = ""
+
+
+@dataclass
+class _Pass:
+    """One read of every report inside the store's transaction.
+
+    A bad report does not stop the pass: it is recorded and the others are still
+    read (nothing more is kept once one is bad), so every bad report is named at
+    once. Memory stays bounded: a few numbers per report.
+    """
+
+    files: Sequence[ReportFile]
+    scales: Mapping[Path, float | None]
+    refuse: bool  # something is bad already: read to find the rest, keep nothing
+    watches: dict[Path, _FileWatch] = field(default_factory=dict)
+
+    def items(self) -> Iterator[ReportInput]:
+        for f in self.files:
+            watch = self.watches.setdefault(f.path, _FileWatch())
+            yield ReportInput(str(f.path), f.digest, f.size, self._cases(f, watch))
+        if self.refuse or self.problems() or self.scales != self.found_scales():
+            raise _Redo  # rolls the transaction back; the caller decides what next
+
+    def _cases(self, f: ReportFile, watch: _FileWatch) -> Iterator[TestCase]:
+        scale = self.scales.get(f.path, 1.0)
+        keep = not (self.refuse or self.problems())
+        longest, integral = 0.0, True  # locals: this loop runs once per testcase
+        try:
+            for case in f.testcases():
+                duration = case.duration
+                if duration is not None:
+                    if duration > longest:
+                        longest = duration
+                    if integral and not duration.is_integer():
+                        integral = False
+                    if scale != 1.0:
+                        case = case._replace(duration=None if scale is None else duration * scale)
+                if case.name.startswith(UNNAMED):
+                    watch.unnamed += 1
+                    watch.first_unnamed = watch.first_unnamed or case.name
+                if keep:
+                    yield case
+        except InputError as exc:
+            watch.problem = str(exc)
+        finally:
+            watch.longest, watch.integral = longest, integral
+
+    def problems(self) -> dict[Path, str]:
+        return {p: w.problem for p, w in self.watches.items() if w.problem}
+
+    def found_scales(self) -> dict[Path, float | None]:
+        """Each report's durations unit, known once it was read to its end."""
+        found = {p: duration_scale(w.longest, w.integral) for p, w in self.watches.items()}
+        return {p: scale for p, scale in found.items() if scale != 1.0}
+
+
+class _Redo(Exception):
+    """Raised inside the store's transaction to roll a pass back."""
+
+
+def _warnings(watches: Mapping[Path, _FileWatch], scales: Mapping[Path, float | None]) -> list[str]:
+    notes = []
+    for path, watch in watches.items():
+        scale = scales.get(path, 1.0)
+        if scale is None:
+            notes.append(
+                f"{path}: durations up to {watch.longest:,.0f} s cannot be real (over a week) "
+                "and are in no unit pilothouse knows: stored without durations"
+            )
+        elif scale != 1.0:
+            notes.append(
+                f"{path}: durations read as nanoseconds (whole numbers up to "
+                f"{watch.longest:,.0f}, over a week as seconds)"
+            )
+        if watch.unnamed:
+            notes.append(
+                f"{path}: {watch.unnamed} testcase(s) without a name, named from their "
+                f"position in the report ({watch.first_unnamed}"
+                f"{', ...' if watch.unnamed > 1 else ''})"
+            )
+    return notes
+
+
 def ingest_reports(
-    store: Store, files: Sequence[ReportFile], run: RunInfo, *, now: datetime
+    store: Store,
+    files: Sequence[ReportFile],
+    run: RunInfo,
+    *,
+    now: datetime,
+    skip_invalid: bool = False,
+    problems: Sequence[str] = (),
 ) -> IngestCounts:
     """Store *files* as reports of *run* in one transaction and count what they held.
 
     Every file is read; one whose content the run already holds (from an earlier
     call, or earlier in this one) adds nothing and its testcases count as
-    duplicates. A bad file raises InputError and nothing of the call is written.
+    duplicates. Bad files (and *problems* found before, such as unreadable files)
+    raise InvalidInputs naming every one, and nothing of the call is written;
+    with *skip_invalid* the others are stored and each bad one becomes a warning.
+
+    One pass in the common case; a second, in a new transaction, only when the
+    first found bad files to skip or durations in another unit than seconds.
     """
-    if not run.run_key:
-        run = replace(run, run_key=local_run_key(files))
-    items = (ReportInput(str(f.path), f.digest, f.size, f.testcases()) for f in files)
-    stored = store.add_reports(run, items, now=now)
-    outcomes: Counter[str] = sum((r.outcomes for r in stored), Counter())
-    return IngestCounts(
-        files=len(files),
-        tests=sum(r.tests for r in stored),
-        passed=outcomes["passed"],
-        failed=outcomes["failed"],
-        errors=outcomes["error"],
-        skipped=outcomes["skipped"],
-        duplicates=sum(r.tests for r in stored if not r.new),
+    total = len(files) + len(problems)
+    bad: dict[Path, str] = {}
+    scales: dict[Path, float | None] = {}
+    for _attempt in range(3):  # a third pass only if a file changed while read
+        used = [f for f in files if f.path not in bad]
+        if not used and (problems or bad):
+            raise InvalidInputs([*problems, *bad.values()], f"none of the {total} reports is valid")
+        this = _Pass(used, scales, refuse=bool(problems) and not skip_invalid)
+        key = run.run_key or local_run_key(used)
+        try:
+            stored = store.add_reports(replace(run, run_key=key), this.items(), now=now)
+        except _Redo:
+            bad.update(this.problems())
+            if (problems or bad) and not skip_invalid:
+                raise _refusal([*problems, *bad.values()], total) from None
+            scales = {p: f for p, f in this.found_scales().items() if p not in bad}
+            continue
+        outcomes: Counter[str] = sum((r.outcomes for r in stored), Counter())
+        return IngestCounts(
+            files=len(used),
+            tests=sum(r.tests for r in stored),
+            passed=outcomes["passed"],
+            failed=outcomes["failed"],
+            errors=outcomes["error"],
+            skipped=outcomes["skipped"],
+            duplicates=sum(r.tests for r in stored if not r.new),
+            invalid=tuple([*problems, *bad.values()]),
+            warnings=tuple(_warnings(this.watches, scales)),
+        )
+    raise InputError("the reports changed while they were read: run the command again")
+
+
+def _refusal(problems: list[str], total: int) -> InputError:
+    """Every bad report on its own line; a summary only when there are several."""
+    if total == 1:
+        return InputError(problems[0])
+    if len(problems) == 1:
+        return InputError(f"{problems[0]} (nothing written; --skip-invalid stores the others)")
+    return InvalidInputs(
+        problems,
+        f"{len(problems)} of {total} reports invalid, nothing written "
+        "(--skip-invalid stores the others)",
     )

@@ -87,6 +87,8 @@ class IngestCounts:
     errors: int = 0
     skipped: int = 0
     duplicates: int = 0
+    invalid: tuple[str, ...] = ()  # bad reports skipped (with --skip-invalid), one line each
+    warnings: tuple[str, ...] = ()  # what was read in an unusual way, one line each
 
     def as_dict(self) -> dict[str, int]:
         return {

@@ -4,19 +4,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from urllib.parse import urlsplit
 
 import httpx
 
+from pilothouse.config import mask_url
 
-def redact(url: str) -> str:
-    """A webhook URL is a secret: show its host only.
-
-    >>> redact("https://hooks.slack.com/services/T000/B000/XXXX")
-    'https://hooks.slack.com/…'
-    """
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}/…"
+# A webhook URL is a secret: shown by its host only.
+redact = mask_url
 
 
 def post_webhook(

@@ -159,8 +159,19 @@ def message_key(message: str) -> str:
 
 
 def cluster_messages(messages: Iterable[str], top: int = 3) -> tuple[tuple[str, int], ...]:
-    counts = Counter(message_key(m) for m in messages if m.strip())
-    return tuple(counts.most_common(top))
+    """The *top* clusters of similar messages, largest first, each shown by its most
+    common real first line (numbers are folded to group, never in what is shown).
+
+    >>> cluster_messages(["port 5432 refused", "port 5433 refused"])
+    (('port 5432 refused', 2),)
+    """
+    clusters: dict[str, Counter[str]] = defaultdict(Counter)
+    for message in messages:
+        if message.strip():
+            first = _SPACE.sub(" ", message.strip().splitlines()[0])
+            clusters[message_key(message)][first] += 1
+    largest = sorted(clusters.values(), key=lambda c: -c.total())[:top]
+    return tuple((lines.most_common(1)[0][0], lines.total()) for lines in largest)
 
 
 # -- outages ------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from rich.text import Text
 
 from pilothouse.analysis import flaky as analysis
 from pilothouse.cli.output import nextest_filterset, percent, print_json, stdout_console, when
+from pilothouse.cli.settings import validated_by
 from pilothouse.cli.state import State, state_of
 from pilothouse.model import HistoryRow
 from pilothouse.sources.durations import test_id
@@ -206,10 +207,20 @@ def _table(report: analysis.Report) -> None:
 @app.callback()
 def flaky(
     ctx: typer.Context,
-    window: Annotated[int | None, typer.Option(min=1, help="Days of history to read.")] = None,
-    min_runs: Annotated[int | None, typer.Option(min=1, help="Fewest results to judge.")] = None,
+    window: Annotated[
+        int | None,
+        typer.Option(help="Days of history to read.", callback=validated_by("flaky.window_days")),
+    ] = None,
+    min_runs: Annotated[
+        int | None,
+        typer.Option(help="Fewest results to judge.", callback=validated_by("flaky.min_runs")),
+    ] = None,
     score_threshold: Annotated[
-        float | None, typer.Option(min=0.0, max=1.0, help="Score from which a test is flaky.")
+        float | None,
+        typer.Option(
+            help="Score from which a test is flaky.",
+            callback=validated_by("flaky.score_threshold"),
+        ),
     ] = None,
     preview: Annotated[
         bool,
@@ -223,7 +234,7 @@ def flaky(
     """Flaky tests, broken tests (regressions) and outages, with the evidence."""
     state = state_of(ctx)
     overrides = {"min_runs": min_runs, "score": score_threshold}
-    ctx.meta["flaky"] = (window, overrides)
+    ctx.meta["flaky"] = (window, overrides, as_json or fmt is ReportFormat.json)
     if ctx.invoked_subcommand is not None:
         return
     results = _results(state, window)
@@ -256,6 +267,7 @@ def quarantine(
     fmt: Annotated[QuarantineFormat, typer.Option("--format", help="Output format.")] = (
         QuarantineFormat.pytest
     ),
+    as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
 ) -> None:
     """What CI needs to deselect the quarantined tests (pytest, nextest or JSON).
 
@@ -264,7 +276,10 @@ def quarantine(
     quarantine after flaky.quarantine_clean_runs clean passes in a row.
     """
     state = state_of(ctx)
-    window, overrides = ctx.meta.get("flaky", (None, {}))
+    # `flaky --json quarantine` (or --format json) means `flaky quarantine --json`.
+    window, overrides, parent_json = ctx.meta.get("flaky", (None, {}, False))
+    if as_json or parent_json:
+        fmt = QuarantineFormat.json
     thresholds = _thresholds(state, **overrides)
     report = analysis.detect(_results(state, window), thresholds)
     held = analysis.quarantined(report, thresholds)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import sys
 from dataclasses import replace
+from datetime import datetime
 from typing import Annotated
 
 import typer
@@ -17,9 +18,41 @@ from pilothouse.cli.output import print_json, stdout_console
 from pilothouse.cli.state import state_of
 from pilothouse.config import DEFAULT_GITHUB_API_URL
 from pilothouse.errors import InputError
-from pilothouse.sources.junit import ReportFile
 
 app = typer.Typer(help="Bring outside data into the store.", no_args_is_help=True)
+
+
+def _timestamp(value: str | None, flag: str) -> datetime | None:
+    """An ISO 8601 option value; a bad one is a usage error (exit 2), like any bad flag."""
+    if value is None:
+        return None
+    try:
+        return service.parse_timestamp(value, what=flag)
+    except InputError as exc:
+        message = f"{value!r} is not an ISO 8601 date-time"
+        raise typer.BadParameter(message, param_hint=flag) from exc
+
+
+def _api_url(value: str) -> str:
+    """--api-url must be an http(s) URL: checked while parsing (exit 2), never retried."""
+    from pilothouse.sources.github import GitHubError, check_api_url
+
+    try:
+        return check_api_url(value)
+    except GitHubError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--api-url") from None
+
+
+def _warn(lines: list[str]) -> None:
+    for line in lines:
+        sys.stderr.write(f"pilothouse: warning: {' '.join(line.split())}\n")
+
+
+def _repository(value: str | None) -> str | None:
+    """--repo must be OWNER/NAME: checked while parsing, so a bad one exits 2."""
+    if value is not None and (value.count("/") != 1 or not all(value.split("/"))):
+        raise typer.BadParameter(f"{value!r}: expected OWNER/NAME", param_hint="--repo")
+    return value
 
 
 class CostFormat(enum.StrEnum):
@@ -50,11 +83,24 @@ def junit(
         str | None, typer.Option(help="When the run started, ISO 8601 (default: now).")
     ] = None,
     repo: Annotated[
-        str | None, typer.Option(help="Repository OWNER/NAME (default $GITHUB_REPOSITORY).")
+        str | None,
+        typer.Option(
+            help="Repository OWNER/NAME (default $GITHUB_REPOSITORY).", callback=_repository
+        ),
     ] = None,
+    skip_invalid: Annotated[
+        bool,
+        typer.Option(
+            "--skip-invalid", help="Store the valid reports, with a warning per invalid one."
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print counts as JSON.")] = False,
 ) -> None:
-    """Ingest JUnit XML reports (pytest, nextest, jest, Surefire, go, PHPUnit, ...)."""
+    """Ingest JUnit XML reports (pytest, nextest, jest, Surefire, go, PHPUnit, ...).
+
+    One invalid report and nothing is written (every invalid one is named), unless
+    --skip-invalid.
+    """
     state = state_of(ctx)
     run = service.run_from_environment(state.env, repository=state.config["ingest.repository"])
     run = replace(
@@ -66,15 +112,19 @@ def junit(
         job=job or run.job,
         attempt=attempt or run.attempt,
         repository=repo or run.repository,
-        created_at=service.parse_timestamp(started, what="--started") if started else None,
+        created_at=_timestamp(started, "--started"),
     )
-    files = [ReportFile.open(p) for p in service.expand_paths(paths, cwd=state.cwd)]
-    if not files:
+    files, unreadable = service.open_reports(service.expand_paths(paths, cwd=state.cwd))
+    if not files and not unreadable:
         raise InputError("no report files given")
     with state.open_store(create=True) as store:
-        counts = service.ingest_reports(store, files, run, now=state.now())
+        counts = service.ingest_reports(
+            store, files, run, now=state.now(), skip_invalid=skip_invalid, problems=unreadable
+        )
+    _warn([f"skipped {problem}" for problem in counts.invalid] + list(counts.warnings))
     if as_json:
-        print_json(counts.as_dict())
+        extra = {"skipped_files": len(counts.invalid)} if skip_invalid else {}
+        print_json({**counts.as_dict(), **extra})
         return
     line = (
         f"{counts.files} file(s), {counts.tests} tests: {counts.passed} passed, "
@@ -88,9 +138,13 @@ def junit(
 @app.command("github")
 def github_actions(
     ctx: typer.Context,
-    repo: Annotated[str, typer.Option(help="Repository OWNER/NAME.")],
+    repo: Annotated[str, typer.Option(help="Repository OWNER/NAME.", callback=_repository)],
     api_url: Annotated[
-        str, typer.Option(help="API root; for GitHub Enterprise Server https://HOST/api/v3.")
+        str,
+        typer.Option(
+            help="API root; for GitHub Enterprise Server https://HOST/api/v3.",
+            callback=_api_url,
+        ),
     ] = DEFAULT_GITHUB_API_URL,
     since: Annotated[
         str | None, typer.Option(help="Only runs created since this date (ISO 8601).")
@@ -112,6 +166,7 @@ def github_actions(
     """
     if since and full:
         raise typer.BadParameter("--since and --full exclude each other", param_hint="--since")
+    since_time = _timestamp(since, "--since")
     # Imported here: `ingest junit` in a CI job should not pay for an HTTP client.
     import httpx
 
@@ -143,7 +198,7 @@ def github_actions(
                 store,
                 api,
                 repo,
-                since=service.parse_timestamp(since, what="--since") if since else None,
+                since=since_time,
                 full=full,
                 workflow=workflow,
                 now=state.now(),

@@ -28,6 +28,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
     rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(ingest.app, name="ingest")
 app.add_typer(flaky.app, name="flaky")
@@ -96,9 +97,11 @@ def run(argv: Sequence[str] | None = None, *, world: World | None = None) -> int
     except PilothouseError as exc:
         if _DEBUG[0]:
             traceback.print_exc()
-        sys.stderr.write(f"pilothouse: error: {_one_line(str(exc))}\n")
+        for line in exc.lines():
+            sys.stderr.write(f"pilothouse: error: {_one_line(line)}\n")
         return exc.exit_code
     except typer.TyperException as exc:  # usage errors (exit 2) and the like
+        _hint_global_option(exc, args)
         show = getattr(exc, "show", None)
         if show is not None:
             show()
@@ -114,6 +117,21 @@ def run(argv: Sequence[str] | None = None, *, world: World | None = None) -> int
         )
         return EXIT_INTERNAL
     return result if isinstance(result, int) else 0
+
+
+# Options of the root command; given after a subcommand they are unknown there.
+GLOBAL_OPTIONS = ("--db", "--config", "--debug", "--version")
+
+
+def _hint_global_option(exc: typer.TyperException, args: Sequence[str]) -> None:
+    """Say where a global option goes when it was given after the command."""
+    name = getattr(exc, "option_name", None)
+    if name in GLOBAL_OPTIONS and exc.message.startswith("No such option"):
+        command = next((a for a in args if not a.startswith("-")), "COMMAND")
+        exc.message += (
+            f" ({name} is a global option: it goes before the command, "
+            f"pilothouse {name}{' VALUE' if name in ('--db', '--config') else ''} {command} ...)"
+        )
 
 
 def _one_line(text: str) -> str:

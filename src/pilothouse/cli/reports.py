@@ -10,13 +10,17 @@ from rich.text import Text
 
 from pilothouse.analysis.test_stats import TestStats, failing_tests, summarize_tests
 from pilothouse.cli.output import percent, print_json, seconds, stdout_console, when
+from pilothouse.cli.settings import validated_by
 from pilothouse.cli.state import State, state_of
 from pilothouse.model import RunSummary
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 LimitOption = Annotated[
     int | None,
-    typer.Option(min=1, help="Rows to show (default: report.limit; --json: all)."),
+    typer.Option(
+        help="Rows to show (default: report.limit; --json: all).",
+        callback=validated_by("report.limit"),
+    ),
 ]
 
 

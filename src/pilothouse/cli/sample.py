@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import sys
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -23,7 +23,7 @@ from pilothouse.store import Store
 
 
 def _add(total: IngestCounts, more: IngestCounts) -> IngestCounts:
-    merged = {k: v + more.as_dict()[k] for k, v in total.as_dict().items()}
+    merged: dict[str, Any] = {k: v + more.as_dict()[k] for k, v in total.as_dict().items()}
     return IngestCounts(**merged)
 
 

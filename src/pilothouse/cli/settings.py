@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.table import Table
@@ -10,13 +11,50 @@ from rich.text import Text
 
 from pilothouse.cli.output import print_json, stdout_console
 from pilothouse.cli.state import state_of
-from pilothouse.config import SETTINGS
-from pilothouse.store.engine import describe, parse_url
+from pilothouse.config import SETTINGS, Setting, check_value, mask_url
+
+T = TypeVar("T")
 
 
-def _shown(key: str, value: object) -> object:
-    # A store URL may carry a password: show it masked, as everywhere else.
-    return describe(parse_url(str(value))) if key == "db" else value
+def validated_by(key: str) -> Callable[[T], T]:
+    """A Typer callback checking a flag with setting *key*'s own validator, so a
+    value refused in pilothouse.toml or the environment is refused as a flag too
+    (there a usage error, exit 2)."""
+
+    def callback(value: T) -> T:
+        problem = None if value is None else check_value(key, value)
+        if problem is not None:
+            raise typer.BadParameter(problem)
+        return value
+
+    return callback
+
+
+def _shown(setting: Setting, value: Any) -> Any:
+    """A value as safe to print: secrets (webhooks) by host only, and any URL's
+    password masked (a store URL, a proxy in some table)."""
+    if setting.secret:
+        return [mask_url(v) for v in value] if isinstance(value, list) else mask_url(str(value))
+    return _without_passwords(value)
+
+
+def _without_passwords(value: Any) -> Any:
+    if isinstance(value, str):
+        return _masked_password(value)
+    if isinstance(value, list):
+        return [_without_passwords(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _without_passwords(v) for k, v in value.items()}
+    return value
+
+
+def _masked_password(text: str) -> str:
+    scheme, sep, rest = text.partition("://")
+    authority = rest.split("/", 1)[0]
+    if not sep or "@" not in authority or ":" not in authority.rpartition("@")[0]:
+        return text
+    user = authority.rpartition("@")[0].split(":", 1)[0]
+    return f"{scheme}://{user}:***@{rest.partition('@')[2]}"
 
 
 def show(
@@ -28,7 +66,7 @@ def show(
     rows = [
         {
             "key": s.key,
-            "value": _shown(s.key, config[s.key]),
+            "value": _shown(s, config[s.key]),
             "source": config.sources[s.key],
             "env": s.env,
             "help": s.help,

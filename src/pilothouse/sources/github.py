@@ -8,7 +8,9 @@ pages cost no quota. It never prints, logs or stores the token.
 
 from __future__ import annotations
 
+import enum
 import random
+import socket
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -79,6 +81,63 @@ class Policy:
     retries: int = 5
     backoff_seconds: float = 1.0
     max_wait_seconds: float = 900.0  # in total, over all rate-limit and retry waits
+    refused_retries: int = 2  # a refused connection: a couple of quick tries, then give up
+    refused_backoff_seconds: float = 0.5
+
+
+def check_api_url(url: str) -> str:
+    """The API root if it is an http(s) URL with a host, else GitHubError: checked
+    before any request, so a typo fails at once instead of being retried.
+
+    >>> check_api_url("https://ghe.example/api/v3/")
+    'https://ghe.example/api/v3'
+    """
+    try:
+        parsed = httpx.URL(url.strip())
+    except httpx.InvalidURL:
+        parsed = None
+    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
+        raise GitHubError(
+            f"{url!r} is not an http(s) URL (the API root: {DEFAULT_API_URL}, "
+            "or https://HOST/api/v3 for GitHub Enterprise Server)"
+        )
+    if parsed.userinfo or parsed.query or parsed.fragment:
+        raise GitHubError(
+            f"{parsed.scheme}://{parsed.host}/…: the API root takes no credentials, query or "
+            "fragment (the token comes from $GITHUB_TOKEN)"
+        )
+    return str(parsed).rstrip("/")
+
+
+class Failure(enum.Enum):
+    """What a failed request is worth: retrying, a couple of quick tries, or nothing."""
+
+    RETRY = "retry"  # timeouts, dropped connections, 5xx: may well succeed next time
+    QUICK = "quick"  # connection refused: a server restarting, or nothing listening
+    FINAL = "final"  # name resolution, unsupported scheme, TLS, proxy: will not heal
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    seen: BaseException | None = exc
+    while seen is not None:
+        yield seen
+        seen = seen.__cause__ or seen.__context__
+
+
+def classify(exc: httpx.TransportError) -> tuple[Failure, str]:
+    """How to treat a transport error, and one line saying what it was."""
+    causes = list(_causes(exc))
+    if any(isinstance(c, socket.gaierror) for c in causes):
+        return Failure.FINAL, f"cannot resolve the host name ({exc})"
+    if any(isinstance(c, ConnectionRefusedError) for c in causes):
+        return Failure.QUICK, "connection refused"
+    if isinstance(exc, httpx.TimeoutException):
+        return Failure.RETRY, f"timed out ({type(exc).__name__})"
+    if isinstance(exc, httpx.ConnectError) and "CERTIFICATE" in str(exc).upper():
+        return Failure.FINAL, f"TLS failure ({exc})"
+    if isinstance(exc, httpx.NetworkError | httpx.RemoteProtocolError):
+        return Failure.RETRY, f"network error: {exc or type(exc).__name__}"
+    return Failure.FINAL, f"{type(exc).__name__}: {exc}"
 
 
 def _next_link(response: httpx.Response) -> str | None:
@@ -108,7 +167,7 @@ class GitHubApi:
     ) -> None:
         self.client = client
         self.token = token
-        self.api_url = api_url.rstrip("/")
+        self.api_url = check_api_url(api_url)
         self.policy = policy or Policy()
         self.sleep = sleep
         self.clock = clock
@@ -148,7 +207,8 @@ class GitHubApi:
                 response = self.client.get(url, params=params, headers=headers)
             except httpx.TransportError as exc:
                 failures += 1
-                self._retry_or_raise(failures, url, f"network error: {exc}")
+                kind, what = classify(exc)
+                self._retry_or_raise(failures, url, what, kind=kind)
                 continue
             wait = self._rate_limit_wait(response)
             if wait is not None:
@@ -156,7 +216,7 @@ class GitHubApi:
                 continue
             if response.status_code >= 500:
                 failures += 1
-                self._retry_or_raise(failures, url, f"HTTP {response.status_code}")
+                self._retry_or_raise(failures, url, f"HTTP {response.status_code}", http=True)
                 continue
             return self._page(response, url)
 
@@ -215,13 +275,29 @@ class GitHubApi:
         self.waited += seconds
         self.sleep(seconds)
 
-    def _retry_or_raise(self, failures: int, url: str, what: str) -> None:
-        base = self.policy.backoff_seconds * 2 ** (failures - 1)
-        delay = base + self.rng.uniform(0, base)  # exponential backoff with jitter
-        if failures > self.policy.retries or self.waited + delay > self.policy.max_wait_seconds:
-            if what.startswith("network error"):
-                raise GitHubError(f"{url}: cannot reach GitHub ({what}) after {failures} tries")
-            raise GitHubError(f"{url}: GitHub answered {what} after {failures} tries")
+    def _retry_or_raise(
+        self,
+        failures: int,
+        url: str,
+        what: str,
+        *,
+        kind: Failure = Failure.RETRY,
+        http: bool = False,
+    ) -> None:
+        """Wait before the next try (exponential backoff with jitter), or raise when
+        the failure cannot heal or the tries or the time are used up."""
+        quick = kind is Failure.QUICK
+        retries = self.policy.refused_retries if quick else self.policy.retries
+        first = self.policy.refused_backoff_seconds if quick else self.policy.backoff_seconds
+        base = first * 2 ** (failures - 1)
+        delay = base + self.rng.uniform(0, base)
+        tries = f"after {failures} {'try' if failures == 1 else 'tries'}"
+        if kind is Failure.FINAL:
+            raise GitHubError(f"{url}: cannot reach GitHub ({what}); not retried")
+        if failures > retries or self.waited + delay > self.policy.max_wait_seconds:
+            if http:
+                raise GitHubError(f"{url}: GitHub answered {what} {tries}")
+            raise GitHubError(f"{url}: cannot reach GitHub ({what}) {tries}")
         self._wait(delay, url, why=f"{what}, retry {failures}")
 
     def pages(self, path: str, params: Mapping[str, str | int] | None = None) -> Iterator[Page]:

@@ -140,8 +140,44 @@ def _status_outcome(testcase: Any) -> Outcome | None:
 _new_case = tuple.__new__  # builds a TestCase without NamedTuple.__new__'s overhead
 
 
-def _case_of(testcase: Any, suite: str) -> TestCase:
-    """Decide one testcase's outcome: failure, else error, else skipped, else passed."""
+UNNAMED = "(unnamed testcase #"
+
+
+def unnamed(position: int) -> str:
+    """The name of a testcase that has none: its position in the report, so
+    nameless testcases stay apart instead of merging into one blank test."""
+    return f"{UNNAMED}{position})"
+
+
+# Longer than any test can take (CI providers stop jobs after hours, at most days).
+LONGEST_REAL_SECONDS = 7 * 86_400.0
+
+
+def duration_scale(longest: float, integral: bool) -> float | None:
+    """The factor that turns a report's ``time`` values into seconds, from its
+    longest value and whether every value is a whole number; None when the
+    values cannot be read as any unit (drop them rather than show them).
+
+    Seconds unless some test would take over a week. Whole numbers too large to
+    be even milliseconds are nanoseconds (Go's time.Duration, as written by
+    container-structure-test).
+
+    >>> duration_scale(12.5, False), duration_scale(999_638_317, True)
+    (1.0, 1e-09)
+    >>> duration_scale(700_000.5, False) is None
+    True
+    """
+    if longest <= LONGEST_REAL_SECONDS:
+        return 1.0
+    if integral and longest / 1_000 > LONGEST_REAL_SECONDS:
+        return 1e-9
+    return None
+
+
+def _case_of(testcase: Any, suite: str, position: int) -> TestCase:
+    """Decide one testcase's outcome: failure, else error, else skipped, else passed.
+
+    *position* (1-based, in the report) names a testcase without a name."""
     attrib = testcase.attrib
     if not len(testcase) and "status" not in attrib and "result" not in attrib:
         # The common case, a plain pass with no children: the hot path of ingest.
@@ -159,7 +195,7 @@ def _case_of(testcase: Any, suite: str) -> TestCase:
             (
                 suite,
                 get("classname") or get("class") or suite,
-                get("name") or "",
+                get("name") or unnamed(position),
                 get("file") or "",
                 duration,
                 "passed",
@@ -191,7 +227,7 @@ def _case_of(testcase: Any, suite: str) -> TestCase:
         if outcome == "passed" and retries and all(r.kind.startswith("rerun") for r in retries):
             # Only reruns, every one failed: the test never passed.
             outcome = "error" if retries[-1].kind == "rerunError" else "failed"
-    name = testcase.get("name") or ""
+    name = testcase.get("name") or unnamed(position)
     return TestCase(
         suite=suite,
         classname=testcase.get("classname") or testcase.get("class") or suite,
@@ -294,9 +330,9 @@ def _iter_stream(path: Path, source: IO[bytes]) -> Iterator[TestCase]:
                 if element.getparent() is not parent:
                     parent = element.getparent()
                     suite = _suite_name(parent)
-                yield _case_of(element, suite)
-                element.clear()
                 finished += 1
+                yield _case_of(element, suite, finished)
+                element.clear()
                 if finished % _UNLINK_EVERY == 0:
                     # The parser runs ahead of the events, so later siblings may
                     # exist already: unlink only what comes before this one.
