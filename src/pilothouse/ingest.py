@@ -5,7 +5,7 @@ from __future__ import annotations
 import glob
 import hashlib
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -96,18 +96,23 @@ def local_run_key(files: Iterable[ReportFile]) -> str:
 
 
 def ingest_reports(
-    store: Store, files: Sequence[ReportFile], run: RunInfo, *, now: datetime
+    store: Store,
+    files: Sequence[ReportFile],
+    run: RunInfo,
+    *,
+    now: datetime,
+    on_file: Callable[[int], None] | None = None,
 ) -> IngestCounts:
     """Store *files* as reports of *run* in one transaction and count what they held.
 
     Every file is read; one whose content the run already holds (from an earlier
     call, or earlier in this one) adds nothing and its testcases count as
     duplicates. A bad file raises InputError and nothing of the call is written.
+    *on_file* is told how many files were read so far, for a progress display.
     """
     if not run.run_key:
         run = replace(run, run_key=local_run_key(files))
-    items = (ReportInput(str(f.path), f.digest, f.size, f.testcases()) for f in files)
-    stored = store.add_reports(run, items, now=now)
+    stored = store.add_reports(run, _report_inputs(files, on_file), now=now)
     outcomes: Counter[str] = sum((r.outcomes for r in stored), Counter())
     return IngestCounts(
         files=len(files),
@@ -118,3 +123,14 @@ def ingest_reports(
         skipped=outcomes["skipped"],
         duplicates=sum(r.tests for r in stored if not r.new),
     )
+
+
+def _report_inputs(
+    files: Sequence[ReportFile], on_file: Callable[[int], None] | None
+) -> Iterator[ReportInput]:
+    for done, item in enumerate(files):
+        if on_file is not None:
+            on_file(done)
+        yield ReportInput(str(item.path), item.digest, item.size, item.testcases())
+    if on_file is not None:
+        on_file(len(files))

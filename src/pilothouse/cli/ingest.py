@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import enum
-import sys
 from dataclasses import replace
 from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import Progress
 from rich.text import Text
 
 from pilothouse import ingest as service
-from pilothouse.cli.output import print_json, stdout_console
+from pilothouse.cli.output import print_json, progress_bar, stdout_console
 from pilothouse.cli.state import state_of
 from pilothouse.config import DEFAULT_GITHUB_API_URL
 from pilothouse.errors import InputError
@@ -67,11 +65,21 @@ def junit(
         repository=repo or run.repository,
         created_at=service.parse_timestamp(started, what="--started") if started else None,
     )
-    files = [ReportFile.open(p) for p in service.expand_paths(paths, cwd=state.cwd)]
-    if not files:
+    found = service.expand_paths(paths, cwd=state.cwd)
+    if not found:
         raise InputError("no report files given")
-    with state.open_store() as store:
-        counts = service.ingest_reports(store, files, run, now=state.now())
+    with progress_bar(state.env, quiet=as_json) as progress:
+        task = progress.add_task("reading reports", total=len(found))
+        files = [ReportFile.open(p) for p in progress.track(found, task_id=task)]
+        progress.reset(task, description="storing reports", total=len(found))
+        with state.open_store() as store:
+            counts = service.ingest_reports(
+                store,
+                files,
+                run,
+                now=state.now(),
+                on_file=lambda done: progress.update(task, completed=done),
+            )
     if as_json:
         print_json(counts.as_dict())
         return
@@ -120,7 +128,7 @@ def github_actions(
     state = state_of(ctx)
     token = token_from_environment(state.env)
     err = Console(stderr=True, highlight=False)
-    progress = Progress(console=err, transient=True, disable=not sys.stderr.isatty())
+    progress = progress_bar(state.env, quiet=as_json)
     task = progress.add_task("runs", total=None)
 
     def advance(done: int, total: int | None) -> None:
