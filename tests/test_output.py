@@ -300,3 +300,13 @@ def test_the_stored_range_is_min_and_max_of_the_runs(cli: Cli) -> None:
         "2026-08-03T09:00:00+00:00",
         timedelta(days=58, hours=8),
     )
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_config_table_fits_and_keeps_every_value(sqlite_cli: Cli, width: int) -> None:
+    sqlite_cli.env = {"COLUMNS": str(width), "PILOTHOUSE_REPOSITORY": "hypha-labs/" + "h" * 60}
+    code, out, _ = sqlite_cli("config")
+    assert code == 0
+    _check_fits(out, width)
+    values = "".join(_name_column(out, "key", 1))
+    assert sqlite_cli.db in values and "hypha-labs/" + "h" * 60 in values

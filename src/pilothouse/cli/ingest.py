@@ -89,7 +89,7 @@ def junit(
     )
     if counts.duplicates:
         line += f" ({counts.duplicates} already stored)"
-    stdout_console().print(Text(line))
+    stdout_console(state.env).print(Text(line))
 
 
 @app.command("github")
@@ -159,7 +159,7 @@ def github_actions(
     if as_json:
         print_json(counts.as_dict())
         return
-    stdout_console().print(
+    stdout_console(state.env).print(
         Text(
             f"{repo}: {counts.runs} run attempts, {counts.jobs} jobs, {counts.steps} steps, "
             f"{counts.artifacts} artifacts added; {counts.unchanged} runs unchanged; "
@@ -212,4 +212,4 @@ def cost_exports(
     )
     if skipped.count:
         line += f", {skipped.count} log records skipped ({'; '.join(skipped.notes[:3])})"
-    stdout_console().print(Text(line))
+    stdout_console(state.env).print(Text(line))

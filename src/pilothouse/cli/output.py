@@ -55,8 +55,9 @@ _FRAME_PER_COLUMN = 3
 class Col:
     """A column of a fitted table.
 
-    *fold*: the column breaks its cells over lines when space is short (names), never
-    cutting them; it keeps at least *min_width* cells. *drop*: 0 for a column always
+    *fold*: the column breaks its cells over lines when space is short, never cutting
+    them: names after `::`, `/` and the like, or prose between words when *prose*; it keeps
+    at least *min_width* cells. *drop*: 0 for a column always
     shown; otherwise its rank among the secondary columns: 1 goes first when the width
     is short, then 2, and so on.
     """
@@ -66,6 +67,7 @@ class Col:
     fold: bool = False
     min_width: int = 12
     drop: int = 0
+    prose: bool = False
 
 
 Cell = str | Text
@@ -166,13 +168,13 @@ def fitted_table(
             overflow="fold",
         )
     for row in rows:
-        table.add_row(*(_cell(row[i], size, columns[i].fold) for i, size in fitted))
+        table.add_row(*(_cell(row[i], size, columns[i]) for i, size in fitted))
     return table
 
 
-def _cell(cell: Cell, width: int, fold: bool) -> Text:
+def _cell(cell: Cell, width: int, column: Col) -> Text:
     text = cell if isinstance(cell, Text) else Text(cell)
-    if not fold or _width_of(text) <= width:
+    if not column.fold or column.prose or _width_of(text) <= width:
         return text
     return Text(fold_name(text.plain, width), style=text.style)
 

@@ -61,7 +61,7 @@ def sample(
     if as_json:
         print_json(result)
         return
-    stdout_console().print(
+    stdout_console(state.env).print(
         Text(
             f"Sample history: {len(runs)} run attempts, {total.files} reports, "
             f"{total.tests} test results ({total.failed} failed, "

@@ -5,10 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
-from rich.text import Text
 
-from pilothouse.cli.output import print_json, stdout_console
+from pilothouse.cli.output import Col, fitted_table, print_json, stdout_console
 from pilothouse.cli.state import state_of
 from pilothouse.config import SETTINGS
 from pilothouse.store.engine import describe, parse_url
@@ -24,7 +22,8 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show every setting: value, source (default, file, $ENV, flag) and help."""
-    config = state_of(ctx).config
+    state = state_of(ctx)
+    config = state.config
     rows = [
         {
             "key": s.key,
@@ -38,9 +37,14 @@ def show(
     if as_json:
         print_json({"settings": rows})
         return
-    table = Table(title="Settings (pilothouse.toml < environment < flags)", title_justify="left")
-    for header in ("key", "value", "source", "env", "help"):
-        table.add_column(header)
-    for row in rows:
-        table.add_row(*(Text(str(row[h] or "")) for h in ("key", "value", "source", "env", "help")))
-    stdout_console().print(table)
+    columns = (
+        Col("key"),
+        Col("value", fold=True, min_width=18),
+        Col("source", drop=2),
+        Col("env", fold=True, min_width=21, drop=1),
+        Col("help", fold=True, min_width=24, prose=True),
+    )
+    cells = [[str(row[c.header] or "") for c in columns] for row in rows]
+    console = stdout_console(state.env)
+    title = "Settings (pilothouse.toml < environment < flags)"
+    console.print(fitted_table(title, columns, cells, console.width))
