@@ -313,6 +313,7 @@ def test_tests_report_json(cli: Cli) -> None:
         "skipped": 0,
         "pass_rate": 1.0,
         "mean_seconds": 0.683,
+        "median_seconds": 0.683,
         "p90_seconds": 0.683,
         "last_outcome": "passed",
         "last_seen": "2026-11-27T12:00:00+00:00",
@@ -367,7 +368,7 @@ def test_report_summarises_the_store(cli: Cli) -> None:
         ("test_failure_assert", "failed")
     ]
     code, out, _ = cli("report")
-    assert code == 0 and "Slowest tests" in out and "1 failing now" in out
+    assert code == 0 and "Slowest of 3 tests" in out and "1 failing now" in out
 
 
 def test_usage_error_exits_2(cli: Cli) -> None:

@@ -298,8 +298,14 @@ def test_cli_preview_and_table(flaky_history: Cli) -> None:
     assert code == 0 and out.endswith("0 added, 2 dropped\n")
     code, out, _ = flaky_history("flaky")
     assert code == 0 and "2 flaky tests" in out and "same-commit" in out
-    code, out, _ = flaky_history("flaky", "--window", "1")  # the history is older than a day
-    assert "0 flaky tests" in out
+    code, out, err = flaky_history("flaky", "--window", "1")  # the history is older than a day
+    assert (code, err) == (0, "")
+    assert out == (
+        "No test results in the last day (since 2026-11-02); the store holds test results "
+        "from 2026-11-01 to 2026-11-01: `--since 2026-11-01` shows them.\n"
+    )
+    code, out, _ = flaky_history("flaky", "--since", "2026-11-01")
+    assert code == 0 and "2 flaky tests" in out
 
 
 def test_failed_with_retries_counts_once_and_never_exceeds_the_runs() -> None:
@@ -328,3 +334,27 @@ def test_mass_failure_on_consecutive_commits_is_a_broken_build_not_an_outage() -
     report = detect(sorted(results, key=lambda r: (r.at, r.test)), LOW)
     assert report.outages == []
     assert len(report.broken) == 8 and report.flaky == []
+
+
+def test_quarantine_says_why_it_holds_fewer_tests_than_flaky(flaky_history: Cli) -> None:
+    # test_flaky failed in run 3 and passed in the 4 runs since; the other one in run 5.
+    (flaky_history.cwd / "pilothouse.toml").write_text("[flaky]\nquarantine_clean_runs = 4\n")
+    code, out, _ = flaky_history("flaky")
+    assert code == 0 and "2 flaky tests" in out
+    assert "1 of 2 flaky tests quarantined; 1 left quarantine after 4 clean passes in a row" in out
+    code, out, err = flaky_history("flaky", "quarantine")
+    assert out == "--deselect=pkg/test_m.py::TestK::test_<b>html</b>\n"
+    assert err == (
+        "pilothouse: 1 of 2 flaky tests quarantined; "
+        "1 left quarantine after 4 clean passes in a row\n"
+    )
+    code, out, err = flaky_history("flaky", "quarantine", "--format", "json")
+    data = json.loads(out)
+    assert (code, err) == (0, "")
+    assert [f["test"] for f in data["released"]] == ["pkg/test_m.py::TestK::test_flaky"]
+
+
+def test_quarantine_on_an_empty_window_deselects_nothing_and_says_why(flaky_history: Cli) -> None:
+    code, out, err = flaky_history("flaky", "--window", "1", "quarantine")
+    assert (code, out) == (0, "")
+    assert err.startswith("pilothouse: No test results in the last day") and "--since" in err

@@ -5,7 +5,7 @@ from __future__ import annotations
 import glob
 import hashlib
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -103,7 +103,7 @@ def local_run_key(files: Iterable[ReportFile]) -> str:
     return f"local-{digest[:12]}"
 
 
-def open_reports(paths: Sequence[Path]) -> tuple[list[ReportFile], list[str]]:
+def open_reports(paths: Iterable[Path]) -> tuple[list[ReportFile], list[str]]:
     """Open (hash) every report; the ones that cannot be read are returned as
     problems instead of stopping at the first."""
     files: list[ReportFile] = []
@@ -139,12 +139,17 @@ class _Pass:
     files: Sequence[ReportFile]
     scales: Mapping[Path, float | None]
     refuse: bool  # something is bad already: read to find the rest, keep nothing
+    on_file: Callable[[int], None] | None = None
     watches: dict[Path, _FileWatch] = field(default_factory=dict)
 
     def items(self) -> Iterator[ReportInput]:
-        for f in self.files:
+        for done, f in enumerate(self.files):
+            if self.on_file is not None:
+                self.on_file(done)
             watch = self.watches.setdefault(f.path, _FileWatch())
             yield ReportInput(str(f.path), f.digest, f.size, self._cases(f, watch))
+        if self.on_file is not None:
+            self.on_file(len(self.files))
         if self.refuse or self.problems() or self.scales != self.found_scales():
             raise _Redo  # rolls the transaction back; the caller decides what next
 
@@ -216,6 +221,7 @@ def ingest_reports(
     now: datetime,
     skip_invalid: bool = False,
     problems: Sequence[str] = (),
+    on_file: Callable[[int], None] | None = None,
 ) -> IngestCounts:
     """Store *files* as reports of *run* in one transaction and count what they held.
 
@@ -224,6 +230,7 @@ def ingest_reports(
     duplicates. Bad files (and *problems* found before, such as unreadable files)
     raise InvalidInputs naming every one, and nothing of the call is written;
     with *skip_invalid* the others are stored and each bad one becomes a warning.
+    *on_file* is told how many files were read so far, for a progress display.
 
     One pass in the common case; a second, in a new transaction, only when the
     first found bad files to skip or durations in another unit than seconds.
@@ -235,7 +242,7 @@ def ingest_reports(
         used = [f for f in files if f.path not in bad]
         if not used and (problems or bad):
             raise InvalidInputs([*problems, *bad.values()], f"none of the {total} reports is valid")
-        this = _Pass(used, scales, refuse=bool(problems) and not skip_invalid)
+        this = _Pass(used, scales, refuse=bool(problems) and not skip_invalid, on_file=on_file)
         key = run.run_key or local_run_key(used)
         try:
             stored = store.add_reports(replace(run, run_key=key), this.items(), now=now)

@@ -43,6 +43,7 @@ class TestStats:
     skipped: int
     pass_rate: float | None
     mean_seconds: float | None
+    median_seconds: float | None
     p90_seconds: float | None
     last_outcome: Outcome
     last_seen: datetime | None
@@ -58,6 +59,7 @@ class TestStats:
             "skipped": self.skipped,
             "pass_rate": self.pass_rate,
             "mean_seconds": self.mean_seconds,
+            "median_seconds": self.median_seconds,
             "p90_seconds": self.p90_seconds,
             "last_outcome": self.last_outcome,
             "last_seen": self.last_seen.isoformat() if self.last_seen else None,
@@ -75,7 +77,10 @@ class _Acc:
 
 
 def summarize_tests(observations: Iterable[TestObservation]) -> list[TestStats]:
-    """One TestStats per test, slowest (by mean duration) first.
+    """One TestStats per test, slowest (by median, then p90 duration) first.
+
+    The median, not the mean, ranks and represents a test: one 30 s timeout among
+    fast runs lifts the mean above the p90 and would put a quick test on top.
 
     *observations* must come oldest first: the last one seen of a test gives its
     last outcome. Failures count failed and errored results; the pass rate is
@@ -94,7 +99,15 @@ def summarize_tests(observations: Iterable[TestObservation]) -> list[TestStats]:
             item.durations.append(obs.duration)
         item.last_outcome, item.last_seen = obs.outcome, obs.created_at
     stats = [_finish(key, item) for key, item in acc.items()]
-    stats.sort(key=lambda s: (-(s.mean_seconds or 0.0), s.classname, s.name, s.file))
+    stats.sort(
+        key=lambda s: (
+            -(s.median_seconds or 0.0),
+            -(s.p90_seconds or 0.0),
+            s.classname,
+            s.name,
+            s.file,
+        )
+    )
     return stats
 
 
@@ -112,6 +125,7 @@ def _finish(key: tuple[str, str, str], item: _Acc) -> TestStats:
         skipped=item.skipped,
         pass_rate=item.passed / executed if executed else None,
         mean_seconds=sum(durations) / len(durations) if durations else None,
+        median_seconds=percentile(durations, 50) if durations else None,
         p90_seconds=percentile(durations, 90) if durations else None,
         last_outcome=item.last_outcome,
         last_seen=item.last_seen,

@@ -5,17 +5,30 @@ from __future__ import annotations
 import enum
 import sys
 from dataclasses import replace
-from datetime import timedelta
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 from rich.text import Text
 
 from pilothouse.analysis import flaky as analysis
-from pilothouse.cli.output import nextest_filterset, percent, print_json, stdout_console, when
+from pilothouse.cli.output import (
+    Col,
+    fitted_table,
+    nextest_filterset,
+    percent,
+    print_json,
+    stdout_console,
+    when,
+)
 from pilothouse.cli.settings import validated_by
 from pilothouse.cli.state import State, state_of
+from pilothouse.cli.window import (
+    SinceOption,
+    Window,
+    WindowOption,
+    resolve_window,
+    results_note,
+)
 from pilothouse.model import HistoryRow
 from pilothouse.sources.durations import test_id
 
@@ -70,11 +83,25 @@ def to_results(rows: list[HistoryRow]) -> list[analysis.Result]:
     ]
 
 
-def _results(state: State, window: int | None) -> list[analysis.Result]:
-    days = window if window is not None else state.config["flaky.window_days"]
-    since = state.now() - timedelta(days=days)
+def _window(state: State, days: int | None, since: str | None) -> Window:
+    default = int(state.config["flaky.window_days"])
+    return resolve_window(state.now(), days=days, since=since, default_days=default)
+
+
+def _results(state: State, window: Window) -> tuple[list[analysis.Result], str | None]:
+    """The results in *window*, and what to say when there are none."""
     with state.open_store() as store:
-        return to_results(store.result_history(since=since))
+        results = to_results(store.result_history(since=window.since))
+        return results, None if results else results_note(store, window)
+
+
+def _held_note(report: analysis.Report, held: list[analysis.Flaky], clean_runs: int) -> str:
+    """Why `flaky quarantine` may list fewer tests than `flaky`."""
+    released = len(report.flaky) - len(held)
+    text = f"{len(held)} of {len(report.flaky)} flaky tests quarantined"
+    if released:
+        text += f"; {released} left quarantine after {clean_runs} clean passes in a row"
+    return text
 
 
 def _evidence_dict(item: analysis.Evidence) -> dict[str, Any]:
@@ -184,20 +211,38 @@ def _markdown(report: analysis.Report, rates: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _table(report: analysis.Report) -> None:
-    console = stdout_console()
-    table = Table(title=f"{len(report.flaky)} flaky tests", title_justify="left")
-    for header in ("test", "score", "failures", "runs", "flip rate", "last seen", "evidence"):
-        table.add_column(header)
-    for item in report.flaky:
-        kinds = sorted({e.kind for e in item.evidence})
-        table.add_row(
-            Text(item.test), f"{item.score:.2f}", str(item.failures), str(item.runs),
-            percent(item.flip_rate), when(item.last_seen), ", ".join(kinds),
+FLAKY_COLUMNS = (
+    Col("test", fold=True, min_width=30),
+    Col("score", "right"),
+    Col("failures", "right", drop=4),
+    Col("runs", "right", drop=2),
+    Col("flip rate", "right", drop=1),
+    Col("last seen", drop=3),
+    Col("evidence", fold=True, min_width=11, drop=5),
+)
+
+
+def _table(state: State, report: analysis.Report, thresholds: analysis.Thresholds) -> None:
+    console = stdout_console(state.env)
+    rows = [
+        (
+            item.test,
+            f"{item.score:.2f}",
+            str(item.failures),
+            str(item.runs),
+            percent(item.flip_rate),
+            when(item.last_seen),
+            ", ".join(sorted({e.kind for e in item.evidence})),
         )  # fmt: skip
-    console.print(table)
+        for item in report.flaky
+    ]
+    title = f"{len(report.flaky)} flaky tests"
+    console.print(fitted_table(title, FLAKY_COLUMNS, rows, console.width))
+    held = analysis.quarantined(report, thresholds)
     console.print(
         Text(
+            f"{_held_note(report, held, thresholds.quarantine_clean_runs)} "
+            "(`pilothouse flaky quarantine`); "
             f"{len(report.broken)} broken (regressions), {len(report.platform)} platform-only, "
             f"{len(report.outages)} outages set aside; `--json` for the evidence"
         )
@@ -207,10 +252,8 @@ def _table(report: analysis.Report) -> None:
 @app.callback()
 def flaky(
     ctx: typer.Context,
-    window: Annotated[
-        int | None,
-        typer.Option(help="Days of history to read.", callback=validated_by("flaky.window_days")),
-    ] = None,
+    window: WindowOption = None,
+    since: SinceOption = None,
     min_runs: Annotated[
         int | None,
         typer.Option(help="Fewest results to judge.", callback=validated_by("flaky.min_runs")),
@@ -234,10 +277,17 @@ def flaky(
     """Flaky tests, broken tests (regressions) and outages, with the evidence."""
     state = state_of(ctx)
     overrides = {"min_runs": min_runs, "score": score_threshold}
-    ctx.meta["flaky"] = (window, overrides, as_json or fmt is ReportFormat.json)
+    span = _window(state, window, since)
+    ctx.meta["flaky"] = (span, overrides, as_json or fmt is ReportFormat.json)
     if ctx.invoked_subcommand is not None:
         return
-    results = _results(state, window)
+    results, note = _results(state, span)
+    machine = as_json or fmt is not ReportFormat.table
+    if note and not machine:
+        stdout_console(state.env).print(Text(note))
+        return
+    if note:
+        sys.stderr.write(f"pilothouse: {note}\n")
     thresholds = _thresholds(state, **overrides)
     if preview:
         added, dropped = analysis.preview(results, _thresholds(state), thresholds)
@@ -258,7 +308,7 @@ def flaky(
     elif fmt is ReportFormat.markdown:
         sys.stdout.write(_markdown(report, rates))
     else:
-        _table(report)
+        _table(state, report, thresholds)
 
 
 @app.command("quarantine")
@@ -277,19 +327,20 @@ def quarantine(
     """
     state = state_of(ctx)
     # `flaky --json quarantine` (or --format json) means `flaky quarantine --json`.
-    window, overrides, parent_json = ctx.meta.get("flaky", (None, {}, False))
+    span, overrides, parent_json = ctx.meta["flaky"]
     if as_json or parent_json:
         fmt = QuarantineFormat.json
     thresholds = _thresholds(state, **overrides)
-    report = analysis.detect(_results(state, window), thresholds)
+    results, note = _results(state, span)
+    report = analysis.detect(results, thresholds)
     held = analysis.quarantined(report, thresholds)
+    released = [f for f in report.flaky if f not in held]
     if fmt is QuarantineFormat.json:
         print_json(
             {
-                "quarantined": [
-                    {"test": f.test, "score": f.score, "clean_runs_since": f.clean_runs_since}
-                    for f in held
-                ],
+                "quarantined": [_held_dict(f) for f in held],
+                # Flaky, but clean for release_after_clean_runs passes in a row: out.
+                "released": [_held_dict(f) for f in released],
                 "release_after_clean_runs": thresholds.quarantine_clean_runs,
             }
         )
@@ -297,3 +348,10 @@ def quarantine(
         sys.stdout.write(nextest_filterset(tuple(f.test for f in held)) + "\n")
     else:
         sys.stdout.writelines(f"--deselect={f.test}\n" for f in held)
+    if note or (released and fmt is not QuarantineFormat.json):  # the why goes to stderr
+        why = note or _held_note(report, held, thresholds.quarantine_clean_runs)
+        sys.stderr.write(f"pilothouse: {why}\n")
+
+
+def _held_dict(item: analysis.Flaky) -> dict[str, Any]:
+    return {"test": item.test, "score": item.score, "clean_runs_since": item.clean_runs_since}

@@ -10,11 +10,10 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import Progress
 from rich.text import Text
 
 from pilothouse import ingest as service
-from pilothouse.cli.output import print_json, stdout_console
+from pilothouse.cli.output import print_json, progress_bar, stdout_console
 from pilothouse.cli.state import state_of
 from pilothouse.config import DEFAULT_GITHUB_API_URL
 from pilothouse.errors import InputError
@@ -114,13 +113,23 @@ def junit(
         repository=repo or run.repository,
         created_at=_timestamp(started, "--started"),
     )
-    files, unreadable = service.open_reports(service.expand_paths(paths, cwd=state.cwd))
-    if not files and not unreadable:
-        raise InputError("no report files given")
-    with state.open_store(create=True) as store:
-        counts = service.ingest_reports(
-            store, files, run, now=state.now(), skip_invalid=skip_invalid, problems=unreadable
-        )
+    found = service.expand_paths(paths, cwd=state.cwd)
+    with progress_bar(state.env, quiet=as_json) as progress:
+        task = progress.add_task("reading reports", total=len(found))
+        files, unreadable = service.open_reports(progress.track(found, task_id=task))
+        if not files and not unreadable:
+            raise InputError("no report files given")
+        progress.reset(task, description="storing reports", total=len(files))
+        with state.open_store(create=True) as store:
+            counts = service.ingest_reports(
+                store,
+                files,
+                run,
+                now=state.now(),
+                skip_invalid=skip_invalid,
+                problems=unreadable,
+                on_file=lambda done: progress.update(task, completed=done),
+            )
     _warn([f"skipped {problem}" for problem in counts.invalid] + list(counts.warnings))
     if as_json:
         extra = {"skipped_files": len(counts.invalid)} if skip_invalid else {}
@@ -132,7 +141,7 @@ def junit(
     )
     if counts.duplicates:
         line += f" ({counts.duplicates} already stored)"
-    stdout_console().print(Text(line))
+    stdout_console(state.env).print(Text(line))
 
 
 @app.command("github")
@@ -176,7 +185,7 @@ def github_actions(
     state = state_of(ctx)
     token = token_from_environment(state.env)
     err = Console(stderr=True, highlight=False)
-    progress = Progress(console=err, transient=True, disable=not sys.stderr.isatty())
+    progress = progress_bar(state.env, quiet=as_json)
     task = progress.add_task("runs", total=None)
 
     def advance(done: int, total: int | None) -> None:
@@ -207,7 +216,7 @@ def github_actions(
     if as_json:
         print_json(counts.as_dict())
         return
-    stdout_console().print(
+    stdout_console(state.env).print(
         Text(
             f"{repo}: {counts.runs} run attempts, {counts.jobs} jobs, {counts.steps} steps, "
             f"{counts.artifacts} artifacts added; {counts.unchanged} runs unchanged; "
@@ -267,4 +276,4 @@ def cost_exports(
         line += f", {removed} lines of an earlier delivery of the same billing period removed"
     if skipped.count:
         line += f", {skipped.count} log records skipped ({'; '.join(skipped.notes[:3])})"
-    stdout_console().print(Text(line))
+    stdout_console(state.env).print(Text(line))

@@ -2,16 +2,34 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from pilothouse.analysis.test_stats import TestStats, failing_tests, summarize_tests
-from pilothouse.cli.output import percent, print_json, seconds, stdout_console, when
+from pilothouse.cli.output import (
+    Col,
+    fitted_table,
+    percent,
+    print_json,
+    seconds,
+    stdout_console,
+    when,
+)
 from pilothouse.cli.settings import validated_by
 from pilothouse.cli.state import State, state_of
+from pilothouse.cli.window import (
+    SinceOption,
+    WindowOption,
+    empty_window_note,
+    resolve_window,
+    results_note,
+)
 from pilothouse.model import RunSummary
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
@@ -23,40 +41,88 @@ LimitOption = Annotated[
     ),
 ]
 
+# `tests` and `report` read the last 30 days unless told otherwise, as CI dashboards do:
+# durations and pass rates describe the suite as it is now, and the read stays bounded.
+DEFAULT_WINDOW_DAYS = 30
+
+TEST_COLUMNS = (
+    Col("test", fold=True, min_width=44),
+    Col("runs", "right", drop=2),
+    Col("pass rate", "right", drop=4),
+    Col("failures", "right", drop=3),
+    Col("median", "right"),
+    Col("p90", "right"),
+    Col("last", drop=1),
+)
+
 
 def _limit(state: State, limit: int | None) -> int:
     return limit if limit is not None else int(state.config["report.limit"])
 
 
-def _tests_table(title: str, stats: list[TestStats]) -> Table:
-    table = Table(title=title, title_justify="left")
-    for header in ("test", "runs", "pass rate", "failures", "mean", "p90", "last"):
-        table.add_column(header, justify="left" if header in ("test", "last") else "right")
-    for item in stats:
-        label = f"{item.classname}::{item.name}" if item.classname else item.name
-        table.add_row(
-            Text(label),  # Text, never markup: test names may hold [brackets]
+def _tests_table(title: str, stats: list[TestStats], width: int) -> Table:
+    rows = [
+        (
+            f"{item.classname}::{item.name}" if item.classname else item.name,
             str(item.runs),
             percent(item.pass_rate),
             str(item.failures),
-            seconds(item.mean_seconds),
+            seconds(item.median_seconds),
             seconds(item.p90_seconds),
             item.last_outcome,
         )
-    return table
+        for item in stats
+    ]
+    return fitted_table(title, TEST_COLUMNS, rows, width)
 
 
-def tests(ctx: typer.Context, as_json: JsonFlag = False, limit: LimitOption = None) -> None:
-    """Per test: runs, pass rate, failures, mean and p90 duration, last outcome; slowest first."""
-    state = state_of(ctx)
-    with state.open_store() as store:
-        stats = summarize_tests(store.test_observations())
-    if as_json:
-        shown = stats if limit is None else stats[:limit]
-        print_json({"tests": [s.as_dict() for s in shown]})
+def _show(
+    state: State,
+    data: dict[str, Any] | None,
+    note: str | None,
+    render: Callable[[Console], None],
+    header: tuple[str, ...] = (),
+) -> None:
+    """JSON when *data* is given (with the empty-window *note* on stderr), else the
+    *header* lines then the note in place of the tables, or the tables."""
+    if data is not None:
+        print_json(data)
+        if note:
+            sys.stderr.write(f"pilothouse: {note}\n")
         return
-    stdout_console().print(
-        _tests_table(f"{len(stats)} tests, slowest first", stats[: _limit(state, limit)])
+    console = stdout_console(state.env)
+    for line in (*header, note):
+        if line:
+            console.print(Text(line))
+    if not note:
+        render(console)
+
+
+def tests(
+    ctx: typer.Context,
+    as_json: JsonFlag = False,
+    limit: LimitOption = None,
+    window_days: WindowOption = None,
+    since: SinceOption = None,
+) -> None:
+    """Per test: runs, pass rate, failures, median and p90 duration, last outcome; slowest
+    first, over the last 30 days (--window, --since)."""
+    state = state_of(ctx)
+    window = resolve_window(
+        state.now(), days=window_days, since=since, default_days=DEFAULT_WINDOW_DAYS
+    )
+    with state.open_store() as store:
+        stats = summarize_tests(store.test_observations(since=window.since))
+        note = None if stats else results_note(store, window)
+    shown = stats if limit is None else stats[:limit]
+    title = f"{len(stats)} tests {window.label}, slowest first"
+    _show(
+        state,
+        {"tests": [s.as_dict() for s in shown]} if as_json else None,
+        note,
+        lambda console: console.print(
+            _tests_table(title, stats[: _limit(state, limit)], console.width)
+        ),
     )
 
 
@@ -109,86 +175,107 @@ def _run_dict(run: RunSummary) -> dict[str, Any]:
     }
 
 
-def _runs_table(title: str, items: list[RunSummary]) -> Table:
-    table = Table(title=title, title_justify="left")
-    for header in (
-        "created",
-        "workflow",
-        "run",
-        "attempts",
-        "branch",
-        "commit",
-        "conclusion",
-        "duration",
-        "jobs",
-        "tests",
-        "failed",
-    ):
-        table.add_column(header)
-    for run in items:
-        table.add_row(
+RUN_COLUMNS = (
+    Col("created"),
+    Col("workflow", fold=True, min_width=10),
+    Col("run", drop=5),
+    Col("attempts", "right", drop=2),
+    Col("branch", fold=True, min_width=6),
+    Col("commit", drop=4),
+    Col("conclusion"),
+    Col("duration", "right", drop=6),
+    Col("jobs", "right", drop=1),
+    Col("tests", "right", drop=3),
+    Col("failed", "right"),
+)
+
+
+def _runs_table(title: str, items: list[RunSummary], width: int) -> Table:
+    rows = [
+        (
             when(run.created_at),
-            Text(run.workflow or "-"),
-            Text(run.id),
+            run.workflow or "-",
+            run.id,
             str(run.attempt),
-            Text(run.branch or "-"),
-            (run.commit or "-")[:10],
-            Text(run.conclusion or run.status or "-"),
+            run.branch or "-",
+            (run.commit or "-")[:7],
+            run.conclusion or run.status or "-",
             seconds(run.duration_seconds),
             str(len(run.jobs)),
             str(run.tests),
             str(run.failed),
         )
-    return table
+        for run in items
+    ]
+    return fitted_table(title, RUN_COLUMNS, rows, width)
 
 
-def runs(ctx: typer.Context, as_json: JsonFlag = False, limit: LimitOption = None) -> None:
-    """Pipeline runs, newest first, with their jobs."""
+def runs(
+    ctx: typer.Context,
+    as_json: JsonFlag = False,
+    limit: LimitOption = None,
+    window_days: WindowOption = None,
+    since: SinceOption = None,
+) -> None:
+    """Pipeline runs, newest first, with their jobs (all of them, or --window / --since)."""
     state = state_of(ctx)
+    window = resolve_window(state.now(), days=window_days, since=since, default_days=None)
     with state.open_store() as store:
-        items = store.list_runs(limit=limit if as_json else _limit(state, limit))
-        total = store.run_count()
-    if as_json:
-        print_json({"runs": [_run_dict(r) for r in items]})
-        return
-    stdout_console().print(_runs_table(f"{total} runs, newest first", items))
+        items = store.list_runs(
+            limit=limit if as_json else _limit(state, limit), since=window.since
+        )
+        total = store.run_count(since=window.since)
+        note = None if total else empty_window_note("runs", window, store.run_range())
+    label = "" if window.since is None else f" {window.label}"
+    _show(
+        state,
+        {"runs": [_run_dict(r) for r in items]} if as_json else None,
+        note,
+        lambda console: console.print(
+            _runs_table(f"{total} runs{label}, newest first", items, console.width)
+        ),
+    )
 
 
-def report(ctx: typer.Context, as_json: JsonFlag = False, limit: LimitOption = None) -> None:
-    """What the store holds: runs, tests, the slowest and the failing tests."""
+def report(
+    ctx: typer.Context,
+    as_json: JsonFlag = False,
+    limit: LimitOption = None,
+    window_days: WindowOption = None,
+    since: SinceOption = None,
+) -> None:
+    """What the store holds, and over the last 30 days (--window, --since): the latest
+    runs, the slowest and the failing tests."""
     state = state_of(ctx)
     shown = _limit(state, limit)
+    window = resolve_window(
+        state.now(), days=window_days, since=since, default_days=DEFAULT_WINDOW_DAYS
+    )
     with state.open_store() as store:
         counts = store.counts()
         run_count = store.run_count()
-        stats = summarize_tests(store.test_observations())
-        recent = store.list_runs(limit=shown)
+        stats = summarize_tests(store.test_observations(since=window.since))
+        recent = store.list_runs(limit=shown, since=window.since)
+        note = None if stats or recent else results_note(store, window)
     failing = failing_tests(stats)
-    if as_json:
-        print_json(
-            {
-                "store": store.description,
-                "counts": counts,
-                "slowest": [s.as_dict() for s in stats[:shown]],
-                "failing": [s.as_dict() for s in failing[:shown]],
-            }
-        )
-        return
-    console = stdout_console()
-    console.print(Text(f"Store: {store.description}"))
-    console.print(
-        Text(
-            f"{run_count} runs ({counts['runs']} attempts), {counts['jobs']} jobs, "
-            f"{counts['reports']} reports, "
-            f"{len(stats)} tests, {counts['test_results']} test results"
-        )
+    data = {
+        "store": store.description,
+        "counts": counts,
+        "slowest": [s.as_dict() for s in stats[:shown]],
+        "failing": [s.as_dict() for s in failing[:shown]],
+    }
+
+    def render(console: Console) -> None:
+        width = console.width
+        console.print(_runs_table(f"Latest runs {window.label}", recent, width))
+        console.print(_tests_table(f"Slowest of {len(stats)} tests", stats[:shown], width))
+        failing_now = sum(1 for s in failing if s.last_outcome in ("failed", "error"))
+        title = f"Failing tests ({len(failing)} failed at least once, {failing_now} failing now)"
+        console.print(_tests_table(title, failing[:shown], width))
+
+    header = (
+        f"Store: {store.description}",
+        f"{run_count} runs ({counts['runs']} attempts), {counts['jobs']} jobs, "
+        f"{counts['reports']} reports, {counts['test_results']} test results",
     )
-    console.print(_runs_table("Latest runs", recent))
-    console.print(_tests_table("Slowest tests", stats[:shown]))
-    failing_now = sum(1 for s in failing if s.last_outcome in ("failed", "error"))
-    console.print(
-        _tests_table(
-            f"Failing tests ({len(failing)} failed at least once, {failing_now} failing now)",
-            failing[:shown],
-        )
-    )
+    _show(state, data if as_json else None, note, render, header)

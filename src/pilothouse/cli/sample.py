@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import itertools
-import sys
 from datetime import date
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.progress import Progress
 from rich.text import Text
 
 from pilothouse import sample as samples
-from pilothouse.cli.output import print_json, stdout_console
+from pilothouse.cli.output import print_json, progress_bar, stdout_console
 from pilothouse.cli.state import State, state_of
 from pilothouse.ingest import ingest_reports
 from pilothouse.model import IngestCounts
@@ -50,9 +47,7 @@ def sample(
         ) from None
     total = IngestCounts()
     runs: set[tuple[str, int]] = set()
-    progress = Progress(
-        console=Console(stderr=True), transient=True, disable=not sys.stderr.isatty()
-    )
+    progress = progress_bar(state.env, quiet=as_json)
     with state.open_store(create=True) as store, progress:
         task = progress.add_task("loading sample history", total=days)
         for batch in samples.generate(days=days, end=last_day, seed=seed):
@@ -66,7 +61,7 @@ def sample(
     if as_json:
         print_json(result)
         return
-    stdout_console().print(
+    stdout_console(state.env).print(
         Text(
             f"Sample history: {len(runs)} run attempts, {total.files} reports, "
             f"{total.tests} test results ({total.failed} failed, "

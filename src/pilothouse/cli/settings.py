@@ -6,10 +6,8 @@ from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
 import typer
-from rich.table import Table
-from rich.text import Text
 
-from pilothouse.cli.output import print_json, stdout_console
+from pilothouse.cli.output import Col, fitted_table, print_json, stdout_console
 from pilothouse.cli.state import state_of
 from pilothouse.config import SETTINGS, Setting, check_value, mask_url
 
@@ -62,7 +60,8 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show every setting: value, source (default, file, $ENV, flag) and help."""
-    config = state_of(ctx).config
+    state = state_of(ctx)
+    config = state.config
     rows = [
         {
             "key": s.key,
@@ -76,9 +75,14 @@ def show(
     if as_json:
         print_json({"settings": rows})
         return
-    table = Table(title="Settings (pilothouse.toml < environment < flags)", title_justify="left")
-    for header in ("key", "value", "source", "env", "help"):
-        table.add_column(header)
-    for row in rows:
-        table.add_row(*(Text(str(row[h] or "")) for h in ("key", "value", "source", "env", "help")))
-    stdout_console().print(table)
+    columns = (
+        Col("key"),
+        Col("value", fold=True, min_width=18),
+        Col("source", drop=2),
+        Col("env", fold=True, min_width=21, drop=1),
+        Col("help", fold=True, min_width=24, prose=True),
+    )
+    cells = [[str(row[c.header] or "") for c in columns] for row in rows]
+    console = stdout_console(state.env)
+    title = "Settings (pilothouse.toml < environment < flags)"
+    console.print(fitted_table(title, columns, cells, console.width))

@@ -229,8 +229,10 @@ class Store:
 
     # -- reads --------------------------------------------------------------
 
-    def list_runs(self, *, limit: int | None = None) -> list[RunSummary]:
-        """Runs newest first, with their jobs and test counts."""
+    def list_runs(
+        self, *, limit: int | None = None, since: datetime | None = None
+    ) -> list[RunSummary]:
+        """Runs newest first (created at or after *since*), with their jobs and test counts."""
         counts = (
             select(
                 reports.c.run_id,
@@ -255,6 +257,8 @@ class Store:
             .outerjoin(counts, counts.c.run_id == runs.c.id)
             .order_by(runs.c.created_at.desc(), runs.c.run_key.desc(), runs.c.attempt.desc())
         )
+        if since is not None:
+            query = query.where(runs.c.created_at >= since)
         with self._reading() as connection:
             groups: dict[tuple[int, str], list[Any]] = {}
             for row in connection.execute(query).mappings():
@@ -266,14 +270,29 @@ class Store:
             job_rows = _jobs_by_run(connection, ids)
         return [_run_summary(rows, job_rows) for rows in groups.values()]
 
-    def run_count(self) -> int:
-        """How many runs the store holds (a run's attempts count once)."""
-        keys = select(runs.c.repository_id, runs.c.run_key).distinct().subquery()
+    def run_count(self, *, since: datetime | None = None) -> int:
+        """How many runs the store holds (a run's attempts count once), created since *since*."""
+        keys = select(runs.c.repository_id, runs.c.run_key).distinct()
+        if since is not None:
+            keys = keys.where(runs.c.created_at >= since)
         with self._reading() as connection:
-            return int(connection.execute(select(func.count()).select_from(keys)).scalar_one())
+            query = select(func.count()).select_from(keys.subquery())
+            return int(connection.execute(query).scalar_one())
 
-    def test_observations(self) -> Iterator[TestObservation]:
-        """Every stored test result with its run's time, oldest first."""
+    def run_range(self, *, with_results: bool = False) -> tuple[datetime, datetime] | None:
+        """When the first and the last stored run were created (only runs with test
+        reports when *with_results*); None when there is none. MIN/MAX on an indexed
+        column: cheap however many results the store holds."""
+        query = select(func.min(runs.c.created_at), func.max(runs.c.created_at))
+        if with_results:
+            query = query.where(runs.c.id.in_(select(reports.c.run_id)))
+        with self._reading() as connection:
+            first, last = connection.execute(query).one()
+        return None if first is None or last is None else (first, last)
+
+    def test_observations(self, *, since: datetime | None = None) -> Iterator[TestObservation]:
+        """Every stored test result (of runs created since *since*) with its run's time,
+        oldest first."""
         query = (
             select(
                 test_results.c.classname,
@@ -287,6 +306,8 @@ class Store:
             .join(runs, runs.c.id == reports.c.run_id)
             .order_by(runs.c.created_at, test_results.c.report_id, test_results.c.ordinal)
         )
+        if since is not None:
+            query = query.where(runs.c.created_at >= since)
         with self._reading() as connection:
             for row in connection.execute(query.execution_options(yield_per=BATCH_ROWS)):
                 yield TestObservation(*row)
