@@ -173,4 +173,6 @@ def test_empty_test_list_and_empty_store(sqlite_cli: Cli, tmp_path: Path) -> Non
     )
     assert code == 1 and "no test ids" in err
     code, _out, err = sqlite_cli("shard", "--shards", "2")
-    assert code == 1 and "no durations: ingest JUnit reports first" in err
+    assert code == 1 and "no tests to split: no timing history yet" in err
+    assert "pytest --collect-only -q | pilothouse shard --tests -" in err
+    assert not (tmp_path / "store.db").exists()  # reading history creates no store

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from pilothouse.config import Config
+from pilothouse.config import Config, store_url
 from pilothouse.store import Store
 
 
@@ -49,14 +49,13 @@ class State:
     def now(self) -> datetime:
         return self.world.clock()
 
+    @property
+    def store_url(self) -> str:
+        """The configured store; a relative SQLite path is relative to the working directory."""
+        return store_url(str(self.config["db"]), self.cwd)
+
     def open_store(self) -> Store:
-        url = str(self.config["db"])
-        if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
-            # A relative SQLite path is relative to the working directory given.
-            relative = url.removeprefix("sqlite:///")
-            if relative and relative != ":memory:":
-                url = f"sqlite:///{self.cwd / relative}"
-        return Store.open(url)
+        return Store.open(self.store_url)
 
 
 def state_of(ctx: typer.Context) -> State:
