@@ -41,8 +41,8 @@ def node_id_readings(stored: str) -> list[tuple[str, str]]:
     ('tests/test_m.py', 'tests/test_m.py::TestK::t')
     """
     classname, sep, name = stored.partition("::")
-    if not sep or not classname or "/" in classname or " " in classname:
-        return []
+    if not sep or classname.endswith(".py") or "/" in classname or " " in classname:
+        return []  # already a node id, or not a Python classname
     parts = classname.split(".")
     readings = []
     for cut in range(len(parts), 0, -1):
