@@ -127,8 +127,9 @@ def test_no_timing_splits_by_count_alike(tmp_path: Path, history: str) -> None:
         assert "pilothouse: warning: no timing history: 5 tests split by count" in done.stderr
         got = sorted(line for line in done.stdout.splitlines() if "::" in line)
         (tmp_path / "tests.txt").write_text(listing)
-        code, out, err = cli("shard", "--shards", "2", "--shard", f"{index}/2", "--format", "pytest",
-                             "--durations", str(durations), "--tests", "tests.txt")  # fmt: skip
+        code, out, err = cli("shard", "--shards", "2", "--shard", f"{index}/2", "--format",
+                             "pytest", "--durations", str(durations),
+                             "--tests", "tests.txt")  # fmt: skip
         assert code == 0 and "split by count" in err
         assert got == sorted(out.split())
         sizes.append(len(got))
