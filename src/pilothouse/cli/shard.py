@@ -199,7 +199,7 @@ def shard(
     state = state_of(ctx)
     listed = _listed(tests_file, state)
     known = align(
-        load_history(durations or [], state.store_url),
+        load_history([state.cwd / path for path in durations or []], state.store_url),
         listed or (),
         lambda file: (state.cwd / file).is_file(),
     )
