@@ -190,7 +190,14 @@ def shard(
     shard_option: Annotated[
         str | None, typer.Option("--shard", help="Print only shard I of N (I/N).")
     ] = None,
-    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
+    fmt: Annotated[
+        Format,
+        typer.Option(
+            "--format",
+            help="table; json (the plan); github-matrix (for fromJSON); lines (SHARD<TAB>ID); "
+            "pytest, nextest (one shard, need --shard); test-durations (pytest-split).",
+        ),
+    ] = Format.table,
     as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
 ) -> None:
     """Split tests into shards balanced by their timing history (LPT + local search)."""
