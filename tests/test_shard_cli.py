@@ -5,11 +5,18 @@ from __future__ import annotations
 import io
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from pilothouse.cli.output import nextest_filterset
+from pilothouse.sources.durations import read_junit_durations
+
 from .conftest import DATA, JUNIT, Cli
+from .consumers import check_github_matrix, nextest_selection
+from .test_shard_pytest import collected, history, make_suite, ran
 
 OLD = DATA / "durations" / "2023-01-09_df5e522e7.json"
 NEW = DATA / "durations" / "2023-03-09_536991e68.json"
@@ -52,26 +59,6 @@ def test_retried_job_gets_the_same_tests(sqlite_cli: Cli) -> None:
         "lines",
     )
     assert sqlite_cli(*args)[1] == sqlite_cli(*args)[1]
-
-
-def test_github_matrix(sqlite_cli: Cli) -> None:
-    code, out, _ = sqlite_cli(
-        "shard", "--shards", "3", "--durations", str(OLD), "--format", "github-matrix"
-    )
-    matrix = json.loads(out)
-    assert [m["shard"] for m in matrix["include"]] == [1, 2, 3]
-    assert all(m["shards"] == 3 for m in matrix["include"])
-
-
-def test_nextest_filterset_from_a_nextest_report(sqlite_cli: Cli) -> None:
-    code, out, err = sqlite_cli(
-        "shard", "--shards", "2", "--durations", str(NEXTEST), "--shard", "1/2", "--format",
-        "nextest",
-    )  # fmt: skip
-    assert code == 0, err
-    expression = out.strip()
-    assert "binary_id(fixture-project::basic) & test(=" in expression
-    assert expression.count(" | ") >= 1
 
 
 def test_test_list_with_new_tests_uses_estimates(sqlite_cli: Cli, tmp_path: Path) -> None:
@@ -174,4 +161,67 @@ def test_empty_test_list_and_empty_store(sqlite_cli: Cli, tmp_path: Path) -> Non
     assert code == 1 and "no test ids" in err
     assert sqlite_cli("db", "upgrade")[0] == 0  # an existing store without history
     code, _out, err = sqlite_cli("shard", "--shards", "2")
-    assert code == 1 and "no durations: ingest JUnit reports first" in err
+    assert code == 1 and "no tests to split: no timing history yet" in err
+    assert "pytest --collect-only -q | pilothouse shard --tests -" in err
+    assert not (tmp_path / "store.db").exists()  # reading history creates no store
+
+
+def test_nextest_filterset_selects_exactly_its_shard(sqlite_cli: Cli) -> None:
+    everything = {tuple(t.split(" ", 1)) for t in read_junit_durations(NEXTEST)}
+    chosen: list[tuple[str, str]] = []
+    for index in (1, 2):
+        code, out, err = sqlite_cli(
+            "shard", "--shards", "2", "--durations", str(NEXTEST), "--shard", f"{index}/2",
+            "--format", "nextest",
+        )  # fmt: skip
+        assert code == 0, err
+        assert out.count("\n") == 1  # one argument for -E
+        chosen += sorted(nextest_selection(out.strip(), everything))
+    assert sorted(chosen) == sorted(everything)
+
+
+def test_nextest_filterset_escapes_what_the_dsl_reserves() -> None:
+    odd = ("crate::bin", "tests::with(parens), comma\\slash")
+    assert nextest_selection(nextest_filterset((" ".join(odd),)), [odd, ("crate::bin", "x")]) == {
+        odd
+    }
+
+
+def test_github_matrix_fits_from_json(sqlite_cli: Cli) -> None:
+    code, out, err = sqlite_cli(
+        "shard", "--target-minutes", "3", "--durations", str(OLD), "--format", "github-matrix"
+    )
+    assert code == 0 and out.count("\n") == 1, err  # one line for $GITHUB_OUTPUT
+    jobs = check_github_matrix(json.loads(out))
+    assert [job["shard"] for job in jobs] == list(range(1, len(jobs) + 1))
+    assert {job["shards"] for job in jobs} == {len(jobs)}
+
+
+def test_test_durations_feed_pytest_split_and_give_the_same_plan(
+    sqlite_cli: Cli, tmp_path: Path
+) -> None:
+    make_suite(tmp_path)
+    history(tmp_path, sqlite_cli)
+    (tmp_path / "tests.txt").write_text("\n".join(collected(tmp_path)))
+    code, out, err = sqlite_cli("shard", "--tests", "tests.txt", "--format", "test-durations")
+    assert code == 0 and err == "", err
+    (tmp_path / ".test_durations").write_text(out)
+    snapshot = json.loads(out)
+    assert sorted(snapshot) == sorted(collected(tmp_path))
+    original = sqlite_cli.json("shard", "--shards", "3", "--tests", "tests.txt")
+    again = sqlite_cli.json(
+        "shard", "--shards", "3", "--tests", "tests.txt", "--durations", ".test_durations"
+    )
+    assert again["shards"] == original["shards"]
+    executed: list[str] = []
+    for group in (1, 2, 3):  # pytest-split itself reads the file as-is
+        report = tmp_path / f"g{group}.xml"
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--splits", "3",
+             "--group", str(group), "--durations-path", ".test_durations",
+             f"--junitxml={report}", "tests"],
+            cwd=tmp_path, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0 and "No test durations" not in done.stdout, done.stdout
+        executed += ran(report)
+    assert len(executed) == len(set(executed)) == len(snapshot)

@@ -416,6 +416,19 @@ def read_file(path: Path) -> dict[str, Any]:
     return values
 
 
+def store_url(value: str, cwd: Path) -> str:
+    """The store URL with a relative SQLite path made relative to *cwd*.
+
+    >>> store_url("sqlite:///.pilothouse/p.db", Path("/repo"))
+    'sqlite:////repo/.pilothouse/p.db'
+    """
+    if value.startswith("sqlite:///") and not value.startswith("sqlite:////"):
+        relative = value.removeprefix("sqlite:///")
+        if relative and relative != ":memory:":
+            return f"sqlite:///{cwd / relative}"
+    return value
+
+
 def load_config(
     *,
     path: Path | None,

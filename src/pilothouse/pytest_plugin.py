@@ -1,22 +1,33 @@
 """A pytest plugin: `pytest --pilothouse-shard 2/4` runs shard 2 of the plan.
 
-The plan is the one `pilothouse shard` makes (same algorithm, same input, same
-shards), built from the collected node ids and the timing history: a
-`.test_durations` or JUnit file given with `--pilothouse-durations`, else the
-pilothouse store (`PILOTHOUSE_DB` or `.pilothouse/pilothouse.db`). Without the
-option the plugin does nothing.
+The plan is the one `pilothouse shard --tests` makes (same planner, same
+input, same shards), built from the collected node ids and the timing history:
+a `.test_durations` or JUnit file given with `--pilothouse-durations`, else the
+store that `pilothouse` itself would use (`db` in pytest's rootdir's
+pilothouse.toml, `PILOTHOUSE_DB`, or `.pilothouse/pilothouse.db`). With no
+timing history the tests are split by count, with a warning. Without the option
+the plugin does nothing.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pilothouse.analysis.sharding import ShardingError, parse_shard_spec, plan_shards
-from pilothouse.config import DEFAULT_DB
+from pilothouse.analysis.sharding import (
+    ShardingError,
+    count_split_note,
+    parse_shard_spec,
+    plan_shards,
+)
+from pilothouse.config import load_config, store_url
+from pilothouse.errors import PilothouseError
+from pilothouse.sources.durations import load_history
+from pilothouse.sources.nodeids import align
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -43,28 +54,25 @@ def _parse(value: str) -> tuple[int, int]:
         raise pytest.UsageError(f"--pilothouse-shard {exc}") from None
 
 
-def _known(config: pytest.Config) -> dict[str, float]:
-    files = config.getoption("pilothouse_durations")
-    if files:
-        from pilothouse.sources.durations import read_duration_files
-
-        return read_duration_files([Path(f) for f in files])
-    url = os.environ.get("PILOTHOUSE_DB") or DEFAULT_DB
-    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
-        path = Path(config.rootpath) / url.removeprefix("sqlite:///")
-        if not path.exists():
-            return {}  # no history yet: every test is estimated alike
-        url = f"sqlite:///{path}"
-    from pilothouse.errors import StoreMissing
-    from pilothouse.sources.durations import durations_from_history
-    from pilothouse.store import Store
-
+def _known(config: pytest.Config, tests: list[str]) -> dict[str, float]:
+    root = Path(config.rootpath)
+    files = [Path(f) for f in config.getoption("pilothouse_durations") or []]
     try:
-        store = Store.open(url)  # read-only: never creates a store
-    except StoreMissing:
-        return {}
-    with store:
-        return durations_from_history(store.test_observations())
+        settings = load_config(path=None, env=os.environ, flags={}, cwd=root)
+        known = load_history(files, store_url(str(settings["db"]), root))
+    except PilothouseError as exc:
+        raise pytest.UsageError(f"pilothouse: {exc}") from None
+    return align(known, tests, lambda file: (root / file).is_file())
+
+
+def _warn(config: pytest.Config, message: str) -> None:
+    """On stderr even while pytest captures output (collection runs captured)."""
+    capture = config.pluginmanager.getplugin("capturemanager")
+    if capture is None:
+        sys.stderr.write(f"pilothouse: warning: {message}\n")
+        return
+    with capture.global_and_fixture_disabled():
+        sys.stderr.write(f"pilothouse: warning: {message}\n")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[Any]) -> None:
@@ -72,9 +80,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[Any]) -> No
     if not option or not items:
         return
     index, total = _parse(option)
-    plan = plan_shards(
-        _known(config), [item.nodeid for item in items], total, by=config.getoption("pilothouse_by")
-    )
+    tests = [item.nodeid for item in items]
+    plan = plan_shards(_known(config, tests), tests, total, by=config.getoption("pilothouse_by"))
+    if not plan.timed:
+        _warn(config, count_split_note(len(set(tests))))
     chosen = set(plan.shards[index - 1].tests)
     selected = [item for item in items if item.nodeid in chosen]
     deselected = [item for item in items if item.nodeid not in chosen]

@@ -3,10 +3,13 @@
 Every CI job of a sharded suite waits for the slowest shard, so the plan
 minimises the makespan (the largest shard). The method:
 
-1. Estimate every test: known tests keep their duration; a test with no history
-   takes the median of its nearest known neighbours (same parametrised test,
-   then class, then file), else the median of all known tests, never the mean
-   (one huge test would inflate every guess).
+1. Estimate every test: known tests keep their duration (at least a
+   millisecond, JUnit's resolution: a test reported as 0.000 s still costs
+   something, and a pile of zeros must not land on one shard); a test with no
+   history takes the median of its nearest known neighbours (same parametrised
+   test, then class, then file), else the median of all known tests, never the
+   mean (one huge test would inflate every guess). With no timing at all (no
+   history, or only zeros) every test counts the same: a split by count.
 2. Items are tests, or with ``by="class"|"file"`` whole groups, except that a
    group longer than an ideal shard is split into its tests: only where the
    balance needs it.
@@ -29,6 +32,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 MAX_ROUNDS = 20_000
+MIN_SECONDS = 0.001
 _EPSILON = 1e-9
 
 
@@ -46,6 +50,8 @@ class Plan:
     lower_bound: float
     unknown: tuple[str, ...]
     estimates: Mapping[str, float]
+    timed: bool = True
+    """False when there was no timing to balance by and the split is by count."""
 
     @property
     def makespan(self) -> float:
@@ -103,12 +109,18 @@ def group_of(test_id: str, by: str) -> str:
     return "::".join(parts[:-1])
 
 
+def has_timing(known: Mapping[str, float]) -> bool:
+    """Whether durations can balance anything: some test took measurable time."""
+    return any(seconds > 0 for seconds in known.values())
+
+
 def estimate_durations(
     known: Mapping[str, float], tests: Sequence[str]
 ) -> tuple[dict[str, float], tuple[str, ...]]:
     """A duration for every test in *tests*, and which of them had no history."""
-    if not known:
-        return dict.fromkeys(tests, 1.0), tuple(t for t in tests)
+    if not has_timing(known):
+        return dict.fromkeys(tests, 1.0), tuple(t for t in tests if t not in known)
+    known = {test_id: max(seconds, MIN_SECONDS) for test_id, seconds in known.items()}
     by_key: dict[str, list[float]] = {}
     for test_id, seconds in known.items():
         for key in _ancestors(test_id):
@@ -128,6 +140,28 @@ def estimate_durations(
         else:
             result[test_id] = fallback
     return result, tuple(unknown)
+
+
+def count_split_note(tests: int) -> str:
+    """What a split by count (no timing to balance by) tells the user."""
+    return (
+        f"no timing history: {tests} tests split by count; later runs are balanced by time "
+        "once their JUnit reports are ingested"
+    )
+
+
+def snapshot(known: Mapping[str, float], tests: Sequence[str]) -> dict[str, float]:
+    """The duration every test is planned with, as pytest-split's ``.test_durations``.
+
+    Planning again from this (and the same tests) gives the same shards, so CI
+    jobs that each pick their shard agree even when the store moves on meanwhile.
+    Empty when there is no timing: every consumer then splits by count.
+    """
+    ordered = sorted(dict.fromkeys(tests))
+    usable = {t: s for t, s in known.items() if math.isfinite(s) and s >= 0}
+    if not has_timing(usable):
+        return {}
+    return estimate_durations(usable, ordered)[0]
 
 
 # -- items: tests or groups ---------------------------------------------------------------
@@ -328,6 +362,7 @@ def plan_shards(
         lower_bound=lower_bound([estimates[t] for t in ordered], n),
         unknown=unknown,
         estimates=estimates,
+        timed=has_timing(usable),
     )
 
 

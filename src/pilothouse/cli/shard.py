@@ -15,18 +15,17 @@ from rich.text import Text
 from pilothouse.analysis.sharding import (
     Plan,
     ShardingError,
+    count_split_note,
     parse_shard_spec,
     plan_for_target,
     plan_shards,
+    snapshot,
 )
 from pilothouse.cli.output import nextest_filterset, print_json, seconds, stdout_console
 from pilothouse.cli.state import State, state_of
 from pilothouse.errors import InputError, PilothouseError
-from pilothouse.sources.durations import (
-    durations_from_history,
-    read_duration_files,
-    read_test_list,
-)
+from pilothouse.sources.durations import load_history, read_test_list
+from pilothouse.sources.nodeids import align
 
 
 class Format(enum.StrEnum):
@@ -36,6 +35,12 @@ class Format(enum.StrEnum):
     lines = "lines"
     pytest = "pytest"
     nextest = "nextest"
+    test_durations = "test-durations"
+
+
+# What one CI job runs: meaningless without --shard I/N.
+ONE_SHARD = (Format.pytest, Format.nextest)
+LIST_HINT = "pytest --collect-only -q | pilothouse shard --tests - ..."
 
 
 class By(enum.StrEnum):
@@ -51,18 +56,13 @@ def _parse_shard(value: str) -> tuple[int, int]:
         raise typer.BadParameter(str(exc), param_hint="--shard") from None
 
 
-def _known(state: State, files: list[Path] | None) -> dict[str, float]:
-    if files:
-        return read_duration_files(files)
-    with state.open_store() as store:
-        return durations_from_history(store.test_observations())
+def _warn(message: str) -> None:
+    sys.stderr.write(f"pilothouse: warning: {message}\n")
 
 
-def _tests(tests_file: str | None, known: dict[str, float], state: State) -> list[str]:
+def _listed(tests_file: str | None, state: State) -> list[str] | None:
     if tests_file is None:
-        if not known:
-            raise InputError("no durations: ingest JUnit reports first or pass --durations FILE")
-        return sorted(known)
+        return None
     if tests_file == "-":
         return read_test_list(sys.stdin.read(), origin="stdin")
     path = Path(tests_file) if Path(tests_file).is_absolute() else state.cwd / tests_file
@@ -71,6 +71,19 @@ def _tests(tests_file: str | None, known: dict[str, float], state: State) -> lis
     except OSError as exc:
         raise InputError(f"{tests_file}: cannot read: {exc.strerror or exc}") from None
     return read_test_list(text, origin=tests_file)
+
+
+def _tests(listed: list[str] | None, known: dict[str, float]) -> list[str]:
+    """The tests to plan: the list when given (every one of them), else the history's."""
+    if listed is not None:
+        return listed
+    if not known:
+        raise InputError(f"no tests to split: no timing history yet; pass the tests: {LIST_HINT}")
+    _warn(
+        f"no --tests: planning the {len(known)} tests the timing history knows; tests it has "
+        f"not seen are left out. Pass the full list: {LIST_HINT}"
+    )
+    return sorted(known)
 
 
 def _plan_dict(plan: Plan) -> dict[str, Any]:
@@ -88,6 +101,7 @@ def _plan_dict(plan: Plan) -> dict[str, Any]:
         "setup_seconds": plan.setup_seconds,
         "wall_seconds": round(plan.wall_seconds, 3),
         "unknown_tests": len(plan.unknown),
+        "timed": plan.timed,
     }
 
 
@@ -96,7 +110,24 @@ def _render(plan: Plan, fmt: Format, selected: int | None) -> None:
     if fmt is Format.json:
         print_json(_plan_dict(plan))
     elif fmt is Format.github_matrix:
-        include = [
+        sys.stdout.write(json.dumps(github_matrix(plan), separators=(",", ":")) + "\n")
+    elif fmt is Format.nextest:
+        sys.stdout.write(nextest_filterset(shards[0].tests) + "\n")
+    elif fmt is Format.pytest:
+        # One node id per line: `pytest @shard.txt` takes each line as one argument.
+        sys.stdout.writelines(f"{test}\n" for test in shards[0].tests)
+    elif fmt is Format.lines:
+        for shard in shards:
+            prefix = "" if selected is not None else f"{shard.index}\t"
+            sys.stdout.writelines(f"{prefix}{test}\n" for test in shard.tests)
+    else:
+        _table(plan, shards)
+
+
+def github_matrix(plan: Plan) -> dict[str, Any]:
+    """A `strategy.matrix` for `fromJSON`: one job per shard, with its index and count."""
+    return {
+        "include": [
             {
                 "shard": s.index,
                 "shards": len(plan.shards),
@@ -104,17 +135,7 @@ def _render(plan: Plan, fmt: Format, selected: int | None) -> None:
             }
             for s in plan.shards
         ]
-        sys.stdout.write(json.dumps({"include": include}, separators=(",", ":")) + "\n")
-    elif fmt is Format.nextest:
-        for shard in shards:
-            sys.stdout.write(nextest_filterset(shard.tests) + "\n")
-    elif fmt in (Format.lines, Format.pytest):
-        # One id per line: `pytest @shard.txt` reads it as arguments, spaces and all.
-        for shard in shards:
-            prefix = "" if selected is not None else f"{shard.index}\t"
-            sys.stdout.writelines(f"{prefix}{test}\n" for test in shard.tests)
-    else:
-        _table(plan, shards)
+    }
 
 
 def _table(plan: Plan, shards: list[Any]) -> None:
@@ -124,6 +145,7 @@ def _table(plan: Plan, shards: list[Any]) -> None:
             f"(lower bound {seconds(plan.lower_bound)}, "
             f"{plan.makespan / plan.lower_bound if plan.lower_bound else 1:.3f}x); "
             f"{len(plan.unknown)} tests estimated"
+            + ("" if plan.timed else "; split by count (no timing history)")
         ),
         title_justify="left",
     )
@@ -168,38 +190,83 @@ def shard(
     shard_option: Annotated[
         str | None, typer.Option("--shard", help="Print only shard I of N (I/N).")
     ] = None,
-    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
+    fmt: Annotated[
+        Format,
+        typer.Option(
+            "--format",
+            help="table; json (the plan); github-matrix (for fromJSON); lines (SHARD<TAB>ID); "
+            "pytest, nextest (one shard, need --shard); test-durations (pytest-split).",
+        ),
+    ] = Format.table,
     as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
 ) -> None:
     """Split tests into shards balanced by their timing history (LPT + local search)."""
-    if (shards is None) == (target_minutes is None):
+    fmt = Format.json if as_json else fmt
+    selected = _check_options(shards, target_minutes, fmt, shard_option)
+    state = state_of(ctx)
+    listed = _listed(tests_file, state)
+    known = align(
+        load_history([state.cwd / path for path in durations or []], state.store_url),
+        listed or (),
+        lambda file: (state.cwd / file).is_file(),
+    )
+    tests = _tests(listed, known)
+    if fmt is Format.test_durations:
+        timings = snapshot(known, tests)
+        if not timings:
+            _warn(count_split_note(len(set(tests))))
+        sys.stdout.write(json.dumps(timings, indent=1, sort_keys=True) + "\n")
+        return
+    plan = _plan(known, tests, shards, target_minutes, max_shards, by, setup_seconds)
+    if not plan.timed:
+        _warn(count_split_note(len(set(tests))))
+    if selected and selected[1] != len(plan.shards):
+        raise PilothouseError(
+            f"--shard {shard_option}: the plan has {len(plan.shards)} shards, not {selected[1]}"
+        )
+    _render(plan, fmt, selected[0] if selected else None)
+
+
+def _check_options(
+    shards: int | None, target_minutes: float | None, fmt: Format, shard_option: str | None
+) -> tuple[int, int] | None:
+    if shards is not None and target_minutes is not None:
         raise typer.BadParameter("give exactly one of --shards N or --target-minutes M")
+    if shards is None and target_minutes is None and fmt is not Format.test_durations:
+        raise typer.BadParameter("give exactly one of --shards N or --target-minutes M")
+    if fmt in ONE_SHARD and not shard_option:
+        raise typer.BadParameter(
+            f"--format {fmt} prints what one CI job runs: add --shard I/N", param_hint="--format"
+        )
     selected = _parse_shard(shard_option) if shard_option else None
     if selected and shards is not None and selected[1] != shards:
         raise typer.BadParameter(
             f"--shard {shard_option} does not match --shards {shards}", param_hint="--shard"
         )
-    state = state_of(ctx)
-    known = _known(state, durations)
-    tests = _tests(tests_file, known, state)
+    return selected
+
+
+def _plan(
+    known: dict[str, float],
+    tests: list[str],
+    shards: int | None,
+    target_minutes: float | None,
+    max_shards: int,
+    by: By,
+    setup_seconds: float,
+) -> Plan:
     try:
         if target_minutes is not None:
-            plan = plan_for_target(
+            return plan_for_target(
                 known, tests, target_minutes * 60, max_shards=max_shards, by=by.value,
                 setup_seconds=setup_seconds,
             )  # fmt: skip
-        else:
-            assert shards is not None
-            if shards > len(set(tests)):
-                raise ShardingError(
-                    f"--shards {shards} but only {len(set(tests))} tests: "
-                    f"use at most {len(set(tests))} shards"
-                )
-            plan = plan_shards(known, tests, shards, by=by.value, setup_seconds=setup_seconds)
+        assert shards is not None
+        if shards > len(set(tests)):
+            raise ShardingError(
+                f"--shards {shards} but only {len(set(tests))} tests: "
+                f"use at most {len(set(tests))} shards"
+            )
+        return plan_shards(known, tests, shards, by=by.value, setup_seconds=setup_seconds)
     except ShardingError as exc:
         raise PilothouseError(str(exc)) from None
-    if selected and selected[1] != len(plan.shards):
-        raise PilothouseError(
-            f"--shard {shard_option}: the plan has {len(plan.shards)} shards, not {selected[1]}"
-        )
-    _render(plan, Format.json if as_json else fmt, selected[0] if selected else None)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from pilothouse.config import Config
+from pilothouse.config import Config, store_url
 from pilothouse.store import Store
 
 
@@ -51,13 +51,8 @@ class State:
 
     @property
     def store_url(self) -> str:
-        """The store URL, a relative SQLite path resolved against the working directory."""
-        url = str(self.config["db"])
-        if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
-            relative = url.removeprefix("sqlite:///")
-            if relative and relative != ":memory:":
-                url = f"sqlite:///{self.cwd / relative}"
-        return url
+        """The configured store; a relative SQLite path is relative to the working directory."""
+        return store_url(str(self.config["db"]), self.cwd)
 
     def open_store(self, *, create: bool = False) -> Store:
         """The store; only writing commands pass *create* (create or upgrade it)."""

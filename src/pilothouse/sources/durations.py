@@ -2,7 +2,8 @@
 
 Test ids are what the runner selects by:
 - pytest node ids, ``tests/test_x.py::TestY::test_z[param]`` (built from JUnit's
-  ``file`` and ``classname`` where a report has them);
+  ``file`` and ``classname`` where a report has them; pytest's default JUnit has
+  no ``file``, and `nodeids.align` maps its ``classname::name`` to node ids);
 - nextest names as ``cargo nextest list`` prints them, ``<binary-id> <test name>``;
 - otherwise ``classname::name``.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -150,6 +151,33 @@ def durations_from_history(
         weights = [0.5 ** ((count - 1 - i) / half_life) for i in range(count)]
         estimates[key] = weighted_median(values, weights)
     return estimates
+
+
+def durations_from_store(url: str) -> dict[str, float]:
+    """The store's estimates; none for a SQLite store not created yet (nothing is created).
+
+    The first CI run of a suite has no store: sharding then splits by count.
+    """
+    if url.startswith("sqlite:///"):
+        path = url.removeprefix("sqlite:///").partition("?")[0]
+        if path not in ("", ":memory:") and not Path(path).exists():
+            return {}
+    from pilothouse.errors import StoreMissing
+    from pilothouse.store import Store  # SQLAlchemy only when a store is read
+
+    try:
+        store = Store.open(url)  # read-only: never creates or migrates a store
+    except StoreMissing:
+        return {}  # a database without pilothouse's tables: no history yet
+    with store:
+        return durations_from_history(store.test_observations())
+
+
+def load_history(files: Sequence[Path], url: str) -> dict[str, float]:
+    """Timing history for sharding: the duration *files* when given, else the store at *url*."""
+    if files:
+        return read_duration_files(files)
+    return durations_from_store(url)
 
 
 def read_test_list(text: str, *, origin: str) -> list[str]:
