@@ -209,7 +209,7 @@ def test_config_masks_webhooks_and_credentials_in_every_output(
     assert code == 0
     for secret in ("hunter2", "s3cr3t", "pa55", "T000"):
         assert secret not in out
-    assert "https://hooks.example/…" in out
+    assert ("https://hooks.example/…" if as_json else "hooks.example/…") in out
     cli.env.pop("PILOTHOUSE_BUDGET_WEBHOOKS")
     code, out, _ = cli("config", "--json")
     (hooks,) = (s["value"] for s in json.loads(out)["settings"] if s["key"] == "budget.webhooks")

@@ -204,10 +204,7 @@ def _currency_report(
 
 def _console(state: State) -> Console:
     """stdout, as wide as ``COLUMNS`` says when it is set."""
-    columns = state.env.get("COLUMNS", "")
-    if columns.isdigit() and int(columns) > 0:
-        return Console(file=sys.stdout, highlight=False, soft_wrap=False, width=int(columns))
-    return stdout_console()
+    return stdout_console(state.env)
 
 
 def _daily_table(currency: str, data: dict[str, Any], by: str, width: int) -> Table:
@@ -331,7 +328,7 @@ def cost(
     if as_json:
         print_json(report)
     elif not report["currencies"]:
-        stdout_console().print(Text(_empty_window_note(span, stored)))
+        stdout_console(state.env).print(Text(_empty_window_note(span, stored)))
     else:
         _render(report, by, state)
 
@@ -562,7 +559,7 @@ def whatif(
         )
         stored = store.cost_range()
     if not lines and not as_json:
-        stdout_console().print(Text(_empty_window_note(span, stored)))
+        stdout_console(state.env).print(Text(_empty_window_note(span, stored)))
         return
     baseline, projections = scenarios.project(lines, span, chosen)
     target = Decimal(str(state.config["cost.daily_target"]))

@@ -25,7 +25,6 @@ from pilothouse.cli.state import State, state_of
 from pilothouse.cli.window import (
     SinceOption,
     Window,
-    WindowOption,
     resolve_window,
     results_note,
 )
@@ -252,7 +251,14 @@ def _table(state: State, report: analysis.Report, thresholds: analysis.Threshold
 @app.callback()
 def flaky(
     ctx: typer.Context,
-    window: WindowOption = None,
+    window: Annotated[
+        int | None,
+        typer.Option(
+            "--window",
+            help="Days of history to read, up to now.",
+            callback=validated_by("flaky.window_days"),
+        ),
+    ] = None,
     since: SinceOption = None,
     min_runs: Annotated[
         int | None,

@@ -5,12 +5,11 @@ from __future__ import annotations
 import enum
 import json
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
-from rich.text import Text
 
 from pilothouse.analysis.sharding import (
     Plan,
@@ -21,7 +20,14 @@ from pilothouse.analysis.sharding import (
     plan_shards,
     snapshot,
 )
-from pilothouse.cli.output import nextest_filterset, print_json, seconds, stdout_console
+from pilothouse.cli.output import (
+    Col,
+    fitted_table,
+    nextest_filterset,
+    print_json,
+    seconds,
+    stdout_console,
+)
 from pilothouse.cli.state import State, state_of
 from pilothouse.errors import InputError, PilothouseError
 from pilothouse.sources.durations import load_history, read_test_list
@@ -105,7 +111,7 @@ def _plan_dict(plan: Plan) -> dict[str, Any]:
     }
 
 
-def _render(plan: Plan, fmt: Format, selected: int | None) -> None:
+def _render(plan: Plan, fmt: Format, selected: int | None, env: Mapping[str, str]) -> None:
     shards = [s for s in plan.shards if selected is None or s.index == selected]
     if fmt is Format.json:
         print_json(_plan_dict(plan))
@@ -121,7 +127,7 @@ def _render(plan: Plan, fmt: Format, selected: int | None) -> None:
             prefix = "" if selected is not None else f"{shard.index}\t"
             sys.stdout.writelines(f"{prefix}{test}\n" for test in shard.tests)
     else:
-        _table(plan, shards)
+        _table(plan, shards, env)
 
 
 def github_matrix(plan: Plan) -> dict[str, Any]:
@@ -138,27 +144,33 @@ def github_matrix(plan: Plan) -> dict[str, Any]:
     }
 
 
-def _table(plan: Plan, shards: list[Any]) -> None:
-    table = Table(
-        title=(
-            f"{len(plan.shards)} shards: slowest {seconds(plan.makespan)} "
-            f"(lower bound {seconds(plan.lower_bound)}, "
-            f"{plan.makespan / plan.lower_bound if plan.lower_bound else 1:.3f}x); "
-            f"{len(plan.unknown)} tests estimated"
-            + ("" if plan.timed else "; split by count (no timing history)")
-        ),
-        title_justify="left",
+SHARD_COLUMNS = (
+    Col("shard", "right"),
+    Col("tests", "right"),
+    Col("predicted", "right"),
+    Col("first test", fold=True, min_width=30),
+)
+
+
+def _table(plan: Plan, shards: list[Any], env: Mapping[str, str]) -> None:
+    title = (
+        f"{len(plan.shards)} shards: slowest {seconds(plan.makespan)} "
+        f"(lower bound {seconds(plan.lower_bound)}, "
+        f"{plan.makespan / plan.lower_bound if plan.lower_bound else 1:.3f}x); "
+        f"{len(plan.unknown)} tests estimated"
+        + ("" if plan.timed else "; split by count (no timing history)")
     )
-    for header in ("shard", "tests", "predicted", "first test"):
-        table.add_column(header)
-    for shard in shards:
-        table.add_row(
+    rows = [
+        (
             str(shard.index),
             str(len(shard.tests)),
             seconds(plan.setup_seconds + shard.seconds),
-            Text(shard.tests[0] if shard.tests else "-"),
+            shard.tests[0] if shard.tests else "-",
         )
-    stdout_console().print(table)
+        for shard in shards
+    ]
+    console = stdout_console(env)
+    console.print(fitted_table(title, SHARD_COLUMNS, rows, console.width))
 
 
 def shard(
@@ -224,7 +236,7 @@ def shard(
         raise PilothouseError(
             f"--shard {shard_option}: the plan has {len(plan.shards)} shards, not {selected[1]}"
         )
-    _render(plan, fmt, selected[0] if selected else None)
+    _render(plan, fmt, selected[0] if selected else None, state.env)
 
 
 def _check_options(
