@@ -140,17 +140,18 @@ class _Pass:
     scales: Mapping[Path, float | None]
     refuse: bool  # something is bad already: read to find the rest, keep nothing
     watches: dict[Path, _FileWatch] = field(default_factory=dict)
+    failed: bool = False  # a report of this pass was bad
 
     def items(self) -> Iterator[ReportInput]:
         for f in self.files:
             watch = self.watches.setdefault(f.path, _FileWatch())
             yield ReportInput(str(f.path), f.digest, f.size, self._cases(f, watch))
-        if self.refuse or self.problems() or self.scales != self.found_scales():
+        if self.refuse or self.failed or self.scales != self.found_scales():
             raise _Redo  # rolls the transaction back; the caller decides what next
 
     def _cases(self, f: ReportFile, watch: _FileWatch) -> Iterator[TestCase]:
         scale = self.scales.get(f.path, 1.0)
-        keep = not (self.refuse or self.problems())
+        keep = not (self.refuse or self.failed)
         longest, integral = 0.0, True  # locals: this loop runs once per testcase
         try:
             for case in f.testcases():
@@ -169,6 +170,7 @@ class _Pass:
                     yield case
         except InputError as exc:
             watch.problem = str(exc)
+            self.failed = True
         finally:
             watch.longest, watch.integral = longest, integral
 
