@@ -141,6 +141,7 @@ class _Pass:
     refuse: bool  # something is bad already: read to find the rest, keep nothing
     on_file: Callable[[int], None] | None = None
     watches: dict[Path, _FileWatch] = field(default_factory=dict)
+    failed: bool = False  # a report of this pass was bad
 
     def items(self) -> Iterator[ReportInput]:
         for done, f in enumerate(self.files):
@@ -150,12 +151,12 @@ class _Pass:
             yield ReportInput(str(f.path), f.digest, f.size, self._cases(f, watch))
         if self.on_file is not None:
             self.on_file(len(self.files))
-        if self.refuse or self.problems() or self.scales != self.found_scales():
+        if self.refuse or self.failed or self.scales != self.found_scales():
             raise _Redo  # rolls the transaction back; the caller decides what next
 
     def _cases(self, f: ReportFile, watch: _FileWatch) -> Iterator[TestCase]:
         scale = self.scales.get(f.path, 1.0)
-        keep = not (self.refuse or self.problems())
+        keep = not (self.refuse or self.failed)
         longest, integral = 0.0, True  # locals: this loop runs once per testcase
         try:
             for case in f.testcases():
@@ -174,6 +175,7 @@ class _Pass:
                     yield case
         except InputError as exc:
             watch.problem = str(exc)
+            self.failed = True
         finally:
             watch.longest, watch.integral = longest, integral
 
