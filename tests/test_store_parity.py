@@ -135,9 +135,11 @@ REFUSED = [
     ("attempt over int4", ("--attempt", "2147483648"), 2, "--attempt"),
     ("NUL in a branch", ("--branch", "a\x00b"), 1, r"branch 'a\x00b': contains a NUL character"),
     ("NUL in a commit", ("--commit", "\x00"), 1, r"commit '\x00': contains a NUL character"),
-    ("NUL in a job", ("--job", "x\x00"), 1, r"'junit:x\x00': contains a NUL character"),
+    ("NUL in a job", ("--job", "x\x00"), 1, r"job name 'x\x00': contains a NUL character"),
     ("lone surrogate in a workflow", ("--workflow", "w\ud800"), 1,
      r"workflow 'w\ud800': not valid Unicode (a lone surrogate)"),
+    ("start past year 9999 in UTC", ("--started", "9999-12-31T23:00:00-12:00"), 1,
+     "time 9999-12-31T23:00:00-12:00: outside the years 1 to 9999 once in UTC"),
 ]  # fmt: skip
 
 

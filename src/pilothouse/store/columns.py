@@ -117,7 +117,12 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError(f"naive datetime {value!r}: pilothouse stores UTC-aware times only")
-        return value.astimezone(UTC).replace(tzinfo=None)
+        try:
+            return value.astimezone(UTC).replace(tzinfo=None)
+        except OverflowError:
+            raise UnstorableValue(
+                f"time {value.isoformat()}: outside the years 1 to 9999 once in UTC"
+            ) from None
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:

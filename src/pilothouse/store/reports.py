@@ -13,6 +13,7 @@ from sqlalchemy import Connection, CursorResult, and_, insert, select, update
 
 from pilothouse.model import OUTCOMES, RunInfo, TestCase
 from pilothouse.store import github as gh
+from pilothouse.store.columns import check_text
 from pilothouse.store.schema import jobs, reports, repositories, runs, test_results, test_retries
 
 BATCH_ROWS = 5000
@@ -118,6 +119,7 @@ def _ensure_job(connection: Connection, run_id: int, run: RunInfo) -> int:
     """The job a report belongs to: the synced one it names, else a placeholder
     that a later GitHub sync adopts (see store.github)."""
     assert run.job is not None
+    check_text("job name", run.job)  # before its key: the error names the name given
     synced = gh.find_job_for_report(connection, run_id, run.job)
     if synced is not None:
         return synced

@@ -105,6 +105,8 @@ class Store:
                         yield connection
                 finally:
                     connection.info.pop(engines.WRITE_FLAG, None)
+        except UnstorableValue as exc:  # checked by the store's code, before a statement
+            raise InputError(str(exc)) from None
         except SQLAlchemyError as exc:
             _raise_unstorable(exc)
             raise StoreError(f"{self.description}: write failed: {engines.reason(exc)}") from exc
