@@ -563,6 +563,14 @@ def test_a_billing_lag_is_no_anomaly_no_mover_and_no_forecast_drop(
     assert low <= Decimal("3000.00") <= high
 
 
+def test_whatif_means_end_where_billing_does(cli: Cli, tmp_path: Path) -> None:
+    export = _daily_export(tmp_path / "late.csv", date(2026, 11, 25), 90)
+    cli.json("ingest", "cost", str(export), "--format", "focus")
+    result = cli.json("cost", "whatif", "--weekdays-only", "Amazon Elastic Compute Cloud")
+    assert (result["billed_through"], result["days"]) == ("2026-11-25", 28)
+    assert result["baseline_daily"] == "100.00"  # not 28 x 100 / 30
+
+
 def test_alerts_on_the_months_last_day_are_not_repeated_as_forecasts(
     sqlite_cli: Cli, tmp_path: Path
 ) -> None:

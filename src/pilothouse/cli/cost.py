@@ -557,18 +557,25 @@ def whatif(
     span = _window(state, since, until, days)
     currency = state.config["cost.currency"].upper()
     with state.open_store() as store:
+        # Days not billed yet are missing spend: the daily means end where billing does.
+        by_source = spend_history(store, state, span[-1]).get(currency, {})
+        billed = cost_forecast.complete_through(
+            cost_forecast.lagging_sources(by_source, span[-1]), span[-1]
+        )
+        span = [day for day in span if day <= billed] or [billed]
         lines = ledger.split_by_currency(load_ledger(store, state, span[0], span[-1])).get(
             currency, []
         )
         stored = store.cost_range()
     if not lines and not as_json:
-        stdout_console().print(Text(_empty_window_note(span, stored)))
+        _console(state).print(Text(_empty_window_note(span, stored)))
         return
     baseline, projections = scenarios.project(lines, span, chosen)
     target = Decimal(str(state.config["cost.daily_target"]))
     result = {
         "currency": currency,
         "days": len(span),
+        "billed_through": span[-1].isoformat(),
         "baseline_daily": _money(baseline, currency),
         "target_daily": _money(target, currency),
         "scenarios": [
