@@ -561,6 +561,8 @@ def test_a_billing_lag_is_no_anomaly_no_mover_and_no_forecast_drop(
     assert forecast["interval_from"].startswith("backtest of ")
     low, high = (Decimal(x) for x in forecast["interval"])
     assert low <= Decimal("3000.00") <= high
+    code, out, _err = cli("cost")
+    assert code == 0 and "billed through 2026-11-25 (focus late, 200.00 estimated since)" in out
 
 
 def test_whatif_means_end_where_billing_does(cli: Cli, tmp_path: Path) -> None:

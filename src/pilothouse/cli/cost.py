@@ -262,15 +262,12 @@ def _summary(currency: str, data: dict[str, Any]) -> list[str]:
             f"{forecast['interval'][1]}], {forecast['month_to_date']} to date"
         )
     if data["lagging_sources"]:
-        late = ", ".join(f"{s} (last {d})" for s, d in data["lagging_sources"].items())
+        late = ", ".join(data["lagging_sources"])
+        estimate = data.get("forecast", {}).get("estimated_unbilled")
         lines.append(
-            f"billed through {data['billed_through']}: {late} not billed since; "
-            "movers and anomalies stop there"
-            + (
-                f", {data['forecast']['estimated_unbilled']} estimated"
-                if "forecast" in data
-                else ""
-            )
+            f"billed through {data['billed_through']} ({late} late"
+            + (f", {estimate} estimated since" if estimate else "")
+            + "): movers and anomalies stop there"
         )
     lines += [f"  mover: {m['group']} {m['before']} -> {m['after']}" for m in data["movers"]]
     lines += [
