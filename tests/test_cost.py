@@ -562,6 +562,16 @@ def test_a_billing_lag_is_no_anomaly_no_mover_and_no_forecast_drop(
     assert forecast["interval_from"].startswith("backtest of ")
     low, high = (Decimal(x) for x in forecast["interval"])
     assert low <= Decimal("3000.00") <= high
+    code, out, _err = cli("cost")
+    assert code == 0 and "billed through 2026-11-25 (focus late, 200.00 estimated since)" in out
+
+
+def test_whatif_means_end_where_billing_does(cli: Cli, tmp_path: Path) -> None:
+    export = _daily_export(tmp_path / "late.csv", date(2026, 11, 25), 90)
+    cli.json("ingest", "cost", str(export), "--format", "focus")
+    result = cli.json("cost", "whatif", "--weekdays-only", "Amazon Elastic Compute Cloud")
+    assert (result["billed_through"], result["days"]) == ("2026-11-25", 28)
+    assert result["baseline_daily"] == "100.00"  # not 28 x 100 / 30
 
 
 def test_alerts_on_the_months_last_day_are_not_repeated_as_forecasts(

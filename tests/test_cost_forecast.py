@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 from datetime import date, timedelta
 
+import pytest
+
 from pilothouse.analysis import cost_forecast as cf
 
 TODAY = date(2026, 11, 20)  # a Friday; ten days left in November
@@ -101,3 +103,17 @@ def test_spend_on_one_weekday_only() -> None:
     mondays = {date(2026, 11, 2) + timedelta(days=7 * i): 50.0 for i in range(4)}
     forecast = cf.forecast_month({"cur": mondays}, date(2026, 11, 28))
     assert forecast.total >= forecast.month_to_date == 200.0
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_point_forecast_lies_inside_its_interval(seed: int) -> None:
+    """The backtest's median error corrects the point; it never leaves the interval."""
+    rng = random.Random(seed)
+    growth = rng.uniform(-0.003, 0.004)
+
+    def spend(day: date) -> float:
+        spike = 3 if rng.random() < 0.05 else 1
+        return 100 * (1 + growth * (day - TODAY).days) * spike * rng.lognormvariate(0, 0.15)
+
+    forecast = cf.forecast_month({"cur": _series(120, spend)}, TODAY)
+    assert forecast.low <= forecast.total <= forecast.high

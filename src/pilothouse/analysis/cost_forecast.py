@@ -19,7 +19,9 @@ exact Decimal sums stay in :mod:`pilothouse.analysis.costs`).
   80 % interval, as ``benchmarks/cost_forecast.py`` measures it (the errors seen
   inside the history understate the next month's a little, so the tails are
   wider than 10/90). With too little history for that, a wider parametric
-  interval. The benchmark also compares the error with a naive run rate.
+  interval. The median of those errors corrects the point forecast for the
+  forecaster's bias on this ledger. The benchmark also compares the error with
+  a naive run rate.
 """
 
 from __future__ import annotations
@@ -228,8 +230,8 @@ def forecast_month(by_source: Mapping[str, Series], today: date) -> MonthForecas
     to_date = sum(amount for day, amount in totals.items() if start <= day <= today)
     estimated = _estimated_this_month(by_source, totals, start, today)
     predict = fit(totals, today)
-    remaining = _sum_ahead(predict, today, days_left)
-    low, high, how = _interval(totals, today, days_left, remaining)
+    remaining, low, high, how = _calibrated(totals, today, days_left,
+                                            _sum_ahead(predict, today, days_left))  # fmt: skip
     line = _line(_deseasonalised(totals, today, BASIS)[1])
     return MonthForecast(
         month_to_date=to_date,
@@ -257,18 +259,21 @@ def _estimated_this_month(
     return sum(a for d, a in totals.items() if start <= d <= today) - billed
 
 
-def _interval(
+def _calibrated(
     totals: Series, today: date, horizon: int, remaining: float
-) -> tuple[float, float, str]:
-    """Bounds of the remaining spend: backtested error quantiles, else a wide spread."""
+) -> tuple[float, float, float, str]:
+    """The remaining spend corrected by the forecaster's median backtest error (its
+    bias on this ledger), and its bounds from the error quantiles; with too little
+    history, uncorrected within a wide parametric spread."""
     if horizon <= 0:
-        return 0.0, 0.0, "none (month complete)"
+        return 0.0, 0.0, 0.0, "none (month complete)"
     errors = backtest_errors(totals, today, horizon)
     if len(errors) >= MIN_BACKTESTS:
-        low = remaining * (1 + _quantile(errors, _TAIL))
-        high = remaining * (1 + _quantile(errors, 1 - _TAIL))
-        return max(low, 0.0), max(high, low), f"backtest of {len(errors)} cutoffs"
+        low = max(remaining * (1 + _quantile(errors, _TAIL)), 0.0)
+        high = max(remaining * (1 + _quantile(errors, 1 - _TAIL)), low)
+        point = min(max(remaining * (1 + statistics.median(errors)), low), high)
+        return point, low, high, f"backtest of {len(errors)} cutoffs"
     sigma = _line(_deseasonalised(totals, today, BASIS)[1]).sigma
     # Day-to-day noise adds up as sqrt(h); an error in the level as h.
     spread = _Z80 * sigma * math.sqrt(horizon + horizon**2 / 7)
-    return max(remaining - spread, 0.0), remaining + spread, "spread (short history)"
+    return remaining, max(remaining - spread, 0.0), remaining + spread, "spread (short history)"

@@ -259,15 +259,12 @@ def _summary(currency: str, data: dict[str, Any]) -> list[str]:
             f"{forecast['interval'][1]}], {forecast['month_to_date']} to date"
         )
     if data["lagging_sources"]:
-        late = ", ".join(f"{s} (last {d})" for s, d in data["lagging_sources"].items())
+        late = ", ".join(data["lagging_sources"])
+        estimate = data.get("forecast", {}).get("estimated_unbilled")
         lines.append(
-            f"billed through {data['billed_through']}: {late} not billed since; "
-            "movers and anomalies stop there"
-            + (
-                f", {data['forecast']['estimated_unbilled']} estimated"
-                if "forecast" in data
-                else ""
-            )
+            f"billed through {data['billed_through']} ({late} late"
+            + (f", {estimate} estimated since" if estimate else "")
+            + "): movers and anomalies stop there"
         )
     lines += [f"  mover: {m['group']} {m['before']} -> {m['after']}" for m in data["movers"]]
     lines += [
@@ -554,18 +551,25 @@ def whatif(
     span = _window(state, since, until, days)
     currency = state.config["cost.currency"].upper()
     with state.open_store() as store:
+        # Days not billed yet are missing spend: the daily means end where billing does.
+        by_source = spend_history(store, state, span[-1]).get(currency, {})
+        billed = cost_forecast.complete_through(
+            cost_forecast.lagging_sources(by_source, span[-1]), span[-1]
+        )
+        span = [day for day in span if day <= billed] or [billed]
         lines = ledger.split_by_currency(load_ledger(store, state, span[0], span[-1])).get(
             currency, []
         )
         stored = store.cost_range()
     if not lines and not as_json:
-        stdout_console(state.env).print(Text(_empty_window_note(span, stored)))
+        _console(state).print(Text(_empty_window_note(span, stored)))
         return
     baseline, projections = scenarios.project(lines, span, chosen)
     target = Decimal(str(state.config["cost.daily_target"]))
     result = {
         "currency": currency,
         "days": len(span),
+        "billed_through": span[-1].isoformat(),
         "baseline_daily": _money(baseline, currency),
         "target_daily": _money(target, currency),
         "scenarios": [
