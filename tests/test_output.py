@@ -210,7 +210,11 @@ def reports(tmp_path: Path) -> Path:
     return folder
 
 
-def test_ingest_is_quiet_on_stderr_when_not_a_terminal(sqlite_cli: Cli, reports: Path) -> None:
+@pytest.mark.parametrize("env", [{}, {"FORCE_COLOR": "1"}, {"TTY_COMPATIBLE": "0"}])
+def test_ingest_is_quiet_on_stderr_when_not_a_terminal(
+    sqlite_cli: Cli, reports: Path, env: dict[str, str]
+) -> None:
+    sqlite_cli.env = env
     code, out, err = sqlite_cli("ingest", "junit", str(reports))
     assert (code, err) == (0, "") and "3 file(s)" in out
 
