@@ -144,8 +144,8 @@ def fold_name(text: str, width: int) -> str:
     rest = text
     while cell_len(rest) > width > 0:
         cut = width
-        while cell_len(rest[:cut]) > width:
-            cut -= 1
+        while cut > 1 and cell_len(rest[:cut]) > width:
+            cut -= 1  # a wide character may take two cells; one always goes on a line
         best = next(
             (point for seps in _BREAKS if (point := _last_break(rest, cut, seps)) > width // 2),
             cut,
