@@ -9,6 +9,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from rich.cells import cell_len
 
 from pilothouse.cli.output import Col, fit_columns, fold_name, output_width
 from pilothouse.store import Store
@@ -45,6 +48,18 @@ def test_fold_name_breaks_after_separators_and_keeps_every_character(
     folded = fold_name(text, width)
     assert folded.split("\n") == lines
     assert folded.replace("\n", "") == text
+
+
+@given(
+    text=st.text(st.sampled_from("ab:/._- 漢é"), min_size=1, max_size=120),
+    width=st.integers(1, 60),
+)
+def test_fold_name_never_loses_a_character_nor_exceeds_the_width(text: str, width: int) -> None:
+    folded = fold_name(text, width)
+    assert folded.replace("\n", "") == text
+    # Only a lone two-cell character may exceed a one-cell width.
+    assert all(cell_len(line) <= max(width, 2) for line in folded.split("\n"))
+    assert all(len(line) == 1 for line in folded.split("\n") if cell_len(line) > width)
 
 
 def test_secondary_columns_drop_in_their_declared_order() -> None:
@@ -210,7 +225,11 @@ def reports(tmp_path: Path) -> Path:
     return folder
 
 
-def test_ingest_is_quiet_on_stderr_when_not_a_terminal(sqlite_cli: Cli, reports: Path) -> None:
+@pytest.mark.parametrize("env", [{}, {"FORCE_COLOR": "1"}, {"TTY_COMPATIBLE": "0"}])
+def test_ingest_is_quiet_on_stderr_when_not_a_terminal(
+    sqlite_cli: Cli, reports: Path, env: dict[str, str]
+) -> None:
+    sqlite_cli.env = env
     code, out, err = sqlite_cli("ingest", "junit", str(reports))
     assert (code, err) == (0, "") and "3 file(s)" in out
 

@@ -39,9 +39,15 @@ def stdout_console(env: Mapping[str, str] | None = None) -> Console:
 
 def progress_bar(env: Mapping[str, str] | None = None, *, quiet: bool = False) -> Progress:
     """A transient progress display on stderr, shown only when stderr is a terminal
-    (TTY_COMPATIBLE=1 or FORCE_COLOR forces it) and the output is not for a machine."""
-    console = Console(stderr=True, highlight=False, _environ=os.environ if env is None else env)
-    shown = console.is_terminal and not console.is_dumb_terminal and not quiet
+    (TTY_COMPATIBLE=1 says so, =0 says not) and the output is not for a machine.
+
+    FORCE_COLOR does not count: CI sets it for colour in logs, where a bar is noise.
+    """
+    environ = os.environ if env is None else env
+    flag = environ.get("TTY_COMPATIBLE", "")
+    terminal = flag == "1" if flag in ("0", "1") else sys.stderr.isatty()
+    console = Console(stderr=True, highlight=False, force_terminal=terminal, _environ=environ)
+    shown = terminal and not console.is_dumb_terminal and not quiet
     return Progress(console=console, transient=True, disable=not shown)
 
 
@@ -138,8 +144,8 @@ def fold_name(text: str, width: int) -> str:
     rest = text
     while cell_len(rest) > width > 0:
         cut = width
-        while cell_len(rest[:cut]) > width:
-            cut -= 1
+        while cut > 1 and cell_len(rest[:cut]) > width:
+            cut -= 1  # a wide character may take two cells; one always goes on a line
         best = next(
             (point for seps in _BREAKS if (point := _last_break(rest, cut, seps)) > width // 2),
             cut,
