@@ -293,6 +293,12 @@ def test_cli_quarantine_json_flag_in_either_place(
     assert len(json.loads(out)["quarantined"]) == 2
 
 
+def test_cli_quarantine_refuses_the_reports_markdown_format(flaky_history: Cli) -> None:
+    code, out, err = flaky_history("flaky", "--format", "markdown", "quarantine")
+    assert (code, out) == (2, "")
+    assert "markdown is a format of the flaky report" in err
+
+
 def test_cli_preview_and_table(flaky_history: Cli) -> None:
     code, out, _ = flaky_history("flaky", "--preview", "--score-threshold", "0.95")
     assert code == 0 and out.endswith("0 added, 2 dropped\n")

@@ -284,7 +284,7 @@ def flaky(
     state = state_of(ctx)
     overrides = {"min_runs": min_runs, "score": score_threshold}
     span = _window(state, window, since)
-    ctx.meta["flaky"] = (span, overrides, as_json or fmt is ReportFormat.json)
+    ctx.meta["flaky"] = (span, overrides, ReportFormat.json if as_json else fmt)
     if ctx.invoked_subcommand is not None:
         return
     results, note = _results(state, span)
@@ -333,8 +333,13 @@ def quarantine(
     """
     state = state_of(ctx)
     # `flaky --json quarantine` (or --format json) means `flaky quarantine --json`.
-    span, overrides, parent_json = ctx.meta["flaky"]
-    if as_json or parent_json:
+    span, overrides, parent_fmt = ctx.meta["flaky"]
+    if parent_fmt is ReportFormat.markdown:
+        raise typer.BadParameter(
+            "markdown is a format of the flaky report; quarantine prints pytest, nextest or json",
+            param_hint="--format",
+        )
+    if as_json or parent_fmt is ReportFormat.json:
         fmt = QuarantineFormat.json
     thresholds = _thresholds(state, **overrides)
     results, note = _results(state, span)
