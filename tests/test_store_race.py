@@ -11,14 +11,16 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy
+from sqlalchemy import Connection
 
-from pilothouse.model import RunInfo, TestCase
-from pilothouse.store import ReportInput, Store
+from pilothouse.model import ArtifactRecord, CacheUsage, RunInfo, TestCase, WorkflowRecord
+from pilothouse.store import ReportInput, Store, costs
+from pilothouse.store import github as gh
 
 from .conftest import DATA, FIXED_NOW, JUNIT
 from .racer import Result, race
@@ -109,32 +111,68 @@ def test_one_cost_export_ingested_at_once_is_stored_once(store_url: str, tmp_pat
 RUN = RunInfo("github", REPO, "555", 1, job="test")
 
 
-def _cases(outcome: str, held: threading.Event, release: threading.Event) -> Iterator[TestCase]:
-    """Two testcases; between them the ingest's transaction is open, held by the test."""
+class Overlap:
+    """Two writers in threads: the first holds its transaction open (calling `hold`)
+    until the second is waiting on a lock (PostgreSQL; on SQLite it waits on the write
+    lock, which nothing here can observe) or has ended; then both finish."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.application = f"second-{uuid.uuid4().hex[:8]}"
+        self.second_url = url
+        if url.startswith("postgresql"):
+            self.second_url = f"{url}&application_name={self.application}"
+        self.held, self.release = threading.Event(), threading.Event()
+        self.errors: list[BaseException] = []
+
+    def hold(self) -> None:
+        self.held.set()
+        assert self.release.wait(timeout=120)
+
+    def _guarded(self, write: Callable[[], object]) -> None:
+        try:
+            write()
+        except BaseException as exc:
+            self.errors.append(exc)
+            self.held.set()
+
+    def run(self, first: Callable[[], object], second: Callable[[], object]) -> None:
+        writing = threading.Thread(target=self._guarded, args=(first,))
+        waiting = threading.Thread(target=self._guarded, args=(second,))
+        writing.start()
+        assert self.held.wait(timeout=120)
+        waiting.start()
+        self._wait_until_blocked(waiting)
+        self.release.set()
+        writing.join(timeout=120)
+        waiting.join(timeout=120)
+        assert self.errors == []
+
+    def _wait_until_blocked(self, second: threading.Thread) -> None:
+        if not self.url.startswith("postgresql"):
+            return
+        engine = sqlalchemy.create_engine(self.url)
+        query = sqlalchemy.text(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE application_name = :name AND wait_event_type = 'Lock'"
+        )
+        try:
+            with engine.connect() as connection:
+                for _ in range(6000):  # bounded by count, not by time
+                    name = {"name": self.application}
+                    if not second.is_alive() or connection.execute(query, name).scalar():
+                        return
+                    connection.rollback()
+                    second.join(0.01)
+        finally:
+            engine.dispose()
+
+
+def _cases(outcome: str, hold: Callable[[], None]) -> Iterator[TestCase]:
+    """Two testcases; between them the ingest's transaction is held open."""
     yield TestCase("s", "pkg.C", "test_a", "", 0.5, "passed")
-    held.set()
-    assert release.wait(timeout=120)
+    hold()
     yield TestCase("s", "pkg.C", "test_b", "", 0.5, outcome)  # type: ignore[arg-type]
-
-
-def _wait_until_blocked(url: str, application: str, done: threading.Thread) -> None:
-    """Until the sync's connection waits on a lock (PostgreSQL) or the sync ended."""
-    if not url.startswith("postgresql"):
-        return  # SQLite: the sync waits on the write lock; nothing to observe
-    engine = sqlalchemy.create_engine(url)
-    query = sqlalchemy.text(
-        "SELECT count(*) FROM pg_stat_activity "
-        "WHERE application_name = :name AND wait_event_type = 'Lock'"
-    )
-    try:
-        with engine.connect() as connection:
-            for _ in range(6000):  # bounded by count, not by time
-                if not done.is_alive() or connection.execute(query, {"name": application}).scalar():
-                    return
-                connection.rollback()
-                done.join(0.01)
-    finally:
-        engine.dispose()
 
 
 @pytest.mark.parametrize("outcome", ["passed", "failed"])
@@ -144,40 +182,20 @@ def test_a_sync_storing_a_run_waits_for_a_report_going_into_it(
     """A report ingested inside job "test" while a sync stores its run: the sync used to
     adopt the job's earlier reports, then delete the placeholder job, cascading into
     the new report (lost silently), or deadlock with the ingest on the run's row."""
-    application = f"sync-{uuid.uuid4().hex[:8]}"
-    sync_url = store_url
-    if store_url.startswith("postgresql"):
-        sync_url = f"{store_url}&application_name={application}"
     with Store.open(store_url, create=True) as store:
         store.add_reports(RUN, [ReportInput("a.xml", "d1", 1, [])], now=FIXED_NOW)
-    held, release = threading.Event(), threading.Event()
-    errors: list[BaseException] = []
+    overlap = Overlap(store_url)
 
     def ingest() -> None:
-        try:
-            with Store.open(store_url) as store:
-                report = ReportInput("b.xml", "d2", 1, _cases(outcome, held, release))
-                store.add_reports(RUN, [report], now=FIXED_NOW)
-        except BaseException as exc:
-            errors.append(exc)
-            held.set()
+        with Store.open(store_url) as store:
+            report = ReportInput("b.xml", "d2", 1, _cases(outcome, overlap.hold))
+            store.add_reports(RUN, [report], now=FIXED_NOW)
 
     def sync() -> None:
-        try:
-            with Store.open(sync_url) as store:
-                store.store_github_run(REPO, [_attempt()], [_job("9", "test (ubuntu)")])
-        except BaseException as exc:
-            errors.append(exc)
+        with Store.open(overlap.second_url) as store:
+            store.store_github_run(REPO, [_attempt()], [_job("9", "test (ubuntu)")])
 
-    ingesting, syncing = threading.Thread(target=ingest), threading.Thread(target=sync)
-    ingesting.start()
-    assert held.wait(timeout=120)
-    syncing.start()
-    _wait_until_blocked(store_url, application, syncing)
-    release.set()
-    ingesting.join(timeout=120)
-    syncing.join(timeout=120)
-    assert errors == []
+    overlap.run(ingest, sync)
     with Store.open(store_url) as store:
         (run,) = store.list_runs()
         counts = store.counts()
@@ -185,3 +203,43 @@ def test_a_sync_storing_a_run_waits_for_a_report_going_into_it(
     assert [job.name for job in run.jobs] == ["test (ubuntu)"]  # both reports adopted
     assert run.conclusion == "success"  # a synced run keeps GitHub's conclusion
     assert (run.tests, run.failed) == (2, int(outcome == "failed"))
+
+
+# -- GitHub sync writes of one repository at once -------------------------------------
+
+T = FIXED_NOW
+WRITES: dict[str, Callable[[Connection], object]] = {
+    "sync cursor": lambda c: gh.set_sync_state(c, REPO, cursor=T, synced_at=T),
+    "ETag": lambda c: gh.save_etag(c, REPO, "https://api.github.com/x", '"e1"', None),
+    "workflows": lambda c: gh.upsert_workflows(
+        c, REPO, [WorkflowRecord("77", "CI", ".github/workflows/ci.yml", "active", T, T)]
+    ),
+    "artifacts": lambda c: gh.upsert_artifacts(
+        c, REPO, [ArtifactRecord("5", "555", "logs", 10, None, False, T, T, T)]
+    ),
+    "run": lambda c: gh.store_run(c, REPO, [_attempt()], [_job("9", "test")]),
+    "alert": lambda c: costs.mark_sent(c, "budget:80", T),
+}
+
+
+@pytest.mark.parametrize("write", list(WRITES))
+def test_one_write_twice_at_once_both_succeed(store_url: str, write: str) -> None:
+    """Two syncs of one repository: the second writer meets the first's uncommitted row."""
+    with Store.open(store_url, create=True) as store:  # the repository is known
+        store.add_cache_usage(REPO, CacheUsage(1, 1), taken_at=T)
+    overlap = Overlap(store_url)
+
+    def first() -> None:
+        with Store.open(store_url) as store, store._writing() as connection:
+            WRITES[write](connection)
+            overlap.hold()
+
+    def second() -> None:
+        with Store.open(overlap.second_url) as store, store._writing() as connection:
+            WRITES[write](connection)
+
+    overlap.run(first, second)
+    with Store.open(store_url) as store:
+        counts = store.counts()
+    assert counts["repositories"] == 1
+    assert counts["workflows"] + counts["artifacts"] + counts["runs"] <= 1
