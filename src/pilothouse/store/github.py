@@ -40,7 +40,7 @@ PROVIDER = "github"
 # Jobs created by `ingest junit` before the sync knows the job's real id.
 JUNIT_JOB_PREFIX = "junit:"
 _JOB_KEY_LIMIT = 255  # jobs.job_key
-_RUN_KEY = ("repository_id", "run_key", "attempt")
+RUN_KEY = ("repository_id", "run_key", "attempt")  # runs: the natural key
 
 
 def junit_job_key(name: str) -> str:
@@ -150,7 +150,7 @@ def store_run(
     new_runs = new_jobs = new_steps = 0
     for attempt in attempts:
         run_ids[attempt.attempt], inserted = keyed.ensure_id(
-            connection, runs, _run_values(repo_id, attempt), _RUN_KEY, update_existing=True
+            connection, runs, _run_values(repo_id, attempt), RUN_KEY, update_existing=True
         )
         new_runs += inserted
     known = _known_jobs(connection, list(run_ids.values()))

@@ -85,9 +85,7 @@ def _ensure_run(connection: Connection, run: RunInfo, now: datetime) -> tuple[in
         "created_at": now,
         **given,
     }
-    run_id, inserted = keyed.ensure_id(
-        connection, runs, values, ("repository_id", "run_key", "attempt")
-    )
+    run_id, inserted = keyed.ensure_id(connection, runs, values, gh.RUN_KEY)
     if inserted or not given:
         return run_id, {}
     row = connection.execute(select(runs).where(runs.c.id == run_id)).mappings().one()
