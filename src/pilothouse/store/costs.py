@@ -8,10 +8,11 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Float, and_, cast, delete, func, insert, select, update
+from sqlalchemy import Connection, Float, and_, cast, delete, func, select, update
 
 from pilothouse.analysis.cost_forecast import DailySpend
 from pilothouse.model import CostLine
+from pilothouse.store import keyed
 from pilothouse.store.schema import alerts_sent, cost_lines, jobs, repositories, runs
 
 BATCH = 1000
@@ -91,12 +92,14 @@ def _drop_aside(connection: Connection, keys: Iterable[tuple[str, str]]) -> int:
 def _flush(connection: Connection, pending: dict[tuple[str, str], CostLine]) -> int:
     """Insert the lines not stored yet; how many were not stored before this ingest."""
     known = _known_keys(connection, pending)
-    fresh = [key for key in pending if key not in known]
+    fresh = sorted(key for key in pending if key not in known)  # in key order: no deadlock
     redelivered = _drop_aside(connection, fresh)
-    if fresh:
-        connection.execute(insert(cost_lines), [_row(pending[key]) for key in fresh])
+    # A concurrent ingest of the same lines may insert some first: those count as known.
+    inserted = keyed.insert_new_many(
+        connection, cost_lines, [_row(pending[key]) for key in fresh], ("source", "line_key")
+    )
     pending.clear()
-    return len(fresh) - redelivered
+    return inserted - redelivered
 
 
 def add_lines(
@@ -245,4 +248,4 @@ def sent_alerts(connection: Connection, keys: Iterable[str]) -> set[str]:
 
 
 def mark_sent(connection: Connection, key: str, at: datetime) -> None:
-    connection.execute(insert(alerts_sent).values(alert_key=key, sent_at=at))
+    keyed.insert_new(connection, alerts_sent, {"alert_key": key, "sent_at": at}, ("alert_key",))

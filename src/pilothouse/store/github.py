@@ -22,6 +22,7 @@ from pilothouse.model import (
     RunAttempt,
     WorkflowRecord,
 )
+from pilothouse.store import keyed
 from pilothouse.store.schema import (
     artifacts,
     cache_usage,
@@ -39,6 +40,7 @@ PROVIDER = "github"
 # Jobs created by `ingest junit` before the sync knows the job's real id.
 JUNIT_JOB_PREFIX = "junit:"
 _JOB_KEY_LIMIT = 255  # jobs.job_key
+RUN_KEY = ("repository_id", "run_key", "attempt")  # runs: the natural key
 
 
 def junit_job_key(name: str) -> str:
@@ -84,28 +86,16 @@ class Added:
     steps: int = 0
 
 
-def repository_id(connection: Connection, full_name: str, *, create: bool = True) -> int | None:
-    where = and_(repositories.c.provider == PROVIDER, repositories.c.full_name == full_name)
+def repository_id(
+    connection: Connection, full_name: str, *, create: bool = True, provider: str = PROVIDER
+) -> int | None:
+    """The repository's id; created when absent if *create*, else None."""
+    values = {"provider": provider, "full_name": full_name}
+    if create:
+        return keyed.ensure_id(connection, repositories, values, ("provider", "full_name"))[0]
+    where = and_(repositories.c.provider == provider, repositories.c.full_name == full_name)
     found = connection.execute(select(repositories.c.id).where(where)).scalar()
-    if found is not None or not create:
-        return None if found is None else int(found)
-    result = connection.execute(insert(repositories).values(provider=PROVIDER, full_name=full_name))
-    key = result.inserted_primary_key
-    assert key is not None
-    return int(key[0])
-
-
-def _upsert(
-    connection: Connection, table: Table, where: Any, values: dict[str, Any]
-) -> tuple[int, bool]:
-    """Update the row matching *where* or insert it; (id, inserted)."""
-    found = connection.execute(select(table.c.id).where(where)).scalar()
-    if found is not None:
-        connection.execute(update(table).where(table.c.id == found).values(**values))
-        return int(found), False
-    key = connection.execute(insert(table).values(**values)).inserted_primary_key
-    assert key is not None
-    return int(key[0]), True
+    return None if found is None else int(found)
 
 
 def _run_values(repo_id: int, run: RunAttempt) -> dict[str, Any]:
@@ -152,18 +142,15 @@ def store_run(
     job_records: Sequence[JobRecord],
 ) -> Added:
     """Upsert every attempt of one run with its jobs and steps; count what is new."""
+    for run_key in sorted({attempt.run_key for attempt in attempts}):
+        keyed.lock_run(connection, PROVIDER, repo, run_key, exclusive=True)
     repo_id = repository_id(connection, repo)
     assert repo_id is not None
     run_ids: dict[int, int] = {}
     new_runs = new_jobs = new_steps = 0
     for attempt in attempts:
-        where = and_(
-            runs.c.repository_id == repo_id,
-            runs.c.run_key == attempt.run_key,
-            runs.c.attempt == attempt.attempt,
-        )
-        run_ids[attempt.attempt], inserted = _upsert(
-            connection, runs, where, _run_values(repo_id, attempt)
+        run_ids[attempt.attempt], inserted = keyed.ensure_id(
+            connection, runs, _run_values(repo_id, attempt), RUN_KEY, update_existing=True
         )
         new_runs += inserted
     known = _known_jobs(connection, list(run_ids.values()))
@@ -174,10 +161,9 @@ def store_run(
         values = _job_values(run_id, job)
         found = known.get((run_id, job.job_key))
         if found is None:
-            key = connection.execute(insert(jobs).values(**values)).inserted_primary_key
-            assert key is not None
-            new_jobs += 1
-            new_steps += _insert_steps(connection, int(key[0]), job)
+            job_id, inserted = keyed.ensure_id(connection, jobs, values, ("run_id", "job_key"))
+            new_jobs += inserted
+            new_steps += _insert_steps(connection, job_id, job) if inserted else 0
         elif found.status != "completed" or found.steps != len({s.number for s in job.steps}):
             # A finished job does not change; one that was running gets its new state.
             connection.execute(update(jobs).where(jobs.c.id == found.id).values(**values))
@@ -314,8 +300,7 @@ def _upsert_keyed(
     new = 0
     for item in items:
         values = {"repository_id": repo_id, **_fields(item)}
-        where = and_(table.c.repository_id == repo_id, table.c[key] == values[key])
-        new += _upsert(connection, table, where, values)[1]
+        new += keyed.upsert(connection, table, values, ("repository_id", key))
     return new
 
 
@@ -372,16 +357,9 @@ def get_sync_state(connection: Connection, repo: str) -> SyncState:
 def set_sync_state(
     connection: Connection, repo: str, *, cursor: datetime | None, synced_at: datetime
 ) -> None:
-    repo_id = repository_id(connection, repo)
-    where = sync_state.c.repository_id == repo_id
-    if connection.execute(select(sync_state.c.repository_id).where(where)).first():
-        connection.execute(
-            update(sync_state).where(where).values(cursor=cursor, synced_at=synced_at)
-        )
-    else:
-        connection.execute(
-            insert(sync_state).values(repository_id=repo_id, cursor=cursor, synced_at=synced_at)
-        )
+    values = {"repository_id": repository_id(connection, repo), "cursor": cursor,
+              "synced_at": synced_at}  # fmt: skip
+    keyed.upsert(connection, sync_state, values, ("repository_id",))
 
 
 def cached_etag(connection: Connection, repo: str, url: str) -> CachedEtag | None:
@@ -397,11 +375,6 @@ def cached_etag(connection: Connection, repo: str, url: str) -> CachedEtag | Non
 
 
 def save_etag(connection: Connection, repo: str, url: str, etag: str, next_url: str | None) -> None:
-    repo_id = repository_id(connection, repo)
-    where = and_(http_cache.c.repository_id == repo_id, http_cache.c.url == url)
-    if connection.execute(select(http_cache.c.url).where(where)).first():
-        connection.execute(update(http_cache).where(where).values(etag=etag, next_url=next_url))
-    else:
-        connection.execute(
-            insert(http_cache).values(repository_id=repo_id, url=url, etag=etag, next_url=next_url)
-        )
+    values = {"repository_id": repository_id(connection, repo), "url": url, "etag": etag,
+              "next_url": next_url}  # fmt: skip
+    keyed.upsert(connection, http_cache, values, ("repository_id", "url"))

@@ -9,12 +9,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, CursorResult, and_, insert, select, update
+from sqlalchemy import Connection, func, insert, literal, select, update
 
 from pilothouse.model import OUTCOMES, RunInfo, TestCase
 from pilothouse.store import github as gh
+from pilothouse.store import keyed
 from pilothouse.store.columns import check_text
-from pilothouse.store.schema import jobs, reports, repositories, runs, test_results, test_retries
+from pilothouse.store.schema import jobs, reports, runs, test_results, test_retries
 
 BATCH_ROWS = 5000
 
@@ -44,48 +45,27 @@ class StoredReport:
 def add_reports(
     connection: Connection, run: RunInfo, items: Iterable[ReportInput], now: datetime
 ) -> list[StoredReport]:
-    """See Store.add_reports: the body of its transaction."""
-    stored: list[StoredReport] = []
-    run_id = _ensure_run(connection, run, now)
+    """See Store.add_reports: the body of its transaction.
+
+    Safe against concurrent writers of the same repository, run, job or report
+    (see store.keyed); the run's row is only updated at the end, so a writer holds
+    its lock for no longer than its commit takes.
+    """
+    keyed.lock_run(connection, run.provider, run.repository, run.run_key, exclusive=False)
+    run_id, missing = _ensure_run(connection, run, now)
     job_id = _ensure_job(connection, run_id, run) if run.job else None
-    for item in items:
-        known = connection.execute(
-            select(reports.c.id).where(reports.c.run_id == run_id, reports.c.digest == item.digest)
-        ).scalar()
-        if known is not None:
-            stored.append(StoredReport(False, Counter(c.outcome for c in item.cases)))
-        else:
-            stored.append(_insert_report(connection, run_id, job_id, item, now))
+    stored = [_add_report(connection, run_id, job_id, item, now) for item in items]
+    if missing:
+        _fill_run(connection, run_id, missing)
     if any(r.new and (r.outcomes["failed"] or r.outcomes["error"]) for r in stored):
         _mark_failed(connection, run_id, job_id)
     return stored
 
 
-def _new_id(result: CursorResult[Any]) -> int:
-    key = result.inserted_primary_key
-    assert key is not None, "an INSERT returns its primary key"
-    return int(key[0])
-
-
-def _ensure_repository(connection: Connection, provider: str, full_name: str) -> int:
-    where = and_(repositories.c.provider == provider, repositories.c.full_name == full_name)
-    found = connection.execute(select(repositories.c.id).where(where)).scalar()
-    if found is not None:
-        return int(found)
-    inserted = connection.execute(
-        insert(repositories).values(provider=provider, full_name=full_name)
-    )
-    return _new_id(inserted)
-
-
-def _ensure_run(connection: Connection, run: RunInfo, now: datetime) -> int:
-    repository_id = _ensure_repository(connection, run.provider, run.repository)
-    where = and_(
-        runs.c.repository_id == repository_id,
-        runs.c.run_key == run.run_key,
-        runs.c.attempt == run.attempt,
-    )
-    row = connection.execute(select(runs).where(where)).mappings().first()
+def _ensure_run(connection: Connection, run: RunInfo, now: datetime) -> tuple[int, dict[str, Any]]:
+    """The run's id, and the fields it lacks that *run* knows (for _fill_run)."""
+    repository_id = gh.repository_id(connection, run.repository, provider=run.provider)
+    assert repository_id is not None
     fields = {
         "workflow": run.workflow,
         "event": run.event,
@@ -95,24 +75,27 @@ def _ensure_run(connection: Connection, run: RunInfo, now: datetime) -> int:
         "started_at": run.started_at,
         "finished_at": run.finished_at,
     }
-    if row is None:
-        values = {k: v for k, v in fields.items() if v is not None}
-        values.setdefault("created_at", now)
-        inserted = connection.execute(
-            insert(runs).values(
-                repository_id=repository_id,
-                run_key=run.run_key,
-                attempt=run.attempt,
-                status="completed",
-                conclusion="success",
-                **values,
-            )
-        )
-        return _new_id(inserted)
-    missing = {k: v for k, v in fields.items() if v is not None and row[k] is None}
-    if missing:
-        connection.execute(update(runs).where(runs.c.id == row["id"]).values(**missing))
-    return int(row["id"])
+    given = {k: v for k, v in fields.items() if v is not None}
+    values = {
+        "repository_id": repository_id,
+        "run_key": run.run_key,
+        "attempt": run.attempt,
+        "status": "completed",
+        "conclusion": "success",
+        "created_at": now,
+        **given,
+    }
+    run_id, inserted = keyed.ensure_id(connection, runs, values, gh.RUN_KEY)
+    if inserted or not given:
+        return run_id, {}
+    row = connection.execute(select(runs).where(runs.c.id == run_id)).mappings().one()
+    return run_id, {k: v for k, v in given.items() if row[k] is None}
+
+
+def _fill_run(connection: Connection, run_id: int, missing: dict[str, Any]) -> None:
+    """Give the run the fields it lacked, unless a concurrent writer did meanwhile."""
+    values = {k: func.coalesce(runs.c[k], literal(v, runs.c[k].type)) for k, v in missing.items()}
+    connection.execute(update(runs).where(runs.c.id == run_id).values(**values))
 
 
 def _ensure_job(connection: Connection, run_id: int, run: RunInfo) -> int:
@@ -123,26 +106,19 @@ def _ensure_job(connection: Connection, run_id: int, run: RunInfo) -> int:
     synced = gh.find_job_for_report(connection, run_id, run.job)
     if synced is not None:
         return synced
-    key = gh.junit_job_key(run.job)
-    where = and_(jobs.c.run_id == run_id, jobs.c.job_key == key)
-    found = connection.execute(select(jobs.c.id).where(where)).scalar()
-    if found is not None:
-        return int(found)
-    inserted = connection.execute(
-        insert(jobs).values(
-            run_id=run_id,
-            job_key=key,
-            name=run.job,
-            runner_labels=json.dumps(list(run.runner_labels)),
-            attempt=run.attempt,
-            status="completed",
-            conclusion="success",
-            created_at=run.job_started_at,
-            started_at=run.job_started_at,
-            finished_at=run.job_finished_at,
-        )
-    )
-    return _new_id(inserted)
+    values = {
+        "run_id": run_id,
+        "job_key": gh.junit_job_key(run.job),
+        "name": run.job,
+        "runner_labels": json.dumps(list(run.runner_labels)),
+        "attempt": run.attempt,
+        "status": "completed",
+        "conclusion": "success",
+        "created_at": run.job_started_at,
+        "started_at": run.job_started_at,
+        "finished_at": run.job_finished_at,
+    }
+    return keyed.ensure_id(connection, jobs, values, ("run_id", "job_key"))[0]
 
 
 _RESULT_COLUMNS = (
@@ -195,23 +171,25 @@ def _as_text(path: str) -> str:
     return raw.decode("utf-8", "replace")
 
 
-def _insert_report(
+def _add_report(
     connection: Connection, run_id: int, job_id: int | None, item: ReportInput, now: datetime
 ) -> StoredReport:
-    """Insert one report, streaming its testcases in batches."""
-    report_id = _new_id(
-        connection.execute(
-            insert(reports).values(
-                run_id=run_id,
-                job_id=job_id,
-                digest=item.digest,
-                path=_as_text(item.path),
-                size=item.size,
-                tests=0,
-                ingested_at=now,
-            )
-        )
-    )
+    """Insert one report, streaming its testcases in batches; a report whose digest
+    the run holds (stored before, or by a concurrent writer that commits first) is
+    still read to the end, so bad input is caught, and adds nothing."""
+    values = {
+        "run_id": run_id,
+        "job_id": job_id,
+        "digest": item.digest,
+        "path": _as_text(item.path),
+        "size": item.size,
+        "tests": 0,
+        "ingested_at": now,
+    }
+    new = keyed.insert_new(connection, reports, values, ("run_id", "digest"))
+    if new is None:
+        return StoredReport(False, Counter(case.outcome for case in item.cases))
+    report_id = int(new[0])
     sql = _bulk_insert_sql(connection)
     rows: list[tuple[Any, ...]] = []
     outcomes: dict[str, int] = dict.fromkeys(OUTCOMES, 0)

@@ -1,0 +1,245 @@
+"""Concurrent writers on both backends: real processes racing into one fresh store.
+
+Each race releases its writers from one barrier (tests/racer.py), so their
+transactions really overlap: on PostgreSQL, before natural-key writes were
+INSERT ... ON CONFLICT, 3 of 4 such ingests failed on a unique constraint in
+every trial.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy
+from sqlalchemy import Connection
+
+from pilothouse.model import ArtifactRecord, CacheUsage, RunInfo, TestCase, WorkflowRecord
+from pilothouse.store import ReportInput, Store, costs
+from pilothouse.store import github as gh
+
+from .conftest import DATA, FIXED_NOW, JUNIT
+from .racer import Result, race
+from .test_store_github import REPO, _attempt, _job
+
+PULSAR = JUNIT / "test-reporter" / "external__java__pulsar-test-report.xml"
+MATRIX = (
+    PULSAR,
+    JUNIT / "test-reporter" / "nette-tester__tester-v1.7-report.xml",
+    JUNIT / "publish-unit-test-result-action" / "mocha__latex-utensils.xml",
+    JUNIT / "publish-unit-test-result-action" / "pytest__junit.gloo.standalone.xml",
+)
+FOCUS = DATA / "cost" / "focus-sample-data" / "focus_sample.csv"
+WRITERS = 4
+
+
+def _expected_tests(path: Path) -> int:
+    expected = json.loads((DATA / "junit_expected.json").read_text())
+    return int(expected[str(path.relative_to(JUNIT))]["tests"])
+
+
+def _succeeded(results: list[Result]) -> list[dict[str, int]]:
+    for code, _out, err in results:
+        assert code == 0, err
+    return [json.loads(out) for _code, out, _err in results]
+
+
+def _counts(url: str) -> dict[str, int]:
+    with Store.open(url) as store:
+        return store.counts()
+
+
+def test_ingests_into_a_new_store_at_once_all_succeed(store_url: str, tmp_path: Path) -> None:
+    """Four CI runs report into a store nobody created yet: four migrations, one
+    new repository, four runs, all at once."""
+    argvs = [
+        ["ingest", "junit", str(PULSAR), "--repo", "acme/w", "--run-id", f"r{i}", "--json"]
+        for i in range(WRITERS)
+    ]
+    printed = _succeeded(race(store_url, tmp_path, argvs))
+    tests = _expected_tests(PULSAR)
+    assert [(p["tests"], p["duplicates"]) for p in printed] == [(tests, 0)] * WRITERS
+    counts = _counts(store_url)
+    assert (counts["repositories"], counts["runs"], counts["reports"]) == (1, WRITERS, WRITERS)
+    assert counts["test_results"] == WRITERS * tests
+
+
+def test_matrix_jobs_of_one_run_report_at_once(store_url: str, tmp_path: Path) -> None:
+    """A test matrix: one run id, one job each, each job its own report."""
+    argvs = [
+        ["ingest", "junit", str(path), "--repo", "acme/w", "--run-id", "42", "--job", f"test ({i})",
+         "--json"]
+        for i, path in enumerate(MATRIX)
+    ]  # fmt: skip
+    printed = _succeeded(race(store_url, tmp_path, argvs))
+    assert [p["tests"] for p in printed] == [_expected_tests(path) for path in MATRIX]
+    assert all(p["duplicates"] == 0 for p in printed)
+    counts = _counts(store_url)
+    assert (counts["runs"], counts["jobs"], counts["reports"]) == (1, WRITERS, WRITERS)
+    assert counts["test_results"] == sum(_expected_tests(path) for path in MATRIX)
+
+
+def test_one_report_ingested_at_once_is_stored_once(store_url: str, tmp_path: Path) -> None:
+    """A retried upload: the same report, run and job, four times at once. One stores
+    it, the others report its testcases as duplicates, as on SQLite."""
+    argv = ["ingest", "junit", str(PULSAR), "--repo", "acme/w", "--run-id", "42", "--job", "test",
+            "--json"]  # fmt: skip
+    printed = _succeeded(race(store_url, tmp_path, [argv] * WRITERS))
+    tests = _expected_tests(PULSAR)
+    assert sorted(p["duplicates"] for p in printed) == [0] + [tests] * (WRITERS - 1)
+    assert all(p["tests"] == tests for p in printed)
+    counts = _counts(store_url)
+    assert (counts["runs"], counts["jobs"], counts["reports"]) == (1, 1, 1)
+    assert counts["test_results"] == tests
+
+
+def test_one_cost_export_ingested_at_once_is_stored_once(store_url: str, tmp_path: Path) -> None:
+    argv = ["ingest", "cost", str(FOCUS), "--format", "focus", "--json"]
+    printed = _succeeded(race(store_url, tmp_path, [argv] * WRITERS))
+    assert sorted(p["new"] for p in printed) == [0] * (WRITERS - 1) + [1000]
+    assert sorted(p["duplicates"] for p in printed) == [0] + [1000] * (WRITERS - 1)
+    with Store.open(store_url) as store:
+        assert store.cost_range().lines == 1000
+
+
+# -- a GitHub sync storing a run while a report goes into it -------------------------
+
+RUN = RunInfo("github", REPO, "555", 1, job="test")
+
+
+class Overlap:
+    """Two writers in threads: the first holds its transaction open (calling `hold`)
+    until the second is waiting on a lock (PostgreSQL; on SQLite it waits on the write
+    lock, which nothing here can observe) or has ended; then both finish."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.application = f"second-{uuid.uuid4().hex[:8]}"
+        self.second_url = url
+        if url.startswith("postgresql"):
+            self.second_url = f"{url}&application_name={self.application}"
+        self.held, self.release = threading.Event(), threading.Event()
+        self.errors: list[BaseException] = []
+
+    def hold(self) -> None:
+        self.held.set()
+        assert self.release.wait(timeout=120)
+
+    def _guarded(self, write: Callable[[], object]) -> None:
+        try:
+            write()
+        except BaseException as exc:
+            self.errors.append(exc)
+            self.held.set()
+
+    def run(self, first: Callable[[], object], second: Callable[[], object]) -> None:
+        writing = threading.Thread(target=self._guarded, args=(first,))
+        waiting = threading.Thread(target=self._guarded, args=(second,))
+        writing.start()
+        assert self.held.wait(timeout=120)
+        waiting.start()
+        self._wait_until_blocked(waiting)
+        self.release.set()
+        writing.join(timeout=120)
+        waiting.join(timeout=120)
+        assert self.errors == []
+
+    def _wait_until_blocked(self, second: threading.Thread) -> None:
+        if not self.url.startswith("postgresql"):
+            return
+        engine = sqlalchemy.create_engine(self.url)
+        query = sqlalchemy.text(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE application_name = :name AND wait_event_type = 'Lock'"
+        )
+        try:
+            with engine.connect() as connection:
+                for _ in range(6000):  # bounded by count, not by time
+                    name = {"name": self.application}
+                    if not second.is_alive() or connection.execute(query, name).scalar():
+                        return
+                    connection.rollback()
+                    second.join(0.01)
+        finally:
+            engine.dispose()
+
+
+def _cases(outcome: str, hold: Callable[[], None]) -> Iterator[TestCase]:
+    """Two testcases; between them the ingest's transaction is held open."""
+    yield TestCase("s", "pkg.C", "test_a", "", 0.5, "passed")
+    hold()
+    yield TestCase("s", "pkg.C", "test_b", "", 0.5, outcome)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("outcome", ["passed", "failed"])
+def test_a_sync_storing_a_run_waits_for_a_report_going_into_it(
+    store_url: str, outcome: str
+) -> None:
+    """A report ingested inside job "test" while a sync stores its run: the sync used to
+    adopt the job's earlier reports, then delete the placeholder job, cascading into
+    the new report (lost silently), or deadlock with the ingest on the run's row."""
+    with Store.open(store_url, create=True) as store:
+        store.add_reports(RUN, [ReportInput("a.xml", "d1", 1, [])], now=FIXED_NOW)
+    overlap = Overlap(store_url)
+
+    def ingest() -> None:
+        with Store.open(store_url) as store:
+            report = ReportInput("b.xml", "d2", 1, _cases(outcome, overlap.hold))
+            store.add_reports(RUN, [report], now=FIXED_NOW)
+
+    def sync() -> None:
+        with Store.open(overlap.second_url) as store:
+            store.store_github_run(REPO, [_attempt()], [_job("9", "test (ubuntu)")])
+
+    overlap.run(ingest, sync)
+    with Store.open(store_url) as store:
+        (run,) = store.list_runs()
+        counts = store.counts()
+    assert (counts["reports"], counts["test_results"], counts["jobs"]) == (2, 2, 1)
+    assert [job.name for job in run.jobs] == ["test (ubuntu)"]  # both reports adopted
+    assert run.conclusion == "success"  # a synced run keeps GitHub's conclusion
+    assert (run.tests, run.failed) == (2, int(outcome == "failed"))
+
+
+# -- GitHub sync writes of one repository at once -------------------------------------
+
+T = FIXED_NOW
+WRITES: dict[str, Callable[[Connection], object]] = {
+    "sync cursor": lambda c: gh.set_sync_state(c, REPO, cursor=T, synced_at=T),
+    "ETag": lambda c: gh.save_etag(c, REPO, "https://api.github.com/x", '"e1"', None),
+    "workflows": lambda c: gh.upsert_workflows(
+        c, REPO, [WorkflowRecord("77", "CI", ".github/workflows/ci.yml", "active", T, T)]
+    ),
+    "artifacts": lambda c: gh.upsert_artifacts(
+        c, REPO, [ArtifactRecord("5", "555", "logs", 10, None, False, T, T, T)]
+    ),
+    "run": lambda c: gh.store_run(c, REPO, [_attempt()], [_job("9", "test")]),
+    "alert": lambda c: costs.mark_sent(c, "budget:80", T),
+}
+
+
+@pytest.mark.parametrize("write", list(WRITES))
+def test_one_write_twice_at_once_both_succeed(store_url: str, write: str) -> None:
+    """Two syncs of one repository: the second writer meets the first's uncommitted row."""
+    with Store.open(store_url, create=True) as store:  # the repository is known
+        store.add_cache_usage(REPO, CacheUsage(1, 1), taken_at=T)
+    overlap = Overlap(store_url)
+
+    def first() -> None:
+        with Store.open(store_url) as store, store._writing() as connection:
+            WRITES[write](connection)
+            overlap.hold()
+
+    def second() -> None:
+        with Store.open(overlap.second_url) as store, store._writing() as connection:
+            WRITES[write](connection)
+
+    overlap.run(first, second)
+    with Store.open(store_url) as store:
+        counts = store.counts()
+    assert counts["repositories"] == 1
+    assert counts["workflows"] + counts["artifacts"] + counts["runs"] <= 1
