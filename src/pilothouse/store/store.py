@@ -141,7 +141,13 @@ class Store:
         report rolls the whole call back.
         """
         with self._writing() as connection:
-            return reports_io.add_reports(connection, run, items, now)
+            stored = reports_io.add_reports(connection, run, items, now)
+        new = [report for report in stored if report.new]
+        results = sum(report.tests for report in new)
+        engines.analyze_if_grown(
+            self.engine, {"test_results": results, "reports": len(new), "runs": len(new)}
+        )
+        return stored
 
     # -- GitHub Actions sync ------------------------------------------------
 
@@ -150,7 +156,11 @@ class Store:
     ) -> gh.Added:
         """Upsert one run (every attempt given), its jobs and steps, in one transaction."""
         with self._writing() as connection:
-            return gh.store_run(connection, repo, attempts, job_records)
+            added = gh.store_run(connection, repo, attempts, job_records)
+        engines.analyze_if_grown(
+            self.engine, {"runs": added.runs, "jobs": added.jobs, "steps": added.steps}
+        )
+        return added
 
     def run_versions(self, repo: str) -> dict[str, gh.RunVersion]:
         with self._reading() as connection:
