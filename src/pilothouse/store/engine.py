@@ -267,7 +267,7 @@ def analyze_if_grown(engine: Engine, added: dict[str, int]) -> list[str]:
         return []
     try:
         with engine.connect() as connection:
-            known = dict(
+            known: dict[str, float] = dict(
                 connection.exec_driver_sql(
                     "SELECT relname, reltuples FROM pg_class"
                     " WHERE oid = ANY(%(tables)s::regclass[])",
