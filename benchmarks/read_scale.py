@@ -136,6 +136,7 @@ def main() -> int:
     parser.add_argument("--end", default="2026-11-29", help="last day of the sample history")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--only", help="run only the commands whose name contains this")
+    parser.add_argument("--skip", help="skip the commands whose name contains this")
     options = parser.parse_args()
     options.cache.mkdir(parents=True, exist_ok=True)
     end = date.fromisoformat(options.end)
@@ -144,6 +145,8 @@ def main() -> int:
     cmds = commands(since_day.isoformat())
     if options.only:
         cmds = {k: v for k, v in cmds.items() if options.only in k}
+    if options.skip:
+        cmds = {k: v for k, v in cmds.items() if options.skip not in k}
     for backend, urls in store_urls(options.cache, options.pg).items():
         for days, url in urls.items():
             ensure_loaded(backend, days, url, options.pg, end)

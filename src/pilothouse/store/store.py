@@ -314,8 +314,9 @@ class Store:
             for row in connection.execute(query.execution_options(yield_per=BATCH_ROWS)):
                 yield TestObservation(*row)
 
-    def result_history(self, *, since: datetime | None = None) -> list[HistoryRow]:
-        """Every test result since *since* with its run, attempt, job and commit, oldest first."""
+    def result_history(self, *, since: datetime | None = None) -> Iterator[HistoryRow]:
+        """Every test result since *since* with its run, attempt, job and commit, oldest
+        first, streamed: the caller keeps only what it needs of each row."""
         query = (
             _results_with_runs(
                 test_results.c.classname,
@@ -339,10 +340,8 @@ class Store:
         if since is not None:
             query = _in_window(query, since)
         with self._reading() as connection:
-            return [
-                HistoryRow._make(row)
-                for row in connection.execute(query.execution_options(yield_per=BATCH_ROWS))
-            ]
+            for row in connection.execute(query.execution_options(yield_per=BATCH_ROWS)):
+                yield HistoryRow._make(row)
 
     def counts(self) -> dict[str, int]:
         """How many rows each main table holds; test results from the reports' counts
