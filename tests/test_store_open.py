@@ -15,13 +15,14 @@ from alembic import command
 
 from pilothouse.errors import StoreError, StoreMissing
 from pilothouse.model import JobRecord, RunAttempt, RunInfo, StepRecord, TestCase
-from pilothouse.store import ReportInput, Store
+from pilothouse.store import Store
 from pilothouse.store.engine import (
     SCHEMA_REVISION,
     alembic_config,
     create_store_engine,
     parse_url,
 )
+from pilothouse.store.schema import reports, repositories, runs, test_results
 
 from .conftest import FIXED_NOW, JUNIT, Cli
 
@@ -207,11 +208,33 @@ def test_upgrading_a_store_with_history_keeps_every_row(cli: Cli) -> None:
     _migrate_to(cli.db, "0003")
     old = Store(create_store_engine(parse_url(cli.db), create=True))
     with old:
-        old.add_reports(RUN, [ReportInput("r.xml", "d" * 64, 1, CASES)], now=FIXED_NOW)
+        _add_report_0003(old)
         old.store_github_run("acme/widgets", [ATTEMPT], [JOB])
-        before = old.counts()
-    assert before["runs"] == 2 and before["steps"] == 1 and before["test_results"] == 2
     assert Store.upgrade(cli.db) == "0003"
     with Store.open(cli.db) as store:
-        assert store.counts() == before
+        counts = store.counts()
+        assert counts["runs"] == 2 and counts["steps"] == 1 and counts["test_results"] == 2
+        assert counts["reports"] == 1 and counts["jobs"] == 1
         assert [run.branch for run in store.list_runs()] == ["main", "feature/x"]
+
+
+def _add_report_0003(store: Store) -> None:
+    """A run with a report of CASES, written with the columns schema 0003 has."""
+    with store.engine.begin() as connection:
+        repo = connection.execute(
+            repositories.insert().values(provider="local", full_name="local")
+        ).inserted_primary_key
+        run = connection.execute(
+            runs.insert().values(repository_id=repo[0], run_key="1", attempt=1,
+                                 branch="feature/x", created_at=AT)
+        ).inserted_primary_key  # fmt: skip
+        report = connection.execute(
+            reports.insert().values(run_id=run[0], digest="d" * 64, path="r.xml", size=1,
+                                    tests=len(CASES), ingested_at=FIXED_NOW)
+        ).inserted_primary_key  # fmt: skip
+        connection.execute(
+            test_results.insert(),
+            [{"report_id": report[0], "ordinal": i, "suite": c.suite, "classname": c.classname,
+              "name": c.name, "file": c.file, "duration": c.duration, "outcome": c.outcome,
+              "message": "", "retries": 0} for i, c in enumerate(CASES)],
+        )  # fmt: skip

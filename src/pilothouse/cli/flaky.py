@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import enum
 import sys
+from collections.abc import Iterable
 from dataclasses import replace
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.text import Text
@@ -63,19 +64,31 @@ def _thresholds(state: State, **overrides: Any) -> analysis.Thresholds:
     return replace(base, **{k: v for k, v in overrides.items() if v is not None})
 
 
-def to_results(rows: list[HistoryRow]) -> list[analysis.Result]:
+_T = TypeVar("_T")
+
+
+def to_results(rows: Iterable[HistoryRow]) -> list[analysis.Result]:
+    """Analysis records from streamed rows. The strings that repeat across results (test
+    ids, runs, jobs, commits, suites, messages) are shared, not copied per result: a long
+    window holds millions of results of a few thousand tests and runs."""
+    shared: dict[object, Any] = {}
+
+    def one(value: _T) -> _T:
+        found: _T = shared.setdefault(value, value)
+        return found
+
     return [
         analysis.Result(
-            test=test_id(row.classname, row.name, row.file),
-            suite=row.suite,
-            run=row.run_key,
+            test=one(test_id(row.classname, row.name, row.file)),
+            suite=one(row.suite),
+            run=one(row.run_key),
             attempt=row.attempt,
-            job=row.job or "",
-            commit=row.commit or f"run:{row.run_key}",  # no commit: each run is its own code
-            at=row.created_at,
+            job=one(row.job or ""),
+            commit=one(row.commit or f"run:{row.run_key}"),  # no commit: each run is its own code
+            at=one(row.created_at),
             outcome=row.outcome,
             retries=row.retries,
-            message=row.message,
+            message=one(row.message),
         )
         for row in rows
         if row.created_at is not None

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -131,6 +132,13 @@ def weighted_median(values: list[float], weights: list[float]) -> float:
     return pairs[-1][0]
 
 
+# Sharding reads the results of the last 30 days of stored history (counted back from
+# the newest run, not the clock, so an idle store still plans): with a half-life of 10
+# results, a test run twice a day gives older results a weight under 1/64, and the read
+# stays the same size however many years the store holds.
+HISTORY_DAYS = 30
+
+
 def durations_from_history(
     observations: Iterable[TestObservation], *, half_life: int = 10
 ) -> dict[str, float]:
@@ -154,7 +162,8 @@ def durations_from_history(
 
 
 def durations_from_store(url: str) -> dict[str, float]:
-    """The store's estimates; none for a SQLite store not created yet (nothing is created).
+    """The store's estimates from the results of the HISTORY_DAYS before its newest run;
+    none for a SQLite store not created yet (nothing is created).
 
     The first CI run of a suite has no store: sharding then splits by count.
     """
@@ -170,7 +179,11 @@ def durations_from_store(url: str) -> dict[str, float]:
     except StoreMissing:
         return {}  # a database without pilothouse's tables: no history yet
     with store:
-        return durations_from_history(store.test_observations())
+        stored = store.run_range(with_results=True)
+        if stored is None:
+            return {}
+        since = stored[1] - timedelta(days=HISTORY_DAYS)
+        return durations_from_history(store.test_observations(since=since))
 
 
 def load_history(files: Sequence[Path], url: str) -> dict[str, float]:

@@ -209,7 +209,10 @@ def _add_report(
     if rows:
         connection.exec_driver_sql(sql, rows)
     tests = ordinal + 1
-    connection.execute(update(reports).where(reports.c.id == report_id).values(tests=tests))
+    failed = outcomes["failed"] + outcomes["error"]
+    connection.execute(
+        update(reports).where(reports.c.id == report_id).values(tests=tests, failed=failed)
+    )
     return StoredReport(True, Counter(outcomes))
 
 

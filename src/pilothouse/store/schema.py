@@ -106,15 +106,18 @@ reports = Table(
     Column("path", Name("report path"), nullable=False),
     Column("size", Int64("report size"), nullable=False),
     Column("tests", Int32("report tests"), nullable=False),
+    # Its failed and errored testcases, counted at ingest: `runs` reads them here.
+    Column("failed", Integer, nullable=False, server_default="0"),
     Column("ingested_at", UTCDateTime, nullable=False),
     UniqueConstraint("run_id", "digest"),
 )
 
 # One row per <testcase>, in report order (ordinal), so a report that repeats a
 # test (pytest-rerunfailures, marathon) keeps every try. Deliberately lean: a
-# rowid primary key, one foreign key and no secondary index, because ingest
-# writes hundreds of thousands of these rows per report (benchmarks/junit_ingest.py).
-# Run and job come through the report.
+# rowid primary key, one foreign key and one secondary index (report_id, which
+# every windowed read goes through: runs.created_at -> reports -> results),
+# because ingest writes hundreds of thousands of these rows per report
+# (benchmarks/junit_ingest.py). Run and job come through the report.
 test_results = Table(
     "test_results",
     metadata,
@@ -129,6 +132,7 @@ test_results = Table(
     Column("outcome", String(8), nullable=False),
     Column("message", Text, nullable=False),
     Column("retries", Integer, nullable=False),
+    Index(None, "report_id"),
 )
 
 test_retries = Table(

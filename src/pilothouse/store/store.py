@@ -8,8 +8,16 @@ from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select
-from sqlalchemy import case as sql_case
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    ScalarSelect,
+    Select,
+    Subquery,
+    func,
+    select,
+)
 from sqlalchemy.exc import SQLAlchemyError
 
 from pilothouse.analysis.cost_forecast import DailySpend
@@ -133,7 +141,13 @@ class Store:
         report rolls the whole call back.
         """
         with self._writing() as connection:
-            return reports_io.add_reports(connection, run, items, now)
+            stored = reports_io.add_reports(connection, run, items, now)
+        new = [report for report in stored if report.new]
+        results = sum(report.tests for report in new)
+        engines.analyze_if_grown(
+            self.engine, {"test_results": results, "reports": len(new), "runs": len(new)}
+        )
+        return stored
 
     # -- GitHub Actions sync ------------------------------------------------
 
@@ -142,7 +156,11 @@ class Store:
     ) -> gh.Added:
         """Upsert one run (every attempt given), its jobs and steps, in one transaction."""
         with self._writing() as connection:
-            return gh.store_run(connection, repo, attempts, job_records)
+            added = gh.store_run(connection, repo, attempts, job_records)
+        engines.analyze_if_grown(
+            self.engine, {"runs": added.runs, "jobs": added.jobs, "steps": added.steps}
+        )
+        return added
 
     def run_versions(self, repo: str) -> dict[str, gh.RunVersion]:
         with self._reading() as connection:
@@ -234,42 +252,38 @@ class Store:
     def list_runs(
         self, *, limit: int | None = None, since: datetime | None = None
     ) -> list[RunSummary]:
-        """Runs newest first (created at or after *since*), with their jobs and test counts."""
-        counts = (
-            select(
-                reports.c.run_id,
-                func.count().label("tests"),
-                func.sum(
-                    sql_case((test_results.c.outcome.in_(("failed", "error")), 1), else_=0)
-                ).label("failed"),
-            )
-            .join(reports, reports.c.id == test_results.c.report_id)
-            .group_by(reports.c.run_id)
-            .subquery()
-        )
+        """Runs newest first (created at or after *since*), with their jobs and test counts.
+
+        The *limit* newest runs are chosen in SQL and their attempts and jobs read by
+        a join on that choice (never a list of ids, which databases cap); test counts
+        come from the reports, counted at ingest.
+        """
+        chosen = _newest_runs(limit, since)
         query = (
             select(
                 runs,
                 repositories.c.provider,
                 repositories.c.full_name,
-                counts.c.tests,
-                counts.c.failed,
+                _report_sum(reports.c.tests).label("tests"),
+                _report_sum(reports.c.failed).label("failed"),
             )
             .join(repositories, repositories.c.id == runs.c.repository_id)
-            .outerjoin(counts, counts.c.run_id == runs.c.id)
-            .order_by(runs.c.created_at.desc(), runs.c.run_key.desc(), runs.c.attempt.desc())
+            .join(
+                chosen,
+                (chosen.c.repository_id == runs.c.repository_id)
+                & (chosen.c.run_key == runs.c.run_key),
+            )
+            .order_by(
+                chosen.c.newest.desc(), runs.c.run_key.desc(), runs.c.repository_id, runs.c.attempt
+            )
         )
         if since is not None:
             query = query.where(runs.c.created_at >= since)
         with self._reading() as connection:
             groups: dict[tuple[int, str], list[Any]] = {}
             for row in connection.execute(query).mappings():
-                key = (row["repository_id"], row["run_key"])
-                if key not in groups and limit is not None and len(groups) >= limit:
-                    continue
-                groups.setdefault(key, []).append(row)
-            ids = [row["id"] for rows in groups.values() for row in rows]
-            job_rows = _jobs_by_run(connection, ids)
+                groups.setdefault((row["repository_id"], row["run_key"]), []).append(row)
+            job_rows = _jobs_by_run(connection, query.with_only_columns(runs.c.id).order_by(None))
         return [_run_summary(rows, job_rows) for rows in groups.values()]
 
     def run_count(self, *, since: datetime | None = None) -> int:
@@ -295,29 +309,16 @@ class Store:
     def test_observations(self, *, since: datetime | None = None) -> Iterator[TestObservation]:
         """Every stored test result (of runs created since *since*) with its run's time,
         oldest first."""
-        query = (
-            select(
-                test_results.c.classname,
-                test_results.c.name,
-                test_results.c.file,
-                test_results.c.outcome,
-                test_results.c.duration,
-                runs.c.created_at,
-            )
-            .join(reports, reports.c.id == test_results.c.report_id)
-            .join(runs, runs.c.id == reports.c.run_id)
-            .order_by(runs.c.created_at, test_results.c.report_id, test_results.c.ordinal)
-        )
-        if since is not None:
-            query = query.where(runs.c.created_at >= since)
+        query = observations_query(since)
         with self._reading() as connection:
             for row in connection.execute(query.execution_options(yield_per=BATCH_ROWS)):
                 yield TestObservation(*row)
 
-    def result_history(self, *, since: datetime | None = None) -> list[HistoryRow]:
-        """Every test result since *since* with its run, attempt, job and commit, oldest first."""
+    def result_history(self, *, since: datetime | None = None) -> Iterator[HistoryRow]:
+        """Every test result since *since* with its run, attempt, job and commit, oldest
+        first, streamed: the caller keeps only what it needs of each row."""
         query = (
-            select(
+            _results_with_runs(
                 test_results.c.classname,
                 test_results.c.name,
                 test_results.c.file,
@@ -331,23 +332,21 @@ class Store:
                 test_results.c.retries,
                 test_results.c.message,
             )
-            .join(reports, reports.c.id == test_results.c.report_id)
-            .join(runs, runs.c.id == reports.c.run_id)
             .outerjoin(jobs, jobs.c.id == reports.c.job_id)
             .order_by(
                 runs.c.created_at, runs.c.attempt, test_results.c.report_id, test_results.c.ordinal
             )  # fmt: skip
         )
         if since is not None:
-            query = query.where(runs.c.created_at >= since)
+            query = _in_window(query, since)
         with self._reading() as connection:
-            return [
-                HistoryRow._make(row)
-                for row in connection.execute(query.execution_options(yield_per=BATCH_ROWS))
-            ]
+            for row in connection.execute(query.execution_options(yield_per=BATCH_ROWS)):
+                yield HistoryRow._make(row)
 
     def counts(self) -> dict[str, int]:
-        """How many rows each main table holds."""
+        """How many rows each main table holds; test results from the reports' counts
+        (kept at ingest), so the answer does not walk millions of rows."""
+        results = select(func.coalesce(func.sum(reports.c.tests), 0))
         with self._reading() as connection:
             return {
                 table.name: connection.execute(select(func.count()).select_from(table)).scalar_one()
@@ -357,13 +356,12 @@ class Store:
                     jobs,
                     steps,
                     reports,
-                    test_results,
                     test_retries,
                     artifacts,
                     workflows,
                     cache_usage,
                 )
-            }
+            } | {test_results.name: int(connection.execute(results).scalar_one())}
 
     def retries_of(self, classname: str, name: str) -> list[tuple[str, str]]:
         """The stored retries (kind, message) of one test, oldest first."""
@@ -377,6 +375,44 @@ class Store:
             return [(row.kind, row.message) for row in connection.execute(query)]
 
 
+def observations_query(since: datetime | None) -> Select[Any]:
+    """The results of runs created since *since*, oldest first: runs.created_at's index
+    finds the runs, reports.run_id and test_results.report_id the rest (EXPLAIN in
+    benchmarks/read_scale.py), so a window reads its own rows, not the history."""
+    query = _results_with_runs(
+        test_results.c.classname,
+        test_results.c.name,
+        test_results.c.file,
+        test_results.c.outcome,
+        test_results.c.duration,
+        runs.c.created_at,
+    ).order_by(runs.c.created_at, test_results.c.report_id, test_results.c.ordinal)
+    return query if since is None else _in_window(query, since)
+
+
+def _results_with_runs(*columns: ColumnElement[Any]) -> Select[Any]:
+    """*columns* of test results joined to their report and run."""
+    return (
+        select(*columns)
+        .select_from(test_results)
+        .join(reports, reports.c.id == test_results.c.report_id)
+        .join(runs, runs.c.id == reports.c.run_id)
+    )
+
+
+def _in_window(query: Select[Any], since: datetime) -> Select[Any]:
+    """Results of runs created since *since*. The reports of the window are named by a
+    subquery, so both planners start from runs.created_at's index and reach the results
+    through test_results.report_id's, with or without statistics (a plain join let
+    SQLite scan every result)."""
+    window_reports = (
+        select(reports.c.id)
+        .join(runs, runs.c.id == reports.c.run_id)
+        .where(runs.c.created_at >= since)
+    )
+    return query.where(runs.c.created_at >= since, test_results.c.report_id.in_(window_reports))
+
+
 def _raise_unstorable(exc: SQLAlchemyError) -> None:
     """A value the column types refused is bad input (exit 1), the same on both backends."""
     original = getattr(exc, "orig", None)
@@ -384,10 +420,31 @@ def _raise_unstorable(exc: SQLAlchemyError) -> None:
         raise InputError(str(original)) from None
 
 
-def _jobs_by_run(connection: Connection, run_ids: Sequence[int]) -> dict[int, list[JobSummary]]:
+def _newest_runs(limit: int | None, since: datetime | None) -> Subquery:
+    """The *limit* newest runs (repository, run key), by their newest attempt in the window."""
+    newest = func.max(runs.c.created_at).label("newest")
+    query = (
+        select(runs.c.repository_id, runs.c.run_key, newest)
+        .group_by(runs.c.repository_id, runs.c.run_key)
+        .order_by(newest.desc(), runs.c.run_key.desc(), runs.c.repository_id)
+        .limit(limit)
+    )
+    if since is not None:
+        query = query.where(runs.c.created_at >= since)
+    return query.subquery()
+
+
+def _report_sum(column: ColumnElement[int]) -> ScalarSelect[Any]:
+    """A run's sum of a reports column (0 without reports), read through reports.run_id."""
+    return (
+        select(func.coalesce(func.sum(column), 0))
+        .where(reports.c.run_id == runs.c.id)
+        .scalar_subquery()
+    )
+
+
+def _jobs_by_run(connection: Connection, run_ids: Select[Any]) -> dict[int, list[JobSummary]]:
     found: dict[int, list[JobSummary]] = {}
-    if not run_ids:
-        return found
     query = select(jobs).where(jobs.c.run_id.in_(run_ids)).order_by(jobs.c.run_id, jobs.c.id)
     for row in connection.execute(query).mappings():
         found.setdefault(row["run_id"], []).append(

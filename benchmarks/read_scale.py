@@ -1,0 +1,174 @@
+"""Benchmark: read commands on a store of 0.4M and of 2M test results.
+
+Two histories from ``pilothouse sample`` (60 and 308 days ending on --end, 0.42M and
+2.0M test results) are loaded once per backend into a cache directory (SQLite) or a
+schema of the PostgreSQL database (--pg URL), then each read command is run as its own
+child process, whole-process (interpreter start-up included), --repeat times:
+
+* ``report`` and ``tests --json`` over the 30 days before --end (``--since``);
+* ``shard --shards 8 --json`` (durations from the store);
+* ``runs --limit 20 --json``;
+* ``flaky --window 400 --json`` (all history).
+
+For each it prints the median wall time on each store, the growth ratio (2M / 0.4M)
+and the peak RSS of the child (``os.wait4``), then the query plans (EXPLAIN) of the
+window read and of ``runs --limit``. Goal (informational, the script exits 0 either
+way): growth <= 1.5x and peak RSS independent of the history for every command but
+``flaky``, whose reads grow with its window by definition.
+
+Run from the project root (the 308-day store takes several minutes to load once)::
+
+    .venv/bin/python benchmarks/read_scale.py --cache /tmp/read-scale \\
+        --pg postgresql+psycopg://postgres@127.0.0.1:5432/test
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy
+
+from pilothouse.store.engine import parse_url
+from pilothouse.store.store import _newest_runs, observations_query
+
+DAYS = (60, 308)
+GROWTH_GOAL = 1.5
+
+
+def commands(since: str) -> dict[str, list[str]]:
+    return {
+        "report": ["report", "--since", since],
+        "tests --json": ["tests", "--json", "--since", since],
+        "shard --shards 8 --json": ["shard", "--shards", "8", "--json"],
+        "runs --limit 20 --json": ["runs", "--limit", "20", "--json"],
+        "flaky --window 400 --json": ["flaky", "--window", "400", "--json"],
+    }
+
+
+def run_child(url: str, args: list[str]) -> tuple[float, float]:
+    """(seconds, peak RSS in MB) of one CLI child process."""
+    argv = [sys.executable, "-m", "pilothouse", "--db", url, *args]
+    env = {**os.environ, "COLUMNS": "100"}
+    start = time.perf_counter()
+    child = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    _, status, usage = os.wait4(child.pid, 0)
+    elapsed = time.perf_counter() - start
+    assert child.stderr is not None
+    err = child.stderr.read().decode()
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode not in (0, 1):
+        raise SystemExit(f"{' '.join(args)} on {url} failed ({child.returncode}): {err}")
+    return elapsed, usage.ru_maxrss / 1024
+
+
+def store_urls(cache: Path, pg: str | None) -> dict[str, dict[int, str]]:
+    urls = {"sqlite": {days: f"sqlite:///{cache / f'sample{days}.db'}" for days in DAYS}}
+    if pg:
+        sep = "&" if "?" in pg else "?"
+        urls["postgresql"] = {
+            days: f"{pg}{sep}options=-csearch_path%3Dread_scale_{days}" for days in DAYS
+        }
+    return urls
+
+
+def ensure_loaded(backend: str, days: int, url: str, pg: str | None, end: date) -> None:
+    """Load the sample history once; later runs reuse it."""
+    if backend == "sqlite":
+        if Path(url.removeprefix("sqlite:///")).exists():
+            return
+    else:
+        assert pg is not None
+        engine = sqlalchemy.create_engine(pg)
+        with engine.begin() as connection:
+            schema = f"read_scale_{days}"
+            found = connection.exec_driver_sql(
+                "SELECT 1 FROM information_schema.tables"
+                f" WHERE table_schema = '{schema}' AND table_name = 'test_results'"
+            ).first()
+            if found:
+                engine.dispose()
+                return
+            connection.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        engine.dispose()
+    print(f"loading {days} days of sample history into {backend} (once)...", flush=True)
+    subprocess.run(
+        [sys.executable, "-m", "pilothouse", "--db", url, "sample", "--days", str(days),
+         "--end", end.isoformat()],
+        check=True, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def explain(url: str, since: datetime) -> None:
+    """Print the plans of the window read and of the runs choice."""
+    engine = sqlalchemy.create_engine(parse_url(url))
+    prefix = "EXPLAIN QUERY PLAN" if engine.dialect.name == "sqlite" else "EXPLAIN"
+    queries = {
+        "window read (tests, report, shard)": observations_query(since),
+        "runs --limit 20 (chosen runs)": sqlalchemy.select(_newest_runs(20, None)),
+    }
+    with engine.connect() as connection:
+        for title, query in queries.items():
+            compiled = query.compile(engine)
+            values = {k: str(v) for k, v in compiled.params.items()}  # plain text: both cast
+            params: Any = (
+                tuple(values[k] for k in compiled.positiontup or ())
+                if compiled.positional
+                else values
+            )
+            print(f"  {title}:")
+            for row in connection.exec_driver_sql(f"{prefix} {compiled}", params):
+                print(f"    {row[-1]}")
+    engine.dispose()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/pilothouse-read-scale"))
+    parser.add_argument("--pg", help="PostgreSQL URL (a schema per store is created in it)")
+    parser.add_argument("--end", default="2026-11-29", help="last day of the sample history")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--only", help="run only the commands whose name contains this")
+    parser.add_argument("--skip", help="skip the commands whose name contains this")
+    options = parser.parse_args()
+    options.cache.mkdir(parents=True, exist_ok=True)
+    end = date.fromisoformat(options.end)
+    since_day = end - timedelta(days=30)
+    since = datetime(since_day.year, since_day.month, since_day.day)  # noqa: DTZ001 - SQL text
+    cmds = commands(since_day.isoformat())
+    if options.only:
+        cmds = {k: v for k, v in cmds.items() if options.only in k}
+    if options.skip:
+        cmds = {k: v for k, v in cmds.items() if options.skip not in k}
+    for backend, urls in store_urls(options.cache, options.pg).items():
+        for days, url in urls.items():
+            ensure_loaded(backend, days, url, options.pg, end)
+        print(f"\n{backend}: median of {options.repeat}, seconds (peak RSS MB)")
+        print(f"{'command':28} {'0.4M':>16} {'2M':>16} {'growth':>7}  goal")
+        for name, args in cmds.items():
+            cells = []
+            for days in DAYS:
+                runs = [run_child(urls[days], args) for _ in range(options.repeat)]
+                cells.append((statistics.median(t for t, _ in runs), max(m for _, m in runs)))
+            (small, small_mb), (large, large_mb) = cells
+            growth = large / small
+            met = "met" if growth <= GROWTH_GOAL else "MISSED"
+            print(
+                f"{name:28} {small:6.2f} ({small_mb:5.0f} MB) {large:6.2f} ({large_mb:5.0f} MB)"
+                f" {growth:6.2f}x  {met}"
+            )
+        for days in DAYS:
+            print(f"EXPLAIN on the {days}-day store ({backend}):")
+            explain(urls[days], since)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
