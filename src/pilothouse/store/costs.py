@@ -3,22 +3,79 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Float, and_, cast, delete, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Dialect,
+    Float,
+    and_,
+    case,
+    cast,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 
 from pilothouse.analysis.cost_forecast import DailySpend
 from pilothouse.model import CostLine
+from pilothouse.store.columns import INT64, Int64, Name
 from pilothouse.store.schema import alerts_sent, cost_lines, jobs, repositories, runs
 
 BATCH = 1000
 
+# Amounts are kept twice: exact text, and as amount_units + amount_frac / 10**SCALE,
+# integers the database sums exactly (SQLite and PostgreSQL alike). Twelve decimals
+# cover what billing exports write (CUR prices to 10, FOCUS samples to 11); an
+# amount with more, or beyond int64, keeps NULL parts and is summed from its text.
+SCALE = 12
+_ONE = 10**SCALE
+
+
+def exact_parts(amount: Decimal | str) -> tuple[int, int] | tuple[None, None]:
+    """(floor(amount), the rest in units of 10**-SCALE), or (None, None) when the
+    amount is not a whole number of those units or its floor does not fit int64.
+
+    >>> exact_parts("-1.25"), exact_parts("0.0000000000001")
+    ((-2, 750000000000), (None, None))
+    """
+    value = Decimal(amount)
+    sign, digits, exponent = value.as_tuple()
+    if not value.is_finite() or not isinstance(exponent, int):
+        return None, None
+    if not any(digits):
+        return 0, 0
+    if exponent > 19:  # at least 10**20: beyond int64 whatever the digits
+        return None, None
+    number = int("".join(map(str, digits)))
+    if exponent >= -SCALE:
+        scaled = number * 10 ** (exponent + SCALE)
+    else:
+        scaled, rest = divmod(number, 10 ** (-SCALE - exponent))
+        if rest:
+            return None, None
+    units, frac = divmod(-scaled if sign else scaled, _ONE)
+    if not INT64[0] <= units <= INT64[1]:
+        return None, None
+    return units, frac
+
+
+def exact_amount(units: int, frac: int) -> Decimal:
+    """The Decimal of units + frac / 10**SCALE, exactly (no context rounding)."""
+    return Decimal(f"{units * _ONE + frac}E-{SCALE}")
+
 
 def _row(line: CostLine) -> dict[str, Any]:
+    units, frac = exact_parts(line.amount)
     return {
+        "amount_units": units,
+        "amount_frac": frac,
         "source": line.source,
         "line_key": line.line_key,
         "day": line.day,
@@ -42,6 +99,48 @@ def _row(line: CostLine) -> dict[str, Any]:
         "tags": json.dumps(dict(line.tags), sort_keys=True),
         "billing_period": line.billing_period,
     }
+
+
+# Every column but the id, in table order: the driver-level insert's parameters.
+_COLUMNS = [column for column in cost_lines.columns if column.name != "id"]
+
+
+def _checked(rows: list[dict[str, Any]], connection_dialect: Dialect) -> list[tuple[Any, ...]]:
+    """The rows as parameter tuples, refused alike on both backends (store/columns.py).
+
+    The column types' checks run only on a row whose text is not plain ASCII
+    without NUL (where they would find nothing) and on bounded or integer columns,
+    so the common row costs a join, not a call per cell.
+    """
+    bounded: list[tuple[str, Int64 | Name]] = [
+        (c.name, c.type) for c in _COLUMNS if isinstance(c.type, Int64)
+        or (isinstance(c.type, Name) and c.type.limit is not None)
+    ]  # fmt: skip
+    texts: list[tuple[str, Int64 | Name]] = [
+        (c.name, c.type) for c in _COLUMNS if isinstance(c.type, Name)
+    ]
+    names = [c.name for c in _COLUMNS]
+    for row in rows:
+        joined = "".join([value for name, _kind in texts if (value := row[name]) is not None])
+        checks = bounded if joined.isascii() and "\x00" not in joined else bounded + texts
+        for name, kind in checks:
+            kind.process_bind_param(row[name], connection_dialect)
+    return [tuple(row[name] for name in names) for row in rows]
+
+
+def _insert(connection: Connection, rows: list[dict[str, Any]]) -> None:
+    """INSERT through the driver's executemany: the ORM-free path, as the column
+    types would bind (dates as ISO text, which both backends read as dates)."""
+    for row in rows:
+        row["day"] = row["day"].isoformat()
+        period = row["billing_period"]
+        row["billing_period"] = None if period is None else period.isoformat()
+    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    statement = (
+        f"INSERT INTO cost_lines ({', '.join(c.name for c in _COLUMNS)}) "
+        f"VALUES ({', '.join([mark] * len(_COLUMNS))})"
+    )
+    connection.exec_driver_sql(statement, _checked(rows, connection.dialect))
 
 
 class CostIngest(NamedTuple):
@@ -94,7 +193,7 @@ def _flush(connection: Connection, pending: dict[tuple[str, str], CostLine]) -> 
     fresh = [key for key in pending if key not in known]
     redelivered = _drop_aside(connection, fresh)
     if fresh:
-        connection.execute(insert(cost_lines), [_row(pending[key]) for key in fresh])
+        _insert(connection, [_row(pending[key]) for key in fresh])
     pending.clear()
     return len(fresh) - redelivered
 
@@ -170,6 +269,77 @@ def usage_report_days(
         .distinct()
     )
     return {(day, repository) for day, repository in connection.execute(query)}
+
+
+class CostSum(NamedTuple):
+    """Lines summed by the database: *line* carries their shared attributes (those
+    asked for; the rest empty) and the exact sum of their amounts."""
+
+    line: CostLine
+    lines: int
+
+
+# What lines may be grouped by, beyond currency, day and source.
+GROUPABLE = ("service", "workflow", "model", "tags", "resource", "repository", "input_tokens",
+             "output_tokens", "cache_read_tokens", "cache_write_tokens")  # fmt: skip
+
+
+def sum_lines(
+    connection: Connection, since: date, until: date, by: Sequence[str], *, signed: bool = False
+) -> list[CostSum]:
+    """Spend per currency, day, source and the columns *by*, summed exactly in SQL.
+
+    With *signed*, credits, zero lines and charges are summed apart, so a group
+    changes as a whole under a scenario that re-prices its lines. Lines whose amount
+    has no exact integer parts (more than SCALE decimals) are added from their text.
+    """
+    unknown = set(by) - set(GROUPABLE)
+    if unknown:
+        raise ValueError(f"cannot group cost lines by {sorted(unknown)}")
+    keys: list[ColumnElement[Any]] = [
+        cost_lines.c[name] for name in ("currency", "day", "source", *by)
+    ]
+    units, frac = cost_lines.c.amount_units, cost_lines.c.amount_frac
+    if signed:
+        keys.append(case((units < 0, -1), (and_(units == 0, frac == 0), 0), else_=1))
+    window = (cost_lines.c.day >= since, cost_lines.c.day <= until)
+    summed = (
+        select(*keys, func.sum(units), func.sum(frac), func.count())
+        .where(*window, units.is_not(None))
+        .group_by(*keys)
+    )
+    found: dict[tuple[Any, ...], list[Any]] = {}
+    for *key, total_units, total_frac, count in connection.execute(summed):
+        group = (*key, 0) if not signed else tuple(key)
+        found[group] = [exact_amount(int(total_units), int(total_frac)), count]
+    plain = keys[:-1] if signed else keys
+    loose = select(*plain, cost_lines.c.amount).where(*window, units.is_(None))
+    for *key, text in connection.execute(loose):
+        amount = Decimal(text)
+        group = (*key, (amount > 0) - (amount < 0) if signed else 0)
+        entry = found.setdefault(group, [ZERO, 0])
+        entry[0] += amount
+        entry[1] += 1
+    return [CostSum(_summed_line(key, by, amount), count) for key, (amount, count) in found.items()]
+
+
+ZERO = Decimal(0)
+
+
+def _summed_line(key: Sequence[Any], by: Sequence[str], amount: Decimal) -> CostLine:
+    currency, day, source, *values = key[:-1]
+    attributes = dict(zip(by, values, strict=True))
+    tags = attributes.pop("tags", None)
+    return CostLine(
+        source=source,
+        line_key="",
+        day=day,
+        service=attributes.pop("service", None) or "",
+        amount=amount,
+        currency=currency,
+        tags=tuple(sorted(json.loads(tags or "{}").items())),
+        **attributes,
+    )
 
 
 def read_lines(connection: Connection, since: date, until: date) -> Iterator[CostLine]:
