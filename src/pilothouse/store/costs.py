@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import Context, Decimal, Inexact, Rounded
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
@@ -36,6 +36,7 @@ BATCH = 1000
 # amount with more, or beyond int64, keeps NULL parts and is summed from its text.
 SCALE = 12
 _ONE = 10**SCALE
+_EXACT = Context(prec=60, traps=[Inexact, Rounded])  # scaling never rounds silently
 
 
 def exact_parts(amount: Decimal | str) -> tuple[int, int] | tuple[None, None]:
@@ -46,21 +47,16 @@ def exact_parts(amount: Decimal | str) -> tuple[int, int] | tuple[None, None]:
     ((-2, 750000000000), (None, None))
     """
     value = Decimal(amount)
-    sign, digits, exponent = value.as_tuple()
-    if not value.is_finite() or not isinstance(exponent, int):
+    if not value.is_finite() or value.adjusted() > 19:  # 10**20 and more: beyond int64
         return None, None
-    if not any(digits):
-        return 0, 0
-    if exponent > 19:  # at least 10**20: beyond int64 whatever the digits
+    try:
+        scaled = _EXACT.scaleb(value, SCALE)
+    except (Inexact, Rounded):  # more digits than _EXACT keeps
         return None, None
-    number = int("".join(map(str, digits)))
-    if exponent >= -SCALE:
-        scaled = number * 10 ** (exponent + SCALE)
-    else:
-        scaled, rest = divmod(number, 10 ** (-SCALE - exponent))
-        if rest:
-            return None, None
-    units, frac = divmod(-scaled if sign else scaled, _ONE)
+    whole = scaled.to_integral_value()
+    if scaled != whole:
+        return None, None
+    units, frac = divmod(int(whole), _ONE)
     if not INT64[0] <= units <= INT64[1]:
         return None, None
     return units, frac
@@ -71,76 +67,73 @@ def exact_amount(units: int, frac: int) -> Decimal:
     return Decimal(f"{units * _ONE + frac}E-{SCALE}")
 
 
-def _row(line: CostLine) -> dict[str, Any]:
+def _tags_text(tags: tuple[tuple[str, str], ...]) -> str:
+    return json.dumps(dict(tags), sort_keys=True) if tags else "{}"
+
+
+def _row(line: CostLine) -> tuple[Any, ...]:
+    """The line's values in _NAMES order, as the column types bind them (dates as
+    ISO text, which both backends read as dates)."""
     units, frac = exact_parts(line.amount)
-    return {
-        "amount_units": units,
-        "amount_frac": frac,
-        "source": line.source,
-        "line_key": line.line_key,
-        "day": line.day,
-        "service": line.service,
-        "amount": str(line.amount),
-        "currency": line.currency.upper(),
-        "category": line.category,
-        "resource": line.resource,
-        "region": line.region,
-        "account": line.account,
-        "sku": line.sku,
-        "quantity": None if line.quantity is None else str(line.quantity),
-        "unit": line.unit,
-        "repository": line.repository,
-        "workflow": line.workflow,
-        "model": line.model,
-        "input_tokens": line.input_tokens,
-        "output_tokens": line.output_tokens,
-        "cache_read_tokens": line.cache_read_tokens,
-        "cache_write_tokens": line.cache_write_tokens,
-        "tags": json.dumps(dict(line.tags), sort_keys=True),
-        "billing_period": line.billing_period,
-    }
+    period = line.billing_period
+    return (
+        line.source, line.line_key, line.day.isoformat(), line.service, str(line.amount),
+        line.currency.upper(), line.category, line.resource, line.region, line.account,
+        line.sku, None if line.quantity is None else str(line.quantity), line.unit,
+        line.repository, line.workflow, line.model, line.input_tokens, line.output_tokens,
+        line.cache_read_tokens, line.cache_write_tokens, _tags_text(line.tags),
+        None if period is None else period.isoformat(), units, frac,
+    )  # fmt: skip
 
 
 # Every column but the id, in table order: the driver-level insert's parameters.
 _COLUMNS = [column for column in cost_lines.columns if column.name != "id"]
+_NAMES = ("source", "line_key", "day", "service", "amount", "currency", "category", "resource",
+          "region", "account", "sku", "quantity", "unit", "repository", "workflow", "model",
+          "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "tags",
+          "billing_period", "amount_units", "amount_frac")  # fmt: skip
+assert _NAMES == tuple(column.name for column in _COLUMNS), "_row follows the table"
+_TEXTS = [i for i, c in enumerate(_COLUMNS) if isinstance(c.type, Name)]
+_KEYS = [(i, c.type.limit) for i, c in enumerate(_COLUMNS)
+         if isinstance(c.type, Name) and c.type.limit is not None]  # fmt: skip
+_INTS = [i for i, c in enumerate(_COLUMNS) if isinstance(c.type, Int64)]
 
 
-def _checked(rows: list[dict[str, Any]], connection_dialect: Dialect) -> list[tuple[Any, ...]]:
-    """The rows as parameter tuples, refused alike on both backends (store/columns.py).
-
-    The column types' checks run only on a row whose text is not plain ASCII
-    without NUL (where they would find nothing) and on bounded or integer columns,
-    so the common row costs a join, not a call per cell.
-    """
-    bounded: list[tuple[str, Int64 | Name]] = [
-        (c.name, c.type) for c in _COLUMNS if isinstance(c.type, Int64)
-        or (isinstance(c.type, Name) and c.type.limit is not None)
-    ]  # fmt: skip
-    texts: list[tuple[str, Int64 | Name]] = [
-        (c.name, c.type) for c in _COLUMNS if isinstance(c.type, Name)
-    ]
-    names = [c.name for c in _COLUMNS]
-    for row in rows:
-        joined = "".join([value for name, _kind in texts if (value := row[name]) is not None])
-        checks = bounded if joined.isascii() and "\x00" not in joined else bounded + texts
-        for name, kind in checks:
-            kind.process_bind_param(row[name], connection_dialect)
-    return [tuple(row[name] for name in names) for row in rows]
+def _plain(row: tuple[Any, ...]) -> bool:
+    """True when no column type check can refuse *row*: its text is ASCII without
+    NUL, its keys fit, its integers are in int64 (what store/columns.py checks)."""
+    text = "".join([value for i in _TEXTS if (value := row[i]) is not None])
+    if not text.isascii() or "\x00" in text:
+        return False
+    if any([len(row[i]) > limit for i, limit in _KEYS]):
+        return False
+    numbers = [value for i in _INTS if (value := row[i]) is not None]
+    return not numbers or (INT64[0] <= min(numbers) and max(numbers) <= INT64[1])
 
 
-def _insert(connection: Connection, rows: list[dict[str, Any]]) -> None:
-    """INSERT through the driver's executemany: the ORM-free path, as the column
-    types would bind (dates as ISO text, which both backends read as dates)."""
-    for row in rows:
-        row["day"] = row["day"].isoformat()
-        period = row["billing_period"]
-        row["billing_period"] = None if period is None else period.isoformat()
-    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+def _check(row: tuple[Any, ...], dialect: Dialect) -> tuple[Any, ...]:
+    """*row*, or UnstorableValue naming the field as the column types would."""
+    if not _plain(row):
+        for column, value in zip(_COLUMNS, row, strict=True):
+            if isinstance(column.type, Name | Int64):
+                column.type.process_bind_param(value, dialect)
+    return row
+
+
+def _mark(connection: Connection) -> str:
+    """The driver's positional parameter marker (sqlite3: ?, psycopg: %s)."""
+    return "?" if connection.dialect.paramstyle == "qmark" else "%s"
+
+
+def _insert(connection: Connection, lines: Iterable[CostLine]) -> None:
+    """INSERT through the driver's executemany, past SQLAlchemy's per-value binding
+    (most of an ingest's time); the values are checked alike first."""
+    mark = _mark(connection)
     statement = (
-        f"INSERT INTO cost_lines ({', '.join(c.name for c in _COLUMNS)}) "
-        f"VALUES ({', '.join([mark] * len(_COLUMNS))})"
+        f"INSERT INTO cost_lines ({', '.join(_NAMES)}) VALUES ({', '.join([mark] * len(_NAMES))})"
     )
-    connection.exec_driver_sql(statement, _checked(rows, connection.dialect))
+    rows = [_check(_row(line), connection.dialect) for line in lines]
+    connection.exec_driver_sql(statement, rows)
 
 
 class CostIngest(NamedTuple):
@@ -161,10 +154,15 @@ def _by_source(keys: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
 def _known_keys(connection: Connection, keys: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
     """The (source, line key) pairs of *keys* that are stored."""
     known: set[tuple[str, str]] = set()
+    mark = _mark(connection)
     for source, some in _by_source(keys).items():
-        where = and_(cost_lines.c.source == source, cost_lines.c.line_key.in_(some))
-        query = select(cost_lines.c.line_key).where(where)
-        known.update((source, key) for key in connection.execute(query).scalars())
+        # Driver-level, like _insert: SQLAlchemy's expanding IN costs more than the query.
+        query = (
+            f"SELECT line_key FROM cost_lines WHERE source = {mark} "
+            f"AND line_key IN ({', '.join([mark] * len(some))})"
+        )
+        found = connection.exec_driver_sql(query, (source, *some)).scalars()
+        known.update((source, key) for key in found)
     return known
 
 
@@ -187,13 +185,16 @@ def _drop_aside(connection: Connection, keys: Iterable[tuple[str, str]]) -> int:
     return removed
 
 
-def _flush(connection: Connection, pending: dict[tuple[str, str], CostLine]) -> int:
-    """Insert the lines not stored yet; how many were not stored before this ingest."""
+def _flush(
+    connection: Connection, pending: dict[tuple[str, str], CostLine], *, aside: bool = True
+) -> int:
+    """Insert the lines not stored yet; how many were not stored before this ingest.
+    *aside*: whether a period was set aside (else there is nothing to drop)."""
     known = _known_keys(connection, pending)
     fresh = [key for key in pending if key not in known]
-    redelivered = _drop_aside(connection, fresh)
+    redelivered = _drop_aside(connection, fresh) if aside else 0
     if fresh:
-        _insert(connection, [_row(pending[key]) for key in fresh])
+        _insert(connection, [pending[key] for key in fresh])
     pending.clear()
     return len(fresh) - redelivered
 
@@ -220,8 +221,8 @@ def add_lines(
             periods.add((line.source, period[1]))
         pending[(line.source, line.line_key)] = line
         if len(pending) >= BATCH:
-            new += _flush(connection, pending)
-    new += _flush(connection, pending)
+            new += _flush(connection, pending, aside=bool(periods))
+    new += _flush(connection, pending, aside=bool(periods))
     removed = 0
     for source, start in sorted(periods):
         where = and_(cost_lines.c.source == source + _ASIDE, cost_lines.c.billing_period == start)
