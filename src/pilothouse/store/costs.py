@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import date, datetime
-from decimal import Context, Decimal, Inexact, Rounded
+from decimal import MAX_PREC, Context, Decimal, Inexact, Rounded
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
@@ -37,6 +37,7 @@ BATCH = 1000
 SCALE = 12
 _ONE = 10**SCALE
 _EXACT = Context(prec=60, traps=[Inexact, Rounded])  # scaling never rounds silently
+_UNROUNDED = Context(prec=MAX_PREC)  # sums of the few lines beyond the scale
 
 
 def exact_parts(amount: Decimal | str) -> tuple[int, int] | tuple[None, None]:
@@ -319,7 +320,7 @@ def sum_lines(
         amount = Decimal(text)
         group = (*key, (amount > 0) - (amount < 0) if signed else 0)
         entry = found.setdefault(group, [ZERO, 0])
-        entry[0] += amount
+        entry[0] = _UNROUNDED.add(entry[0], amount)
         entry[1] += 1
     return [CostSum(_summed_line(key, by, amount), count) for key, (amount, count) in found.items()]
 
