@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
+from typing import Protocol
 
 from pilothouse.model import CostLine
 
@@ -18,11 +19,18 @@ ZERO = Decimal(0)
 Pricer = Callable[[str, CostLine], Decimal | None]
 
 
+class Repricer(Protocol):
+    """What a line would have cost. The line may stand for *lines* alike ones, its
+    amount their sum (the store sums lines sharing what scenarios look at)."""
+
+    def __call__(self, line: CostLine, lines: int = 1, /) -> Decimal: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Scenario:
     name: str
     description: str
-    apply: Callable[[CostLine], Decimal]
+    apply: Repricer
     # Scenarios of one kind compete for the same spend (two right-sizes of one
     # instance): combined, a line takes the best of them, never both.
     kind: str = ""
@@ -43,15 +51,15 @@ def model_shift(
     """Move *share* of the tokens of *source_model* (for one task tag) to *target_model*."""
     fraction = Decimal(str(share))
 
-    def apply(line: CostLine) -> Decimal:
+    def apply(line: CostLine, lines: int = 1, /) -> Decimal:
         if line.model != source_model or not _has_tag(line, tag):
             return line.amount
         if line.currency.upper() != "USD":  # model prices are in USD: no conversion here
             return line.amount
-        moved = pricer(target_model, line)
+        moved = pricer(target_model, line)  # the tokens of one of the *lines*
         if moved is None:
             return line.amount
-        return line.amount * (1 - fraction) + moved * fraction
+        return line.amount * (1 - fraction) + moved * lines * fraction
 
     scope = f" for {tag[0]}={tag[1]}" if tag else ""
     return Scenario(
@@ -66,7 +74,7 @@ def batch(share: float, discount: float) -> Scenario:
     """Send *share* of LLM requests through batch inference at (1 - discount) of the price."""
     saving = Decimal(str(share)) * Decimal(str(discount))
 
-    def apply(line: CostLine) -> Decimal:
+    def apply(line: CostLine, lines: int = 1, /) -> Decimal:
         return line.amount * (1 - saving) if line.model else line.amount
 
     return Scenario(
@@ -80,7 +88,7 @@ def batch(share: float, discount: float) -> Scenario:
 def weekdays_only(patterns: Sequence[str]) -> Scenario:
     """Resources matching *patterns* run Monday to Friday only: their weekend cost goes."""
 
-    def apply(line: CostLine) -> Decimal:
+    def apply(line: CostLine, lines: int = 1, /) -> Decimal:
         matches = any(p in (line.resource or "") or p == line.service for p in patterns)
         return ZERO if matches and line.day.weekday() >= 5 else line.amount
 
@@ -99,7 +107,7 @@ def rightsize(pattern: str, old: str, new: str, prices: Mapping[str, float]) -> 
         raise ValueError(f"no hourly price for {', '.join(missing)} in cost.instance_prices")
     ratio = Decimal(str(prices[new])) / Decimal(str(prices[old]))
 
-    def apply(line: CostLine) -> Decimal:
+    def apply(line: CostLine, lines: int = 1, /) -> Decimal:
         return line.amount * ratio if pattern in (line.resource or "") else line.amount
 
     return Scenario(
@@ -120,15 +128,24 @@ class Projection:
 
 
 def project(
-    lines: Sequence[CostLine], days: Sequence[date], scenarios: Sequence[Scenario]
+    lines: Sequence[CostLine],
+    days: Sequence[date],
+    scenarios: Sequence[Scenario],
+    *,
+    counts: Sequence[int] | None = None,
 ) -> tuple[Decimal, list[Projection]]:
-    """The baseline daily cost and each scenario's projection, then all combined."""
+    """The baseline daily cost and each scenario's projection, then all combined.
+
+    *counts*, when given, says how many alike lines each of *lines* sums (one each
+    otherwise): a scenario changes them together, and they count as changed lines.
+    """
+    weights = [1] * len(lines) if counts is None else counts
     count = Decimal(max(len(days), 1))
     baseline = sum((line.amount for line in lines), ZERO) / count
     projections = []
     for scenario in scenarios:
-        projections.append(_projection(scenario.name, scenario.description, lines, count,
-                                       baseline, [scenario]))  # fmt: skip
+        projections.append(_projection(scenario.name, scenario.description, lines, weights,
+                                       count, baseline, [scenario]))  # fmt: skip
     if len(scenarios) > 1:
         projections.append(
             _projection(
@@ -136,6 +153,7 @@ def project(
                 "all scenarios above; where several of one kind change the same line "
                 "(two right-sizes of one instance) only the best counts, never both",
                 lines,
+                weights,
                 count,
                 baseline,
                 scenarios,
@@ -148,6 +166,7 @@ def _projection(
     name: str,
     description: str,
     lines: Sequence[CostLine],
+    weights: Sequence[int],
     count: Decimal,
     baseline: Decimal,
     scenarios: Sequence[Scenario],
@@ -157,12 +176,12 @@ def _projection(
     kinds: dict[str, list[Scenario]] = {}
     for scenario in scenarios:
         kinds.setdefault(scenario.kind or scenario.name, []).append(scenario)
-    for line in lines:
+    for line, weight in zip(lines, weights, strict=True):
         amount = line.amount
         for rivals in kinds.values():
             current = _with_amount(line, amount)
-            amount = min(scenario.apply(current) for scenario in rivals)
-        changed += amount != line.amount
+            amount = min(scenario.apply(current, weight) for scenario in rivals)
+        changed += weight if amount != line.amount else 0
         total += amount
     daily = total / count
     return Projection(name, description, daily, baseline - daily, changed)
@@ -240,7 +259,7 @@ def rightsize_from_utilisation(
     found = [r for u in usages if (r := recommend_size(u, prices, target_cpu=target_cpu))]
     ratios = {r.resource: r.price_ratio for r in found}
 
-    def apply(line: CostLine) -> Decimal:
+    def apply(line: CostLine, lines: int = 1, /) -> Decimal:
         ratio = ratios.get(line.resource or "")
         return line.amount * ratio if ratio is not None else line.amount
 

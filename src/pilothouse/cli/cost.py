@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import sys
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -17,11 +18,7 @@ from rich.text import Text
 from pilothouse.analysis import cost_forecast
 from pilothouse.analysis import costs as ledger
 from pilothouse.analysis import whatif as scenarios
-from pilothouse.analysis.actions_cost import (
-    actions_cost_lines,
-    without_covered_days,
-    without_reported_days,
-)
+from pilothouse.analysis.actions_cost import actions_cost_lines, without_covered_days
 from pilothouse.cli.output import print_json, stdout_console
 from pilothouse.cli.state import State, state_of
 from pilothouse.errors import ConfigError, PilothouseError
@@ -29,7 +26,7 @@ from pilothouse.model import CostLine
 from pilothouse.sources.costs import price_book_from_config, token_pricer
 from pilothouse.sources.utilisation import read_utilisation
 from pilothouse.store import Store
-from pilothouse.store.costs import StoredRange
+from pilothouse.store.costs import CostSum, StoredRange
 
 app = typer.Typer(
     help="Where the money goes: daily spend, budgets, forecast, anomalies, what-if.",
@@ -83,17 +80,37 @@ def _empty_window_note(span: list[date], stored: StoredRange) -> str:
     )
 
 
-def load_ledger(store: Store, state: State, since: date, today: date) -> list[CostLine]:
-    """Stored cost lines plus Actions minutes priced from stored jobs (days the usage
-    report does not cover)."""
-    stored = store.cost_lines(since, today)
+def load_ledger(
+    store: Store,
+    state: State,
+    since: date,
+    today: date,
+    by: Sequence[str] = (),
+    *,
+    signed: bool = False,
+) -> list[CostSum]:
+    """Stored spend summed by the database per currency, day, source and *by*, plus
+    Actions minutes priced from stored jobs (days the usage report does not cover)."""
+    stored = store.cost_sums(since, today, by, signed=signed)
     start = datetime.combine(since, time(), tzinfo=UTC)
     computed = actions_cost_lines(
         store.finished_jobs(start),
         state.config["cost.actions_rates"],
         state.config["cost.currency"],
     )
-    return stored + [line for line in without_reported_days(computed, stored) if line.day <= today]
+    covered = store.usage_report_days(since, today)
+    return stored + [
+        CostSum(line, 1) for line in without_covered_days(computed, covered) if line.day <= today
+    ]  # fmt: skip
+
+
+def _lines_of(sums: Sequence[CostSum]) -> list[CostLine]:
+    return [summed.line for summed in sums]
+
+
+def _grouping(by: str) -> tuple[str, ...]:
+    """The columns the database groups by for `--by`."""
+    return ("tags",) if by.startswith("tag:") else (by,)
 
 
 # Days of history the forecast reads: its basis plus a few months of backtests.
@@ -304,7 +321,7 @@ def cost(
     state = state_of(ctx)
     span = _window(state, since, until, days)
     with state.open_store() as store:
-        lines = load_ledger(store, state, span[0], span[-1])
+        lines = _lines_of(load_ledger(store, state, span[0], span[-1], _grouping(by)))
         stored = store.cost_range()
         history = spend_history(store, state, span[-1])
     report = {
@@ -347,7 +364,8 @@ def current_alerts(store: Store, state: State) -> list[ledger.Alert]:
     today = state.now().date()
     since = min(today.replace(day=1), today - timedelta(days=28))
     currency = state.config["cost.currency"].upper()
-    lines = ledger.split_by_currency(load_ledger(store, state, since, today)).get(currency, [])
+    split = ledger.split_by_currency(_lines_of(load_ledger(store, state, since, today)))
+    lines = split.get(currency, [])
     totals = ledger.daily_totals(lines, _days(today, (today - since).days + 1))
     forecast = cost_forecast.forecast_month(spend_history(store, state, today).get(currency, {}),
                                             today)  # fmt: skip
@@ -510,6 +528,13 @@ def _saved(
     )
 
 
+# What-if re-prices spend by resource, service, model, task tag and tokens (a model
+# shift prices one request's tokens, then counts the requests alike): lines that
+# share them are summed by the database.
+WHATIF_GROUPS = ("service", "resource", "model", "tags", "input_tokens", "output_tokens",
+                 "cache_read_tokens", "cache_write_tokens")  # fmt: skip
+
+
 @app.command("whatif")
 def whatif(
     ctx: typer.Context,
@@ -557,14 +582,18 @@ def whatif(
             cost_forecast.lagging_sources(by_source, span[-1]), span[-1]
         )
         span = [day for day in span if day <= billed] or [billed]
-        lines = ledger.split_by_currency(load_ledger(store, state, span[0], span[-1])).get(
-            currency, []
-        )
+        sums = [
+            summed
+            for summed in load_ledger(store, state, span[0], span[-1], WHATIF_GROUPS, signed=True)
+            if summed.line.currency.upper() == currency
+        ]
         stored = store.cost_range()
-    if not lines and not as_json:
+    if not sums and not as_json:
         _console(state).print(Text(_empty_window_note(span, stored)))
         return
-    baseline, projections = scenarios.project(lines, span, chosen)
+    baseline, projections = scenarios.project(
+        _lines_of(sums), span, chosen, counts=[summed.lines for summed in sums]
+    )
     target = Decimal(str(state.config["cost.daily_target"]))
     result = {
         "currency": currency,

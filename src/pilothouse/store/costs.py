@@ -3,46 +3,140 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import MAX_PREC, Context, Decimal, Inexact, Rounded
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Float, and_, cast, delete, func, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Dialect,
+    Float,
+    and_,
+    case,
+    cast,
+    delete,
+    func,
+    select,
+    update,
+)
 
 from pilothouse.analysis.cost_forecast import DailySpend
 from pilothouse.model import CostLine
 from pilothouse.store import keyed
+from pilothouse.store.columns import INT64, Int64, Name
 from pilothouse.store.schema import alerts_sent, cost_lines, jobs, repositories, runs
 
 BATCH = 1000
 
+# Amounts are kept twice: exact text, and as amount_units + amount_frac / 10**SCALE,
+# integers the database sums exactly (SQLite and PostgreSQL alike). Twelve decimals
+# cover what billing exports write (CUR prices to 10, FOCUS samples to 11); an
+# amount with more, or beyond int64, keeps NULL parts and is summed from its text.
+SCALE = 12
+_ONE = 10**SCALE
+_EXACT = Context(prec=60, traps=[Inexact, Rounded])  # scaling never rounds silently
+_UNROUNDED = Context(prec=MAX_PREC)  # sums of the few lines beyond the scale
 
-def _row(line: CostLine) -> dict[str, Any]:
-    return {
-        "source": line.source,
-        "line_key": line.line_key,
-        "day": line.day,
-        "service": line.service,
-        "amount": str(line.amount),
-        "currency": line.currency.upper(),
-        "category": line.category,
-        "resource": line.resource,
-        "region": line.region,
-        "account": line.account,
-        "sku": line.sku,
-        "quantity": None if line.quantity is None else str(line.quantity),
-        "unit": line.unit,
-        "repository": line.repository,
-        "workflow": line.workflow,
-        "model": line.model,
-        "input_tokens": line.input_tokens,
-        "output_tokens": line.output_tokens,
-        "cache_read_tokens": line.cache_read_tokens,
-        "cache_write_tokens": line.cache_write_tokens,
-        "tags": json.dumps(dict(line.tags), sort_keys=True),
-        "billing_period": line.billing_period,
-    }
+
+def exact_parts(amount: Decimal | str) -> tuple[int, int] | tuple[None, None]:
+    """(floor(amount), the rest in units of 10**-SCALE), or (None, None) when the
+    amount is not a whole number of those units or its floor does not fit int64.
+
+    >>> exact_parts("-1.25"), exact_parts("0.0000000000001")
+    ((-2, 750000000000), (None, None))
+    """
+    value = Decimal(amount)
+    if not value.is_finite() or value.adjusted() > 19:  # 10**20 and more: beyond int64
+        return None, None
+    try:
+        scaled = _EXACT.scaleb(value, SCALE)
+    except (Inexact, Rounded):  # more digits than _EXACT keeps
+        return None, None
+    whole = scaled.to_integral_value()
+    if scaled != whole:
+        return None, None
+    units, frac = divmod(int(whole), _ONE)
+    if not INT64[0] <= units <= INT64[1]:
+        return None, None
+    return units, frac
+
+
+def exact_amount(units: int, frac: int) -> Decimal:
+    """The Decimal of units + frac / 10**SCALE, exactly (no context rounding)."""
+    return Decimal(f"{units * _ONE + frac}E-{SCALE}")
+
+
+def _tags_text(tags: tuple[tuple[str, str], ...]) -> str:
+    return json.dumps(dict(tags), sort_keys=True) if tags else "{}"
+
+
+def _row(line: CostLine) -> tuple[Any, ...]:
+    """The line's values in _NAMES order, as the column types bind them (dates as
+    ISO text, which both backends read as dates)."""
+    units, frac = exact_parts(line.amount)
+    period = line.billing_period
+    return (
+        line.source, line.line_key, line.day.isoformat(), line.service, str(line.amount),
+        line.currency.upper(), line.category, line.resource, line.region, line.account,
+        line.sku, None if line.quantity is None else str(line.quantity), line.unit,
+        line.repository, line.workflow, line.model, line.input_tokens, line.output_tokens,
+        line.cache_read_tokens, line.cache_write_tokens, _tags_text(line.tags),
+        None if period is None else period.isoformat(), units, frac,
+    )  # fmt: skip
+
+
+# Every column but the id, in table order: the driver-level insert's parameters.
+_COLUMNS = [column for column in cost_lines.columns if column.name != "id"]
+_NAMES = ("source", "line_key", "day", "service", "amount", "currency", "category", "resource",
+          "region", "account", "sku", "quantity", "unit", "repository", "workflow", "model",
+          "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "tags",
+          "billing_period", "amount_units", "amount_frac")  # fmt: skip
+assert _NAMES == tuple(column.name for column in _COLUMNS), "_row follows the table"
+_TEXTS = [i for i, c in enumerate(_COLUMNS) if isinstance(c.type, Name)]
+_KEYS = [(i, c.type.limit) for i, c in enumerate(_COLUMNS)
+         if isinstance(c.type, Name) and c.type.limit is not None]  # fmt: skip
+_INTS = [i for i, c in enumerate(_COLUMNS) if isinstance(c.type, Int64)]
+
+
+def _plain(row: tuple[Any, ...]) -> bool:
+    """True when no column type check can refuse *row*: its text is ASCII without
+    NUL, its keys fit, its integers are in int64 (what store/columns.py checks)."""
+    text = "".join([value for i in _TEXTS if (value := row[i]) is not None])
+    if not text.isascii() or "\x00" in text:
+        return False
+    if any([len(row[i]) > limit for i, limit in _KEYS]):
+        return False
+    numbers = [value for i in _INTS if (value := row[i]) is not None]
+    return not numbers or (INT64[0] <= min(numbers) and max(numbers) <= INT64[1])
+
+
+def _check(row: tuple[Any, ...], dialect: Dialect) -> tuple[Any, ...]:
+    """*row*, or UnstorableValue naming the field as the column types would."""
+    if not _plain(row):
+        for column, value in zip(_COLUMNS, row, strict=True):
+            if isinstance(column.type, Name | Int64):
+                column.type.process_bind_param(value, dialect)
+    return row
+
+
+def _mark(connection: Connection) -> str:
+    """The driver's positional parameter marker (sqlite3: ?, psycopg: %s)."""
+    return "?" if connection.dialect.paramstyle == "qmark" else "%s"
+
+
+def _insert(connection: Connection, lines: Iterable[CostLine]) -> int:
+    """INSERT through the driver's executemany, past SQLAlchemy's per-value binding
+    (most of an ingest's time); the values are checked alike first. Lines a concurrent
+    ingest stored first are left alone (ON CONFLICT, both dialects); how many were new."""
+    mark = _mark(connection)
+    statement = (
+        f"INSERT INTO cost_lines ({', '.join(_NAMES)}) VALUES ({', '.join([mark] * len(_NAMES))}) "
+        "ON CONFLICT (source, line_key) DO NOTHING"
+    )
+    rows = [_check(_row(line), connection.dialect) for line in lines]
+    return int(connection.exec_driver_sql(statement, rows).rowcount)
 
 
 class CostIngest(NamedTuple):
@@ -63,10 +157,15 @@ def _by_source(keys: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
 def _known_keys(connection: Connection, keys: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
     """The (source, line key) pairs of *keys* that are stored."""
     known: set[tuple[str, str]] = set()
+    mark = _mark(connection)
     for source, some in _by_source(keys).items():
-        where = and_(cost_lines.c.source == source, cost_lines.c.line_key.in_(some))
-        query = select(cost_lines.c.line_key).where(where)
-        known.update((source, key) for key in connection.execute(query).scalars())
+        # Driver-level, like _insert: SQLAlchemy's expanding IN costs more than the query.
+        query = (
+            f"SELECT line_key FROM cost_lines WHERE source = {mark} "
+            f"AND line_key IN ({', '.join([mark] * len(some))})"
+        )
+        found = connection.exec_driver_sql(query, (source, *some)).scalars()
+        known.update((source, key) for key in found)
     return known
 
 
@@ -89,15 +188,16 @@ def _drop_aside(connection: Connection, keys: Iterable[tuple[str, str]]) -> int:
     return removed
 
 
-def _flush(connection: Connection, pending: dict[tuple[str, str], CostLine]) -> int:
-    """Insert the lines not stored yet; how many were not stored before this ingest."""
+def _flush(
+    connection: Connection, pending: dict[tuple[str, str], CostLine], *, aside: bool = True
+) -> int:
+    """Insert the lines not stored yet; how many were not stored before this ingest.
+    *aside*: whether a period was set aside (else there is nothing to drop)."""
     known = _known_keys(connection, pending)
     fresh = sorted(key for key in pending if key not in known)  # in key order: no deadlock
-    redelivered = _drop_aside(connection, fresh)
+    redelivered = _drop_aside(connection, fresh) if aside else 0
     # A concurrent ingest of the same lines may insert some first: those count as known.
-    inserted = keyed.insert_new_many(
-        connection, cost_lines, [_row(pending[key]) for key in fresh], ("source", "line_key")
-    )
+    inserted = _insert(connection, [pending[key] for key in fresh]) if fresh else 0
     pending.clear()
     return inserted - redelivered
 
@@ -124,8 +224,8 @@ def add_lines(
             periods.add((line.source, period[1]))
         pending[(line.source, line.line_key)] = line
         if len(pending) >= BATCH:
-            new += _flush(connection, pending)
-    new += _flush(connection, pending)
+            new += _flush(connection, pending, aside=bool(periods))
+    new += _flush(connection, pending, aside=bool(periods))
     removed = 0
     for source, start in sorted(periods):
         where = and_(cost_lines.c.source == source + _ASIDE, cost_lines.c.billing_period == start)
@@ -175,36 +275,75 @@ def usage_report_days(
     return {(day, repository) for day, repository in connection.execute(query)}
 
 
-def read_lines(connection: Connection, since: date, until: date) -> Iterator[CostLine]:
-    query = (
-        select(cost_lines)
-        .where(cost_lines.c.day >= since, cost_lines.c.day <= until)
-        .order_by(cost_lines.c.day, cost_lines.c.id)
+class CostSum(NamedTuple):
+    """Lines summed by the database: *line* carries their shared attributes (those
+    asked for; the rest empty) and the exact sum of their amounts."""
+
+    line: CostLine
+    lines: int
+
+
+# What lines may be grouped by, beyond currency, day and source.
+GROUPABLE = ("service", "workflow", "model", "tags", "resource", "repository", "input_tokens",
+             "output_tokens", "cache_read_tokens", "cache_write_tokens")  # fmt: skip
+
+
+def sum_lines(
+    connection: Connection, since: date, until: date, by: Sequence[str], *, signed: bool = False
+) -> list[CostSum]:
+    """Spend per currency, day, source and the columns *by*, summed exactly in SQL.
+
+    With *signed*, credits, zero lines and charges are summed apart, so a group
+    changes as a whole under a scenario that re-prices its lines. Lines whose amount
+    has no exact integer parts (more than SCALE decimals) are added from their text.
+    """
+    unknown = set(by) - set(GROUPABLE)
+    if unknown:
+        raise ValueError(f"cannot group cost lines by {sorted(unknown)}")
+    keys: list[ColumnElement[Any]] = [
+        cost_lines.c[name] for name in ("currency", "day", "source", *by)
+    ]
+    units, frac = cost_lines.c.amount_units, cost_lines.c.amount_frac
+    if signed:
+        keys.append(case((units < 0, -1), (and_(units == 0, frac == 0), 0), else_=1))
+    window = (cost_lines.c.day >= since, cost_lines.c.day <= until)
+    summed = (
+        select(*keys, func.sum(units), func.sum(frac), func.count())
+        .where(*window, units.is_not(None))
+        .group_by(*keys)
     )
-    for row in connection.execute(query).mappings():
-        yield CostLine(
-            source=row["source"],
-            line_key=row["line_key"],
-            day=row["day"],
-            service=row["service"],
-            amount=Decimal(row["amount"]),
-            currency=row["currency"],
-            category=row["category"],
-            resource=row["resource"],
-            region=row["region"],
-            account=row["account"],
-            sku=row["sku"],
-            quantity=None if row["quantity"] is None else Decimal(row["quantity"]),
-            unit=row["unit"],
-            repository=row["repository"],
-            workflow=row["workflow"],
-            model=row["model"],
-            input_tokens=row["input_tokens"],
-            output_tokens=row["output_tokens"],
-            cache_read_tokens=row["cache_read_tokens"],
-            cache_write_tokens=row["cache_write_tokens"],
-            tags=tuple(sorted(json.loads(row["tags"] or "{}").items())),
-        )
+    found: dict[tuple[Any, ...], list[Any]] = {}
+    for *key, total_units, total_frac, count in connection.execute(summed):
+        group = (*key, 0) if not signed else tuple(key)
+        found[group] = [exact_amount(int(total_units), int(total_frac)), count]
+    plain = keys[:-1] if signed else keys
+    loose = select(*plain, cost_lines.c.amount).where(*window, units.is_(None))
+    for *key, text in connection.execute(loose):
+        amount = Decimal(text)
+        group = (*key, (amount > 0) - (amount < 0) if signed else 0)
+        entry = found.setdefault(group, [ZERO, 0])
+        entry[0] = _UNROUNDED.add(entry[0], amount)
+        entry[1] += 1
+    return [CostSum(_summed_line(key, by, amount), count) for key, (amount, count) in found.items()]
+
+
+ZERO = Decimal(0)
+
+
+def _summed_line(key: Sequence[Any], by: Sequence[str], amount: Decimal) -> CostLine:
+    currency, day, source, *values = key[:-1]
+    attributes = dict(zip(by, values, strict=True))
+    tags = attributes.pop("tags", None)
+    return CostLine(
+        source=source,
+        line_key="",
+        day=day,
+        service=attributes.pop("service", None) or "",
+        amount=amount,
+        currency=currency,
+        tags=tuple(sorted(json.loads(tags or "{}").items())),
+        **attributes,
+    )
 
 
 def finished_jobs(

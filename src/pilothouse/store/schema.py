@@ -210,7 +210,7 @@ http_cache = Table(
 # -- cost ledger (migration 0003) -----------------------------------------------
 
 # Amounts are exact decimal strings: SQLite has no decimal type, and money must
-# not pass through floats. Sums happen in Python with Decimal.
+# not pass through floats. Sums happen in the database on amount_units/amount_frac.
 cost_lines = Table(
     "cost_lines",
     metadata,
@@ -239,6 +239,12 @@ cost_lines = Table(
     # The first day of the billing period the line was billed in (CUR, FOCUS):
     # a re-delivered period replaces the lines of its earlier delivery.
     Column("billing_period", Date),
+    # The amount again as exact integers the database can SUM (migration 0007):
+    # amount = units + frac / 10**12, units = floor(amount), 0 <= frac < 10**12.
+    # Both NULL for an amount with more than 12 decimals or beyond int64: those
+    # few lines are summed from `amount` in Python (store/costs.py).
+    Column("amount_units", Int64("amount")),
+    Column("amount_frac", Int64("amount")),
     UniqueConstraint("source", "line_key"),
     Index(None, "day"),
     Index(None, "source", "billing_period"),

@@ -229,9 +229,12 @@ class Store:
         with self._reading() as connection:
             return costs.usage_report_days(connection, since, until)
 
-    def cost_lines(self, since: date, until: date) -> list[CostLine]:
+    def cost_sums(
+        self, since: date, until: date, by: Sequence[str], *, signed: bool = False
+    ) -> list[costs.CostSum]:
+        """Spend per currency, day, source and *by*, summed exactly by the database."""
         with self._reading() as connection:
-            return list(costs.read_lines(connection, since, until))
+            return costs.sum_lines(connection, since, until, by, signed=signed)
 
     def finished_jobs(
         self, since: datetime

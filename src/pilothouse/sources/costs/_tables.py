@@ -19,17 +19,15 @@ import json
 import re
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from pilothouse.errors import InputError
 from pilothouse.model import CostLine
 from pilothouse.sources.costs._values import _json_tags, _short, parse_day, parse_decimal
 
-_NULLS = frozenset({"", "null"})
 _MAX_KEY = 200  # the store's line_key holds 255 characters; longer ids are hashed
 _GZIP_MAGIC = b"\x1f\x8b"
 _PARQUET_MAGIC = b"PAR1"
@@ -79,8 +77,7 @@ def _norm(name: str) -> str:
     return re.sub(r"[^0-9a-z]", "", name.casefold())
 
 
-@dataclass(frozen=True, slots=True)
-class _Row:
+class _Row(NamedTuple):  # a tuple: one is made per row
     number: int  # 1-based data row; 0 for the header
     line: int | None  # the physical line the row ends on (CSV only)
     cells: list[str]
@@ -146,7 +143,7 @@ def _table(path: Path) -> Iterator[_Row]:
         number = -1
         try:
             for cells in reader:
-                if any(cell.strip() for cell in cells):
+                if "".join(cells).strip():  # not blank (any cell not whitespace)
                     number += 1
                     yield _Row(number, reader.line_num, cells)
         except _READ_ERRORS as exc:
@@ -248,12 +245,13 @@ class _Columns:
 class _Cells:
     """One data row, read by column position; errors name the file, row and column."""
 
-    __slots__ = ("_path", "_row", "_names")
+    __slots__ = ("_path", "_row", "_names", "_cells")
 
     def __init__(self, path: Path, row: _Row, names: Sequence[str]) -> None:
         self._path = path
         self._row = row
         self._names = names
+        self._cells = row.cells
 
     @property
     def named(self) -> Iterator[tuple[str, str]]:
@@ -262,10 +260,26 @@ class _Cells:
 
     def text(self, position: int | None) -> str | None:
         """The stripped cell; None when the column is absent, empty or NULL."""
-        if position is None or position >= len(self._row.cells):
+        cells = self._cells
+        if position is None or position >= len(cells):
             return None
-        value = self._row.cells[position].strip()
-        return None if value.casefold() in _NULLS else value
+        value = cells[position].strip()
+        if not value or (len(value) == 4 and value.casefold() == "null"):
+            return None
+        return value
+
+    def texts(self, positions: Sequence[int | None]) -> list[str | None]:
+        """``[self.text(p) for p in positions]``, in one call (a row reads many)."""
+        cells = self._cells
+        size = len(cells)
+        found: list[str | None] = []
+        for position in positions:
+            value = cells[position].strip() if position is not None and position < size else ""
+            if not value or (len(value) == 4 and value.casefold() == "null"):
+                found.append(None)
+            else:
+                found.append(value)
+        return found
 
     def decimal(self, position: int | None) -> Decimal | None:
         value = self.text(position)

@@ -6,6 +6,7 @@ through a float. ``day`` is the UTC date the charge is for.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -72,6 +73,7 @@ def parse_instant(text: str) -> datetime:
     return moment.astimezone(UTC)
 
 
+@functools.lru_cache(maxsize=4096)  # an export repeats its few hundred period starts
 def parse_day(text: str) -> date:
     """The UTC date of an ISO date or date-time, or of a US ``M/D/YY[YY]`` date
     (the form a spreadsheet saves FOCUS dates in). ValueError otherwise.

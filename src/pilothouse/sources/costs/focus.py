@@ -44,6 +44,12 @@ class _FocusLayout:
     line_id: int | None
     billing_period: int | None
 
+    @property
+    def texts(self) -> tuple[int | None, ...]:
+        """The text columns, in the order _focus_line unpacks them."""
+        return (self.line_id, self.service, self.provider, self.currency, self.category,
+                self.resource, self.region, self.account, self.sku, self.unit)  # fmt: skip
+
     @classmethod
     def of(cls, columns: _Columns) -> _FocusLayout:
         # FOCUS 0.5 / 1.0-preview names: AmortizedCost, ChargeType, Region,
@@ -75,8 +81,10 @@ def _focus_parser(columns: _Columns) -> Callable[[_Cells], CostLine]:
     layout = _FocusLayout.of(columns)
     keys = _Keys()
 
+    texts = layout.texts
+
     def parse(cells: _Cells) -> CostLine:
-        return _focus_line(layout, cells, keys)
+        return _focus_line(layout, cells, texts, keys)
 
     return parse
 
@@ -94,25 +102,29 @@ def _category(text: str | None) -> str | None:
     return None if text is None else _CATEGORIES.get(text.casefold(), text)
 
 
-def _focus_line(layout: _FocusLayout, cells: _Cells, keys: _Keys) -> CostLine:
+def _focus_line(
+    layout: _FocusLayout, cells: _Cells, texts: tuple[int | None, ...], keys: _Keys
+) -> CostLine:
     day = cells.day(layout.start)
     if day is None:
         raise cells.fail("ChargePeriodStart is empty")
-    line_id = cells.text(layout.line_id)
+    line_id, service, provider, currency, category, resource, region, account, sku, unit = (
+        cells.texts(texts)
+    )
     return CostLine(
         source="focus",
         line_key=keys.given(line_id) if line_id else keys.of_content(cells.named),
         day=day,
-        service=cells.text(layout.service) or cells.text(layout.provider) or "",
+        service=service or provider or "",
         amount=_focus_amount(layout, cells),
-        currency=(cells.text(layout.currency) or NO_CURRENCY).upper(),
-        category=_category(cells.text(layout.category)),
-        resource=cells.text(layout.resource),
-        region=cells.text(layout.region),
-        account=cells.text(layout.account),
-        sku=cells.text(layout.sku),
+        currency=(currency or NO_CURRENCY).upper(),
+        category=_category(category),
+        resource=resource,
+        region=region,
+        account=account,
+        sku=sku,
         quantity=cells.decimal(layout.quantity),
-        unit=cells.text(layout.unit),
+        unit=unit,
         tags=_cell_tags(cells, layout.tags),
         billing_period=cells.day(layout.billing_period),
     )
