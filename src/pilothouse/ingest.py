@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pilothouse.errors import InputError, InvalidInputs
 from pilothouse.model import IngestCounts, RunInfo, TestCase
-from pilothouse.sources.junit import UNNAMED, ReportFile, duration_scale
+from pilothouse.sources.junit import ReadStats, ReportFile, duration_scale
 from pilothouse.store import ReportInput, Store
 
 _GLOB_CHARS = frozenset("*?[")
@@ -121,10 +121,7 @@ class _FileWatch:
     """What one pass learnt about one report: its problem, its durations' unit."""
 
     problem: str | None = None
-    longest: float = 0.0
-    integral: bool = True
-    unnamed: int = 0
-    first_unnamed: str = ""
+    stats: ReadStats = field(default_factory=ReadStats)
 
 
 @dataclass
@@ -156,36 +153,34 @@ class _Pass:
 
     def _cases(self, f: ReportFile, watch: _FileWatch) -> Iterator[TestCase]:
         scale = self.scales.get(f.path, 1.0)
-        keep = not (self.refuse or self.failed)
-        longest, integral = 0.0, True  # locals: this loop runs once per testcase
+        cases = f.testcases(watch.stats)  # the reader notes durations and nameless cases
         try:
-            for case in f.testcases():
-                duration = case.duration
-                if duration is not None:
-                    if duration > longest:
-                        longest = duration
-                    if integral and not duration.is_integer():
-                        integral = False
-                    if scale != 1.0:
-                        case = case._replace(duration=None if scale is None else duration * scale)
-                if case.name.startswith(UNNAMED):
-                    watch.unnamed += 1
-                    watch.first_unnamed = watch.first_unnamed or case.name
-                if keep:
-                    yield case
+            if self.refuse or self.failed:
+                for _case in cases:  # read to name its problem too, keep nothing
+                    pass
+            elif scale == 1.0:
+                yield from cases
+            else:
+                yield from (_scaled(case, scale) for case in cases)
         except InputError as exc:
             watch.problem = str(exc)
             self.failed = True
-        finally:
-            watch.longest, watch.integral = longest, integral
 
     def problems(self) -> dict[Path, str]:
         return {p: w.problem for p, w in self.watches.items() if w.problem}
 
     def found_scales(self) -> dict[Path, float | None]:
         """Each report's durations unit, known once it was read to its end."""
-        found = {p: duration_scale(w.longest, w.integral) for p, w in self.watches.items()}
+        found = {
+            p: duration_scale(w.stats.longest, w.stats.integral) for p, w in self.watches.items()
+        }
         return {p: scale for p, scale in found.items() if scale != 1.0}
+
+
+def _scaled(case: TestCase, scale: float | None) -> TestCase:
+    if case.duration is None:
+        return case
+    return case._replace(duration=None if scale is None else case.duration * scale)
 
 
 class _Redo(Exception):
@@ -195,22 +190,22 @@ class _Redo(Exception):
 def _warnings(watches: Mapping[Path, _FileWatch], scales: Mapping[Path, float | None]) -> list[str]:
     notes = []
     for path, watch in watches.items():
-        scale = scales.get(path, 1.0)
+        scale, stats = scales.get(path, 1.0), watch.stats
         if scale is None:
             notes.append(
-                f"{path}: durations up to {watch.longest:,.0f} s cannot be real (over a week) "
+                f"{path}: durations up to {stats.longest:,.0f} s cannot be real (over a week) "
                 "and are in no unit pilothouse knows: stored without durations"
             )
         elif scale != 1.0:
             notes.append(
                 f"{path}: durations read as nanoseconds (whole numbers up to "
-                f"{watch.longest:,.0f}, over a week as seconds)"
+                f"{stats.longest:,.0f}, over a week as seconds)"
             )
-        if watch.unnamed:
+        if stats.unnamed:
             notes.append(
-                f"{path}: {watch.unnamed} testcase(s) without a name, named from their "
-                f"position in the report ({watch.first_unnamed}"
-                f"{', ...' if watch.unnamed > 1 else ''})"
+                f"{path}: {stats.unnamed} testcase(s) without a name, named from their "
+                f"position in the report ({stats.first_unnamed}"
+                f"{', ...' if stats.unnamed > 1 else ''})"
             )
     return notes
 

@@ -17,15 +17,16 @@ OUTCOMES: tuple[Outcome, ...] = ("passed", "failed", "error", "skipped")
 MAX_MESSAGE_CHARS = 4000
 
 
-def truncate_message(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
-    """Keep the first *limit* characters of *text* and say how much was cut.
+def truncate_message(text: str, limit: int = MAX_MESSAGE_CHARS, *, more: int = 0) -> str:
+    """Keep the first *limit* characters of *text* and say how much was cut,
+    counting *more* characters that followed *text* but were never held.
 
-    >>> truncate_message("abcdef", 4)
-    'abcd… [2 more chars]'
+    >>> truncate_message("abcdef", 4), truncate_message("abcdef", 4, more=10)
+    ('abcd… [2 more chars]', 'abcd… [12 more chars]')
     """
-    if len(text) <= limit:
+    if len(text) <= limit and not more:
         return text
-    return f"{text[:limit]}… [{len(text) - limit} more chars]"
+    return f"{text[:limit]}… [{max(len(text) - limit, 0) + more} more chars]"
 
 
 @dataclass(frozen=True, slots=True)
