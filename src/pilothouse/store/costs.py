@@ -346,6 +346,40 @@ def _summed_line(key: Sequence[Any], by: Sequence[str], amount: Decimal) -> Cost
     )
 
 
+def read_lines(connection: Connection, since: date, until: date) -> Iterator[CostLine]:
+    """Every stored line of the window, one by one (to inspect a ledger: reports read
+    `sum_lines`)."""
+    query = (
+        select(cost_lines)
+        .where(cost_lines.c.day >= since, cost_lines.c.day <= until)
+        .order_by(cost_lines.c.day, cost_lines.c.id)
+    )
+    for row in connection.execute(query).mappings():
+        yield CostLine(
+            source=row["source"],
+            line_key=row["line_key"],
+            day=row["day"],
+            service=row["service"],
+            amount=Decimal(row["amount"]),
+            currency=row["currency"],
+            category=row["category"],
+            resource=row["resource"],
+            region=row["region"],
+            account=row["account"],
+            sku=row["sku"],
+            quantity=None if row["quantity"] is None else Decimal(row["quantity"]),
+            unit=row["unit"],
+            repository=row["repository"],
+            workflow=row["workflow"],
+            model=row["model"],
+            input_tokens=row["input_tokens"],
+            output_tokens=row["output_tokens"],
+            cache_read_tokens=row["cache_read_tokens"],
+            cache_write_tokens=row["cache_write_tokens"],
+            tags=tuple(sorted(json.loads(row["tags"] or "{}").items())),
+        )
+
+
 def finished_jobs(
     connection: Connection, since: datetime
 ) -> Iterator[tuple[str, str | None, str, str, datetime, datetime]]:

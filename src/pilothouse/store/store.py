@@ -236,6 +236,11 @@ class Store:
         with self._reading() as connection:
             return costs.sum_lines(connection, since, until, by, signed=signed)
 
+    def cost_lines(self, since: date, until: date) -> list[CostLine]:
+        """Every stored line of the window (to inspect the ledger; reports use cost_sums)."""
+        with self._reading() as connection:
+            return list(costs.read_lines(connection, since, until))
+
     def finished_jobs(
         self, since: datetime
     ) -> list[tuple[str, str | None, str, str, datetime, datetime]]:
