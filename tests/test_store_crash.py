@@ -62,11 +62,14 @@ def _ingest(url: str, cwd: Path, stop: int) -> str:
     )
     assert proc.stdout is not None
     line = proc.stdout.readline()
-    if line == "stopped\n":
+    killed = line == "stopped\n"
+    if killed:
         os.kill(proc.pid, signal.SIGKILL)
     out, err = proc.communicate(timeout=300)
-    assert proc.returncode in (0, -signal.SIGKILL), err
-    return (line + out).splitlines()[-1]
+    assert proc.returncode == (-signal.SIGKILL if killed else 0), (proc.returncode, err)
+    said = [said for said in (line + out).splitlines() if said.startswith(("done ", "stopped"))]
+    assert len(said) == 1, (line + out, err)
+    return said[0]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
