@@ -16,7 +16,7 @@ from pilothouse import ingest as service
 from pilothouse.cli.output import print_json, progress_bar, stdout_console
 from pilothouse.cli.state import state_of
 from pilothouse.config import DEFAULT_GITHUB_API_URL
-from pilothouse.errors import InputError
+from pilothouse.errors import InputError, printable
 
 app = typer.Typer(help="Bring outside data into the store.", no_args_is_help=True)
 
@@ -44,7 +44,7 @@ def _api_url(value: str) -> str:
 
 def _warn(lines: list[str]) -> None:
     for line in lines:
-        sys.stderr.write(f"pilothouse: warning: {' '.join(line.split())}\n")
+        sys.stderr.write(f"pilothouse: warning: {printable(line)}\n")
 
 
 def _repository(value: str | None) -> str | None:
