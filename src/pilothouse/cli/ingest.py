@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import gc
 import sys
 from dataclasses import replace
 from datetime import datetime
@@ -121,6 +122,9 @@ def junit(
             raise InputError("no report files given")
         progress.reset(task, description="storing reports", total=len(files))
         with state.open_store(create=True) as store:
+            # What is alive now (modules, the store) lives until exit: spare it from
+            # the collections that the ingest's hundreds of thousands of records trigger.
+            gc.freeze()
             counts = service.ingest_reports(
                 store,
                 files,
