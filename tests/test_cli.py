@@ -466,3 +466,24 @@ def test_main_exits_with_the_code(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(SystemExit) as caught:
         cli_main()
     assert caught.value.code == 0
+
+
+def test_an_existing_path_is_taken_literally_not_as_a_glob(sqlite_cli: Cli, tmp_path: Path) -> None:
+    shutil.copy(NEXTEST, tmp_path / "report [linux].xml")
+    got = sqlite_cli.json("ingest", "junit", "report [linux].xml")
+    assert got["files"] == 1 and got["tests"] > 0
+
+
+def test_a_file_name_that_is_not_utf8_is_read_and_named_safely(
+    sqlite_cli: Cli, tmp_path: Path
+) -> None:
+    import os
+
+    good = tmp_path / os.fsdecode(b"good-\xff.xml")
+    shutil.copy(NEXTEST, good)
+    assert sqlite_cli.json("ingest", "junit", str(good))["files"] == 1
+    broken = tmp_path / os.fsdecode(b"broken-\xfe.xml")
+    broken.write_bytes(b"<testsuite><testcase")
+    code, _out, err = sqlite_cli("ingest", "junit", str(broken))
+    assert code == 1
+    assert f"error: {tmp_path}/broken-\\xfe.xml:1: malformed XML" in err

@@ -108,3 +108,36 @@ def test_sample_bills_look_like_the_first_user(sqlite_cli: Cli) -> None:
     assert min(daily) < 70  # weekends are cheaper: the weekday-only lever has something to save
     assert [a["main_contributor"] for a in usd["anomalies"]] == ["Amazon Bedrock"]
     assert set(usd["by_group"]) >= {"Amazon Bedrock", "Amazon Elastic Compute Cloud"}
+
+
+def test_another_seed_or_window_is_a_history_of_its_own(sqlite_cli: Cli) -> None:
+    """Run ids come from the seed and dates: a second history never merges into the first."""
+    first = sqlite_cli.json("sample", "--days", "2", "--end", "2026-11-27")
+    attempts = first["runs"]
+    for flags in (("--seed", "8"), ("--end", "2026-11-20")):
+        other = sqlite_cli.json("sample", "--days", "2", "--end", "2026-11-27", *flags)
+        assert other["duplicates"] == 0, flags
+        attempts += other["runs"]
+    runs = sqlite_cli.json("runs", "--limit", "1000")["runs"]
+    assert sum(len(r["attempts"]) for r in runs) == attempts  # nothing merged
+    again = sqlite_cli.json("sample", "--days", "2", "--end", "2026-11-27")
+    assert again["duplicates"] == first["tests"]
+
+
+def test_run_ids_depend_on_the_seed_and_dates() -> None:
+    from datetime import date
+
+    end = date(2026, 11, 27)
+    ids = {
+        sample.first_run_number(days=days, end=last, seed=seed)
+        for days, last, seed in [
+            (60, end, 7),
+            (60, end, 8),
+            (30, end, 7),
+            (60, date(2026, 11, 1), 7),
+        ]
+    }
+    assert len(ids) == 4
+    assert sample.first_run_number(days=60, end=end, seed=7) == sample.first_run_number(
+        days=60, end=end, seed=7
+    )

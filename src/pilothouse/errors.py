@@ -7,6 +7,8 @@ resource), 2 usage error (bad flags, from Typer/Click), 3 internal error (a bug)
 
 from __future__ import annotations
 
+import re
+
 EXIT_OK = 0
 EXIT_USER = 1
 EXIT_USAGE = 2
@@ -49,3 +51,14 @@ class StoreError(PilothouseError):
 
 class StoreMissing(StoreError):
     """A reading command found no store (no file, or a database without its tables)."""
+
+
+# Python decodes the bytes of a non-UTF-8 file name to U+DC80..U+DCFF (surrogateescape).
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
+
+
+def printable(text: str) -> str:
+    """*text* on one line, the bytes of a non-UTF-8 file name shown as ``\\xNN``
+    (as ``ls -b`` does) instead of lone surrogates no terminal can show."""
+    shown = _ESCAPED_BYTE.sub(lambda m: f"\\x{ord(m.group()) - 0xDC00:02x}", text)
+    return " ".join(shown.split())

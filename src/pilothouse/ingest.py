@@ -44,7 +44,8 @@ def expand_paths(
 
 def _expand_one(pattern: str, cwd: Path, suffixes: tuple[str, ...] | None) -> list[Path]:
     path = Path(pattern) if Path(pattern).is_absolute() else cwd / pattern
-    if any(char in _GLOB_CHARS for char in pattern):
+    # An existing path is taken literally: "report [linux].xml" is a file, not a glob.
+    if not path.exists() and any(char in _GLOB_CHARS for char in pattern):
         matches = sorted(
             Path(match) for match in glob.glob(str(path), recursive=True) if Path(match).is_file()
         )

@@ -257,8 +257,20 @@ def _outcome(
     return "passed", seconds, "", None
 
 
-def _schedule(days: int, end: date) -> Iterator[_Run]:
-    run_number = 6_100_000_000
+def first_run_number(*, days: int, end: date, seed: int) -> int:
+    """Where a history's run ids start, derived from its seed and dates: loading
+    the same history again finds its runs stored, and another seed or window
+    gets runs of its own instead of merging into the first.
+
+    >>> first_run_number(days=60, end=date(2026, 11, 27), seed=7) // 100_000 > 0
+    True
+    """
+    window = int(_sha("runs", seed, end - timedelta(days=days - 1), end)[:12], 16)
+    return 6_100_000_000 + (window % 100_000) * 100_000  # 100,000 ids per history
+
+
+def _schedule(days: int, end: date, seed: int) -> Iterator[_Run]:
+    run_number = first_run_number(days=days, end=end, seed=seed)
     start = end - timedelta(days=days - 1)
     for day in range(days):
         today = start + timedelta(days=day)
@@ -307,7 +319,7 @@ def generate(*, days: int = 60, end: date = DEFAULT_END, seed: int = 7) -> Itera
     always give the same bytes."""
     rng = random.Random(seed)
     tests = _tests(rng)
-    for run in _schedule(days, end):
+    for run in _schedule(days, end, seed):
         attempts = [run]
         for current in attempts:
             any_failed = False

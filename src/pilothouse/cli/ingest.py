@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import gc
 import sys
 from dataclasses import replace
 from datetime import datetime
@@ -16,7 +17,7 @@ from pilothouse import ingest as service
 from pilothouse.cli.output import print_json, progress_bar, stdout_console
 from pilothouse.cli.state import state_of
 from pilothouse.config import DEFAULT_GITHUB_API_URL
-from pilothouse.errors import InputError
+from pilothouse.errors import InputError, printable
 
 app = typer.Typer(help="Bring outside data into the store.", no_args_is_help=True)
 
@@ -44,7 +45,7 @@ def _api_url(value: str) -> str:
 
 def _warn(lines: list[str]) -> None:
     for line in lines:
-        sys.stderr.write(f"pilothouse: warning: {' '.join(line.split())}\n")
+        sys.stderr.write(f"pilothouse: warning: {printable(line)}\n")
 
 
 def _repository(value: str | None) -> str | None:
@@ -121,6 +122,9 @@ def junit(
             raise InputError("no report files given")
         progress.reset(task, description="storing reports", total=len(files))
         with state.open_store(create=True) as store:
+            # What is alive now (modules, the store) lives until exit: spare it from
+            # the collections that the ingest's hundreds of thousands of records trigger.
+            gc.freeze()
             counts = service.ingest_reports(
                 store,
                 files,

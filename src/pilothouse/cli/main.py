@@ -19,7 +19,7 @@ from pilothouse import __version__
 from pilothouse.cli import cost, db, flaky, ingest, reports, sample, settings, shard
 from pilothouse.cli.state import State, World
 from pilothouse.config import load_config
-from pilothouse.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, PilothouseError
+from pilothouse.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, PilothouseError, printable
 
 app = typer.Typer(
     name="pilothouse",
@@ -135,7 +135,7 @@ def _hint_global_option(exc: typer.TyperException, args: Sequence[str]) -> None:
 
 
 def _one_line(text: str) -> str:
-    return " ".join(text.split())
+    return printable(text)
 
 
 def main() -> None:
