@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
@@ -219,11 +218,6 @@ def _currency_report(
     return report
 
 
-def _console(state: State) -> Console:
-    """stdout, as wide as ``COLUMNS`` says when it is set."""
-    return stdout_console(state.env)
-
-
 def _daily_table(currency: str, data: dict[str, Any], by: str, width: int) -> Table:
     """The last 14 days: net total, and the largest group's gross spend (credits can
     make a day's net smaller than its largest group). Group names fold, never cut;
@@ -293,7 +287,7 @@ def _summary(currency: str, data: dict[str, Any]) -> list[str]:
 
 
 def _render(report: dict[str, Any], by: str, state: State) -> None:
-    console = _console(state)
+    console = stdout_console(state.env)
     for currency, data in report["currencies"].items():
         data = {**data, "since": report["since"], "until": report["until"]}
         console.print(_daily_table(currency, data, by, console.width))
@@ -589,7 +583,7 @@ def whatif(
         ]
         stored = store.cost_range()
     if not sums and not as_json:
-        _console(state).print(Text(_empty_window_note(span, stored)))
+        stdout_console(state.env).print(Text(_empty_window_note(span, stored)))
         return
     baseline, projections = scenarios.project(
         _lines_of(sums), span, chosen, counts=[summed.lines for summed in sums]
@@ -616,7 +610,7 @@ def whatif(
     if as_json:
         print_json(result)
         return
-    console = _console(state)
+    console = stdout_console(state.env)
     console.print(_whatif_table(result, wide=console.width >= 90))
 
 
