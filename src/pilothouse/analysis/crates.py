@@ -21,13 +21,14 @@ def _causes(
     """(cause, evidence) for one crate; ("unknown", ...) when the data shows none."""
     rebuilt = int(row["runs_rebuilt"])
     found: list[tuple[str, str]] = []
-    if row["script_runs"]:
+    ran, seen = int(row.get("script_ran_runs") or 0), int(row["runs_seen"])
+    if ran * 2 >= seen:  # "each time": in most of the runs that built it
         found.append(
-            (
-                "build-script",
-                f"its build script was in the build of "
-                f"{int(row['script_runs'])} of the {rebuilt} runs that rebuilt it",
-            )
+            ("build-script", f"its build script ran in {ran} of the {rebuilt} runs that rebuilt it")
+        )
+    elif row["script_runs"] and int(row["script_runs"]) == seen:
+        found.append(
+            ("build-script", f"rebuilt in every run ({seen}), each time with its build script")
         )
     if row["feature_runs"]:
         found.append(
@@ -64,7 +65,7 @@ def rank_crates(
 
     >>> row = {"name": "ring", "version": "0.17.8", "member": 0, "source": "registry",
     ...        "runs_seen": 4, "runs_rebuilt": 4, "seconds": 30.0, "script_runs": 4,
-    ...        "feature_runs": 0}
+    ...        "script_ran_runs": 0, "feature_runs": 0}
     >>> [c.causes[0][0] for c in rank_crates([row], {})]
     ['build-script']
     """

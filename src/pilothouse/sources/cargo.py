@@ -27,6 +27,7 @@ from urllib.parse import unquote, urlsplit
 
 from pilothouse.errors import InputError
 from pilothouse.model import CargoBuild, CargoUnit
+from pilothouse.sources.junit import ReportFile
 
 # A message line longer than this is refused rather than held (cargo's longest
 # messages, rendered diagnostics with their spans, are a few hundred KB).
@@ -109,7 +110,8 @@ def unit_key(name: str, version: str, kind: str, target: str, mode: str) -> tupl
     """How a unit is matched between the JSON messages and a timings report, which
     names a library target only as "lib"."""
     group = "lib" if kind in _LIB_KINDS else kind
-    return (name, version, group, "" if group == "lib" else target, mode)
+    # Timings name neither a library nor a build script (a package has one of each).
+    return (name, version, group, "" if group in ("lib", "custom-build") else target, mode)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,16 +145,9 @@ class CargoFile:
 
     @classmethod
     def open(cls, path: Path) -> CargoFile:
-        sha = hashlib.sha256()
-        size = 0
-        try:
-            with path.open("rb") as stream:
-                for block in iter(lambda: stream.read(1 << 20), b""):
-                    sha.update(block)
-                    size += len(block)
-        except OSError as exc:
-            raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-        return cls(path, sha.hexdigest(), size)
+        """Hash *path* (streaming), as reports are: the same output however named."""
+        hashed = ReportFile.open(path)
+        return cls(path, hashed.digest, hashed.size)
 
     def read(
         self,

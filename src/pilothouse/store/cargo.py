@@ -119,7 +119,13 @@ def _per_run(since: datetime | None, workflow: str | None) -> Any:
         func.max(case((rebuilt, 1), else_=0)).label("rebuilt"),
         func.sum(case((rebuilt, cargo_units.c.seconds), else_=None)).label("seconds"),
         func.max(case((and_(rebuilt, cargo_units.c.build_script), 1), else_=0)).label("script"),
-        func.count(distinct(cargo_units.c.features)).label("feature_sets"),
+        func.max(case((and_(rebuilt, cargo_units.c.mode == "run-custom-build"), 1), else_=0)).label(
+            "ran"
+        ),
+        # A build script's own unit is not a feature set of the crate.
+        func.count(
+            distinct(case((cargo_units.c.target_kind != "custom-build", cargo_units.c.features)))
+        ).label("feature_sets"),
     ).group_by(*_crate_columns(), runs.c.repository_id, runs.c.run_key)
     return _window(query, since, workflow).subquery()
 
@@ -128,7 +134,8 @@ def crate_rebuilds(
     connection: Connection, since: datetime | None, workflow: str | None
 ) -> list[dict[str, Any]]:
     """Per crate (name, version, member): runs seen, runs rebuilt, seconds of its
-    rebuilt units (where timed), runs rebuilt with a build script, runs built with
+    rebuilt units (where timed), runs rebuilt with a build script (and runs where
+    the timings show it ran), runs built with
     several feature sets. Summed by the database; one row per crate comes back."""
     per_run = _per_run(since, workflow)
     query = (
@@ -141,6 +148,7 @@ def crate_rebuilds(
             func.sum(per_run.c.rebuilt).label("runs_rebuilt"),
             func.sum(per_run.c.seconds).label("seconds"),
             func.sum(per_run.c.script).label("script_runs"),
+            func.sum(per_run.c.ran).label("script_ran_runs"),
             func.sum(case((per_run.c.feature_sets > 1, 1), else_=0)).label("feature_runs"),
         )
         .group_by(per_run.c.name, per_run.c.version, per_run.c.member)
