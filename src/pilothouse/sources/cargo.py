@@ -384,11 +384,17 @@ def _script_runs(
     reader: _Reader, matched: set[tuple[str, ...]], members: set[Package]
 ) -> list[CargoUnit]:
     """A build script that ran is a unit of its own in the timings (`build script
-    (run)`), with no artifact message: it becomes a rebuilt `run-custom-build` unit."""
+    (run)`), with no artifact message: it becomes a rebuilt `run-custom-build` unit.
+    (A timings-only file, with no artifact at all, keeps every run.)"""
     by_name = {(p.name, p.version): (text, p) for text, p in reader.packages.items()}
+    # A build script that ran makes its package build again: timings of another
+    # invocation (or a hand-edited report) cannot add a run to a fresh package.
+    rebuilt = {(u.name, u.version) for u in reader.units if not u.fresh}
     runs = []
     for key, timing in reader.timings.items():
         if key in matched or timing.mode != "run-custom-build":
+            continue
+        if reader.units and (timing.name, timing.version) not in rebuilt:
             continue
         package_id, package = by_name.get((timing.name, timing.version), ("", None))
         runs.append(
