@@ -19,7 +19,9 @@ from pilothouse.sources.cargo import (
     read_timings,
 )
 from pilothouse.store import Store
-from tests.conftest import DATA, Cli
+
+from .conftest import DATA, Cli
+from .racer import race
 
 CARGO = DATA / "cargo"
 COLD = CARGO / "fixture-project_build_cold.jsonl"
@@ -283,3 +285,19 @@ def test_sample_outputs_are_deterministic_and_explained(store: Store) -> None:
     assert ranked["tokio"].causes[0][0] == "feature-unification"
     assert ranked["hypha-core"].member and ranked["hypha-core"].runs_rebuilt == 6
     assert ranked["hypha-core"].seconds is not None
+
+
+def test_concurrent_ingests_of_one_run_all_succeed(store_url: str, tmp_path: Path) -> None:
+    """Four jobs of one run store their cargo output at once, two of them the same
+    output (a retried upload): every writer succeeds, the repeated output once."""
+    outputs = [COLD, COLD, CARGO / "fixture-project_build_fresh.jsonl", CARGO / "test_no_run.jsonl"]
+    argvs = [["ingest", "cargo", str(path), "--run-id", "9", "--job", "build", "--json"]
+             for path in outputs]  # fmt: skip
+    results = race(store_url, tmp_path, argvs)
+    assert [code for code, _out, _err in results] == [0] * 4, results
+    printed = [json.loads(out) for _code, out, _err in results]
+    assert sorted(p["duplicates"] for p in printed[:2]) == [0, 11]
+    with Store.open(store_url) as store:
+        runs, rows, _profiles = store.crate_rebuilds()
+    assert runs == 1
+    assert {r["name"]: int(r["runs_rebuilt"]) for r in rows}["fixture-project"] == 1
