@@ -11,7 +11,7 @@ from sqlalchemy import Connection, Select, and_, case, distinct, func, select
 
 from pilothouse.model import CargoBuild, RunInfo
 from pilothouse.store import keyed
-from pilothouse.store.reports import _as_text, _ensure_job, _ensure_run, _fill_run
+from pilothouse.store.reports import _as_text, fill_run, open_run
 from pilothouse.store.schema import cargo_builds, cargo_units, runs
 
 BATCH_ROWS = 5000
@@ -44,12 +44,10 @@ def add_builds(
 ) -> list[StoredBuild]:
     """Store cargo outputs of one run and job; an output whose digest the run holds is
     read (to catch bad input) and adds nothing. Safe against concurrent writers."""
-    keyed.lock_run(connection, run.provider, run.repository, run.run_key, exclusive=False)
-    run_id, missing = _ensure_run(connection, run, now)
-    job_id = _ensure_job(connection, run_id, run) if run.job else None
+    run_id, job_id, missing = open_run(connection, run, now)
     stored = [_add_build(connection, run_id, job_id, item, now) for item in items]
     if missing:
-        _fill_run(connection, run_id, missing)
+        fill_run(connection, run_id, missing)
     return stored
 
 
