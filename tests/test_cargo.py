@@ -301,3 +301,36 @@ def test_concurrent_ingests_of_one_run_all_succeed(store_url: str, tmp_path: Pat
         runs, rows, _profiles = store.crate_rebuilds()
     assert runs == 1
     assert {r["name"]: int(r["runs_rebuilt"]) for r in rows}["fixture-project"] == 1
+
+
+def test_a_file_without_cargo_messages_is_refused(cli: Cli, tmp_path: Path) -> None:
+    log = tmp_path / "build.log"
+    log.write_text('   Compiling app v0.1.0\n{"type": "test", "event": "ok"}\n')
+    code, _out, err = cli("ingest", "cargo", str(log))
+    assert code == 1
+    assert err == f"pilothouse: error: {log}: no cargo JSON message (expected `cargo " \
+                  "build|test|check --message-format=json` output)\n"  # fmt: skip
+
+
+def test_timings_reports_of_newer_cargo(tmp_path: Path) -> None:
+    """`cargo report timings` (cargo 1.93+) writes `NAME "KIND"` and lists features."""
+    entries = [
+        {"i": 0, "name": "app", "version": "0.1.0", "mode": "todo", "target": ' app "bin"',
+         "features": [], "start": 0.5, "duration": 2.5, "unblocked_units": [],
+         "unblocked_rmeta_units": [], "sections": None},
+        {"i": 1, "name": "corelib", "version": "0.1.0", "mode": "todo", "target": " (check)",
+         "features": ["std"], "start": 0.0, "duration": 0.75, "unblocked_units": [0],
+         "unblocked_rmeta_units": [], "sections": None},
+        {"i": 2, "name": "corelib", "version": "0.1.0", "mode": "run-custom-build",
+         "target": " build-script (run)", "features": [], "start": 0.0, "duration": 0.25,
+         "unblocked_units": [], "unblocked_rmeta_units": [], "sections": None},
+    ]  # fmt: skip
+    page = tmp_path / "cargo-timing.html"
+    page.write_text(f"<html><script>\nconst UNIT_DATA = {json.dumps(entries, indent=2)};\n"
+                    "const CONCURRENCY_DATA = [];\n</script></html>")  # fmt: skip
+    found = {(t.name, t.kind, t.target, t.mode): t.seconds for t in read_timings(page).values()}
+    assert found == {
+        ("app", "bin", "app", "build"): 2.5,
+        ("corelib", "lib", "", "check"): 0.75,
+        ("corelib", "custom-build", "", "run-custom-build"): 0.25,
+    }

@@ -35,12 +35,11 @@ MAX_LINE_BYTES = 16 << 20
 
 # Target kinds that cargo's timings describe as "lib".
 _LIB_KINDS = frozenset({"lib", "rlib", "dylib", "cdylib", "staticlib", "proc-macro"})
-# Sources that are not local: crates.io, other registries, git, vendored directories.
-_DEPENDENCY_SOURCES = frozenset({"registry", "sparse", "git", "local-registry", "directory"})
 _OLD_ID = re.compile(r"^(?P<name>\S+) (?P<version>\S+) \((?P<source>[^)]*)\)$")
-_TIMING_TARGET = re.compile(
-    r'^(?P<kind>[a-z ]+?)(?: "(?P<name>[^"]*)")?(?: \((?P<mode>[a-z -]+)\))?$'
-)
+_MODE_SUFFIX = re.compile(r"\s*\((?P<mode>[a-z -]+)\)$")
+_QUOTED = re.compile(r'(?P<first>\S+) "(?P<quoted>[^"]*)"')
+_REASONS = frozenset({"compiler-artifact", "build-script-executed", "compiler-message",
+                      "build-finished", "timing-info"})  # fmt: skip
 _TIMING_MODES = {
     "test": "test",
     "check": "check",
@@ -57,6 +56,7 @@ _TIMING_KINDS = {
     "bench": "bench",
     "example": "example",
     "build script": "custom-build",
+    "build-script": "custom-build",
 }
 
 
@@ -219,6 +219,7 @@ class _Reader:
     scripts: set[str] = field(default_factory=set)  # package ids whose build script ran or replayed
     target_dirs: list[str] = field(default_factory=list)
     success: bool | None = None
+    messages: int = 0  # cargo messages read (any known reason)
     warnings: int = 0
     errors: int = 0
 
@@ -235,6 +236,7 @@ class _Reader:
 
     def take(self, message: Mapping[str, Any]) -> None:
         reason = message.get("reason")
+        self.messages += reason in _REASONS
         if reason == "compiler-artifact":
             self.artifact(message)
         elif reason == "build-script-executed":
@@ -346,6 +348,11 @@ def _scan(stream: BinaryIO, label: str, timings: Mapping[tuple[str, ...], Timing
         raise InputError(f"{label}:{number}: {exc}") from None
     except OSError as exc:
         raise InputError(f"{label}: cannot read: {exc.strerror or exc}") from exc
+    if not reader.messages:  # cargo ends every JSON output with build-finished
+        raise InputError(
+            f"{label}: no cargo JSON message (expected `cargo build|test|check "
+            "--message-format=json` output)"
+        )
     return reader
 
 
@@ -493,13 +500,37 @@ def _html_entry(entry: Any) -> Timing:
     name = _text(entry.get("name"), "name")
     version = _text(entry.get("version"), "version")
     seconds = _field(entry, "duration", (int, float), "unit")
-    described = _text(entry.get("target"), "target").strip()
-    parsed = _TIMING_TARGET.match(described or "lib")
-    if parsed is None or parsed["kind"] not in _TIMING_KINDS:
-        raise _Bad(f"target {described!r} is not a cargo target description")
-    mode = _TIMING_MODES.get(parsed["mode"] or "", "build")
+    # Reports from `cargo report timings` (cargo 1.93+) list each unit's features and
+    # write a target as `NAME "KIND"`; earlier ones write `KIND "NAME"`.
+    kind, target, mode = describe_target(_text(entry.get("target"), "target"), "features" in entry)
     if entry.get("mode") == "run-custom-build":
         mode = "run-custom-build"
-    return Timing(
-        name, version, _TIMING_KINDS[parsed["kind"]], parsed["name"] or "", mode, float(seconds)
-    )
+    return Timing(name, version, kind, target, mode, float(seconds))
+
+
+def describe_target(described: str, name_first: bool) -> tuple[str, str, str]:
+    """(kind, target name, mode) from a timings report's target description.
+
+    >>> describe_target(' bin "app"', False), describe_target(' app "bin" (test)', True)
+    (('bin', 'app', 'build'), ('bin', 'app', 'test'))
+    >>> describe_target("", False), describe_target(" (check)", True)
+    (('lib', '', 'build'), ('lib', '', 'check'))
+    >>> describe_target(" build script (run)", False)
+    ('custom-build', '', 'run-custom-build')
+    """
+    rest, mode = described.strip(), "build"
+    suffix = _MODE_SUFFIX.search(rest)
+    if suffix is not None:
+        if suffix["mode"] not in _TIMING_MODES:
+            raise _Bad(f"target {described!r}: unknown mode {suffix['mode']!r}")
+        rest, mode = rest[: suffix.start()], _TIMING_MODES[suffix["mode"]]
+    if rest in ("", "lib"):
+        return "lib", "", mode
+    if rest in _TIMING_KINDS:
+        return _TIMING_KINDS[rest], "", mode
+    quoted = _QUOTED.fullmatch(rest)
+    if quoted is not None:
+        word, name = (quoted["quoted"], quoted["first"]) if name_first else quoted.groups()
+        if word in _TIMING_KINDS:
+            return _TIMING_KINDS[word], name, mode
+    raise _Bad(f"target {described!r} is not a cargo target description")
