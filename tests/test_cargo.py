@@ -8,6 +8,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pilothouse.analysis.crates import rank_crates
 from pilothouse.errors import InputError
@@ -22,6 +24,7 @@ from pilothouse.store import Store
 
 from .conftest import DATA, Cli
 from .racer import race
+from .test_cli import GITHUB_ENV
 
 CARGO = DATA / "cargo"
 COLD = CARGO / "fixture-project_build_cold.jsonl"
@@ -334,3 +337,52 @@ def test_timings_reports_of_newer_cargo(tmp_path: Path) -> None:
         ("corelib", "lib", "", "check"): 0.75,
         ("corelib", "custom-build", "", "run-custom-build"): 0.25,
     }
+
+
+def test_github_actions_environment_fills_the_run_and_the_workspace(cli: Cli) -> None:
+    """Inside a job the run, job and workflow come from the environment, as for
+    `ingest junit`; $GITHUB_WORKSPACE is the workspace root (here: the uuid stub's
+    directory, so only uuid is a member) and a cargo output and a JUnit report of one
+    job meet on one job row."""
+    cli.env.update(GITHUB_ENV, GITHUB_WORKSPACE="/home/dev/uuidstub")
+    assert _ingest(cli, str(COLD))["units"] == 11
+    cli.json("ingest", "junit", str(DATA / "junit" / "nextest" / "fixture-project-junit.xml"))
+    (run,) = cli.json("runs")["runs"]
+    assert (run["id"], run["attempt"], run["workflow"]) == ("987654321", 2, "tests-all")
+    assert run["commit"] == GITHUB_ENV["GITHUB_SHA"]
+    assert [job["name"] for job in run["jobs"]] == ["nextest"]
+    members = {c["name"] for c in cli.json("crates", "--workflow", "tests-all")["crates"]
+               if c["member"]}  # fmt: skip
+    assert members == {"uuid"}
+
+
+def test_hostile_values_are_stored_alike_on_both_backends(cli: Cli, tmp_path: Path) -> None:
+    """A 100 KB crate name, non-ASCII features and versions: stored as given."""
+    name = "crate-" + "é" * 50_000
+    text = COLD.read_text().replace('"features":[]', '"features":["ünï","zstd"]', 1)
+    text = text.replace("uuidstub#uuid@1.19.0", f"uuidstub#{name}@1.19.0-ß")
+    output = tmp_path / "hostile.jsonl"
+    output.write_text(text)
+    _ingest(cli, str(output), "--run-id", "1")
+    crates = {c["name"]: c for c in cli.json("crates")["crates"]}
+    assert crates[name]["version"] == "1.19.0-ß" and not crates[name]["member"]
+
+
+_NAMES = st.from_regex(r"[a-z][a-z0-9_-]{0,20}", fullmatch=True)
+_VERSIONS = st.from_regex(r"[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}(-[a-z0-9.]{1,8})?", fullmatch=True)
+
+
+@given(name=_NAMES, version=_VERSIONS, folder=_NAMES, registry=st.booleans())
+def test_package_ids_round_trip(name: str, version: str, folder: str, registry: bool) -> None:
+    """Every form cargo writes for a package gives back its name, version and source."""
+    if registry:
+        source, url = "registry", "https://github.com/rust-lang/crates.io-index"
+    else:
+        source, url = "path", f"file:///w/{folder}"
+    new = f"{source}+{url}#{version}" if url.endswith("/" + name) else \
+          f"{source}+{url}#{name}@{version}"  # fmt: skip
+    for text in (new, f"{name} {version} ({source}+{url})"):
+        package = parse_package_id(text)
+        assert (package.name, package.version, package.source) == (name, version, source)
+    short = parse_package_id(f"path+file:///w/{folder}/{name}#{version}")  # name = last segment
+    assert (short.name, short.version, short.local_dir) == (name, version, f"/w/{folder}/{name}")
