@@ -386,3 +386,23 @@ def test_package_ids_round_trip(name: str, version: str, folder: str, registry: 
         assert (package.name, package.version, package.source) == (name, version, source)
     short = parse_package_id(f"path+file:///w/{folder}/{name}#{version}")  # name = last segment
     assert (short.name, short.version, short.local_dir) == (name, version, f"/w/{folder}/{name}")
+
+
+def test_profile_and_feature_causes_on_real_captures(cli: Cli, tmp_path: Path) -> None:
+    """One run builds the workspace in dev and in release (`profile`); two of its jobs
+    build uuid with different features (`feature-unification`)."""
+    release = CARGO / "fixture-project_build_release_rendered-ansi.jsonl"
+    _ingest(cli, str(COLD), "--run-id", "1", "--job", "debug")
+    _ingest(cli, str(release), "--run-id", "1", "--job", "release")
+    crates = {c["name"]: c for c in cli.json("crates")["crates"]}
+    assert [c["cause"] for c in crates["proc-macro-test"]["causes"]] == ["profile"]
+    assert [c["cause"] for c in crates["uuid"]["causes"]] == ["path-dependency", "profile"]
+    other = tmp_path / "other-features.jsonl"
+    other.write_text(COLD.read_text().replace('"features":[]', '"features":["v4"]', 1))
+    _ingest(cli, str(other), "--run-id", "1", "--job", "debug-v4")
+    uuid = next(c for c in cli.json("crates")["crates"] if c["name"] == "uuid")
+    assert [c["cause"] for c in uuid["causes"]] == [
+        "feature-unification",
+        "path-dependency",
+        "profile",
+    ]
