@@ -10,7 +10,8 @@ named by line, as a bad JUnit report does.
 `cargo build --timings` writes an HTML report (`cargo-timing*.html`) whose script holds
 `const UNIT_DATA = [...]`: one entry per unit cargo actually built (fresh units are not
 timed), with name, version, a target description (`""` for a library, ` bin "app"`,
-` build script (run)`...), start and duration. Both give seconds per unit.
+` build script (run)`...; from cargo 1.93 `cargo report timings` writes ` app "bin"`,
+` build-script (run)` and adds `features`), start and duration. Both give seconds per unit.
 """
 
 from __future__ import annotations
