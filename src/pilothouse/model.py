@@ -318,3 +318,50 @@ class CostLine:
     cache_write_tokens: int | None = None
     tags: tuple[tuple[str, str], ...] = ()
     billing_period: date | None = None  # first day of the billing period (CUR, FOCUS)
+
+
+class CargoUnit(NamedTuple):
+    """One unit of a cargo build (a package's target in one mode), from its
+    `compiler-artifact` message, or a build script run from the timings."""
+
+    name: str
+    version: str
+    source: str  # path, registry, sparse, git, local-registry, directory (unknown)
+    member: bool  # a path package of the workspace being built
+    package_id: str
+    target_kind: str  # lib, bin, proc-macro, custom-build, test, example...
+    target_name: str
+    mode: str  # build, check, test, run-custom-build
+    profile: str  # opt-level, debuginfo and checks, as one comparable string
+    features: str  # sorted, comma-separated
+    fresh: bool  # cargo reused it; False: compiled (or run) in this build
+    build_script: bool  # its package has a build script in this build
+    seconds: float | None  # from timings, when given (only built units are timed)
+
+
+@dataclass(frozen=True, slots=True)
+class CargoBuild:
+    """What one cargo JSON output held."""
+
+    units: tuple[CargoUnit, ...]
+    success: bool | None  # build-finished, when the output reached it
+    warnings: int = 0
+    errors: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class CrateRebuilds:
+    """How often one crate was rebuilt over a window of runs, and why it may be."""
+
+    name: str
+    version: str
+    member: bool
+    source: str
+    runs_rebuilt: int
+    runs_seen: int
+    seconds: float | None
+    causes: tuple[tuple[str, str], ...]  # (cause, evidence)
+
+    @property
+    def rebuild_rate(self) -> float:
+        return self.runs_rebuilt / self.runs_seen if self.runs_seen else 0.0

@@ -148,6 +148,63 @@ def junit(
     stdout_console(state.env).print(Text(line))
 
 
+@app.command("cargo")
+def cargo(
+    ctx: typer.Context,
+    paths: Annotated[
+        list[str], typer.Argument(help="cargo --message-format=json outputs, directories or globs.")
+    ],
+    run_id: Annotated[str | None, typer.Option(help="CI run id (default $GITHUB_RUN_ID).")] = None,
+    job: Annotated[str | None, typer.Option(help="Job name (default $GITHUB_JOB).")] = None,
+    workflow: Annotated[
+        str | None, typer.Option(help="Workflow name (default $GITHUB_WORKFLOW).")
+    ] = None,
+    commit: Annotated[str | None, typer.Option(help="Commit SHA (default $GITHUB_SHA).")] = None,
+    timings: Annotated[
+        str | None,
+        typer.Option(help="cargo --timings report (cargo-timing.html) or timing-info JSON lines."),
+    ] = None,
+    workspace: Annotated[
+        str | None,
+        typer.Option(
+            help="Workspace root: path packages under it are members "
+            "(default $GITHUB_WORKSPACE, else the directory holding the target directory)."
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print counts as JSON.")] = False,
+) -> None:
+    """Ingest cargo build/test/check --message-format=json output: every unit, fresh or rebuilt.
+
+    A malformed JSON line refuses the whole call (file:line named, nothing written);
+    lines of human output mixed in are skipped. The same output twice adds nothing.
+    """
+    from pilothouse.cargo_ingest import ingest_cargo, open_outputs
+    from pilothouse.sources.cargo import read_timings
+
+    state = state_of(ctx)
+    run = service.run_from_environment(state.env, repository=state.config["ingest.repository"])
+    run = replace(run, run_key=run_id or run.run_key, commit=commit or run.commit,
+                  workflow=workflow or run.workflow, job=job or run.job)  # fmt: skip
+    found = service.expand_paths(paths, cwd=state.cwd, suffixes=(".json", ".jsonl", ".log", ".txt"))
+    if timings is not None and len(found) != 1:
+        raise typer.BadParameter(
+            f"goes with one cargo output (the same cargo invocation), got {len(found)} files",
+            param_hint="--timings",
+        )
+    timed = read_timings(state.cwd / timings) if timings is not None else None
+    root = workspace or state.env.get("GITHUB_WORKSPACE") or None
+    files = open_outputs(found)
+    with state.open_store(create=True) as store:
+        counts = ingest_cargo(store, files, run, now=state.now(), timings=timed, workspace=root)
+    if as_json:
+        print_json(counts.as_dict())
+        return
+    line = f"{counts.files} cargo output(s), {counts.units} units: {counts.rebuilt} rebuilt"
+    if counts.duplicates:
+        line += f" ({counts.duplicates} units already stored)"
+    stdout_console(state.env).print(Text(line))
+
+
 @app.command("github")
 def github_actions(
     ctx: typer.Context,

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import itertools
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any
 
 import typer
 from rich.text import Text
 
 from pilothouse import sample as samples
+from pilothouse.cargo_ingest import ingest_cargo
 from pilothouse.cli.output import print_json, progress_bar, stdout_console
 from pilothouse.cli.state import State, state_of
 from pilothouse.ingest import ingest_reports
-from pilothouse.model import IngestCounts
+from pilothouse.model import IngestCounts, RunInfo
+from pilothouse.sample_cargo import cargo_outputs
 from pilothouse.sample_costs import write_sample_costs
 from pilothouse.sources.costs import iter_cost_file, price_book_from_config
 from pilothouse.store import Store
@@ -46,18 +48,21 @@ def sample(
             f"{end!r} is not a date (YYYY-MM-DD)", param_hint="--end"
         ) from None
     total = IngestCounts()
+    units = 0
     runs: set[tuple[str, int]] = set()
     progress = progress_bar(state.env, quiet=as_json)
     with state.open_store(create=True) as store, progress:
         task = progress.add_task("loading sample history", total=days)
         for batch in samples.generate(days=days, end=last_day, seed=seed):
             total = _add(total, ingest_reports(store, batch.reports, batch.run, now=state.now()))
+            units += _load_cargo(store, batch.run, seed=seed, now=state.now())
             runs.add((batch.run.run_key, batch.run.attempt))
             if batch.run.created_at:
                 elapsed = days - (last_day - batch.run.created_at.date()).days
                 progress.update(task, completed=elapsed)
         new_costs, known_costs = _load_costs(store, state, days=days, end=last_day, seed=seed)
-    result = {"runs": len(runs), **total.as_dict(), "cost_lines": new_costs + known_costs}
+    result = {"runs": len(runs), **total.as_dict(), "cost_lines": new_costs + known_costs,
+              "cargo_units": units}  # fmt: skip
     if as_json:
         print_json(result)
         return
@@ -66,9 +71,16 @@ def sample(
             f"Sample history: {len(runs)} run attempts, {total.files} reports, "
             f"{total.tests} test results ({total.failed} failed, "
             f"{total.duplicates} already stored); {new_costs + known_costs} cost lines "
-            f"({known_costs} already stored)"
+            f"({known_costs} already stored); {units} cargo units"
         )
     )
+
+
+def _load_cargo(store: Store, run: RunInfo, *, seed: int, now: datetime) -> int:
+    """The cargo JSON of a ci-build job, stored through `ingest cargo`'s code."""
+    if run.workflow != "ci-build":
+        return 0
+    return ingest_cargo(store, cargo_outputs(run, seed=seed), run, now=now).units
 
 
 def _load_costs(store: Store, state: State, *, days: int, end: date, seed: int) -> tuple[int, int]:

@@ -51,19 +51,29 @@ def add_reports(
     (see store.keyed); the run's row is only updated at the end, so a writer holds
     its lock for no longer than its commit takes.
     """
-    keyed.lock_run(connection, run.provider, run.repository, run.run_key, exclusive=False)
-    run_id, missing = _ensure_run(connection, run, now)
-    job_id = _ensure_job(connection, run_id, run) if run.job else None
+    run_id, job_id, missing = open_run(connection, run, now)
     stored = [_add_report(connection, run_id, job_id, item, now) for item in items]
     if missing:
-        _fill_run(connection, run_id, missing)
+        fill_run(connection, run_id, missing)
     if any(r.new and (r.outcomes["failed"] or r.outcomes["error"]) for r in stored):
         _mark_failed(connection, run_id, job_id)
     return stored
 
 
+def open_run(
+    connection: Connection, run: RunInfo, now: datetime
+) -> tuple[int, int | None, dict[str, Any]]:
+    """What a write into a run starts with (reports, cargo outputs): the run's lock
+    shared with other ingests, its id and its job's, and the fields the run lacks
+    that *run* knows (give them with fill_run at the end of the transaction)."""
+    keyed.lock_run(connection, run.provider, run.repository, run.run_key, exclusive=False)
+    run_id, missing = _ensure_run(connection, run, now)
+    job_id = _ensure_job(connection, run_id, run) if run.job else None
+    return run_id, job_id, missing
+
+
 def _ensure_run(connection: Connection, run: RunInfo, now: datetime) -> tuple[int, dict[str, Any]]:
-    """The run's id, and the fields it lacks that *run* knows (for _fill_run)."""
+    """The run's id, and the fields it lacks that *run* knows (for fill_run)."""
     repository_id = gh.repository_id(connection, run.repository, provider=run.provider)
     assert repository_id is not None
     fields = {
@@ -92,7 +102,7 @@ def _ensure_run(connection: Connection, run: RunInfo, now: datetime) -> tuple[in
     return run_id, {k: v for k, v in given.items() if row[k] is None}
 
 
-def _fill_run(connection: Connection, run_id: int, missing: dict[str, Any]) -> None:
+def fill_run(connection: Connection, run_id: int, missing: dict[str, Any]) -> None:
     """Give the run the fields it lacked, unless a concurrent writer did meanwhile."""
     values = {k: func.coalesce(runs.c[k], literal(v, runs.c[k].type)) for k, v in missing.items()}
     connection.execute(update(runs).where(runs.c.id == run_id).values(**values))

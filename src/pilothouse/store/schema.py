@@ -257,3 +257,49 @@ alerts_sent = Table(
     Column("alert_key", Key(255, "alert"), primary_key=True),
     Column("sent_at", UTCDateTime, nullable=False),
 )
+
+# -- cargo builds (migration 0010) ------------------------------------------------
+
+# One cargo JSON output stored into a run (and job), keyed by its content like a report.
+cargo_builds = Table(
+    "cargo_builds",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("run_id", ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("job_id", ForeignKey("jobs.id", ondelete="CASCADE")),
+    Column("digest", Key(64, "cargo output digest"), nullable=False),
+    Column("path", Name("cargo output path"), nullable=False),
+    Column("size", Int64("cargo output size"), nullable=False),
+    Column("units", Int32("cargo units"), nullable=False),
+    Column("rebuilt", Int32("cargo units rebuilt"), nullable=False),
+    Column("success", Boolean),
+    Column("warnings", Int32("cargo warnings"), nullable=False),
+    Column("errors", Int32("cargo errors"), nullable=False),
+    Column("ingested_at", UTCDateTime, nullable=False),
+    UniqueConstraint("run_id", "digest"),
+)
+
+# One unit per compiler-artifact (or build script run), in output order. Text comes
+# from the JSON reader, which refuses NUL and lone surrogates, and no index covers
+# it, so rows go in by executemany like test results.
+cargo_units = Table(
+    "cargo_units",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("build_id", ForeignKey("cargo_builds.id", ondelete="CASCADE"), nullable=False),
+    Column("ordinal", Integer, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("version", Text, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("member", Boolean, nullable=False),
+    Column("package_id", Text, nullable=False),
+    Column("target_kind", Text, nullable=False),
+    Column("target_name", Text, nullable=False),
+    Column("mode", Text, nullable=False),
+    Column("profile", Text, nullable=False),
+    Column("features", Text, nullable=False),
+    Column("fresh", Boolean, nullable=False),
+    Column("build_script", Boolean, nullable=False),
+    Column("seconds", Float),
+    Index(None, "build_id"),
+)

@@ -36,6 +36,7 @@ from pilothouse.model import (
     TestObservation,
     WorkflowRecord,
 )
+from pilothouse.store import cargo as cargo_io
 from pilothouse.store import costs
 from pilothouse.store import engine as engines
 from pilothouse.store import github as gh
@@ -148,6 +149,35 @@ class Store:
             self.engine, {"test_results": results, "reports": len(new), "runs": len(new)}
         )
         return stored
+
+    def add_cargo_builds(
+        self, run: RunInfo, items: Iterable[cargo_io.CargoInput], *, now: datetime
+    ) -> list[cargo_io.StoredBuild]:
+        """Store cargo JSON outputs of one run and job in one transaction; an output
+        the run already holds is read but adds nothing (see store.cargo)."""
+        with self._writing() as connection:
+            stored = cargo_io.add_builds(connection, run, items, now)
+        units = sum(build.units for build in stored if build.new)
+        engines.analyze_if_grown(
+            self.engine, {"cargo_units": units, "cargo_builds": sum(b.new for b in stored)}
+        )
+        return stored
+
+    def crate_rebuilds(
+        self, *, since: datetime | None = None, workflow: str | None = None
+    ) -> tuple[int, list[dict[str, Any]], dict[tuple[str, str, bool], int]]:
+        """Runs with cargo builds, per-crate rebuild counts, and crates built with
+        several profiles (see store.cargo), all aggregated by the database."""
+        with self._reading() as connection:
+            return (
+                cargo_io.build_runs(connection, since, workflow),
+                cargo_io.crate_rebuilds(connection, since, workflow),
+                cargo_io.profile_splits(connection, since, workflow),
+            )
+
+    def cargo_range(self) -> tuple[datetime, datetime] | None:
+        with self._reading() as connection:
+            return cargo_io.build_range(connection)
 
     # -- GitHub Actions sync ------------------------------------------------
 
