@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import enum
+import heapq
 import sys
-from collections.abc import Iterable
-from dataclasses import replace
-from typing import Annotated, Any, TypeVar
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
+from datetime import datetime
+from itertools import groupby
+from typing import Annotated, Any
 
 import typer
 from rich.text import Text
@@ -29,8 +32,9 @@ from pilothouse.cli.window import (
     resolve_window,
     results_note,
 )
-from pilothouse.model import HistoryRow
+from pilothouse.model import HistoryRow, SuiteTally
 from pilothouse.sources.durations import test_id
+from pilothouse.store import Store
 
 app = typer.Typer(
     help="Flaky tests from CI history: detect, score, explain, quarantine.",
@@ -64,35 +68,98 @@ def _thresholds(state: State, **overrides: Any) -> analysis.Thresholds:
     return replace(base, **{k: v for k, v in overrides.items() if v is not None})
 
 
-_T = TypeVar("_T")
+def _tally(row: SuiteTally) -> analysis.Tally:
+    return analysis.Tally(
+        run=row.run_key,
+        attempt=row.attempt,
+        commit=row.commit or f"run:{row.run_key}",  # no commit: each run is its own code
+        at=row.created_at,
+        suite=row.suite,
+        first=row.first_report,
+        executed=row.executed,
+        passed=row.passed,
+        failed=row.failed,
+    )
 
 
-def to_results(rows: Iterable[HistoryRow]) -> list[analysis.Result]:
-    """Analysis records from streamed rows. The strings that repeat across results (test
-    ids, runs, jobs, commits, suites, messages) are shared, not copied per result: a long
-    window holds millions of results of a few thousand tests and runs."""
-    shared: dict[object, Any] = {}
+def _result(row: HistoryRow, test: str) -> analysis.Result:
+    assert row.created_at is not None  # the store reads runs with a time only
+    return analysis.Result(
+        test=test,
+        suite=row.suite,
+        run=row.run_key,
+        attempt=row.attempt,
+        job=row.job or "",
+        commit=row.commit or f"run:{row.run_key}",
+        at=row.created_at,
+        outcome=row.outcome,
+        retries=row.retries,
+        message=row.message,
+    )
 
-    def one(value: _T) -> _T:
-        found: _T = shared.setdefault(value, value)
-        return found
 
-    return [
-        analysis.Result(
-            test=one(test_id(row.classname, row.name, row.file)),
-            suite=one(row.suite),
-            run=one(row.run_key),
-            attempt=row.attempt,
-            job=one(row.job or ""),
-            commit=one(row.commit or f"run:{row.run_key}"),  # no commit: each run is its own code
-            at=one(row.created_at),
-            outcome=row.outcome,
-            retries=row.retries,
-            message=one(row.message),
-        )
-        for row in rows
-        if row.created_at is not None
-    ]
+Triple = tuple[str, str, str]
+
+
+def _candidates(flags: Iterable[tuple[str, str, str, bool]]) -> dict[str, list[Triple]]:
+    """Per test id that failed or retried, every (classname, name, file) it is stored as
+    (two can make one id), sorted by id."""
+    found: dict[str, list[Triple]] = {}
+    telling: set[str] = set()
+    for classname, name, file, flag in flags:
+        test = test_id(classname, name, file)
+        found.setdefault(test, []).append((classname, name, file))
+        if flag:
+            telling.add(test)
+    return {test: found[test] for test in sorted(telling)}
+
+
+def _order(row: HistoryRow) -> tuple[Any, ...]:
+    return (row.created_at, row.attempt, row.report, row.ordinal)
+
+
+def _histories(
+    rows: Iterable[HistoryRow], candidates: dict[str, list[Triple]]
+) -> Iterator[tuple[str, list[analysis.Result]]]:
+    """One history per test from rows grouped by (classname, name, file): a test stored
+    under several of those waits for all of them, merged in time order."""
+    waiting: dict[str, list[list[HistoryRow]]] = {}
+    for (classname, name, file), group in groupby(rows, key=lambda r: r[:3]):
+        test = test_id(classname, name, file)
+        if len(candidates[test]) == 1:
+            yield test, [_result(row, test) for row in group]
+            continue
+        parts = waiting.setdefault(test, [])
+        parts.append(list(group))
+        if len(parts) == len(candidates[test]):
+            del waiting[test]
+            yield test, [_result(row, test) for row in heapq.merge(*parts, key=_order)]
+    for test, parts in waiting.items():  # a part gone since the first read
+        yield test, [_result(row, test) for row in heapq.merge(*parts, key=_order)]
+
+
+@dataclass(frozen=True, slots=True)
+class _Read:
+    detection: analysis.Detection
+    totals: analysis.Totals
+
+
+def _detect(store: Store, since: datetime | None, thresholds: analysis.Thresholds) -> _Read:
+    """Outages and pass rates from counts made in SQL; then only the tests that failed or
+    retried are read, one after another: memory is bounded by tests and evidence, not by
+    the window's results."""
+    totals = analysis.Totals()
+    run_ids: dict[tuple[str, int], list[int]] = {}
+    for row in store.suite_tallies(since=since):
+        run_ids.setdefault((row.run_key, row.attempt), []).append(row.run_id)
+        totals.add(_tally(row))
+    mass = analysis.mass_failures(totals, thresholds)
+    outage_runs = [key for o in mass for key in run_ids[(o.run, o.attempt)]]
+    outages = analysis.with_messages(mass, store.failure_messages(outage_runs))
+    candidates = _candidates(store.test_flags(since=since, outage_runs=outage_runs))
+    tests = [triple for triples in candidates.values() for triple in triples]
+    histories = _histories(store.test_histories(tests, since=since), candidates)
+    return _Read(analysis.detect_histories(histories, outages, thresholds), totals)
 
 
 def _window(state: State, days: int | None, since: str | None) -> Window:
@@ -100,11 +167,14 @@ def _window(state: State, days: int | None, since: str | None) -> Window:
     return resolve_window(state.now(), days=days, since=since, default_days=default)
 
 
-def _results(state: State, window: Window) -> tuple[list[analysis.Result], str | None]:
-    """The results in *window*, and what to say when there are none."""
+def _read(
+    state: State, window: Window, *thresholds: analysis.Thresholds
+) -> tuple[list[_Read], str | None]:
+    """One detection per set of thresholds over *window*, and what to say when the window
+    holds no results."""
     with state.open_store() as store:
-        results = to_results(store.result_history(since=window.since))
-        return results, None if results else results_note(store, window)
+        reads = [_detect(store, window.since, t) for t in thresholds]
+        return reads, None if reads[0].totals.days else results_note(store, window)
 
 
 def _held_note(report: analysis.Report, held: list[analysis.Flaky], clean_runs: int) -> str:
@@ -300,16 +370,18 @@ def flaky(
     ctx.meta["flaky"] = (span, overrides, ReportFormat.json if as_json else fmt)
     if ctx.invoked_subcommand is not None:
         return
-    results, note = _results(state, span)
+    thresholds = _thresholds(state, **overrides)
+    configured = [_thresholds(state)] if preview else []
+    reads, note = _read(state, span, thresholds, *configured)
     machine = as_json or fmt is not ReportFormat.table
     if note and not machine:
         stdout_console(state.env).print(Text(note))
         return
     if note:
         sys.stderr.write(f"pilothouse: {note}\n")
-    thresholds = _thresholds(state, **overrides)
     if preview:
-        added, dropped = analysis.preview(results, _thresholds(state), thresholds)
+        after, before = ({f.test for f in r.detection.report.flaky} for r in reads)
+        added, dropped = sorted(after - before), sorted(before - after)
         if as_json or fmt is ReportFormat.json:
             print_json({"added": added, "dropped": dropped})
         else:
@@ -319,9 +391,8 @@ def flaky(
                 sys.stdout.write(f"- {test}\n")
             sys.stdout.write(f"{len(added)} added, {len(dropped)} dropped\n")
         return
-    report = analysis.detect(results, thresholds)
-    quarantine = {f.test for f in analysis.quarantined(report, thresholds)}
-    rates = analysis.pass_rates(results, quarantine)
+    report = reads[0].detection.report
+    rates = analysis.rates_of(reads[0].totals, reads[0].detection.held)
     if as_json or fmt is ReportFormat.json:
         print_json(_report_dict(report, rates))
     elif fmt is ReportFormat.markdown:
@@ -355,8 +426,8 @@ def quarantine(
     if as_json or parent_fmt is ReportFormat.json:
         fmt = QuarantineFormat.json
     thresholds = _thresholds(state, **overrides)
-    results, note = _results(state, span)
-    report = analysis.detect(results, thresholds)
+    reads, note = _read(state, span, thresholds)
+    report = reads[0].detection.report
     held = analysis.quarantined(report, thresholds)
     released = [f for f in report.flaky if f not in held]
     if fmt is QuarantineFormat.json:
