@@ -252,9 +252,9 @@ def test_only_tests_that_failed_or_retried_are_read_row_by_row(store: Store) -> 
         ("3", 4, 3, 2, 1),
     ]
     outage = [t.run_id for t in tallies if t.run_key == "3"]
-    flags = {name: flag for _, name, _, flag in store.test_flags(outage_runs=outage)}
-    assert flags == {"a": False, "b": True, "c": False}
-    assert {name for _, name, _, flag in store.test_flags() if flag} == {"a", "b", "c"}
+    assert store.failing_tests(outage_runs=outage) == [("k", "b", "")]
+    assert sorted(store.failing_tests()) == [("k", "a", ""), ("k", "b", ""), ("k", "c", "")]
+    assert sorted(store.tests_named(["a", "d", "zz"])) == [("k", "a", "")]  # d: skipped only
     rows = list(store.test_histories([("k", "b", ""), ("k", "a", "")]))
     assert [(r.name, r.run_key, r.outcome) for r in rows] == [
         ("a", "1", "passed"), ("a", "2", "passed"), ("a", "3", "failed"),
@@ -262,3 +262,12 @@ def test_only_tests_that_failed_or_retried_are_read_row_by_row(store: Store) -> 
     ]  # fmt: skip
     assert list(store.failure_messages(outage)) == [("3", 1, "boom")]
     assert list(store.failure_messages([])) == []
+
+
+def test_doctests() -> None:
+    import doctest
+
+    from pilothouse.cli import flaky as cli_flaky
+
+    assert doctest.testmod(cli_flaky).failed == 0
+    assert doctest.testmod(analysis).failed == 0

@@ -101,17 +101,37 @@ def _result(row: HistoryRow, test: str) -> analysis.Result:
 Triple = tuple[str, str, str]
 
 
-def _candidates(flags: Iterable[tuple[str, str, str, bool]]) -> dict[str, list[Triple]]:
-    """Per test id that failed or retried, every (classname, name, file) it is stored as
-    (two can make one id), sorted by id."""
-    found: dict[str, list[Triple]] = {}
-    telling: set[str] = set()
-    for classname, name, file, flag in flags:
-        test = test_id(classname, name, file)
-        found.setdefault(test, []).append((classname, name, file))
-        if flag:
-            telling.add(test)
-    return {test: found[test] for test in sorted(telling)}
+def names_in(test: str) -> set[str]:
+    """The testcase names a test id can be made from: the id, and what follows each
+    `::` or space in it (`test_id` ends every id with the name, after one of those).
+
+    >>> sorted(names_in("t.py::T::x"))
+    ['T::x', 't.py::T::x', 'x']
+    """
+    found = {test}
+    for index in range(len(test)):
+        if test.startswith("::", index):
+            found.add(test[index + 2 :])
+        elif test[index] == " ":
+            found.add(test[index + 1 :])
+    return found
+
+
+def _candidates(
+    store: Store, since: datetime | None, outage_runs: list[int]
+) -> dict[str, list[Triple]]:
+    """Per test id that failed or retried outside outages, sorted by id, every
+    (classname, name, file) it is stored as: two can make one id, and the one that never
+    failed still belongs to the test's history."""
+    failing = store.failing_tests(since=since, outage_runs=outage_runs)
+    ids = {test_id(*triple) for triple in failing}
+    names = sorted({name for test in ids for name in names_in(test)})
+    found: dict[str, set[Triple]] = {}
+    for triple in [*failing, *store.tests_named(names, since=since)]:
+        test = test_id(*triple)
+        if test in ids:
+            found.setdefault(test, set()).add(triple)
+    return {test: sorted(found[test]) for test in sorted(found)}
 
 
 def _order(row: HistoryRow) -> tuple[Any, ...]:
@@ -156,7 +176,7 @@ def _detect(store: Store, since: datetime | None, thresholds: analysis.Threshold
     mass = analysis.mass_failures(totals, thresholds)
     outage_runs = [key for o in mass for key in run_ids[(o.run, o.attempt)]]
     outages = analysis.with_messages(mass, store.failure_messages(outage_runs))
-    candidates = _candidates(store.test_flags(since=since, outage_runs=outage_runs))
+    candidates = _candidates(store, since, outage_runs)
     tests = [triple for triples in candidates.values() for triple in triples]
     histories = _histories(store.test_histories(tests, since=since), candidates)
     return _Read(analysis.detect_histories(histories, outages, thresholds), totals)

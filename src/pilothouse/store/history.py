@@ -12,7 +12,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, not_, or_, select, tuple_
+from sqlalchemy import ColumnElement, Select, case, func, not_, or_, select, tuple_
 
 from pilothouse.store.schema import jobs, reports, runs, test_results
 
@@ -25,7 +25,7 @@ _executed = test_results.c.outcome != "skipped"
 
 
 def _count(condition: ColumnElement[bool]) -> ColumnElement[Any]:
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+    return func.sum(case((condition, 1), else_=0))
 
 
 def _window(query: Select[Any], since: datetime | None) -> Select[Any]:
@@ -53,41 +53,54 @@ def _with_runs(*columns: ColumnElement[Any]) -> Select[Any]:
 
 def tallies_query(since: datetime | None) -> Select[Any]:
     """Per run (attempt) and suite: its results, executed, passed and failed ones, and the
-    first report holding an executed result (the order of attempts with the same time)."""
-    attempt_and_suite = (
+    first report holding an executed result (the order of attempts with the same time).
+    Grouped by run id and suite first (a cheaper sort than by the run's text columns)."""
+    counts = _window(
+        _with_runs(
+            reports.c.run_id,
+            test_results.c.suite,
+            func.min(case((_executed, test_results.c.report_id))).label("first"),
+            func.count().label("results"),
+            _count(_executed).label("executed"),
+            _count(test_results.c.outcome == "passed").label("passed"),
+            _count(test_results.c.outcome.in_(FAILED)).label("failed"),
+        ).group_by(reports.c.run_id, test_results.c.suite),
+        since,
+    ).subquery()
+    return select(
         runs.c.id,
         runs.c.run_key,
         runs.c.attempt,
         runs.c.commit_sha,
         runs.c.created_at,
-        test_results.c.suite,
+        counts.c.suite,
+        counts.c.first,
+        counts.c.results,
+        counts.c.executed,
+        counts.c.passed,
+        counts.c.failed,
+    ).join_from(counts, runs, runs.c.id == counts.c.run_id)
+
+
+def failing_query(since: datetime | None, outage_runs: Collection[int]) -> Select[Any]:
+    """The tests (classname, name, file) that failed or retried in the window outside the
+    runs *outage_runs*: a filter, then a small DISTINCT."""
+    query = (
+        _with_runs(test_results.c.classname, test_results.c.name, test_results.c.file)
+        .where(_executed, or_(test_results.c.outcome.in_(FAILED), test_results.c.retries > 0))
+        .distinct()
     )
-    query = _with_runs(
-        *attempt_and_suite,
-        func.min(case((_executed, test_results.c.report_id))),
-        func.count(),
-        _count(_executed),
-        _count(test_results.c.outcome == "passed"),
-        _count(test_results.c.outcome.in_(FAILED)),
-    ).group_by(*attempt_and_suite)
+    if outage_runs:
+        query = query.where(not_(runs.c.id.in_(sorted(outage_runs))))
     return _window(query, since)
 
 
-def flags_query(since: datetime | None, outage_runs: Collection[int]) -> Select[Any]:
-    """Every executed test (classname, name, file) of the window, and whether it failed or
-    retried outside the runs in *outage_runs*."""
-    telling = or_(test_results.c.outcome.in_(FAILED), test_results.c.retries > 0)
-    if outage_runs:
-        telling = and_(telling, not_(runs.c.id.in_(sorted(outage_runs))))
+def named_query(since: datetime | None, names: Sequence[str]) -> Select[Any]:
+    """The tests (classname, name, file) executed in the window with one of *names*."""
     query = (
-        _with_runs(
-            test_results.c.classname,
-            test_results.c.name,
-            test_results.c.file,
-            func.max(case((telling, 1), else_=0)),
-        )
-        .where(_executed)
-        .group_by(test_results.c.classname, test_results.c.name, test_results.c.file)
+        _with_runs(test_results.c.classname, test_results.c.name, test_results.c.file)
+        .where(_executed, test_results.c.name.in_(list(names)))
+        .distinct()
     )
     return _window(query, since)
 

@@ -331,17 +331,25 @@ class Store:
             for row in connection.execute(query.execution_options(yield_per=BATCH_ROWS)):
                 yield SuiteTally._make(row)
 
-    def test_flags(
+    def failing_tests(
         self, *, since: datetime | None = None, outage_runs: Collection[int] = ()
-    ) -> Iterator[tuple[str, str, str, bool]]:
-        """Every test (classname, name, file) executed since *since*, and whether it failed
-        or retried there outside the runs (attempts) *outage_runs*."""
-        query = history.flags_query(since, outage_runs)
+    ) -> list[tuple[str, str, str]]:
+        """The tests (classname, name, file) that failed or retried since *since* outside
+        the runs (attempts) *outage_runs*."""
+        query = history.failing_query(since, outage_runs)
         with self._reading() as connection:
-            for classname, name, file, flag in connection.execute(
-                query.execution_options(yield_per=BATCH_ROWS)
-            ):
-                yield classname, name, file, bool(flag)
+            return [(row.classname, row.name, row.file) for row in connection.execute(query)]
+
+    def tests_named(
+        self, names: Sequence[str], *, since: datetime | None = None
+    ) -> Iterator[tuple[str, str, str]]:
+        """The tests (classname, name, file) executed since *since* whose name is one of
+        *names*; history.TESTS_PER_QUERY names per query."""
+        with self._reading() as connection:
+            for start in range(0, len(names), history.TESTS_PER_QUERY):
+                query = history.named_query(since, names[start : start + history.TESTS_PER_QUERY])
+                for row in connection.execute(query):
+                    yield row.classname, row.name, row.file
 
     def test_histories(
         self, tests: Sequence[tuple[str, str, str]], *, since: datetime | None = None
