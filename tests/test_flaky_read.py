@@ -267,7 +267,7 @@ def test_only_tests_that_failed_or_retried_are_read_row_by_row(store: Store) -> 
 def test_doctests() -> None:
     import doctest
 
-    from pilothouse.cli import flaky as cli_flaky
+    from pilothouse import flaky_reader
 
-    assert doctest.testmod(cli_flaky).failed == 0
+    assert doctest.testmod(flaky_reader).failed == 0
     assert doctest.testmod(analysis).failed == 0
