@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from itertools import groupby
@@ -238,21 +238,19 @@ def fold(tallies: Iterable[Tally]) -> Totals:
     return totals
 
 
-def tallies_of(results: Iterable[Result]) -> list[Tally]:
-    """The tallies of *results* (oldest first), one per run attempt, time and suite."""
-    groups: dict[tuple[str, int, str, datetime, str], list[int | None]] = {}
-    for index, result in enumerate(results):
-        key = (result.run, result.attempt, result.commit, result.at, result.suite)
-        counts = groups.setdefault(key, [None, 0, 0, 0])
-        if result.outcome != "skipped":
-            counts[0] = index if counts[0] is None else counts[0]
-            counts[1] = (counts[1] or 0) + 1
-            counts[2] = (counts[2] or 0) + (result.outcome == "passed")
-            counts[3] = (counts[3] or 0) + result.failed
-    return [
-        Tally(run, attempt, commit, at, suite, first, int(e or 0), int(p or 0), int(f or 0))
-        for (run, attempt, commit, at, suite), (first, e, p, f) in groups.items()
-    ]
+def as_tally(result: Result, place: int) -> Tally:
+    """One result as a tally of its own; *place* is its position among the results."""
+    executed = result.outcome != "skipped"
+    return Tally(
+        result.run, result.attempt, result.commit, result.at, result.suite,
+        place if executed else None, int(executed), int(result.outcome == "passed"),
+        int(result.failed),
+    )  # fmt: skip
+
+
+def tallies_of(results: Iterable[Result]) -> Iterator[Tally]:
+    """*results* (oldest first) as tallies, one per result."""
+    return (as_tally(result, place) for place, result in enumerate(results))
 
 
 # -- outages ------------------------------------------------------------------------------
@@ -518,16 +516,10 @@ def detect_histories(
         analyse_test(test, kept, thresholds, part)
         if quarantined(part, thresholds):
             for result in results:
-                held.add(Tally(result.run, result.attempt, result.commit, result.at,
-                               result.suite, 0, *_executed_passed(result), 0))  # fmt: skip
+                held.add(as_tally(result, 0))
         if part.flaky or part.broken or part.platform or part.candidates:
             parts.append((test, part))
     return Detection(_merged(parts, outages), held)
-
-
-def _executed_passed(result: Result) -> tuple[int, int]:
-    executed = result.outcome != "skipped"
-    return int(executed), int(result.outcome == "passed")
 
 
 def _merged(parts: list[tuple[str, Report]], outages: Sequence[Outage]) -> Report:
