@@ -19,7 +19,7 @@ from pilothouse.cli.flaky import _report_dict
 from pilothouse.cli.output import _default
 from pilothouse.model import Retry, RunInfo, TestCase
 from pilothouse.sources import durations
-from pilothouse.store import Store
+from pilothouse.store import Store, history
 from pilothouse.store.engine import parse_url
 from pilothouse.store.reports import ReportInput
 from pilothouse.store.schema import jobs, reports, runs, test_results
@@ -271,3 +271,14 @@ def test_doctests() -> None:
 
     assert doctest.testmod(flaky_reader).failed == 0
     assert doctest.testmod(analysis).failed == 0
+
+
+def test_tests_read_a_few_per_query_give_the_same_report(
+    loaded: str, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Names and tests are sent a few per query (bound-value limits): a test's stored
+    names split across two queries are still one history."""
+    cli = Cli(cwd=tmp_path, db=loaded, now=NOW)
+    whole = cli.json("flaky", "--since", "2026-01-01")
+    monkeypatch.setattr(history, "TESTS_PER_QUERY", 1)  # every name, every test apart
+    assert cli.json("flaky", "--since", "2026-01-01") == whole
