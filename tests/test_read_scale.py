@@ -9,7 +9,6 @@ from pathlib import Path
 import sqlalchemy
 from alembic import command
 
-from pilothouse.cli.flaky import to_results
 from pilothouse.model import RunInfo, TestCase
 from pilothouse.sources.durations import durations_from_store
 from pilothouse.sources.junit import ReportFile
@@ -173,19 +172,3 @@ def test_a_heavy_ingest_leaves_planner_statistics_on_postgresql(pg_url: str) -> 
         run2 = RunInfo("local", "acme/widgets", "2", job="unit", created_at=AT)
         store.add_reports(run2, [ReportInput("r.xml", "2" * 64, 1, small)], now=FIXED_NOW)
     assert _planner_rows(pg_url, "test_results") == 500  # 10 more: left to autovacuum
-
-
-def test_flaky_results_share_their_repeated_values(store: Store) -> None:
-    """flaky holds a window's results: what repeats across them is kept once."""
-    cases = [TestCase("s", "c", f"t{i}", "", 0.1, "passed") for i in range(3)]
-    for key in ("1", "2"):
-        run = RunInfo("local", "acme/widgets", key, job="unit", commit="abc", created_at=AT)
-        store.add_reports(run, [ReportInput("r.xml", key * 64, 1, cases)], now=FIXED_NOW)
-    rows = store.result_history()
-    assert not isinstance(rows, list)  # streamed, not materialised twice
-    first, *rest = to_results(rows)
-    assert len(rest) == 5
-    for other in rest:
-        assert other.commit is first.commit and other.at is first.at
-        assert other.job is first.job and other.suite is first.suite
-    assert rest[2].test is first.test and rest[2].run is not first.run

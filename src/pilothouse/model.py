@@ -182,6 +182,25 @@ class HistoryRow(NamedTuple):
     outcome: Outcome
     retries: int
     message: str
+    report: int = 0  # with ordinal, the result's place in its run: the order of equal times
+    ordinal: int = 0
+
+
+class SuiteTally(NamedTuple):
+    """How many results of one suite one run attempt holds, and how many were executed,
+    passed and failed (counted in SQL): what `flaky` needs of the tests that never failed."""
+
+    run_id: int
+    run_key: str
+    attempt: int
+    commit: str | None
+    created_at: datetime
+    suite: str
+    first_report: int | None  # the first report with an executed result (None: all skipped)
+    results: int
+    executed: int
+    passed: int
+    failed: int
 
 
 class TestObservation(NamedTuple):

@@ -25,9 +25,10 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from itertools import groupby
 
 from pilothouse.model import Outcome
 
@@ -174,48 +175,140 @@ def cluster_messages(messages: Iterable[str], top: int = 3) -> tuple[tuple[str, 
     return tuple((lines.most_common(1)[0][0], lines.total()) for lines in largest)
 
 
+# -- counts per run attempt, day and suite -------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Tally:
+    """How many results of one suite one run attempt holds, and how many were executed,
+    passed and failed: all that outages and pass rates need of the tests that never failed.
+    *first* orders attempts that have the same time (the earliest executed result)."""
+
+    run: str
+    attempt: int
+    commit: str
+    at: datetime
+    suite: str
+    first: int | None
+    executed: int
+    passed: int
+    failed: int
+
+
+@dataclass(slots=True)
+class _Attempt:
+    first: tuple[datetime, int, int]  # its earliest executed result: (time, attempt, place)
+    commit: str
+    executed: int = 0
+    failed: int = 0
+
+
+@dataclass
+class Totals:
+    """Tallies folded per run attempt (executed results only), per day and per suite
+    (executed and passed results): memory bounded by attempts, days and suites."""
+
+    attempts: dict[tuple[str, int], _Attempt] = field(default_factory=dict)
+    days: dict[str, list[int]] = field(default_factory=dict)
+    suites: dict[str, list[int]] = field(default_factory=dict)
+
+    def add(self, tally: Tally) -> None:
+        for group in (
+            self.days.setdefault(tally.at.date().isoformat(), [0, 0]),
+            self.suites.setdefault(tally.suite, [0, 0]),
+        ):
+            group[0] += tally.executed
+            group[1] += tally.passed
+        if tally.first is None:
+            return
+        first = (tally.at, tally.attempt, tally.first)
+        attempt = self.attempts.setdefault(
+            (tally.run, tally.attempt), _Attempt(first, tally.commit)
+        )
+        if first < attempt.first:
+            attempt.first, attempt.commit = first, tally.commit
+        attempt.executed += tally.executed
+        attempt.failed += tally.failed
+
+
+def fold(tallies: Iterable[Tally]) -> Totals:
+    totals = Totals()
+    for tally in tallies:
+        totals.add(tally)
+    return totals
+
+
+def as_tally(result: Result, place: int) -> Tally:
+    """One result as a tally of its own; *place* is its position among the results."""
+    executed = result.outcome != "skipped"
+    return Tally(
+        result.run, result.attempt, result.commit, result.at, result.suite,
+        place if executed else None, int(executed), int(result.outcome == "passed"),
+        int(result.failed),
+    )  # fmt: skip
+
+
+def tallies_of(results: Iterable[Result]) -> Iterator[Tally]:
+    """*results* (oldest first) as tallies, one per result."""
+    return (as_tally(result, place) for place, result in enumerate(results))
+
+
 # -- outages ------------------------------------------------------------------------------
+
+
+def mass_failures(totals: Totals, thresholds: Thresholds) -> list[Outage]:
+    """Run attempts where most tests failed at once (message still empty), oldest first."""
+    outages = [
+        Outage(run, number, attempt.first[0], attempt.failed, attempt.executed, "")
+        for (run, number), attempt in totals.attempts.items()
+        if attempt.failed >= thresholds.outage_min_tests
+        and attempt.failed >= thresholds.outage_fraction * attempt.executed
+    ]
+    return _without_streaks(sorted(outages, key=lambda o: (o.at, o.run, o.attempt)), totals)
+
+
+def _without_streaks(candidates: list[Outage], totals: Totals) -> list[Outage]:
+    """Mass failures on consecutive run attempts of different commits are a broken
+    build (a regression to report), not an infrastructure event to set aside."""
+    attempts = totals.attempts
+    order = sorted(attempts, key=lambda k: attempts[k].first)
+    mass = {(o.run, o.attempt) for o in candidates}
+    streak: set[tuple[str, int]] = set()
+    for previous, current in zip(order, order[1:], strict=False):
+        if (
+            previous in mass
+            and current in mass
+            and attempts[previous].commit != attempts[current].commit
+        ):
+            streak.update((previous, current))
+    return [o for o in candidates if (o.run, o.attempt) not in streak]
+
+
+def with_messages(
+    outages: Sequence[Outage], failures: Iterable[tuple[str, int, str]]
+) -> list[Outage]:
+    """*outages* with the largest cluster of their failure messages; *failures* are
+    (run, attempt, message), attempt after attempt, each in report order."""
+    found = {
+        key: cluster_messages(message for *_, message in group)
+        for key, group in groupby(failures, key=lambda f: (f[0], f[1]))
+    }
+    return [
+        replace(o, message=top[0][0]) if (top := found.get((o.run, o.attempt))) else o
+        for o in outages
+    ]
 
 
 def find_outages(results: Sequence[Result], thresholds: Thresholds) -> list[Outage]:
     """Run attempts where most tests failed at once."""
-    by_attempt: dict[tuple[str, int], list[Result]] = defaultdict(list)
-    for result in results:
-        if result.outcome != "skipped":
-            by_attempt[(result.run, result.attempt)].append(result)
-    outages = []
-    for (run, attempt), items in by_attempt.items():
-        failed = [r for r in items if r.failed]
-        if len(failed) >= thresholds.outage_min_tests and (
-            len(failed) >= thresholds.outage_fraction * len(items)
-        ):
-            top = cluster_messages(r.message for r in failed)
-            outages.append(
-                Outage(
-                    run,
-                    attempt,
-                    min(r.at for r in items),
-                    len(failed),
-                    len(items),
-                    top[0][0] if top else "",
-                )  # fmt: skip
-            )
-    return _without_streaks(sorted(outages, key=lambda o: (o.at, o.run, o.attempt)), by_attempt)
-
-
-def _without_streaks(
-    candidates: list[Outage], by_attempt: Mapping[tuple[str, int], list[Result]]
-) -> list[Outage]:
-    """Mass failures on consecutive run attempts of different commits are a broken
-    build (a regression to report), not an infrastructure event to set aside."""
-    order = sorted(by_attempt, key=lambda k: min(r.at for r in by_attempt[k]))
-    mass = {(o.run, o.attempt) for o in candidates}
-    commit = {k: by_attempt[k][0].commit for k in order}
-    streak: set[tuple[str, int]] = set()
-    for previous, current in zip(order, order[1:], strict=False):
-        if previous in mass and current in mass and commit[previous] != commit[current]:
-            streak.update((previous, current))
-    return [o for o in candidates if (o.run, o.attempt) not in streak]
+    mass = mass_failures(fold(tallies_of(results)), thresholds)
+    keys = {(o.run, o.attempt) for o in mass}
+    failures = sorted(
+        ((r.run, r.attempt, index, r.message) for index, r in enumerate(results)
+         if r.failed and (r.run, r.attempt) in keys),
+        key=lambda f: (f[0], f[1], f[2]),
+    )  # fmt: skip
+    return with_messages(mass, ((run, attempt, message) for run, attempt, _, message in failures))
 
 
 # -- per test -----------------------------------------------------------------------------
@@ -397,19 +490,62 @@ def analyse_test(
         report.candidates.append(flaky)
 
 
-def detect(results: Sequence[Result], thresholds: Thresholds) -> Report:
-    """Outages, broken, platform-only and flaky tests in *results* (oldest first)."""
-    report = Report(outages=find_outages(results, thresholds))
-    excluded = {(o.run, o.attempt) for o in report.outages}
-    by_test: dict[str, list[Result]] = defaultdict(list)
-    for result in results:
-        if (result.run, result.attempt) not in excluded:
-            by_test[result.test].append(result)
-    for test in sorted(by_test):
-        analyse_test(test, by_test[test], thresholds, report)
+@dataclass
+class Detection:
+    """A report, and the executed and passed results of its quarantined tests per day and
+    per suite (what pass rates without them subtract)."""
+
+    report: Report
+    held: Totals
+
+
+def detect_histories(
+    histories: Iterable[tuple[str, Sequence[Result]]],
+    outages: Sequence[Outage],
+    thresholds: Thresholds,
+) -> Detection:
+    """Broken, platform-only and flaky tests from one history per test (tests in any
+    order, each oldest first, outages included: they are set aside here). Holds one test's
+    history at a time, and what the report keeps."""
+    excluded = {(o.run, o.attempt) for o in outages}
+    parts: list[tuple[str, Report]] = []
+    held = Totals()
+    for test, results in histories:
+        part = Report()
+        kept = [r for r in results if (r.run, r.attempt) not in excluded]
+        analyse_test(test, kept, thresholds, part)
+        if quarantined(part, thresholds):
+            for result in results:
+                held.add(as_tally(result, 0))
+        if part.flaky or part.broken or part.platform or part.candidates:
+            parts.append((test, part))
+    return Detection(_merged(parts, outages), held)
+
+
+def _merged(parts: list[tuple[str, Report]], outages: Sequence[Outage]) -> Report:
+    report = Report(outages=list(outages))
+    for _, part in sorted(parts, key=lambda p: p[0]):
+        report.flaky += part.flaky
+        report.broken += part.broken
+        report.platform += part.platform
+        report.candidates += part.candidates
     report.flaky.sort(key=lambda f: (-f.score, -f.failures, f.test))
     report.broken.sort(key=lambda b: (b.fixed, b.first_seen, b.test))
     return report
+
+
+def by_test(results: Iterable[Result]) -> list[tuple[str, list[Result]]]:
+    """*results* grouped per test, each group in the order given."""
+    grouped: dict[str, list[Result]] = defaultdict(list)
+    for result in results:
+        grouped[result.test].append(result)
+    return list(grouped.items())
+
+
+def detect(results: Sequence[Result], thresholds: Thresholds) -> Report:
+    """Outages, broken, platform-only and flaky tests in *results* (oldest first)."""
+    outages = find_outages(results, thresholds)
+    return detect_histories(by_test(results), outages, thresholds).report
 
 
 def quarantined(report: Report, thresholds: Thresholds) -> list[Flaky]:
@@ -429,30 +565,34 @@ def preview(
 # -- pass rates ---------------------------------------------------------------------------
 
 
-def _rate(items: Iterable[Result]) -> float | None:
-    executed = [r for r in items if r.outcome != "skipped"]
-    if not executed:
-        return None
-    return sum(1 for r in executed if r.outcome == "passed") / len(executed)
+def _rate(executed: int, passed: int) -> float | None:
+    return passed / executed if executed else None
+
+
+def rates_of(totals: Totals, held: Totals) -> dict[str, object]:
+    """Pass rate with and without quarantined tests (*held*: their counts), overall, per day
+    and per suite (every day and suite of *totals*, rate None when nothing ran)."""
+
+    def both(all_counts: list[int], held_counts: list[int] | None) -> dict[str, float | None]:
+        executed, passed = held_counts or (0, 0)
+        return {
+            "with_quarantined": _rate(*all_counts),
+            "without_quarantined": _rate(all_counts[0] - executed, all_counts[1] - passed),
+        }
+
+    overall = [sum(c[0] for c in totals.days.values()), sum(c[1] for c in totals.days.values())]
+    kept = [sum(c[0] for c in held.days.values()), sum(c[1] for c in held.days.values())]
+    return {
+        "overall": both(overall, kept),
+        "by_day": [{"day": d, **both(c, held.days.get(d))} for d, c in sorted(totals.days.items())],
+        "by_suite": [
+            {"suite": s, **both(c, held.suites.get(s))} for s, c in sorted(totals.suites.items())
+        ],
+    }
 
 
 def pass_rates(results: Sequence[Result], quarantine: set[str]) -> dict[str, object]:
     """Pass rate with and without quarantined tests: overall, per day, per suite."""
-    kept = [r for r in results if r.test not in quarantine]
-    by_day: dict[str, list[Result]] = defaultdict(list)
-    by_suite: dict[str, list[Result]] = defaultdict(list)
-    for result in results:
-        by_day[result.at.date().isoformat()].append(result)
-        by_suite[result.suite].append(result)
-
-    def both(items: list[Result]) -> dict[str, float | None]:
-        return {
-            "with_quarantined": _rate(items),
-            "without_quarantined": _rate(r for r in items if r.test not in quarantine),
-        }
-
-    return {
-        "overall": {"with_quarantined": _rate(results), "without_quarantined": _rate(kept)},
-        "by_day": [{"day": day, **both(items)} for day, items in sorted(by_day.items())],
-        "by_suite": [{"suite": s, **both(items)} for s, items in sorted(by_suite.items())],
-    }
+    return rates_of(
+        fold(tallies_of(results)), fold(tallies_of(r for r in results if r.test in quarantine))
+    )

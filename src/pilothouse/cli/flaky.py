@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import enum
 import sys
-from collections.abc import Iterable
 from dataclasses import replace
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 from rich.text import Text
 
+from pilothouse import flaky_reader
 from pilothouse.analysis import flaky as analysis
 from pilothouse.cli.output import (
     Col,
@@ -29,8 +29,6 @@ from pilothouse.cli.window import (
     resolve_window,
     results_note,
 )
-from pilothouse.model import HistoryRow
-from pilothouse.sources.durations import test_id
 
 app = typer.Typer(
     help="Flaky tests from CI history: detect, score, explain, quarantine.",
@@ -64,47 +62,19 @@ def _thresholds(state: State, **overrides: Any) -> analysis.Thresholds:
     return replace(base, **{k: v for k, v in overrides.items() if v is not None})
 
 
-_T = TypeVar("_T")
-
-
-def to_results(rows: Iterable[HistoryRow]) -> list[analysis.Result]:
-    """Analysis records from streamed rows. The strings that repeat across results (test
-    ids, runs, jobs, commits, suites, messages) are shared, not copied per result: a long
-    window holds millions of results of a few thousand tests and runs."""
-    shared: dict[object, Any] = {}
-
-    def one(value: _T) -> _T:
-        found: _T = shared.setdefault(value, value)
-        return found
-
-    return [
-        analysis.Result(
-            test=one(test_id(row.classname, row.name, row.file)),
-            suite=one(row.suite),
-            run=one(row.run_key),
-            attempt=row.attempt,
-            job=one(row.job or ""),
-            commit=one(row.commit or f"run:{row.run_key}"),  # no commit: each run is its own code
-            at=one(row.created_at),
-            outcome=row.outcome,
-            retries=row.retries,
-            message=one(row.message),
-        )
-        for row in rows
-        if row.created_at is not None
-    ]
-
-
 def _window(state: State, days: int | None, since: str | None) -> Window:
     default = int(state.config["flaky.window_days"])
     return resolve_window(state.now(), days=days, since=since, default_days=default)
 
 
-def _results(state: State, window: Window) -> tuple[list[analysis.Result], str | None]:
-    """The results in *window*, and what to say when there are none."""
+def _read(
+    state: State, window: Window, *thresholds: analysis.Thresholds
+) -> tuple[list[flaky_reader.Read], str | None]:
+    """One detection per set of thresholds over *window*, and what to say when the window
+    holds no results."""
     with state.open_store() as store:
-        results = to_results(store.result_history(since=window.since))
-        return results, None if results else results_note(store, window)
+        reads = [flaky_reader.detect(store, window.since, t) for t in thresholds]
+        return reads, None if reads[0].totals.days else results_note(store, window)
 
 
 def _held_note(report: analysis.Report, held: list[analysis.Flaky], clean_runs: int) -> str:
@@ -300,16 +270,18 @@ def flaky(
     ctx.meta["flaky"] = (span, overrides, ReportFormat.json if as_json else fmt)
     if ctx.invoked_subcommand is not None:
         return
-    results, note = _results(state, span)
+    thresholds = _thresholds(state, **overrides)
+    configured = [_thresholds(state)] if preview else []
+    reads, note = _read(state, span, thresholds, *configured)
     machine = as_json or fmt is not ReportFormat.table
     if note and not machine:
         stdout_console(state.env).print(Text(note))
         return
     if note:
         sys.stderr.write(f"pilothouse: {note}\n")
-    thresholds = _thresholds(state, **overrides)
     if preview:
-        added, dropped = analysis.preview(results, _thresholds(state), thresholds)
+        after, before = ({f.test for f in r.detection.report.flaky} for r in reads)
+        added, dropped = sorted(after - before), sorted(before - after)
         if as_json or fmt is ReportFormat.json:
             print_json({"added": added, "dropped": dropped})
         else:
@@ -319,9 +291,8 @@ def flaky(
                 sys.stdout.write(f"- {test}\n")
             sys.stdout.write(f"{len(added)} added, {len(dropped)} dropped\n")
         return
-    report = analysis.detect(results, thresholds)
-    quarantine = {f.test for f in analysis.quarantined(report, thresholds)}
-    rates = analysis.pass_rates(results, quarantine)
+    report = reads[0].detection.report
+    rates = analysis.rates_of(reads[0].totals, reads[0].detection.held)
     if as_json or fmt is ReportFormat.json:
         print_json(_report_dict(report, rates))
     elif fmt is ReportFormat.markdown:
@@ -355,8 +326,8 @@ def quarantine(
     if as_json or parent_fmt is ReportFormat.json:
         fmt = QuarantineFormat.json
     thresholds = _thresholds(state, **overrides)
-    results, note = _results(state, span)
-    report = analysis.detect(results, thresholds)
+    reads, note = _read(state, span, thresholds)
+    report = reads[0].detection.report
     held = analysis.quarantined(report, thresholds)
     released = [f for f in report.flaky if f not in held]
     if fmt is QuarantineFormat.json:

@@ -33,11 +33,12 @@ from pilothouse.model import (
     RunAttempt,
     RunInfo,
     RunSummary,
+    SuiteTally,
     TestObservation,
     WorkflowRecord,
 )
 from pilothouse.store import cargo as cargo_io
-from pilothouse.store import costs
+from pilothouse.store import costs, history
 from pilothouse.store import engine as engines
 from pilothouse.store import github as gh
 from pilothouse.store import reports as reports_io
@@ -352,34 +353,56 @@ class Store:
             for row in connection.execute(query.execution_options(yield_per=BATCH_ROWS)):
                 yield TestObservation(*row)
 
-    def result_history(self, *, since: datetime | None = None) -> Iterator[HistoryRow]:
-        """Every test result since *since* with its run, attempt, job and commit, oldest
-        first, streamed: the caller keeps only what it needs of each row."""
-        query = (
-            _results_with_runs(
-                test_results.c.classname,
-                test_results.c.name,
-                test_results.c.file,
-                test_results.c.suite,
-                runs.c.run_key,
-                runs.c.attempt,
-                jobs.c.name,
-                runs.c.commit_sha,
-                runs.c.created_at,
-                test_results.c.outcome,
-                test_results.c.retries,
-                test_results.c.message,
-            )
-            .outerjoin(jobs, jobs.c.id == reports.c.job_id)
-            .order_by(
-                runs.c.created_at, runs.c.attempt, test_results.c.report_id, test_results.c.ordinal
-            )  # fmt: skip
-        )
-        if since is not None:
-            query = _in_window(query, since)
+    def suite_tallies(self, *, since: datetime | None = None) -> Iterator[SuiteTally]:
+        """Per run (attempt) and suite of runs created since *since*: how many results,
+        executed, passed and failed ones; counted in SQL, streamed."""
+        query = history.tallies_query(since)
         with self._reading() as connection:
             for row in connection.execute(query.execution_options(yield_per=BATCH_ROWS)):
-                yield HistoryRow._make(row)
+                yield SuiteTally._make(row)
+
+    def failing_tests(
+        self, *, since: datetime | None = None, outage_runs: Collection[int] = ()
+    ) -> list[tuple[str, str, str]]:
+        """The tests (classname, name, file) that failed or retried since *since* outside
+        the runs (attempts) *outage_runs*."""
+        query = history.failing_query(since, outage_runs)
+        with self._reading() as connection:
+            return [(row.classname, row.name, row.file) for row in connection.execute(query)]
+
+    def tests_named(
+        self, names: Sequence[str], *, since: datetime | None = None
+    ) -> Iterator[tuple[str, str, str]]:
+        """The tests (classname, name, file) executed since *since* whose name is one of
+        *names*; history.TESTS_PER_QUERY names per query."""
+        with self._reading() as connection:
+            for start in range(0, len(names), history.TESTS_PER_QUERY):
+                query = history.named_query(since, names[start : start + history.TESTS_PER_QUERY])
+                for row in connection.execute(query):
+                    yield row.classname, row.name, row.file
+
+    def test_histories(
+        self, tests: Sequence[tuple[str, str, str]], *, since: datetime | None = None
+    ) -> Iterator[HistoryRow]:
+        """The executed results of *tests* (classname, name, file) since *since*, test after
+        test (all of one test's rows together, ordered by classname, name, file), each
+        oldest first, streamed; history.TESTS_PER_QUERY tests per query."""
+        with self._reading() as connection:
+            for start in range(0, len(tests), history.TESTS_PER_QUERY):
+                chunk = tests[start : start + history.TESTS_PER_QUERY]
+                query = history.histories_query(since, chunk)
+                for row in connection.execute(query.execution_options(yield_per=BATCH_ROWS)):
+                    yield HistoryRow(*row)
+
+    def failure_messages(self, run_ids: Collection[int]) -> Iterator[tuple[str, int, str]]:
+        """(run key, attempt, message) of the failed results of the runs (attempts)
+        *run_ids*, attempt after attempt, each in report order."""
+        if not run_ids:
+            return
+        query = history.messages_query(run_ids)
+        with self._reading() as connection:
+            for row in connection.execute(query.execution_options(yield_per=BATCH_ROWS)):
+                yield row.run_key, row.attempt, row.message
 
     def counts(self) -> dict[str, int]:
         """How many rows each main table holds; test results from the reports' counts

@@ -1,0 +1,164 @@
+"""The reads of `flaky`: counts per run and suite, the tests with a failure or a retry,
+those tests' results ordered by test, and the failure messages of chosen runs.
+
+`flaky` reads a window of any length with memory bounded by the tests and the evidence,
+not by the results: what is counted is counted here, in SQL, and only the tests that
+failed or retried at least once come back row by row, one test after another.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, case, func, not_, or_, select, tuple_
+
+from pilothouse.store.schema import jobs, reports, runs, test_results
+
+FAILED = ("failed", "error")
+# Tests named per query: 3 values each stay under SQLite's (32,766) and PostgreSQL's
+# (65,535) limits on bound values.
+TESTS_PER_QUERY = 2000
+
+_executed = test_results.c.outcome != "skipped"
+
+
+def _count(condition: ColumnElement[bool]) -> ColumnElement[Any]:
+    return func.sum(case((condition, 1), else_=0))
+
+
+def _window(query: Select[Any], since: datetime | None) -> Select[Any]:
+    """Results of runs created since *since* (all runs with a time when None). The reports
+    of the window are named by a subquery, so both planners start from runs.created_at's
+    index and reach the results through test_results.report_id's."""
+    if since is None:
+        return query.where(runs.c.created_at.is_not(None))
+    window_reports = (
+        select(reports.c.id)
+        .join(runs, runs.c.id == reports.c.run_id)
+        .where(runs.c.created_at >= since)
+    )
+    return query.where(runs.c.created_at >= since, test_results.c.report_id.in_(window_reports))
+
+
+def _with_runs(*columns: ColumnElement[Any]) -> Select[Any]:
+    return (
+        select(*columns)
+        .select_from(test_results)
+        .join(reports, reports.c.id == test_results.c.report_id)
+        .join(runs, runs.c.id == reports.c.run_id)
+    )
+
+
+def tallies_query(since: datetime | None) -> Select[Any]:
+    """Per run (attempt) and suite: its results, executed, passed and failed ones, and the
+    first report holding an executed result (the order of attempts with the same time).
+    Grouped by run id and suite first (a cheaper sort than by the run's text columns)."""
+    counts = _window(
+        _with_runs(
+            reports.c.run_id,
+            test_results.c.suite,
+            func.min(case((_executed, test_results.c.report_id))).label("first"),
+            func.count().label("results"),
+            _count(_executed).label("executed"),
+            _count(test_results.c.outcome == "passed").label("passed"),
+            _count(test_results.c.outcome.in_(FAILED)).label("failed"),
+        ).group_by(reports.c.run_id, test_results.c.suite),
+        since,
+    ).subquery()
+    return select(
+        runs.c.id,
+        runs.c.run_key,
+        runs.c.attempt,
+        runs.c.commit_sha,
+        runs.c.created_at,
+        counts.c.suite,
+        counts.c.first,
+        counts.c.results,
+        counts.c.executed,
+        counts.c.passed,
+        counts.c.failed,
+    ).join_from(counts, runs, runs.c.id == counts.c.run_id)
+
+
+def failing_query(since: datetime | None, outage_runs: Collection[int]) -> Select[Any]:
+    """The tests (classname, name, file) that failed or retried in the window outside the
+    runs *outage_runs*: a filter, then a small DISTINCT."""
+    query = (
+        _with_runs(test_results.c.classname, test_results.c.name, test_results.c.file)
+        .where(_executed, or_(test_results.c.outcome.in_(FAILED), test_results.c.retries > 0))
+        .distinct()
+    )
+    if outage_runs:
+        query = query.where(not_(runs.c.id.in_(sorted(outage_runs))))
+    return _window(query, since)
+
+
+def named_query(since: datetime | None, names: Sequence[str]) -> Select[Any]:
+    """The tests (classname, name, file) executed in the window with one of *names*."""
+    query = (
+        _with_runs(test_results.c.classname, test_results.c.name, test_results.c.file)
+        .where(_executed, test_results.c.name.in_(list(names)))
+        .distinct()
+    )
+    return _window(query, since)
+
+
+def histories_query(since: datetime | None, tests: Sequence[tuple[str, str, str]]) -> Select[Any]:
+    """The executed results of *tests* (classname, name, file) in the window with their run,
+    attempt, job and commit, test after test, each oldest first."""
+    query = (
+        _with_runs(
+            test_results.c.classname,
+            test_results.c.name,
+            test_results.c.file,
+            test_results.c.suite,
+            runs.c.run_key,
+            runs.c.attempt,
+            jobs.c.name,
+            runs.c.commit_sha,
+            runs.c.created_at,
+            test_results.c.outcome,
+            test_results.c.retries,
+            test_results.c.message,
+            test_results.c.report_id,
+            test_results.c.ordinal,
+        )
+        .outerjoin(jobs, jobs.c.id == reports.c.job_id)
+        .where(
+            _executed,
+            tuple_(test_results.c.classname, test_results.c.name, test_results.c.file).in_(
+                list(tests)
+            ),
+        )
+        .order_by(
+            test_results.c.classname,
+            test_results.c.name,
+            test_results.c.file,
+            runs.c.created_at,
+            runs.c.attempt,
+            test_results.c.report_id,
+            test_results.c.ordinal,
+        )
+    )
+    return _window(query, since)
+
+
+def messages_query(run_ids: Collection[int]) -> Select[Any]:
+    """The failure messages of the runs (attempts) *run_ids*, attempt after attempt, each
+    in report order: through reports.run_id's index and test_results.report_id's."""
+    return (
+        _with_runs(runs.c.run_key, runs.c.attempt, test_results.c.message)
+        .where(
+            runs.c.id.in_(sorted(run_ids)),
+            test_results.c.outcome.in_(FAILED),
+        )
+        .order_by(
+            runs.c.run_key,
+            runs.c.attempt,
+            runs.c.created_at,
+            test_results.c.report_id,
+            test_results.c.ordinal,
+        )
+    )
