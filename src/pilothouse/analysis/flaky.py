@@ -436,8 +436,50 @@ def _rate(items: Iterable[Result]) -> float | None:
     return sum(1 for r in executed if r.outcome == "passed") / len(executed)
 
 
-def pass_rates(results: Sequence[Result], quarantine: set[str]) -> dict[str, object]:
-    """Pass rate with and without quarantined tests: overall, per day, per suite."""
+@dataclass(frozen=True, slots=True)
+class PassTally:
+    """Results passed out of those executed (skipped ones are not executed)."""
+
+    passed: int
+    executed: int
+
+    @property
+    def rate(self) -> float | None:
+        return self.passed / self.executed if self.executed else None
+
+
+def gate_tally(
+    results: Iterable[Result], quarantine: set[str], outages: Sequence[Outage]
+) -> PassTally:
+    """The pass rate a CI gate holds the suite to (the scorecard's test_pass_rate):
+    quarantined tests and outage attempts left out."""
+    excluded = {(o.run, o.attempt) for o in outages}
+    passed = executed = 0
+    for result in results:
+        if (
+            result.outcome == "skipped"
+            or result.test in quarantine
+            or (result.run, result.attempt) in excluded
+        ):
+            continue
+        executed += 1
+        passed += result.outcome == "passed"
+    return PassTally(passed, executed)
+
+
+def gate_pass_rate(results: Sequence[Result], thresholds: Thresholds) -> tuple[PassTally, Report]:
+    """Detect, quarantine, then the gate's tally: what `flaky --json` reports as
+    `pass_rate.overall.gate`, for callers that need only that number."""
+    report = detect(results, thresholds)
+    quarantine = {f.test for f in quarantined(report, thresholds)}
+    return gate_tally(results, quarantine, report.outages), report
+
+
+def pass_rates(
+    results: Sequence[Result], quarantine: set[str], outages: Sequence[Outage] = ()
+) -> dict[str, object]:
+    """Pass rate with and without quarantined tests: overall (also without outage
+    attempts: the gate), per day, per suite."""
     kept = [r for r in results if r.test not in quarantine]
     by_day: dict[str, list[Result]] = defaultdict(list)
     by_suite: dict[str, list[Result]] = defaultdict(list)
@@ -452,7 +494,11 @@ def pass_rates(results: Sequence[Result], quarantine: set[str]) -> dict[str, obj
         }
 
     return {
-        "overall": {"with_quarantined": _rate(results), "without_quarantined": _rate(kept)},
+        "overall": {
+            "with_quarantined": _rate(results),
+            "without_quarantined": _rate(kept),
+            "gate": gate_tally(results, quarantine, outages).rate,
+        },
         "by_day": [{"day": day, **both(items)} for day, items in sorted(by_day.items())],
         "by_suite": [{"suite": s, **both(items)} for s, items in sorted(by_suite.items())],
     }

@@ -15,6 +15,7 @@ from pilothouse.analysis import flaky as analysis
 from pilothouse.cli.output import (
     Col,
     fitted_table,
+    markdown_cell,
     nextest_filterset,
     percent,
     print_json,
@@ -52,7 +53,7 @@ class QuarantineFormat(enum.StrEnum):
     json = "json"
 
 
-def _thresholds(state: State, **overrides: Any) -> analysis.Thresholds:
+def thresholds_of(state: State, **overrides: Any) -> analysis.Thresholds:
     config = state.config
     base = analysis.Thresholds(
         min_runs=config["flaky.min_runs"],
@@ -183,10 +184,6 @@ def _report_dict(report: analysis.Report, rates: dict[str, object]) -> dict[str,
     }
 
 
-def _markdown_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def _markdown(report: analysis.Report, rates: dict[str, Any]) -> str:
     overall = rates["overall"]
     lines = [
@@ -203,21 +200,21 @@ def _markdown(report: analysis.Report, rates: dict[str, Any]) -> str:
             "|---|---|---|---|---|",
         ]
         lines += [
-            f"| `{_markdown_cell(f.test)}` | {f.score:.2f} | {f.failures} / {f.runs} | "
-            f"{when(f.last_seen)} | {_markdown_cell(f.messages[0][0] if f.messages else '')} |"
+            f"| `{markdown_cell(f.test)}` | {f.score:.2f} | {f.failures} / {f.runs} | "
+            f"{when(f.last_seen)} | {markdown_cell(f.messages[0][0] if f.messages else '')} |"
             for f in report.flaky
         ]
     if report.broken:
         lines += ["", "| broken test | since | status |", "|---|---|---|"]
         lines += [
-            f"| `{_markdown_cell(b.test)}` | {when(b.first_seen)} | "
+            f"| `{markdown_cell(b.test)}` | {when(b.first_seen)} | "
             f"{'fixed' if b.fixed else 'failing'} |"
             for b in report.broken
         ]
     if report.outages:
         lines += ["", "| outage run | attempt | failed | message |", "|---|---|---|---|"]
         lines += [
-            f"| {o.run} | {o.attempt} | {o.failed} / {o.tests} | {_markdown_cell(o.message)} |"
+            f"| {o.run} | {o.attempt} | {o.failed} / {o.tests} | {markdown_cell(o.message)} |"
             for o in report.outages
         ]
     return "\n".join(lines) + "\n"
@@ -307,9 +304,9 @@ def flaky(
         return
     if note:
         sys.stderr.write(f"pilothouse: {note}\n")
-    thresholds = _thresholds(state, **overrides)
+    thresholds = thresholds_of(state, **overrides)
     if preview:
-        added, dropped = analysis.preview(results, _thresholds(state), thresholds)
+        added, dropped = analysis.preview(results, thresholds_of(state), thresholds)
         if as_json or fmt is ReportFormat.json:
             print_json({"added": added, "dropped": dropped})
         else:
@@ -321,7 +318,7 @@ def flaky(
         return
     report = analysis.detect(results, thresholds)
     quarantine = {f.test for f in analysis.quarantined(report, thresholds)}
-    rates = analysis.pass_rates(results, quarantine)
+    rates = analysis.pass_rates(results, quarantine, report.outages)
     if as_json or fmt is ReportFormat.json:
         print_json(_report_dict(report, rates))
     elif fmt is ReportFormat.markdown:
@@ -354,7 +351,7 @@ def quarantine(
         )
     if as_json or parent_fmt is ReportFormat.json:
         fmt = QuarantineFormat.json
-    thresholds = _thresholds(state, **overrides)
+    thresholds = thresholds_of(state, **overrides)
     results, note = _results(state, span)
     report = analysis.detect(results, thresholds)
     held = analysis.quarantined(report, thresholds)

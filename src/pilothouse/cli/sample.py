@@ -57,7 +57,14 @@ def sample(
                 elapsed = days - (last_day - batch.run.created_at.date()).days
                 progress.update(task, completed=elapsed)
         new_costs, known_costs = _load_costs(store, state, days=days, end=last_day, seed=seed)
-    result = {"runs": len(runs), **total.as_dict(), "cost_lines": new_costs + known_costs}
+        workflows, artifacts = _load_github_records(store, days=days, end=last_day, seed=seed)
+    result = {
+        "runs": len(runs),
+        **total.as_dict(),
+        "cost_lines": new_costs + known_costs,
+        "workflows": workflows,
+        "artifacts": artifacts,
+    }
     if as_json:
         print_json(result)
         return
@@ -66,9 +73,18 @@ def sample(
             f"Sample history: {len(runs)} run attempts, {total.files} reports, "
             f"{total.tests} test results ({total.failed} failed, "
             f"{total.duplicates} already stored); {new_costs + known_costs} cost lines "
-            f"({known_costs} already stored)"
+            f"({known_costs} already stored); {workflows} workflows, {artifacts} artifacts"
         )
     )
+
+
+def _load_github_records(store: Store, *, days: int, end: date, seed: int) -> tuple[int, int]:
+    """The workflows and build artifacts, stored as `ingest github` stores them."""
+    workflows = samples.workflow_records(end=end)
+    artifacts = list(samples.artifact_records(days=days, end=end, seed=seed))
+    store.upsert_workflows(samples.REPOSITORY, workflows)
+    store.upsert_artifacts(samples.REPOSITORY, artifacts)
+    return len(workflows), len(artifacts)
 
 
 def _load_costs(store: Store, state: State, *, days: int, end: date, seed: int) -> tuple[int, int]:

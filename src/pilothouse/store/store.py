@@ -30,16 +30,19 @@ from pilothouse.model import (
     HistoryRow,
     JobRecord,
     JobSummary,
+    RunArtifacts,
     RunAttempt,
     RunInfo,
     RunSummary,
     TestObservation,
+    WorkflowActivity,
     WorkflowRecord,
 )
 from pilothouse.store import costs
 from pilothouse.store import engine as engines
 from pilothouse.store import github as gh
 from pilothouse.store import reports as reports_io
+from pilothouse.store import scorecard as score_io
 from pilothouse.store.columns import UnstorableValue
 from pilothouse.store.reports import BATCH_ROWS, ReportInput, StoredReport
 from pilothouse.store.schema import (
@@ -370,6 +373,32 @@ class Store:
                     cache_usage,
                 )
             } | {test_results.name: int(connection.execute(results).scalar_one())}
+
+    # -- scorecard --------------------------------------------------------
+
+    def run_durations(
+        self, span: score_io.Span, workflows: Sequence[str], branch: str
+    ) -> list[float]:
+        """Wall time (seconds) of the completed runs of *workflows* on *branch* in
+        *span*, latest attempt of each, oldest first."""
+        with self._reading() as connection:
+            return score_io.run_durations(connection, span, workflows, branch)
+
+    def run_artifacts(
+        self, span: score_io.Span, workflows: Sequence[str] | None, branch: str
+    ) -> list[RunArtifacts]:
+        """Artifact bytes and count per run (latest attempt in *span*), oldest first."""
+        with self._reading() as connection:
+            return score_io.run_artifacts(connection, span, workflows, branch)
+
+    def artifacts_of_run(self, repository_id: int, run_key: str) -> list[tuple[str, int]]:
+        with self._reading() as connection:
+            return score_io.artifacts_of_run(connection, repository_id, run_key)
+
+    def workflow_activity(self, span: score_io.Span) -> list[WorkflowActivity]:
+        """Registered workflows, their state and their runs in *span*."""
+        with self._reading() as connection:
+            return score_io.workflow_activity(connection, span)
 
     def retries_of(self, classname: str, name: str) -> list[tuple[str, str]]:
         """The stored retries (kind, message) of one test, oldest first."""
