@@ -5,17 +5,20 @@ gate's exit codes, Markdown and the job summary."""
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import sqlalchemy
 
+from pilothouse.analysis.test_stats import percentile
 from pilothouse.cli.score import NO_CACHE_DATA
 from pilothouse.model import ArtifactRecord, CostLine, RunAttempt, WorkflowRecord
 from pilothouse.store import Store
 
-from .conftest import FIXED_NOW, Cli
+from .conftest import FIXED_NOW, PG_URL, Cli
 
 REPO = "acme/widgets"
 MB = 1_000_000
@@ -327,3 +330,85 @@ def test_artifacts_without_any(cli: Cli) -> None:
     assert cli.json("artifacts")["workflows"] == []
     code, out, _err = cli("artifacts")
     assert code == 0 and "No artifacts of runs on main in the last 14 days" in out
+
+
+# -- the sample: the scorecard agrees with the commands that own each number ------------
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def sample_cli(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    folder = tmp_path_factory.mktemp("score-sample")
+    if request.param == "sqlite":
+        cli = Cli(cwd=folder, db=f"sqlite:///{folder / 'store.db'}")
+        cli.json("sample", "--days", "28", "--end", FIXED_NOW.date().isoformat())
+        yield cli
+        return
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sqlalchemy.create_engine(PG_URL)
+    with admin.begin() as connection:
+        connection.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    try:
+        cli = Cli(cwd=folder, db=f"{PG_URL}?options=-csearch_path%3D{schema}")
+        cli.json("sample", "--days", "28", "--end", FIXED_NOW.date().isoformat())
+        yield cli
+    finally:
+        with admin.begin() as connection:
+            connection.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.dispose()
+
+
+def test_run_times_agree_with_runs(sample_cli: Cli) -> None:
+    got = _criteria(sample_cli)
+    runs = sample_cli.json("runs", "--window", "14")["runs"]
+    for criterion, workflow in (("build_time", "ci-build"), ("test_time", "tests-all")):
+        durations = [
+            run["duration_seconds"]
+            for run in runs
+            if run["workflow"] == workflow and run["branch"] == "main"
+            and run["status"] == "completed" and run["conclusion"] not in ("cancelled", "skipped")
+        ]  # fmt: skip
+        assert got[criterion]["samples"] == len(durations) > 10
+        assert got[criterion]["value"] == round(percentile(durations, 50) / 60, 2)
+        assert got[criterion]["status"] == "met"
+
+
+def test_pass_rate_agrees_with_flaky(sample_cli: Cli) -> None:
+    rate = _criteria(sample_cli)["test_pass_rate"]
+    flaky = sample_cli.json("flaky", "--window", "14")
+    assert rate["value"] == round(100 * flaky["pass_rate"]["overall"]["gate"], 3)
+    assert rate["samples"] > 10_000
+
+
+def test_daily_cost_agrees_with_cost(sample_cli: Cli) -> None:
+    cost = _criteria(sample_cli)["daily_cost"]
+    today = FIXED_NOW.date()
+    ledger = sample_cli.json("cost", "--since", str(today - timedelta(days=14)),
+                             "--until", str(today - timedelta(days=1)))  # fmt: skip
+    usd = ledger["currencies"]["USD"]
+    assert cost["samples"] == ledger["days"] == 14
+    assert cost["value"] == round(float(Decimal(usd["total"]) / 14), 2)
+    assert cost["status"] == "missed"  # the first user's $85-96 a day
+    assert f"today {ledger_today(sample_cli, today)}" in str(cost["detail"])
+
+
+def ledger_today(cli: Cli, today: date) -> str:
+    return str(cli.json("cost", "--days", "1", "--until", str(today))["currencies"]["USD"]["today"])
+
+
+def test_artifact_size_agrees_with_artifacts(sample_cli: Cli) -> None:
+    size = _criteria(sample_cli)["artifact_size"]
+    (build,) = (w for w in sample_cli.json("artifacts")["workflows"] if w["workflow"] == "ci-build")
+    assert size["samples"] == build["runs"] > 10
+    assert abs(size["value"] - build["p50_mb"]) < 0.006
+    assert abs(size["previous"] - build["previous_p50_mb"]) < 0.006
+    assert size["status"] == build["status"] == "missed"
+    assert build["growth_mb"] > 0 and 150 < build["p50_mb"] < 265
+
+
+def test_the_sample_as_a_ci_gate(sample_cli: Cli) -> None:
+    code, _out, err = sample_cli("score", "--check")
+    assert code == 1
+    assert "artifact_size missed" in err and "daily_cost missed" in err
+    got = _criteria(sample_cli)
+    assert got["workflows_active"]["status"] == "met"
+    assert got["workflows_active"]["detail"] == "all 4 workflows active and ran in the window"
