@@ -74,9 +74,17 @@ def run_artifacts(
     connection: Connection, span: Span, workflow_names: Sequence[str] | None, branch: str
 ) -> list[RunArtifacts]:
     """Per run (latest attempt in *span*) that uploaded artifacts: their total size and
-    count, summed by the database; oldest first. *workflow_names* None: every workflow."""
+    count, summed by the database; oldest first. *workflow_names* None: every workflow.
+
+    The sums are correlated subqueries on the artifacts' (repository, run) index rather
+    than a GROUP BY over runs, which let SQLite walk every run in key order."""
     window = _latest_attempts(span, workflow_names, branch).subquery()
-    total = func.sum(artifacts.c.size_bytes)
+    of_run = and_(
+        artifacts.c.repository_id == window.c.repository_id,
+        artifacts.c.run_key == window.c.run_key,
+    )
+    total = select(func.sum(artifacts.c.size_bytes)).where(of_run).scalar_subquery()
+    count = select(func.count()).where(of_run).scalar_subquery()
     query = (
         select(
             window.c.repository_id,
@@ -84,21 +92,14 @@ def run_artifacts(
             window.c.workflow,
             window.c.created_at,
             total,
-            func.count(),
+            count,
         )
-        .join(
-            artifacts,
-            and_(
-                artifacts.c.repository_id == window.c.repository_id,
-                artifacts.c.run_key == window.c.run_key,
-            ),
-        )
-        .group_by(window.c.repository_id, window.c.run_key, window.c.workflow, window.c.created_at)
+        .where(exists().where(of_run))
         .order_by(window.c.created_at, window.c.run_key)
     )
     return [
-        RunArtifacts(repo, key, workflow, created, int(size), int(count))
-        for repo, key, workflow, created, size, count in connection.execute(query)
+        RunArtifacts(repo, key, workflow, created, int(size), int(number))
+        for repo, key, workflow, created, size, number in connection.execute(query)
     ]
 
 
@@ -115,19 +116,31 @@ def artifacts_of_run(
 
 
 def workflow_activity(connection: Connection, span: Span) -> list[WorkflowActivity]:
-    """Every registered workflow with its runs in *span* (matched by workflow id, or by
-    name for runs that reports alone created)."""
-    ran = select(func.count()).where(
-        runs.c.repository_id == workflows.c.repository_id,
-        runs.c.created_at >= span.since,
-        or_(runs.c.workflow_key == workflows.c.workflow_key, runs.c.workflow == workflows.c.name),
+    """Every registered workflow with its runs in *span*, matched by workflow id, or by
+    name for runs that reports alone created. The window's runs are counted per
+    workflow first (runs.created_at's index), then met with the few workflows here."""
+    name, key = runs.c.workflow, runs.c.workflow_key
+    counted = select(runs.c.repository_id, key, name, func.count()).where(
+        runs.c.created_at >= span.since
     )
     if span.until is not None:
-        ran = ran.where(runs.c.created_at < span.until)
+        counted = counted.where(runs.c.created_at < span.until)
+    by_key: dict[tuple[int, str], int] = {}
+    by_name: dict[tuple[int, str], int] = {}
+    for repo, workflow_key, workflow, count in connection.execute(
+        counted.group_by(runs.c.repository_id, key, name)
+    ):
+        if workflow_key is not None:
+            by_key[(repo, workflow_key)] = by_key.get((repo, workflow_key), 0) + count
+        elif workflow is not None:  # a run only reports made: known by its name
+            by_name[(repo, workflow)] = by_name.get((repo, workflow), 0) + count
     query = select(
-        workflows.c.name, workflows.c.path, workflows.c.state, ran.scalar_subquery()
-    ).order_by(workflows.c.path, workflows.c.name)
+        workflows.c.repository_id, workflows.c.workflow_key, workflows.c.name,
+        workflows.c.path, workflows.c.state,
+    ).order_by(workflows.c.path, workflows.c.name)  # fmt: skip
     return [
-        WorkflowActivity(name, path, state, int(count))
-        for name, path, state, count in connection.execute(query)
+        WorkflowActivity(
+            name, path, state, by_key.get((repo, wkey), 0) + by_name.get((repo, name), 0)
+        )
+        for repo, wkey, name, path, state in connection.execute(query)
     ]
