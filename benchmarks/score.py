@@ -27,12 +27,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import os
 import re
 import statistics
-import subprocess
 import sys
-import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -44,6 +41,9 @@ from sqlalchemy.engine import Engine
 from pilothouse.cli import run
 from pilothouse.store.engine import parse_url
 
+sys.path.insert(0, str(Path(__file__).parent))
+from read_scale import ensure_loaded, run_child  # noqa: E402 - the sibling benchmark
+
 DAYS = (60, 308)
 SCORE = ["score", "--json"]
 PEERS = {
@@ -54,20 +54,6 @@ PEERS = {
 }
 # Tables whose every row a query may read: a repository has a handful of workflows.
 SMALL_TABLES = {"workflows", "repositories", "alembic_version"}
-
-
-def run_child(url: str, args: list[str]) -> tuple[float, float]:
-    """(seconds, peak RSS in MB) of one CLI child process."""
-    argv = [sys.executable, "-m", "pilothouse", "--db", url, *args]
-    start = time.perf_counter()
-    child = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(child.pid, 0)
-    elapsed = time.perf_counter() - start
-    assert child.stderr is not None
-    err = child.stderr.read().decode()
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{' '.join(args)} on {url} failed: {err}")
-    return elapsed, usage.ru_maxrss / 1024
 
 
 def store_urls(cache: Path, pg: str | None, end: date) -> dict[str, dict[int, str]]:
@@ -82,37 +68,6 @@ def store_urls(cache: Path, pg: str | None, end: date) -> dict[str, dict[int, st
 
 def _schema(days: int, end: date) -> str:
     return f"score_{days}_{end:%Y%m%d}"
-
-
-def ensure_loaded(backend: str, days: int, url: str, pg: str | None, end: date) -> None:
-    """Load the sample history once; later runs reuse it."""
-    if backend == "sqlite":
-        if Path(url.removeprefix("sqlite:///")).exists():
-            return
-    else:
-        assert pg is not None
-        engine = sqlalchemy.create_engine(pg)
-        schema = _schema(days, end)
-        with engine.begin() as connection:
-            found = connection.exec_driver_sql(
-                "SELECT 1 FROM information_schema.tables"
-                f" WHERE table_schema = '{schema}' AND table_name = 'artifacts'"
-            ).first()
-            connection.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-        engine.dispose()
-        if found:
-            return
-    print(f"loading {days} days of sample history into {backend} (once)...", flush=True)
-    # SQLite: into a file of another name, renamed when complete, so an interrupted
-    # load is never taken for a store.
-    target = f"{url}.loading" if backend == "sqlite" else url
-    subprocess.run(
-        [sys.executable, "-m", "pilothouse", "--db", target, "sample", "--days", str(days),
-         "--end", end.isoformat()],
-        check=True, stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    if backend == "sqlite":
-        Path(target.removeprefix("sqlite:///")).rename(url.removeprefix("sqlite:///"))
 
 
 def timings(urls: dict[int, str], repeat: int) -> dict[str, list[tuple[float, float]]]:
@@ -208,7 +163,7 @@ def main() -> int:
     end = datetime.now(UTC).date()  # the scorecard reads the 28 days up to now
     for backend, urls in store_urls(options.cache, options.pg, end).items():
         for days, url in urls.items():
-            ensure_loaded(backend, days, url, options.pg, end)
+            ensure_loaded(backend, days, url, options.pg, end, schema=_schema(days, end))
         print_timings(backend, timings(urls, options.repeat), options.repeat)
         print(f"EXPLAIN of the scorecard's queries on the 308-day store ({backend}):")
         explain(urls[308])
