@@ -288,7 +288,7 @@ def test_table_fits_the_width(history: Cli) -> None:
         code, out, _err = history("score")
         assert code == 0
         assert max(len(line) for line in out.splitlines()) <= width
-        assert "Build time (p50)" in out and "no data" in out
+        assert "Build time (p50)" in out and "no data" in out and "samples" in out
 
 
 def test_default_branch_from_the_github_event(history: Cli, tmp_path: Path) -> None:

@@ -262,10 +262,10 @@ SCORE_COLUMNS = (
     Col("criterion"),
     Col("status"),
     Col("value", "right"),
-    Col("target", "right", drop=3),
-    Col("previous", "right", drop=2),
-    Col("samples", "right", drop=1),
-    Col("detail", fold=True, min_width=20, prose=True),
+    Col("target", "right", drop=2),
+    Col("previous", "right", drop=1),
+    Col("samples", "right"),  # always shown: a value means little without its samples
+    Col("detail", fold=True, min_width=24, prose=True, drop=3),
 )
 
 
