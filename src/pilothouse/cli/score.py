@@ -201,9 +201,10 @@ def _workflows(store: Store, windows: Windows, root: Path) -> card.Criterion:
     )
 
 
-def build_scorecard(store: Store, state: State, targets: Targets, root: Path) -> card.Scorecard:
+def build_scorecard(
+    store: Store, state: State, targets: Targets, windows: Windows, root: Path
+) -> card.Scorecard:
     """Every criterion, in the roadmap's order."""
-    windows = Windows.ending(state.now(), targets.window_days)
     build, tests = _run_times(store, state, targets, windows)
     criteria = (
         build,
@@ -370,11 +371,10 @@ def score(
     root = path if path is not None else state.cwd
     if path is not None and workflow_files(path) is None:
         raise typer.BadParameter(f"{path} has no .github/workflows folder", param_hint="--path")
+    windows = Windows.ending(state.now(), targets.window_days)
     with state.open_store() as store:
-        scorecard = build_scorecard(store, state, targets, root)
-    title = _headline(
-        scorecard, targets, Windows.ending(state.now(), targets.window_days).current.since
-    )
+        scorecard = build_scorecard(store, state, targets, windows, root)
+    title = _headline(scorecard, targets, windows.current.since)
     chosen = ScoreFormat.json if as_json else fmt
     if chosen is ScoreFormat.json:
         print_json(scorecard.as_dict())
