@@ -20,6 +20,7 @@ demo: $(VENV)/.base
 	$(BIN)/pilothouse report
 	$(BIN)/pilothouse flaky
 	$(BIN)/pilothouse cost
+	$(BIN)/pilothouse score
 
 test: $(VENV)/.dev services lint typecheck pytest
 

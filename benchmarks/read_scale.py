@@ -81,8 +81,11 @@ def store_urls(cache: Path, pg: str | None) -> dict[str, dict[int, str]]:
     return urls
 
 
-def ensure_loaded(backend: str, days: int, url: str, pg: str | None, end: date) -> None:
-    """Load the sample history once; later runs reuse it."""
+def ensure_loaded(
+    backend: str, days: int, url: str, pg: str | None, end: date, *, schema: str | None = None
+) -> None:
+    """Load the sample history once (PostgreSQL: into *schema*, by default
+    read_scale_DAYS); later runs reuse it."""
     if backend == "sqlite":
         if Path(url.removeprefix("sqlite:///")).exists():
             return
@@ -90,7 +93,7 @@ def ensure_loaded(backend: str, days: int, url: str, pg: str | None, end: date) 
         assert pg is not None
         engine = sqlalchemy.create_engine(pg)
         with engine.begin() as connection:
-            schema = f"read_scale_{days}"
+            schema = schema or f"read_scale_{days}"
             found = connection.exec_driver_sql(
                 "SELECT 1 FROM information_schema.tables"
                 f" WHERE table_schema = '{schema}' AND table_name = 'test_results'"

@@ -10,10 +10,13 @@ from xml.sax.saxutils import quoteattr
 import pytest
 
 from pilothouse.analysis.flaky import (
+    Outage,
+    PassTally,
     Result,
     Thresholds,
     cluster_messages,
     detect,
+    gate_tally,
     message_key,
     pass_rates,
     preview,
@@ -187,8 +190,23 @@ def test_quarantine_release_after_clean_passes() -> None:
 def test_pass_rates_with_and_without_quarantine() -> None:
     history = _history("PFPP", test="a") + _history("PPPP", test="b")
     rates = pass_rates(history, {"a"})
-    assert rates["overall"] == {"with_quarantined": 7 / 8, "without_quarantined": 1.0}
+    assert rates["overall"] == {
+        "with_quarantined": 7 / 8,
+        "without_quarantined": 1.0,
+        "gate": 1.0,
+    }
     assert [d["day"] for d in rates["by_day"]] == ["2026-11-01"]  # type: ignore[index]
+
+
+def test_the_gate_leaves_out_quarantined_tests_and_outage_attempts() -> None:
+    history = _history("PFPP", test="a") + _history("PPFP", test="b")
+    failed = history[6]  # b failing in run r2, where a passed: an outage leaves both out
+    outage = [Outage(failed.run, failed.attempt, failed.at, 20, 20, "")]
+    tally = gate_tally(history, {"a"}, outage)
+    assert (tally.passed, tally.executed) == (3, 3)
+    assert gate_tally(history, {"a"}, []).rate == 3 / 4
+    assert gate_tally(history, set(), []) == PassTally(6, 8)
+    assert PassTally(0, 0).rate is None
 
 
 @pytest.mark.parametrize(("successes", "trials"), [(0, 10), (1, 100), (50, 100), (10, 10)])

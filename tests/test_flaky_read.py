@@ -140,7 +140,7 @@ def _every_result(url: str, since: datetime | None) -> list[analysis.Result]:
 def _reference(results: list[analysis.Result], thresholds: analysis.Thresholds) -> Any:
     report = analysis.detect(results, thresholds)
     held = {f.test for f in analysis.quarantined(report, thresholds)}
-    document = _report_dict(report, analysis.pass_rates(results, held))
+    document = _report_dict(report, analysis.pass_rates(results, held, report.outages))
     return json.loads(json.dumps(document, default=_default))
 
 

@@ -141,3 +141,26 @@ def test_run_ids_depend_on_the_seed_and_dates() -> None:
     assert sample.first_run_number(days=60, end=end, seed=7) == sample.first_run_number(
         days=60, end=end, seed=7
     )
+
+
+def test_workflows_and_artifacts_are_deterministic_and_growing() -> None:
+    from datetime import date
+
+    end = date(2026, 11, 27)
+    first = list(sample.artifact_records(days=60, end=end, seed=7))
+    assert first == list(sample.artifact_records(days=60, end=end, seed=7))
+    assert first != list(sample.artifact_records(days=60, end=end, seed=8))
+    totals: dict[str, int] = {}
+    for artifact in first:
+        totals[artifact.run_key] = totals.get(artifact.run_key, 0) + artifact.size_bytes
+    sizes = [size / 1e6 for _key, size in sorted(totals.items())]  # run keys grow with time
+    assert 140 < sizes[0] < 160 and 250 < sizes[-1] < 270
+    assert sum(sizes[-10:]) > sum(sizes[:10])
+    builds = {
+        b.run.run_key for b in sample.generate(days=60, end=end) if b.run.workflow == "ci-build"
+    }
+    assert set(totals) == builds
+    assert len({a.artifact_key for a in first}) == len(first)
+    flows = sample.workflow_records(end=end)
+    assert [w.name for w in flows] == list(sample.WORKFLOWS)
+    assert {w.state for w in flows} == {"active"}

@@ -52,6 +52,17 @@ def _thresholds(values: list[float]) -> str | None:
     return f"must hold shares of the budget (0.8 = 80 %) in (0, 2], got {wrong:g}"
 
 
+def _percent(value: float) -> str | None:
+    # Percent, not a share: 0.75 would be a target of 0.75 %, surely meant as 75.
+    return None if 1 <= value <= 100 else "must be a percentage between 1 and 100 (75 = 75 %)"
+
+
+def _workflow_names(values: list[str]) -> str | None:
+    if not values:
+        return "must name at least one workflow"
+    return None if all(v.strip() for v in values) else "must not hold an empty workflow name"
+
+
 def _currency(value: str) -> str | None:
     return None if re.fullmatch(r"[A-Za-z]{3}", value) else "must be an ISO 4217 code like USD"
 
@@ -169,7 +180,7 @@ SETTINGS: tuple[Setting, ...] = (
         "cost.daily_target",
         70.0,
         float,
-        "Target daily spend (the scorecard's criterion).",
+        "Target mean daily spend in cost.currency (the scorecard's daily_cost, met below it).",
         check=_positive,
     ),
     Setting(
@@ -252,6 +263,83 @@ SETTINGS: tuple[Setting, ...] = (
         item=dict,
     ),
     Setting(
+        "targets.window_days",
+        14,
+        int,
+        "Days the scorecard (`score`, `artifacts`) reads; the previous window of as many days "
+        "is the trend.",
+        env="PILOTHOUSE_TARGETS_WINDOW_DAYS",
+        check=at_least(1),
+    ),
+    Setting(
+        "targets.branch",
+        "",
+        str,
+        "Branch the scorecard reads runs of (empty: the repository's default branch when "
+        "known, else main).",
+        env="PILOTHOUSE_TARGETS_BRANCH",
+    ),
+    Setting(
+        "targets.build_workflows",
+        ["ci-build"],
+        list,
+        "Workflows whose runs are the build (build_time, artifact_size, cache_hit_rate).",
+        item=str,
+        check=_workflow_names,
+    ),
+    Setting(
+        "targets.build_minutes",
+        30.0,
+        float,
+        "Target p50 wall time of a build run, in minutes (met below it).",
+        check=_positive,
+    ),
+    Setting(
+        "targets.test_workflows",
+        ["tests-all"],
+        list,
+        "Workflows whose runs are the tests (test_time, cache_hit_rate).",
+        item=str,
+        check=_workflow_names,
+    ),
+    Setting(
+        "targets.test_minutes",
+        45.0,
+        float,
+        "Target p50 wall time of a test run, in minutes (met below it).",
+        check=_positive,
+    ),
+    Setting(
+        "targets.test_stretch_minutes",
+        40.0,
+        float,
+        "Stretch target for test runs, in minutes (shown beside test_time).",
+        check=_positive,
+    ),
+    Setting(
+        "targets.cache_hit_percent",
+        75.0,
+        float,
+        "Target share of cache restores that hit the exact key, in percent (met above it).",
+        check=_percent,
+    ),
+    Setting(
+        "targets.artifact_mb",
+        200.0,
+        float,
+        "Target total size of the artifacts of a build run, in MB of 1,000,000 bytes "
+        "(met below it).",
+        check=_positive,
+    ),
+    Setting(
+        "targets.pass_rate_percent",
+        100.0,
+        float,
+        "Target test pass rate without quarantined tests and outages, in percent "
+        "(met at or above it).",
+        check=_percent,
+    ),
+    Setting(
         "report.limit",
         20,
         int,
@@ -300,7 +388,8 @@ def _suggest(key: str) -> str:
     """A did-you-mean for an unknown key: close to a key, to a key's last part
     (a table left out) or to a common name for one (``database`` for ``db``)."""
     names = {k: k for k in _BY_KEY}
-    names.update({k.rpartition(".")[2]: k for k in _BY_KEY if "." in k})
+    for declared in _BY_KEY:  # a last part shared by tables suggests the first declared
+        names.setdefault(declared.rpartition(".")[2], declared)
     names.update(_ALIASES)
     for candidate in (key, key.rpartition(".")[2]):
         close = difflib.get_close_matches(candidate, list(names), n=1, cutoff=0.6)

@@ -66,16 +66,16 @@ def names_in(test: str) -> set[str]:
 
 
 def _candidates(
-    store: Store, since: datetime | None, outage_runs: list[int]
+    store: Store, since: datetime | None, until: datetime | None, outage_runs: list[int]
 ) -> dict[str, list[Triple]]:
     """Per test id that failed or retried outside outages, sorted by id, every
     (classname, name, file) it is stored as: two can make one id, and the one that never
     failed still belongs to the test's history."""
-    failing = store.failing_tests(since=since, outage_runs=outage_runs)
+    failing = store.failing_tests(since=since, until=until, outage_runs=outage_runs)
     ids = {test_id(*triple) for triple in failing}
     names = sorted({name for test in ids for name in names_in(test)})
     found: dict[str, set[Triple]] = {}
-    for triple in [*failing, *store.tests_named(names, since=since)]:
+    for triple in [*failing, *store.tests_named(names, since=since, until=until)]:
         test = test_id(*triple)
         if test in ids:
             found.setdefault(test, set()).add(triple)
@@ -112,19 +112,24 @@ class Read:
     totals: analysis.Totals
 
 
-def detect(store: Store, since: datetime | None, thresholds: analysis.Thresholds) -> Read:
+def detect(
+    store: Store,
+    since: datetime | None,
+    thresholds: analysis.Thresholds,
+    until: datetime | None = None,
+) -> Read:
     """Outages and pass rates from counts made in SQL; then only the tests that failed or
     retried are read, one after another: memory is bounded by tests and evidence, not by
     the window's results."""
     totals = analysis.Totals()
     run_ids: dict[tuple[str, int], list[int]] = {}
-    for row in store.suite_tallies(since=since):
+    for row in store.suite_tallies(since=since, until=until):
         run_ids.setdefault((row.run_key, row.attempt), []).append(row.run_id)
         totals.add(_tally(row))
     mass = analysis.mass_failures(totals, thresholds)
     outage_runs = [key for o in mass for key in run_ids[(o.run, o.attempt)]]
     outages = analysis.with_messages(mass, store.failure_messages(outage_runs))
-    candidates = _candidates(store, since, outage_runs)
+    candidates = _candidates(store, since, until, outage_runs)
     tests = [triple for triples in candidates.values() for triple in triples]
-    histories = _histories(store.test_histories(tests, since=since), candidates)
+    histories = _histories(store.test_histories(tests, since=since, until=until), candidates)
     return Read(analysis.detect_histories(histories, outages, thresholds), totals)

@@ -299,6 +299,28 @@ class WorkflowRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class RunArtifacts:
+    """The artifacts one run uploaded, summed (the scorecard's artifact_size)."""
+
+    repository_id: int
+    run_key: str
+    workflow: str
+    created_at: datetime
+    total_bytes: int
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowActivity:
+    """A registered workflow, its state, and how many runs it had in a window."""
+
+    name: str
+    path: str
+    state: str
+    runs: int
+
+
+@dataclass(frozen=True, slots=True)
 class CacheUsage:
     active_caches_count: int
     active_caches_size_bytes: int

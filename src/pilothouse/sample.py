@@ -7,7 +7,8 @@ release, over 60 days. It holds what real histories hold: a few flaky tests
 fixed, and one infrastructure outage where the test database was down.
 
 The history is produced as nextest-style JUnit XML, so it reaches the store
-through exactly the code that reads real reports.
+through exactly the code that reads real reports. The workflows and the build's
+artifacts are the records a GitHub sync stores, stored by the same store calls.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from xml.sax.saxutils import escape, quoteattr
 
-from pilothouse.model import RunInfo
+from pilothouse.model import ArtifactRecord, RunInfo, WorkflowRecord
 from pilothouse.sources.junit import ReportFile
 
 REPOSITORY = "hypha-labs/hypha"
@@ -374,3 +375,63 @@ def _run_info(run: _Run, job: str, minutes: float, finished: datetime) -> RunInf
         job_finished_at=run.created_at + queued + timedelta(minutes=minutes),
         runner_labels=("ubuntu-latest-8-cores",) if run.workflow != "release" else ("macos-14",),
     )
+
+
+# -- workflows and artifacts (what a GitHub sync stores; the scorecard reads them) -----
+
+WORKFLOWS = ("ci-build", "tests-all", "integration-tests", "release")
+# What a ci-build run uploads, as (name, MB at the start of the last 60 days, MB gained
+# over them): release binaries and their debug symbols grow as the workspace does.
+BUILD_ARTIFACTS = (
+    ("hypha-linux-x86_64", 58.0, 41.0),
+    ("hypha-linux-aarch64", 54.0, 38.0),
+    ("hypha-debug-symbols", 31.0, 27.0),
+    ("coverage-html", 6.5, 3.0),
+    ("nextest-archive", 2.5, 1.0),
+)
+GROWTH_DAYS = 60
+RETENTION_DAYS = 90
+
+
+def workflow_records(*, end: date) -> list[WorkflowRecord]:
+    """The repository's workflows as GitHub lists them: registered and active."""
+    created = datetime(end.year - 1, 3, 1, 10, 0, tzinfo=UTC)
+    return [
+        WorkflowRecord(
+            workflow_key=str(71_000_000 + index),
+            name=name,
+            path=f".github/workflows/{name}.yml",
+            state="active",
+            created_at=created + timedelta(days=index),
+            updated_at=created + timedelta(days=30 + index),
+        )
+        for index, name in enumerate(WORKFLOWS, start=1)
+    ]
+
+
+def artifact_records(
+    *, days: int = 60, end: date = DEFAULT_END, seed: int = 7
+) -> Iterator[ArtifactRecord]:
+    """The artifacts of every ci-build run of the history: about 150 MB a run 60 days
+    before *end*, growing to about 260 MB; the same arguments, the same records."""
+    for run in _schedule(days, end, seed):
+        if run.workflow != "ci-build":
+            continue
+        age = min((end - run.created_at.date()).days, GROWTH_DAYS)
+        grown = 1 - age / GROWTH_DAYS
+        rng = random.Random(f"artifacts/{seed}/{run.run_key}")
+        uploaded = run.created_at + timedelta(minutes=18)
+        expires = uploaded + timedelta(days=RETENTION_DAYS)
+        for index, (name, start_mb, gain_mb) in enumerate(BUILD_ARTIFACTS):
+            size = (start_mb + gain_mb * grown) * rng.uniform(0.97, 1.03) * 1_000_000
+            yield ArtifactRecord(
+                artifact_key=f"{run.run_key}{index}",
+                run_key=run.run_key,
+                name=name,
+                size_bytes=int(size),
+                digest=f"sha256:{hashlib.sha256(f'{run.run_key}/{name}'.encode()).hexdigest()}",
+                expired=expires.date() < end,
+                created_at=uploaded,
+                expires_at=expires,
+                updated_at=uploaded,
+            )

@@ -200,7 +200,20 @@ class _Attempt:
     first: tuple[datetime, int, int]  # its earliest executed result: (time, attempt, place)
     commit: str
     executed: int = 0
+    passed: int = 0
     failed: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PassTally:
+    """Results passed out of those executed (skipped ones are not executed)."""
+
+    passed: int
+    executed: int
+
+    @property
+    def rate(self) -> float | None:
+        return self.passed / self.executed if self.executed else None
 
 
 @dataclass
@@ -228,6 +241,7 @@ class Totals:
         if first < attempt.first:
             attempt.first, attempt.commit = first, tally.commit
         attempt.executed += tally.executed
+        attempt.passed += tally.passed
         attempt.failed += tally.failed
 
 
@@ -497,6 +511,7 @@ class Detection:
 
     report: Report
     held: Totals
+    held_outside: PassTally = PassTally(0, 0)  # theirs outside outage attempts (the gate)
 
 
 def detect_histories(
@@ -510,6 +525,7 @@ def detect_histories(
     excluded = {(o.run, o.attempt) for o in outages}
     parts: list[tuple[str, Report]] = []
     held = Totals()
+    outside = [0, 0]
     for test, results in histories:
         part = Report()
         kept = [r for r in results if (r.run, r.attempt) not in excluded]
@@ -517,9 +533,12 @@ def detect_histories(
         if quarantined(part, thresholds):
             for result in results:
                 held.add(as_tally(result, 0))
+            executed = [r for r in kept if r.outcome != "skipped"]
+            outside[0] += sum(r.outcome == "passed" for r in executed)
+            outside[1] += len(executed)
         if part.flaky or part.broken or part.platform or part.candidates:
             parts.append((test, part))
-    return Detection(_merged(parts, outages), held)
+    return Detection(_merged(parts, outages), held, PassTally(*outside))
 
 
 def _merged(parts: list[tuple[str, Report]], outages: Sequence[Outage]) -> Report:
@@ -569,9 +588,10 @@ def _rate(executed: int, passed: int) -> float | None:
     return passed / executed if executed else None
 
 
-def rates_of(totals: Totals, held: Totals) -> dict[str, object]:
-    """Pass rate with and without quarantined tests (*held*: their counts), overall, per day
-    and per suite (every day and suite of *totals*, rate None when nothing ran)."""
+def rates_of(totals: Totals, held: Totals, gate: PassTally) -> dict[str, object]:
+    """Pass rate with and without quarantined tests (*held*: their counts), overall (and
+    the *gate*'s: without outage attempts either), per day and per suite (every day and
+    suite of *totals*, rate None when nothing ran)."""
 
     def both(all_counts: list[int], held_counts: list[int] | None) -> dict[str, float | None]:
         executed, passed = held_counts or (0, 0)
@@ -583,7 +603,7 @@ def rates_of(totals: Totals, held: Totals) -> dict[str, object]:
     overall = [sum(c[0] for c in totals.days.values()), sum(c[1] for c in totals.days.values())]
     kept = [sum(c[0] for c in held.days.values()), sum(c[1] for c in held.days.values())]
     return {
-        "overall": both(overall, kept),
+        "overall": {**both(overall, kept), "gate": gate.rate},
         "by_day": [{"day": d, **both(c, held.days.get(d))} for d, c in sorted(totals.days.items())],
         "by_suite": [
             {"suite": s, **both(c, held.suites.get(s))} for s, c in sorted(totals.suites.items())
@@ -591,8 +611,45 @@ def rates_of(totals: Totals, held: Totals) -> dict[str, object]:
     }
 
 
-def pass_rates(results: Sequence[Result], quarantine: set[str]) -> dict[str, object]:
-    """Pass rate with and without quarantined tests: overall, per day, per suite."""
+def gate_tally(
+    results: Iterable[Result], quarantine: set[str], outages: Sequence[Outage]
+) -> PassTally:
+    """The pass rate a CI gate holds the suite to (the scorecard's test_pass_rate), over
+    results in memory: quarantined tests and outage attempts left out."""
+    excluded = {(o.run, o.attempt) for o in outages}
+    passed = executed = 0
+    for result in results:
+        if (
+            result.outcome == "skipped"
+            or result.test in quarantine
+            or (result.run, result.attempt) in excluded
+        ):
+            continue
+        executed += 1
+        passed += result.outcome == "passed"
+    return PassTally(passed, executed)
+
+
+def gate_of(totals: Totals, detection: Detection) -> PassTally:
+    """The gate's tally from a store read's counts: every executed result, less those of
+    the outage attempts and those of quarantined tests outside outages."""
+    executed = sum(c[0] for c in totals.days.values())
+    passed = sum(c[1] for c in totals.days.values())
+    for outage in detection.report.outages:
+        attempt = totals.attempts[(outage.run, outage.attempt)]
+        executed -= attempt.executed
+        passed -= attempt.passed
+    held = detection.held_outside
+    return PassTally(passed - held.passed, executed - held.executed)
+
+
+def pass_rates(
+    results: Sequence[Result], quarantine: set[str], outages: Sequence[Outage] = ()
+) -> dict[str, object]:
+    """Pass rate with and without quarantined tests: overall (also without outage
+    attempts: the gate), per day, per suite."""
     return rates_of(
-        fold(tallies_of(results)), fold(tallies_of(r for r in results if r.test in quarantine))
+        fold(tallies_of(results)),
+        fold(tallies_of(r for r in results if r.test in quarantine)),
+        gate_tally(results, quarantine, outages),
     )

@@ -15,6 +15,7 @@ from pilothouse.analysis import flaky as analysis
 from pilothouse.cli.output import (
     Col,
     fitted_table,
+    markdown_cell,
     nextest_filterset,
     percent,
     print_json,
@@ -50,7 +51,7 @@ class QuarantineFormat(enum.StrEnum):
     json = "json"
 
 
-def _thresholds(state: State, **overrides: Any) -> analysis.Thresholds:
+def thresholds_of(state: State, **overrides: Any) -> analysis.Thresholds:
     config = state.config
     base = analysis.Thresholds(
         min_runs=config["flaky.min_runs"],
@@ -153,10 +154,6 @@ def _report_dict(report: analysis.Report, rates: dict[str, object]) -> dict[str,
     }
 
 
-def _markdown_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def _markdown(report: analysis.Report, rates: dict[str, Any]) -> str:
     overall = rates["overall"]
     lines = [
@@ -173,21 +170,21 @@ def _markdown(report: analysis.Report, rates: dict[str, Any]) -> str:
             "|---|---|---|---|---|",
         ]
         lines += [
-            f"| `{_markdown_cell(f.test)}` | {f.score:.2f} | {f.failures} / {f.runs} | "
-            f"{when(f.last_seen)} | {_markdown_cell(f.messages[0][0] if f.messages else '')} |"
+            f"| `{markdown_cell(f.test)}` | {f.score:.2f} | {f.failures} / {f.runs} | "
+            f"{when(f.last_seen)} | {markdown_cell(f.messages[0][0] if f.messages else '')} |"
             for f in report.flaky
         ]
     if report.broken:
         lines += ["", "| broken test | since | status |", "|---|---|---|"]
         lines += [
-            f"| `{_markdown_cell(b.test)}` | {when(b.first_seen)} | "
+            f"| `{markdown_cell(b.test)}` | {when(b.first_seen)} | "
             f"{'fixed' if b.fixed else 'failing'} |"
             for b in report.broken
         ]
     if report.outages:
         lines += ["", "| outage run | attempt | failed | message |", "|---|---|---|---|"]
         lines += [
-            f"| {o.run} | {o.attempt} | {o.failed} / {o.tests} | {_markdown_cell(o.message)} |"
+            f"| {o.run} | {o.attempt} | {o.failed} / {o.tests} | {markdown_cell(o.message)} |"
             for o in report.outages
         ]
     return "\n".join(lines) + "\n"
@@ -270,8 +267,8 @@ def flaky(
     ctx.meta["flaky"] = (span, overrides, ReportFormat.json if as_json else fmt)
     if ctx.invoked_subcommand is not None:
         return
-    thresholds = _thresholds(state, **overrides)
-    configured = [_thresholds(state)] if preview else []
+    thresholds = thresholds_of(state, **overrides)
+    configured = [thresholds_of(state)] if preview else []
     reads, note = _read(state, span, thresholds, *configured)
     machine = as_json or fmt is not ReportFormat.table
     if note and not machine:
@@ -292,7 +289,10 @@ def flaky(
             sys.stdout.write(f"{len(added)} added, {len(dropped)} dropped\n")
         return
     report = reads[0].detection.report
-    rates = analysis.rates_of(reads[0].totals, reads[0].detection.held)
+    read = reads[0]
+    rates = analysis.rates_of(
+        read.totals, read.detection.held, analysis.gate_of(read.totals, read.detection)
+    )
     if as_json or fmt is ReportFormat.json:
         print_json(_report_dict(report, rates))
     elif fmt is ReportFormat.markdown:
@@ -325,7 +325,7 @@ def quarantine(
         )
     if as_json or parent_fmt is ReportFormat.json:
         fmt = QuarantineFormat.json
-    thresholds = _thresholds(state, **overrides)
+    thresholds = thresholds_of(state, **overrides)
     reads, note = _read(state, span, thresholds)
     report = reads[0].detection.report
     held = analysis.quarantined(report, thresholds)

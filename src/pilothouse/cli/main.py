@@ -16,7 +16,19 @@ from typing import Annotated
 import typer
 
 from pilothouse import __version__
-from pilothouse.cli import cost, crates, db, flaky, ingest, reports, sample, settings, shard
+from pilothouse.cli import (
+    artifacts,
+    cost,
+    crates,
+    db,
+    flaky,
+    ingest,
+    reports,
+    sample,
+    score,
+    settings,
+    shard,
+)
 from pilothouse.cli.state import State, World
 from pilothouse.config import load_config
 from pilothouse.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, PilothouseError, printable
@@ -34,11 +46,13 @@ app.add_typer(ingest.app, name="ingest")
 app.add_typer(flaky.app, name="flaky")
 app.add_typer(cost.app, name="cost")
 app.add_typer(db.app, name="db")
+app.add_typer(artifacts.app, name="artifacts")
 app.command("tests")(reports.tests)
 app.command("runs")(reports.runs)
 app.command("report")(reports.report)
 app.command("sample")(sample.sample)
 app.command("shard")(shard.shard)
+app.command("score")(score.score)
 app.command("config")(settings.show)
 app.command("crates")(crates.crates)
 

@@ -61,8 +61,15 @@ def sample(
                 elapsed = days - (last_day - batch.run.created_at.date()).days
                 progress.update(task, completed=elapsed)
         new_costs, known_costs = _load_costs(store, state, days=days, end=last_day, seed=seed)
-    result = {"runs": len(runs), **total.as_dict(), "cost_lines": new_costs + known_costs,
-              "cargo_units": units}  # fmt: skip
+        workflows, artifacts = _load_github_records(store, days=days, end=last_day, seed=seed)
+    result = {
+        "runs": len(runs),
+        **total.as_dict(),
+        "cost_lines": new_costs + known_costs,
+        "workflows": workflows,
+        "artifacts": artifacts,
+        "cargo_units": units,
+    }
     if as_json:
         print_json(result)
         return
@@ -71,7 +78,8 @@ def sample(
             f"Sample history: {len(runs)} run attempts, {total.files} reports, "
             f"{total.tests} test results ({total.failed} failed, "
             f"{total.duplicates} already stored); {new_costs + known_costs} cost lines "
-            f"({known_costs} already stored); {units} cargo units"
+            f"({known_costs} already stored); {units} cargo units, {workflows} workflows, "
+            f"{artifacts} artifacts"
         )
     )
 
@@ -81,6 +89,15 @@ def _load_cargo(store: Store, run: RunInfo, *, seed: int, now: datetime) -> int:
     if run.workflow != "ci-build":
         return 0
     return ingest_cargo(store, cargo_outputs(run, seed=seed), run, now=now).units
+
+
+def _load_github_records(store: Store, *, days: int, end: date, seed: int) -> tuple[int, int]:
+    """The workflows and build artifacts, stored as `ingest github` stores them."""
+    workflows = samples.workflow_records(end=end)
+    artifacts = list(samples.artifact_records(days=days, end=end, seed=seed))
+    store.upsert_workflows(samples.REPOSITORY, workflows)
+    store.upsert_artifacts(samples.REPOSITORY, artifacts)
+    return len(workflows), len(artifacts)
 
 
 def _load_costs(store: Store, state: State, *, days: int, end: date, seed: int) -> tuple[int, int]:

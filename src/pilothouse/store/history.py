@@ -28,10 +28,12 @@ def _count(condition: ColumnElement[bool]) -> ColumnElement[Any]:
     return func.sum(case((condition, 1), else_=0))
 
 
-def _window(query: Select[Any], since: datetime | None) -> Select[Any]:
-    """Results of runs created since *since* (all runs with a time when None). The reports
-    of the window are named by a subquery, so both planners start from runs.created_at's
-    index and reach the results through test_results.report_id's."""
+def _window(query: Select[Any], since: datetime | None, until: datetime | None) -> Select[Any]:
+    """Results of runs created in [*since*, *until*) (all runs with a time when both are
+    None). The reports of the window are named by a subquery, so both planners start from
+    runs.created_at's index and reach the results through test_results.report_id's."""
+    if until is not None:
+        query = query.where(runs.c.created_at < until)
     if since is None:
         return query.where(runs.c.created_at.is_not(None))
     window_reports = (
@@ -39,6 +41,8 @@ def _window(query: Select[Any], since: datetime | None) -> Select[Any]:
         .join(runs, runs.c.id == reports.c.run_id)
         .where(runs.c.created_at >= since)
     )
+    if until is not None:
+        window_reports = window_reports.where(runs.c.created_at < until)
     return query.where(runs.c.created_at >= since, test_results.c.report_id.in_(window_reports))
 
 
@@ -51,7 +55,7 @@ def _with_runs(*columns: ColumnElement[Any]) -> Select[Any]:
     )
 
 
-def tallies_query(since: datetime | None) -> Select[Any]:
+def tallies_query(since: datetime | None, until: datetime | None = None) -> Select[Any]:
     """Per run (attempt) and suite: its results, executed, passed and failed ones, and the
     first report holding an executed result (the order of attempts with the same time).
     Grouped by run id and suite first (a cheaper sort than by the run's text columns)."""
@@ -66,6 +70,7 @@ def tallies_query(since: datetime | None) -> Select[Any]:
             _count(test_results.c.outcome.in_(FAILED)).label("failed"),
         ).group_by(reports.c.run_id, test_results.c.suite),
         since,
+        until,
     ).subquery()
     return select(
         runs.c.id,
@@ -82,7 +87,9 @@ def tallies_query(since: datetime | None) -> Select[Any]:
     ).join_from(counts, runs, runs.c.id == counts.c.run_id)
 
 
-def failing_query(since: datetime | None, outage_runs: Collection[int]) -> Select[Any]:
+def failing_query(
+    since: datetime | None, outage_runs: Collection[int], until: datetime | None = None
+) -> Select[Any]:
     """The tests (classname, name, file) that failed or retried in the window outside the
     runs *outage_runs*: a filter, then a small DISTINCT."""
     query = (
@@ -92,20 +99,26 @@ def failing_query(since: datetime | None, outage_runs: Collection[int]) -> Selec
     )
     if outage_runs:
         query = query.where(not_(runs.c.id.in_(sorted(outage_runs))))
-    return _window(query, since)
+    return _window(query, since, until)
 
 
-def named_query(since: datetime | None, names: Sequence[str]) -> Select[Any]:
+def named_query(
+    since: datetime | None, names: Sequence[str], until: datetime | None = None
+) -> Select[Any]:
     """The tests (classname, name, file) executed in the window with one of *names*."""
     query = (
         _with_runs(test_results.c.classname, test_results.c.name, test_results.c.file)
         .where(_executed, test_results.c.name.in_(list(names)))
         .distinct()
     )
-    return _window(query, since)
+    return _window(query, since, until)
 
 
-def histories_query(since: datetime | None, tests: Sequence[tuple[str, str, str]]) -> Select[Any]:
+def histories_query(
+    since: datetime | None,
+    tests: Sequence[tuple[str, str, str]],
+    until: datetime | None = None,
+) -> Select[Any]:
     """The executed results of *tests* (classname, name, file) in the window with their run,
     attempt, job and commit, test after test, each oldest first."""
     query = (
@@ -142,7 +155,7 @@ def histories_query(since: datetime | None, tests: Sequence[tuple[str, str, str]
             test_results.c.ordinal,
         )
     )
-    return _window(query, since)
+    return _window(query, since, until)
 
 
 def messages_query(run_ids: Collection[int]) -> Select[Any]:

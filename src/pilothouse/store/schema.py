@@ -167,7 +167,7 @@ artifacts = Table(
     Column("id", Integer, primary_key=True),
     Column("repository_id", ForeignKey("repositories.id"), nullable=False),
     Column("artifact_key", Key(64, "artifact id"), nullable=False),
-    Column("run_key", Name("artifact run id")),
+    Column("run_key", Key(255, "artifact run id")),
     Column("name", Name("artifact name"), nullable=False),
     Column("size_bytes", Int64("artifact size"), nullable=False),
     Column("digest", Name("artifact digest")),
@@ -176,6 +176,8 @@ artifacts = Table(
     Column("expires_at", UTCDateTime),
     Column("updated_at", UTCDateTime),
     UniqueConstraint("repository_id", "artifact_key"),
+    # A run's artifacts, summed by the scorecard (migration 0011).
+    Index(None, "repository_id", "run_key"),
 )
 
 cache_usage = Table(

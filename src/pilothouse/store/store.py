@@ -30,11 +30,13 @@ from pilothouse.model import (
     HistoryRow,
     JobRecord,
     JobSummary,
+    RunArtifacts,
     RunAttempt,
     RunInfo,
     RunSummary,
     SuiteTally,
     TestObservation,
+    WorkflowActivity,
     WorkflowRecord,
 )
 from pilothouse.store import cargo as cargo_io
@@ -42,6 +44,7 @@ from pilothouse.store import costs, history
 from pilothouse.store import engine as engines
 from pilothouse.store import github as gh
 from pilothouse.store import reports as reports_io
+from pilothouse.store import scorecard as score_io
 from pilothouse.store.columns import UnstorableValue
 from pilothouse.store.reports import BATCH_ROWS, ReportInput, StoredReport
 from pilothouse.store.schema import (
@@ -353,36 +356,51 @@ class Store:
             for row in connection.execute(query.execution_options(yield_per=BATCH_ROWS)):
                 yield TestObservation(*row)
 
-    def suite_tallies(self, *, since: datetime | None = None) -> Iterator[SuiteTally]:
-        """Per run (attempt) and suite of runs created since *since*: how many results,
-        executed, passed and failed ones; counted in SQL, streamed."""
-        query = history.tallies_query(since)
+    def suite_tallies(
+        self, *, since: datetime | None = None, until: datetime | None = None
+    ) -> Iterator[SuiteTally]:
+        """Per run (attempt) and suite of runs created in [*since*, *until*): how many
+        results, executed, passed and failed ones; counted in SQL, streamed."""
+        query = history.tallies_query(since, until)
         with self._reading() as connection:
             for row in connection.execute(query.execution_options(yield_per=BATCH_ROWS)):
                 yield SuiteTally._make(row)
 
     def failing_tests(
-        self, *, since: datetime | None = None, outage_runs: Collection[int] = ()
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        outage_runs: Collection[int] = (),
     ) -> list[tuple[str, str, str]]:
         """The tests (classname, name, file) that failed or retried since *since* outside
         the runs (attempts) *outage_runs*."""
-        query = history.failing_query(since, outage_runs)
+        query = history.failing_query(since, outage_runs, until)
         with self._reading() as connection:
             return [(row.classname, row.name, row.file) for row in connection.execute(query)]
 
     def tests_named(
-        self, names: Sequence[str], *, since: datetime | None = None
+        self,
+        names: Sequence[str],
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> Iterator[tuple[str, str, str]]:
         """The tests (classname, name, file) executed since *since* whose name is one of
         *names*; history.TESTS_PER_QUERY names per query."""
         with self._reading() as connection:
             for start in range(0, len(names), history.TESTS_PER_QUERY):
-                query = history.named_query(since, names[start : start + history.TESTS_PER_QUERY])
+                chunk = names[start : start + history.TESTS_PER_QUERY]
+                query = history.named_query(since, chunk, until)
                 for row in connection.execute(query):
                     yield row.classname, row.name, row.file
 
     def test_histories(
-        self, tests: Sequence[tuple[str, str, str]], *, since: datetime | None = None
+        self,
+        tests: Sequence[tuple[str, str, str]],
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> Iterator[HistoryRow]:
         """The executed results of *tests* (classname, name, file) since *since*, test after
         test (all of one test's rows together, ordered by classname, name, file), each
@@ -390,7 +408,7 @@ class Store:
         with self._reading() as connection:
             for start in range(0, len(tests), history.TESTS_PER_QUERY):
                 chunk = tests[start : start + history.TESTS_PER_QUERY]
-                query = history.histories_query(since, chunk)
+                query = history.histories_query(since, chunk, until)
                 for row in connection.execute(query.execution_options(yield_per=BATCH_ROWS)):
                     yield HistoryRow(*row)
 
@@ -423,6 +441,32 @@ class Store:
                     cache_usage,
                 )
             } | {test_results.name: int(connection.execute(results).scalar_one())}
+
+    # -- scorecard --------------------------------------------------------
+
+    def run_durations(
+        self, span: score_io.Span, workflows: Sequence[str], branch: str
+    ) -> list[float]:
+        """Wall time (seconds) of the completed runs of *workflows* on *branch* in
+        *span*, latest attempt of each, oldest first."""
+        with self._reading() as connection:
+            return score_io.run_durations(connection, span, workflows, branch)
+
+    def run_artifacts(
+        self, span: score_io.Span, workflows: Sequence[str] | None, branch: str
+    ) -> list[RunArtifacts]:
+        """Artifact bytes and count per run (latest attempt in *span*), oldest first."""
+        with self._reading() as connection:
+            return score_io.run_artifacts(connection, span, workflows, branch)
+
+    def artifacts_of_run(self, repository_id: int, run_key: str) -> list[tuple[str, int]]:
+        with self._reading() as connection:
+            return score_io.artifacts_of_run(connection, repository_id, run_key)
+
+    def workflow_activity(self, span: score_io.Span) -> list[WorkflowActivity]:
+        """Registered workflows, their state and their runs in *span*."""
+        with self._reading() as connection:
+            return score_io.workflow_activity(connection, span)
 
     def retries_of(self, classname: str, name: str) -> list[tuple[str, str]]:
         """The stored retries (kind, message) of one test, oldest first."""
