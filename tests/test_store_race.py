@@ -8,17 +8,28 @@ every trial.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy
 from sqlalchemy import Connection
 
-from pilothouse.model import ArtifactRecord, CacheUsage, RunInfo, TestCase, WorkflowRecord
+from pilothouse import ingest
+from pilothouse.errors import StoreConflict
+from pilothouse.model import (
+    ArtifactRecord,
+    CacheUsage,
+    IngestCounts,
+    RunInfo,
+    TestCase,
+    WorkflowRecord,
+)
+from pilothouse.sources.junit import ReportFile
 from pilothouse.store import ReportInput, Store, costs
 from pilothouse.store import github as gh
 
@@ -243,3 +254,102 @@ def test_one_write_twice_at_once_both_succeed(store_url: str, write: str) -> Non
         counts = store.counts()
     assert counts["repositories"] == 1
     assert counts["workflows"] + counts["artifacts"] + counts["runs"] <= 1
+
+
+# -- several reports into one run, in opposite orders, at once ------------------------
+
+PAIR = (JUNIT / "nextest" / "fixture-project-junit.xml", MATRIX[1])
+
+
+class _Meet:
+    """Holds each writer, once its first report's row is written (and locked until
+    its commit), until the other writer got as far or BARRIER_SECONDS passed (the
+    other is waiting on a lock, as on SQLite, where writers take turns)."""
+
+    BARRIER_SECONDS = 5
+
+    def __init__(self) -> None:
+        self.barrier = threading.Barrier(2, timeout=self.BARRIER_SECONDS)
+        self.met = threading.local()
+
+    def cases(self, cases: Iterable[TestCase]) -> Iterator[TestCase]:
+        if not getattr(self.met, "done", False):
+            self.met.done = True
+            with contextlib.suppress(threading.BrokenBarrierError):
+                self.barrier.wait()
+        yield from cases
+
+
+def _in_threads(*writes: Callable[[], object]) -> list[BaseException | None]:
+    """Run *writes* at once; what each raised (None: nothing)."""
+    raised: list[BaseException | None] = [None] * len(writes)
+
+    def guarded(i: int) -> None:
+        try:
+            writes[i]()
+        except BaseException as exc:
+            raised[i] = exc
+
+    threads = [threading.Thread(target=guarded, args=(i,)) for i in range(len(writes))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    return raised
+
+
+def _pair_files(store: Store) -> list[ReportFile]:
+    """The two reports, in digest order; their run and job are stored already (a
+    new run's row would itself make the second writer wait for the first)."""
+    store.add_reports(RUN, [ReportInput("a.xml", "d1", 1, [])], now=FIXED_NOW)
+    return sorted((ReportFile.open(path) for path in PAIR), key=lambda f: f.digest)
+
+
+def test_reports_stored_in_opposite_orders_deadlock_on_postgres(store_url: str) -> None:
+    """The bug: each writer holds its first report's row locked while its second
+    report's ON CONFLICT waits for the other's. PostgreSQL breaks the cycle by
+    failing one (StoreConflict: retryable); SQLite's writers take turns."""
+    meet = _Meet()
+    with Store.open(store_url, create=True) as store:
+        first, second = _pair_files(store)
+
+        def write(files: list[ReportFile]) -> None:
+            items = [ReportInput(str(f.path), f.digest, f.size, meet.cases(f.testcases()))
+                     for f in files]  # fmt: skip
+            store.add_reports(RUN, items, now=FIXED_NOW)
+
+        raised = _in_threads(lambda: write([first, second]), lambda: write([second, first]))
+        counts = store.counts()
+    failed = [exc for exc in raised if exc is not None]
+    if store_url.startswith("postgresql"):
+        assert len(failed) == 1 and isinstance(failed[0], StoreConflict), raised
+        assert "deadlock detected" in str(failed[0])
+    else:
+        assert failed == []
+    assert counts["reports"] == 1 + 2  # the survivor stored both
+
+
+@pytest.mark.parametrize("retries", [0, ingest.CONFLICT_RETRIES])
+def test_ingests_of_the_same_reports_in_opposite_orders_both_succeed(
+    store_url: str, retries: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fix: ingest takes reports in digest order, so both writers lock in one
+    order and nothing deadlocks even with no retry (retries=0); with retries, a
+    deadlock with some other writer would be run again."""
+    monkeypatch.setattr(ingest, "CONFLICT_RETRIES", retries)
+    meet = _Meet()
+    testcases = ReportFile.testcases
+    monkeypatch.setattr(ReportFile, "testcases", lambda f, stats: meet.cases(testcases(f, stats)))
+    expected = [_expected_tests(path) for path in PAIR]
+    with Store.open(store_url, create=True) as store:
+        first, second = _pair_files(store)
+        found: list[IngestCounts] = []
+
+        def write(files: list[ReportFile]) -> None:
+            found.append(ingest.ingest_reports(store, files, RUN, now=FIXED_NOW))
+
+        raised = _in_threads(lambda: write([first, second]), lambda: write([second, first]))
+        counts = store.counts()
+    assert raised == [None, None]
+    assert sorted(c.duplicates for c in found) == [0, sum(expected)]
+    assert (counts["reports"], counts["test_results"]) == (1 + 2, sum(expected))
