@@ -6,7 +6,7 @@ import json
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -20,7 +20,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import SQLAlchemyError
 
-from pilothouse.analysis.cost_forecast import DailySpend
 from pilothouse.errors import InputError, StoreConflict, StoreError
 from pilothouse.model import (
     ArtifactRecord,
@@ -54,6 +53,9 @@ from pilothouse.store.schema import (
     test_retries,
     workflows,
 )
+
+if TYPE_CHECKING:  # the analysis layer is not imported by every writer
+    from pilothouse.analysis.cost_forecast import DailySpend
 
 
 class Store:
