@@ -29,7 +29,7 @@ from pilothouse.model import (
     TestCase,
     WorkflowRecord,
 )
-from pilothouse.sources.junit import ReportFile
+from pilothouse.sources.junit import ReadStats, ReportFile
 from pilothouse.store import ReportInput, Store, costs
 from pilothouse.store import github as gh
 
@@ -160,23 +160,8 @@ class Overlap:
         assert self.errors == []
 
     def _wait_until_blocked(self, second: threading.Thread) -> None:
-        if not self.url.startswith("postgresql"):
-            return
-        engine = sqlalchemy.create_engine(self.url)
-        query = sqlalchemy.text(
-            "SELECT count(*) FROM pg_stat_activity "
-            "WHERE application_name = :name AND wait_event_type = 'Lock'"
-        )
-        try:
-            with engine.connect() as connection:
-                for _ in range(6000):  # bounded by count, not by time
-                    name = {"name": self.application}
-                    if not second.is_alive() or connection.execute(query, name).scalar():
-                        return
-                    connection.rollback()
-                    second.join(0.01)
-        finally:
-            engine.dispose()
+        if self.url.startswith("postgresql"):
+            _wait_on_lock(self.url, self.application, alive=second.is_alive)
 
 
 def _cases(outcome: str, hold: Callable[[], None]) -> Iterator[TestCase]:
@@ -353,3 +338,72 @@ def test_ingests_of_the_same_reports_in_opposite_orders_both_succeed(
     assert raised == [None, None]
     assert sorted(c.duplicates for c in found) == [0, sum(expected)]
     assert (counts["reports"], counts["test_results"]) == (1 + 2, sum(expected))
+
+
+def test_an_ingest_chosen_to_break_a_deadlock_runs_again(pg_url: str) -> None:
+    """Another writer takes the reports in the other order. The ingest starts waiting
+    first and checks for a deadlock first (deadlock_timeout 3 s against 60 s), so
+    PostgreSQL aborts the ingest's pass (40P01): it runs again and finds both stored."""
+    names = {who: f"{who}-{uuid.uuid4().hex[:8]}" for who in ("ingest", "other")}
+    checks = {"ingest": "3s", "other": "60s"}
+    urls = {who: f"{pg_url}%20-cdeadlock_timeout%3D{checks[who]}&application_name={name}"
+            for who, name in names.items()}  # fmt: skip
+    meet = _Meet()
+    testcases = ReportFile.testcases
+    reads: list[ReportFile] = []
+
+    def first_read_meets(f: ReportFile, stats: ReadStats) -> Iterator[TestCase]:
+        reads.append(f)
+        cases = testcases(f, stats)
+        return meet.cases(cases) if len(reads) == 1 else cases
+
+    def meet_then_wait(cases: Iterator[TestCase]) -> Iterator[TestCase]:
+        yield from meet.cases([])  # both hold their first report's row now
+        _wait_on_lock(pg_url, names["ingest"])  # the ingest waits first
+        yield from cases
+
+    with Store.open(urls["ingest"], create=True) as mine, Store.open(urls["other"]) as other:
+        first, second = _pair_files(mine)
+        found: list[IngestCounts] = []
+
+        def ingest_both() -> None:
+            found.append(ingest.ingest_reports(mine, [first, second], RUN, now=FIXED_NOW))
+
+        def other_order() -> None:
+            items = [
+                ReportInput(str(second.path), second.digest, second.size,
+                            meet_then_wait(testcases(second, ReadStats()))),
+                ReportInput(str(first.path), first.digest, first.size,
+                            testcases(first, ReadStats())),
+            ]  # fmt: skip
+            other.add_reports(RUN, items, now=FIXED_NOW)
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(ReportFile, "testcases", first_read_meets)
+            raised = _in_threads(ingest_both, other_order)
+        counts = mine.counts()
+    assert raised == [None, None]
+    # Aborted while waiting to insert the second report's row; then one whole pass.
+    assert [f.path for f in reads] == [first.path, first.path, second.path]
+    expected = sum(_expected_tests(path) for path in PAIR)
+    assert [c.duplicates for c in found] == [expected]  # the other writer stored both
+    assert (counts["reports"], counts["test_results"]) == (1 + 2, expected)
+
+
+def _wait_on_lock(url: str, name: str, *, alive: Callable[[], bool] = lambda: True) -> None:
+    """Until the connection named *name* waits on a lock, or *alive* says its
+    thread has ended (PostgreSQL)."""
+    engine = sqlalchemy.create_engine(url)
+    query = sqlalchemy.text(
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE application_name = :name AND wait_event_type = 'Lock'"
+    )
+    try:
+        with engine.connect() as connection:
+            for _ in range(6000):  # bounded by count, not by time
+                if not alive() or connection.execute(query, {"name": name}).scalar():
+                    return
+                connection.rollback()
+                threading.Event().wait(0.01)
+    finally:
+        engine.dispose()

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 import typer
 import typer.core
 import typer.main
-from typer import _click as click
+from typer import _click as click  # Typer 0.29 (pinned) vendors Click here
 
 
 class LazyCommand(NamedTuple):
