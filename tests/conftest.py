@@ -29,6 +29,13 @@ FIXED_NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
+    with pg_schema() as url:
+        yield url
+
+
+@contextlib.contextmanager
+def pg_schema() -> Iterator[str]:
+    """See pg_url."""
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = sqlalchemy.create_engine(PG_URL)
     with admin.begin() as connection:

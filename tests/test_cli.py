@@ -9,8 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
+import typer.main
 
+from pilothouse.cli import app
 from pilothouse.cli import main as cli_main
+from pilothouse.cli.main import COMMANDS
 
 from .conftest import JUNIT, Cli
 
@@ -487,3 +490,50 @@ def test_a_file_name_that_is_not_utf8_is_read_and_named_safely(
     code, _out, err = sqlite_cli("ingest", "junit", str(broken))
     assert code == 1
     assert f"error: {tmp_path}/broken-\\xfe.xml:1: malformed XML" in err
+
+
+# -- commands imported when used ---------------------------------------------------------
+
+_IMPORTED = """
+import sys
+from pilothouse.cli import run
+code = run(sys.argv[1:])
+print(" ".join(sorted(sys.modules)))
+sys.exit(code)
+"""
+# What ingest junit and --help have no use for (ingest's progress display needs Rich).
+_UNUSED = ("pilothouse.analysis", "pilothouse.cli.cost", "pilothouse.cli.flaky",
+           "pilothouse.cli.shard", "pilothouse.sources.costs", "pilothouse.sources.github",
+           "pilothouse.github_sync", "httpx", "alembic")  # fmt: skip
+
+
+def _modules(tmp_path: Path, *argv: str) -> list[str]:
+    done = subprocess.run(
+        [sys.executable, "-c", _IMPORTED, "--db", f"sqlite:///{tmp_path / 'm.db'}", *argv],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+    )
+    return done.stdout.split("\n")[-2].split()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--help"], ["ingest", "junit", str(JUNIT / "nextest" / "fixture-project-junit.xml")]],
+)
+def test_a_command_imports_only_what_it_uses(tmp_path: Path, argv: list[str]) -> None:
+    modules = _modules(tmp_path, *argv)
+    assert [m for m in modules if m.startswith(_UNUSED)] == []
+    if argv == ["--help"]:
+        heavy = ("sqlalchemy", "lxml", "rich", "pilothouse.store", "pilothouse.cli.")
+        root = ["pilothouse.cli.lazy", "pilothouse.cli.main", "pilothouse.cli.state"]
+        assert [m for m in modules if m.startswith(heavy)] == root
+
+
+def test_root_help_summaries_are_each_commands_own() -> None:
+    """--help lists commands from summaries kept beside their modules' names."""
+    group = typer.main.get_command(app)
+    for name, command in COMMANDS.items():
+        help_text = group.commands[name].help or ""  # type: ignore[attr-defined]
+        assert " ".join(help_text.strip().split("\n\n")[0].split()) == command.summary, name

@@ -11,16 +11,17 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from pilothouse.errors import InputError, StoreError
 from pilothouse.model import Retry, RunInfo, TestCase
 from pilothouse.store import ReportInput, Store
-from pilothouse.store.engine import SCHEMA_REVISION, head_revision, parse_url
+from pilothouse.store.engine import SCHEMA_REVISION, alembic_config, head_revision, parse_url
 from pilothouse.store.schema import metadata
 
-from .conftest import FIXED_NOW
+from .conftest import FIXED_NOW, pg_schema
 
 RUN = RunInfo(
     provider="github",
@@ -51,6 +52,73 @@ def test_migrations_create_exactly_the_declared_schema(store: Store) -> None:
         context = MigrationContext.configure(connection)
         assert context.get_current_revision() == head_revision() == SCHEMA_REVISION
         assert compare_metadata(context, metadata) == []
+
+
+def _schema(url: str) -> dict[str, object]:
+    """Everything the inspector reads of a store's tables, and its revision."""
+    engine = sqlalchemy.create_engine(parse_url(url))
+    try:
+        with engine.connect() as connection:
+            found = sqlalchemy.inspect(connection)
+            described: dict[str, object] = {
+                table: (
+                    [
+                        (c["name"], str(c["type"]), c["nullable"], c["default"])
+                        for c in found.get_columns(table)
+                    ],
+                    found.get_pk_constraint(table),
+                    sorted(map(repr, found.get_unique_constraints(table))),
+                    sorted(map(repr, found.get_indexes(table))),
+                    sorted(map(repr, found.get_foreign_keys(table))),
+                )
+                for table in found.get_table_names()
+            }
+            version = "SELECT version_num FROM alembic_version"
+            described["revision"] = connection.exec_driver_sql(version).all()
+        return described
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def second_url(store_url: str, tmp_path: Path) -> Iterator[str]:
+    """Another empty store on the same backend as store_url."""
+    if store_url.startswith("sqlite"):
+        yield f"sqlite:///{tmp_path / 'second.db'}"
+        return
+    with pg_schema() as url:
+        yield url
+
+
+def test_a_created_store_is_the_store_the_migrations_make(store_url: str, second_url: str) -> None:
+    """A new store is made from the metadata and stamped; an old one is upgraded by
+    its migrations: both must end with the same tables, columns, keys and revision."""
+    engine = sqlalchemy.create_engine(parse_url(second_url))
+    with engine.begin() as connection:  # the first migration, then the upgrade path
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+    engine.dispose()
+    assert Store.upgrade(second_url) == "0001"
+    assert Store.upgrade(store_url) is None  # created
+    with Store.open(second_url) as migrated, migrated.engine.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), metadata) == []
+    created = _schema(store_url)
+    assert created["revision"] == [(SCHEMA_REVISION,)]
+    assert set(created) >= {"alembic_version", "test_results", "cost_lines"}
+    assert created == _schema(second_url)
+
+
+def test_a_new_store_is_not_made_over_tables_already_there(store_url: str) -> None:
+    """Stamping is no way to adopt tables it did not create: a database holding a
+    table of the same name (and no revision) is refused, and left as it was."""
+    engine = sqlalchemy.create_engine(parse_url(store_url))
+    with engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE runs (id INTEGER PRIMARY KEY)")
+    engine.dispose()
+    with pytest.raises(StoreError, match="cannot open store"):
+        Store.upgrade(store_url)
+    assert Store.revision(store_url) is None
 
 
 def test_opening_twice_migrates_once(store_url: str) -> None:

@@ -8,17 +8,28 @@ every trial.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy
 from sqlalchemy import Connection
 
-from pilothouse.model import ArtifactRecord, CacheUsage, RunInfo, TestCase, WorkflowRecord
+from pilothouse import ingest
+from pilothouse.errors import StoreConflict
+from pilothouse.model import (
+    ArtifactRecord,
+    CacheUsage,
+    IngestCounts,
+    RunInfo,
+    TestCase,
+    WorkflowRecord,
+)
+from pilothouse.sources.junit import ReadStats, ReportFile
 from pilothouse.store import ReportInput, Store, costs
 from pilothouse.store import github as gh
 
@@ -149,23 +160,8 @@ class Overlap:
         assert self.errors == []
 
     def _wait_until_blocked(self, second: threading.Thread) -> None:
-        if not self.url.startswith("postgresql"):
-            return
-        engine = sqlalchemy.create_engine(self.url)
-        query = sqlalchemy.text(
-            "SELECT count(*) FROM pg_stat_activity "
-            "WHERE application_name = :name AND wait_event_type = 'Lock'"
-        )
-        try:
-            with engine.connect() as connection:
-                for _ in range(6000):  # bounded by count, not by time
-                    name = {"name": self.application}
-                    if not second.is_alive() or connection.execute(query, name).scalar():
-                        return
-                    connection.rollback()
-                    second.join(0.01)
-        finally:
-            engine.dispose()
+        if self.url.startswith("postgresql"):
+            _wait_on_lock(self.url, self.application, alive=second.is_alive)
 
 
 def _cases(outcome: str, hold: Callable[[], None]) -> Iterator[TestCase]:
@@ -243,3 +239,171 @@ def test_one_write_twice_at_once_both_succeed(store_url: str, write: str) -> Non
         counts = store.counts()
     assert counts["repositories"] == 1
     assert counts["workflows"] + counts["artifacts"] + counts["runs"] <= 1
+
+
+# -- several reports into one run, in opposite orders, at once ------------------------
+
+PAIR = (JUNIT / "nextest" / "fixture-project-junit.xml", MATRIX[1])
+
+
+class _Meet:
+    """Holds each writer, once its first report's row is written (and locked until
+    its commit), until the other writer got as far or BARRIER_SECONDS passed (the
+    other is waiting on a lock, as on SQLite, where writers take turns)."""
+
+    BARRIER_SECONDS = 5
+
+    def __init__(self) -> None:
+        self.barrier = threading.Barrier(2, timeout=self.BARRIER_SECONDS)
+        self.met = threading.local()
+
+    def cases(self, cases: Iterable[TestCase]) -> Iterator[TestCase]:
+        if not getattr(self.met, "done", False):
+            self.met.done = True
+            with contextlib.suppress(threading.BrokenBarrierError):
+                self.barrier.wait()
+        yield from cases
+
+
+def _in_threads(*writes: Callable[[], object]) -> list[BaseException | None]:
+    """Run *writes* at once; what each raised (None: nothing)."""
+    raised: list[BaseException | None] = [None] * len(writes)
+
+    def guarded(i: int) -> None:
+        try:
+            writes[i]()
+        except BaseException as exc:
+            raised[i] = exc
+
+    threads = [threading.Thread(target=guarded, args=(i,)) for i in range(len(writes))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    return raised
+
+
+def _pair_files(store: Store) -> list[ReportFile]:
+    """The two reports, in digest order; their run and job are stored already (a
+    new run's row would itself make the second writer wait for the first)."""
+    store.add_reports(RUN, [ReportInput("a.xml", "d1", 1, [])], now=FIXED_NOW)
+    return sorted((ReportFile.open(path) for path in PAIR), key=lambda f: f.digest)
+
+
+def test_reports_stored_in_opposite_orders_deadlock_on_postgres(store_url: str) -> None:
+    """The bug: each writer holds its first report's row locked while its second
+    report's ON CONFLICT waits for the other's. PostgreSQL breaks the cycle by
+    failing one (StoreConflict: retryable); SQLite's writers take turns."""
+    meet = _Meet()
+    with Store.open(store_url, create=True) as store:
+        first, second = _pair_files(store)
+
+        def write(files: list[ReportFile]) -> None:
+            items = [ReportInput(str(f.path), f.digest, f.size, meet.cases(f.testcases()))
+                     for f in files]  # fmt: skip
+            store.add_reports(RUN, items, now=FIXED_NOW)
+
+        raised = _in_threads(lambda: write([first, second]), lambda: write([second, first]))
+        counts = store.counts()
+    failed = [exc for exc in raised if exc is not None]
+    if store_url.startswith("postgresql"):
+        assert len(failed) == 1 and isinstance(failed[0], StoreConflict), raised
+        assert "deadlock detected" in str(failed[0])
+    else:
+        assert failed == []
+    assert counts["reports"] == 1 + 2  # the survivor stored both
+
+
+@pytest.mark.parametrize("retries", [0, ingest.CONFLICT_RETRIES])
+def test_ingests_of_the_same_reports_in_opposite_orders_both_succeed(
+    store_url: str, retries: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fix: ingest takes reports in digest order, so both writers lock in one
+    order and nothing deadlocks even with no retry (retries=0); with retries, a
+    deadlock with some other writer would be run again."""
+    monkeypatch.setattr(ingest, "CONFLICT_RETRIES", retries)
+    meet = _Meet()
+    testcases = ReportFile.testcases
+    monkeypatch.setattr(ReportFile, "testcases", lambda f, stats: meet.cases(testcases(f, stats)))
+    expected = [_expected_tests(path) for path in PAIR]
+    with Store.open(store_url, create=True) as store:
+        first, second = _pair_files(store)
+        found: list[IngestCounts] = []
+
+        def write(files: list[ReportFile]) -> None:
+            found.append(ingest.ingest_reports(store, files, RUN, now=FIXED_NOW))
+
+        raised = _in_threads(lambda: write([first, second]), lambda: write([second, first]))
+        counts = store.counts()
+    assert raised == [None, None]
+    assert sorted(c.duplicates for c in found) == [0, sum(expected)]
+    assert (counts["reports"], counts["test_results"]) == (1 + 2, sum(expected))
+
+
+def test_an_ingest_chosen_to_break_a_deadlock_runs_again(pg_url: str) -> None:
+    """Another writer takes the reports in the other order. The ingest starts waiting
+    first and checks for a deadlock first (deadlock_timeout 3 s against 60 s), so
+    PostgreSQL aborts the ingest's pass (40P01): it runs again and finds both stored."""
+    names = {who: f"{who}-{uuid.uuid4().hex[:8]}" for who in ("ingest", "other")}
+    checks = {"ingest": "3s", "other": "60s"}
+    urls = {who: f"{pg_url}%20-cdeadlock_timeout%3D{checks[who]}&application_name={name}"
+            for who, name in names.items()}  # fmt: skip
+    meet = _Meet()
+    testcases = ReportFile.testcases
+    reads: list[ReportFile] = []
+
+    def first_read_meets(f: ReportFile, stats: ReadStats) -> Iterator[TestCase]:
+        reads.append(f)
+        cases = testcases(f, stats)
+        return meet.cases(cases) if len(reads) == 1 else cases
+
+    def meet_then_wait(cases: Iterator[TestCase]) -> Iterator[TestCase]:
+        yield from meet.cases([])  # both hold their first report's row now
+        _wait_on_lock(pg_url, names["ingest"])  # the ingest waits first
+        yield from cases
+
+    with Store.open(urls["ingest"], create=True) as mine, Store.open(urls["other"]) as other:
+        first, second = _pair_files(mine)
+        found: list[IngestCounts] = []
+
+        def ingest_both() -> None:
+            found.append(ingest.ingest_reports(mine, [first, second], RUN, now=FIXED_NOW))
+
+        def other_order() -> None:
+            items = [
+                ReportInput(str(second.path), second.digest, second.size,
+                            meet_then_wait(testcases(second, ReadStats()))),
+                ReportInput(str(first.path), first.digest, first.size,
+                            testcases(first, ReadStats())),
+            ]  # fmt: skip
+            other.add_reports(RUN, items, now=FIXED_NOW)
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(ReportFile, "testcases", first_read_meets)
+            raised = _in_threads(ingest_both, other_order)
+        counts = mine.counts()
+    assert raised == [None, None]
+    # Aborted while waiting to insert the second report's row; then one whole pass.
+    assert [f.path for f in reads] == [first.path, first.path, second.path]
+    expected = sum(_expected_tests(path) for path in PAIR)
+    assert [c.duplicates for c in found] == [expected]  # the other writer stored both
+    assert (counts["reports"], counts["test_results"]) == (1 + 2, expected)
+
+
+def _wait_on_lock(url: str, name: str, *, alive: Callable[[], bool] = lambda: True) -> None:
+    """Until the connection named *name* waits on a lock, or *alive* says its
+    thread has ended (PostgreSQL)."""
+    engine = sqlalchemy.create_engine(url)
+    query = sqlalchemy.text(
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE application_name = :name AND wait_event_type = 'Lock'"
+    )
+    try:
+        with engine.connect() as connection:
+            for _ in range(6000):  # bounded by count, not by time
+                if not alive() or connection.execute(query, {"name": name}).scalar():
+                    return
+                connection.rollback()
+                threading.Event().wait(0.01)
+    finally:
+        engine.dispose()

@@ -49,6 +49,11 @@ class StoreError(PilothouseError):
     """The store cannot be opened, migrated or written."""
 
 
+class StoreConflict(StoreError):
+    """PostgreSQL rolled a write back to break a deadlock or a serialization
+    conflict with a concurrent writer: the same write, run again, can succeed."""
+
+
 class StoreMissing(StoreError):
     """A reading command found no store (no file, or a database without its tables)."""
 

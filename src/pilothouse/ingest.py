@@ -10,12 +10,14 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pilothouse.errors import InputError, InvalidInputs
+from pilothouse.errors import InputError, InvalidInputs, StoreConflict
 from pilothouse.model import IngestCounts, RunInfo, TestCase
 from pilothouse.sources.junit import ReadStats, ReportFile, duration_scale
 from pilothouse.store import ReportInput, Store
 
 _GLOB_CHARS = frozenset("*?[")
+# Passes run again after PostgreSQL rolled one back to break a deadlock.
+CONFLICT_RETRIES = 3
 
 
 def expand_paths(
@@ -188,10 +190,15 @@ class _Redo(Exception):
     """Raised inside the store's transaction to roll a pass back."""
 
 
-def _warnings(watches: Mapping[Path, _FileWatch], scales: Mapping[Path, float | None]) -> list[str]:
+def _warnings(
+    files: Sequence[ReportFile],
+    watches: Mapping[Path, _FileWatch],
+    scales: Mapping[Path, float | None],
+) -> list[str]:
+    """The notes on what was read, in the order the files were given."""
     notes = []
-    for path, watch in watches.items():
-        scale, stats = scales.get(path, 1.0), watch.stats
+    for path in dict.fromkeys(f.path for f in files if f.path in watches):
+        scale, stats = scales.get(path, 1.0), watches[path].stats
         if scale is None:
             notes.append(
                 f"{path}: durations up to {stats.longest:,.0f} s cannot be real (over a week) "
@@ -236,16 +243,30 @@ def ingest_reports(
     total = len(files) + len(problems)
     bad: dict[Path, str] = {}
     scales: dict[Path, float | None] = {}
-    for _attempt in range(3):  # a third pass only if a file changed while read
-        used = [f for f in files if f.path not in bad]
+    conflicts = 0
+    # In digest order, the order the store wants (see Store.add_reports): two
+    # ingests of the same reports into one run then take their locks in one order.
+    ordered = sorted(files, key=lambda f: f.digest)
+    passes = 0
+    while passes < 3 + conflicts:  # a third pass only if a file changed while read
+        passes += 1
+        used = [f for f in ordered if f.path not in bad]
         if not used and (problems or bad):
             raise InvalidInputs([*problems, *bad.values()], f"none of the {total} reports is valid")
         this = _Pass(used, scales, refuse=bool(problems) and not skip_invalid, on_file=on_file)
         key = run.run_key or local_run_key(used)
         try:
             stored = store.add_reports(replace(run, run_key=key), this.items(), now=now)
+        except StoreConflict:
+            # PostgreSQL broke a deadlock with another writer (one that does not keep
+            # digest order) by rolling this pass back: run it again, a few times.
+            if conflicts == CONFLICT_RETRIES:
+                raise
+            conflicts += 1
+            continue
         except _Redo:
-            bad.update(this.problems())
+            found = {**bad, **this.problems()}
+            bad = {f.path: found[f.path] for f in files if f.path in found}  # as given
             if (problems or bad) and not skip_invalid:
                 raise _refusal([*problems, *bad.values()], total) from None
             scales = {p: f for p, f in this.found_scales().items() if p not in bad}
@@ -260,7 +281,7 @@ def ingest_reports(
             skipped=outcomes["skipped"],
             duplicates=sum(r.tests for r in stored if not r.new),
             invalid=tuple([*problems, *bad.values()]),
-            warnings=tuple(_warnings(this.watches, scales)),
+            warnings=tuple(_warnings(files, this.watches, scales)),
         )
     raise InputError("the reports changed while they were read: run the command again")
 

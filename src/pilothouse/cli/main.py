@@ -11,50 +11,84 @@ import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from pilothouse import __version__
-from pilothouse.cli import (
-    artifacts,
-    cost,
-    crates,
-    db,
-    flaky,
-    ingest,
-    reports,
-    sample,
-    score,
-    settings,
-    shard,
-)
+from pilothouse.cli.lazy import LazyCommand, lazy_root
 from pilothouse.cli.state import State, World
 from pilothouse.config import load_config
 from pilothouse.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, PilothouseError, printable
+
+# Every command, in --help order; each module is imported only when its command is
+# used (see cli/lazy.py). The summaries are the first paragraph of each help.
+COMMANDS = {
+    "tests": LazyCommand(
+        "pilothouse.cli.reports:tests",
+        "Per test: runs, pass rate, failures, median and p90 duration, last outcome; "
+        "slowest first, over the last 30 days (--window, --since).",
+    ),
+    "runs": LazyCommand(
+        "pilothouse.cli.reports:runs",
+        "Pipeline runs, newest first, with their jobs (all of them, or --window / --since).",
+    ),
+    "report": LazyCommand(
+        "pilothouse.cli.reports:report",
+        "What the store holds, and over the last 30 days (--window, --since): the latest "
+        "runs, the slowest and the failing tests.",
+    ),
+    "sample": LazyCommand(
+        "pilothouse.cli.sample:sample",
+        "Load a sample history (a Rust workspace's CI: ~3,500 tests, 60 days) into the store.",
+    ),
+    "shard": LazyCommand(
+        "pilothouse.cli.shard:shard",
+        "Split tests into shards balanced by their timing history (LPT + local search).",
+    ),
+    "score": LazyCommand(
+        "pilothouse.cli.score:score",
+        "The success criteria (build and test time, cache hit rate, artifact size, pass rate, "
+        "daily cost, active workflows) against their targets, with the previous window.",
+    ),
+    "crates": LazyCommand(
+        "pilothouse.cli.crates:crates",
+        "Crates rebuilt in most runs (members apart from dependencies), with the likely cause: "
+        "a build script, feature unification, a path dependency, a profile setting.",
+    ),
+    "artifacts": LazyCommand(
+        "pilothouse.cli.artifacts:app",
+        "Artifact sizes per workflow: newest and p50 per run against the target, growth.",
+    ),
+    "config": LazyCommand(
+        "pilothouse.cli.settings:show",
+        "Show every setting: value, source (default, file, $ENV, flag) and help.",
+    ),
+    "ingest": LazyCommand("pilothouse.cli.ingest:app", "Bring outside data into the store."),
+    "flaky": LazyCommand(
+        "pilothouse.cli.flaky:app",
+        "Flaky tests from CI history: detect, score, explain, quarantine.",
+    ),
+    "cost": LazyCommand(
+        "pilothouse.cli.cost:app",
+        "Where the money goes: daily spend, budgets, forecast, anomalies, what-if.",
+    ),
+    "db": LazyCommand("pilothouse.cli.db:app", "The store's schema: status and upgrade."),
+}
+_SETTINGS: dict[str, Any] = {
+    "pretty_exceptions_enable": False,
+    "add_completion": False,
+    "rich_markup_mode": None,
+    "context_settings": {"help_option_names": ["-h", "--help"]},
+}
 
 app = typer.Typer(
     name="pilothouse",
     help="The control room for a software delivery pipeline: CI runs, tests, timings, costs.",
     no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-    rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    cls=lazy_root(COMMANDS, _SETTINGS),
+    **_SETTINGS,
 )
-app.add_typer(ingest.app, name="ingest")
-app.add_typer(flaky.app, name="flaky")
-app.add_typer(cost.app, name="cost")
-app.add_typer(db.app, name="db")
-app.add_typer(artifacts.app, name="artifacts")
-app.command("tests")(reports.tests)
-app.command("runs")(reports.runs)
-app.command("report")(reports.report)
-app.command("sample")(sample.sample)
-app.command("shard")(shard.shard)
-app.command("score")(score.score)
-app.command("config")(settings.show)
-app.command("crates")(crates.crates)
 
 
 def _version(value: bool) -> None:

@@ -9,13 +9,15 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.cells import cell_len
 from rich.console import Console, JustifyMethod
 from rich.progress import Progress
-from rich.table import Table
 from rich.text import Text
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 # Without COLUMNS, a pipe or file gets this width: logs and CI pages are wider than 80.
 PIPE_WIDTH = 160
@@ -162,6 +164,8 @@ def fitted_table(
     """A Rich table of *rows* that fits *width*: names fold (never an ellipsis) and
     secondary columns drop in their declared order."""
     shown, widths = fit_columns(columns, rows, width)
+    from rich.table import Table  # here: commands that print no table skip its import
+
     table = Table(title=title, title_justify="left")
     fitted = list(zip(shown, widths, strict=True))
     for i, size in fitted:

@@ -7,11 +7,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from pilothouse.config import Config, store_url
-from pilothouse.store import Store
+
+if TYPE_CHECKING:
+    from pilothouse.store import Store
 
 
 def _utc_now() -> datetime:
@@ -56,6 +59,8 @@ class State:
 
     def open_store(self, *, create: bool = False) -> Store:
         """The store; only writing commands pass *create* (create or upgrade it)."""
+        from pilothouse.store import Store  # SQLAlchemy: not for --help
+
         return Store.open(self.store_url, create=create)
 
 

@@ -6,7 +6,7 @@ import json
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import date, datetime
 from decimal import MAX_PREC, Context, Decimal, Inexact, Rounded
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import (
     ColumnElement,
@@ -22,11 +22,13 @@ from sqlalchemy import (
     update,
 )
 
-from pilothouse.analysis.cost_forecast import DailySpend
 from pilothouse.model import CostLine
 from pilothouse.store import keyed
 from pilothouse.store.columns import INT64, Int64, Name
 from pilothouse.store.schema import alerts_sent, cost_lines, jobs, repositories, runs
+
+if TYPE_CHECKING:  # the analysis layer is not imported by every writer
+    from pilothouse.analysis.cost_forecast import DailySpend
 
 BATCH = 1000
 

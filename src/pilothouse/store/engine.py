@@ -6,11 +6,25 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    create_engine,
+    event,
+    insert,
+    inspect,
+    text,
+)
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from pilothouse.errors import StoreError, StoreMissing
+from pilothouse.store.schema import metadata
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -24,6 +38,15 @@ WRITE_FLAG = "pilothouse_write"
 SQLITE_BUSY_TIMEOUT_MS = 120_000
 # Any fixed 64-bit number; serialises concurrent first-use migrations on PostgreSQL.
 _PG_MIGRATION_LOCK = 0x7069_6C6F_7468
+# Alembic's own version table, as `alembic stamp` creates it: a new store is made
+# from the schema's metadata and stamped here, without importing Alembic.
+# (tests/test_store.py checks a created store equals a migrated one.)
+_ALEMBIC_VERSION = Table(
+    "alembic_version",
+    MetaData(),
+    Column("version_num", String(32), nullable=False),
+    PrimaryKeyConstraint("version_num", name="alembic_version_pkc"),
+)
 
 
 def describe(url: URL) -> str:
@@ -194,8 +217,9 @@ def _require_current(engine: Engine) -> None:
 def migrate(engine: Engine) -> str | None:
     """Bring the schema to the latest revision; return the revision it was at.
 
-    A no-op when it is there already. Concurrent first uses are serialised by
-    the SQLite write lock or a PostgreSQL advisory lock.
+    A no-op when it is there already; a new store is created from the schema's
+    metadata (_create), an older one upgraded by its migrations. Concurrent first
+    uses are serialised by the SQLite write lock or a PostgreSQL advisory lock.
     """
     head = SCHEMA_REVISION
     try:
@@ -215,7 +239,9 @@ def migrate(engine: Engine) -> str | None:
                             f"SELECT pg_advisory_xact_lock({_PG_MIGRATION_LOCK})"
                         )
                     before = current_revision(connection)
-                    if before != head:
+                    if before is None:
+                        _create(connection)
+                    elif before != head:
                         _upgrade(connection, engine.url, before)
             finally:
                 connection.info.pop(WRITE_FLAG, None)
@@ -226,8 +252,18 @@ def migrate(engine: Engine) -> str | None:
         raise StoreError(f"{describe(engine.url)}: cannot open store: {reason(exc)}") from exc
 
 
-def _upgrade(connection: Connection, url: URL, before: str | None) -> None:
-    if before is not None and not _known_revision(before):
+def _create(connection: Connection) -> None:
+    """A new store: the tables the migrations would end at, in one transaction,
+    stamped with SCHEMA_REVISION (replaying every migration took a tenth of a
+    second per new store). A table already there is an error, as a migration's
+    CREATE TABLE would be: the store is never stamped over tables it did not make."""
+    metadata.create_all(connection, checkfirst=False)
+    _ALEMBIC_VERSION.create(connection)
+    connection.execute(insert(_ALEMBIC_VERSION).values(version_num=SCHEMA_REVISION))
+
+
+def _upgrade(connection: Connection, url: URL, before: str) -> None:
+    if not _known_revision(before):
         raise _unusable(url, before)
     from alembic import command
 

@@ -16,7 +16,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Row, Table, and_, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 # The first key of pilothouse's two-key PostgreSQL advisory locks ("pilo").
 _LOCK_CLASS = 0x7069_6C6F
@@ -26,8 +25,14 @@ _TRIES = 3
 
 
 def _insert(connection: Connection, table: Table) -> Any:
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table)
+    # Imported here: a SQLite store need not load the PostgreSQL dialect.
+    if connection.dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(table)
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert(table)
 
 
 def _matches(table: Table, values: Mapping[str, Any], key: Sequence[str]) -> Any:

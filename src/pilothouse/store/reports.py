@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import islice, repeat
+from operator import add, attrgetter, itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, literal, select, update
 
-from pilothouse.model import OUTCOMES, RunInfo, TestCase
+from pilothouse.model import RunInfo, TestCase
 from pilothouse.store import github as gh
 from pilothouse.store import keyed
 from pilothouse.store.columns import check_text
@@ -131,10 +133,15 @@ def _ensure_job(connection: Connection, run_id: int, run: RunInfo) -> int:
     return keyed.ensure_id(connection, jobs, values, ("run_id", "job_key"))[0]
 
 
+# The testcase's own fields first, in TestCase order, so a row is the case's head
+# plus three values (see _rows).
 _RESULT_COLUMNS = (
-    "report_id", "ordinal", "suite", "classname", "name", "file", "duration", "outcome",
-    "message", "retries",
+    "suite", "classname", "name", "file", "duration", "outcome", "message",
+    "report_id", "ordinal", "retries",
 )  # fmt: skip
+_CASE_HEAD = itemgetter(slice(0, 7))  # TestCase suite .. message
+_OUTCOME = attrgetter("outcome")
+_RETRIES = attrgetter("retries")
 
 
 def _bulk_insert_sql(connection: Connection) -> str:
@@ -148,6 +155,39 @@ def _bulk_insert_sql(connection: Connection) -> str:
         f"INSERT INTO {test_results.name} ({', '.join(_RESULT_COLUMNS)}) "
         f"VALUES ({', '.join(mark for _ in _RESULT_COLUMNS)})"
     )
+
+
+def _chunks(cases: Iterable[TestCase]) -> Iterator[list[TestCase]]:
+    """*cases* BATCH_ROWS at a time."""
+    iterator = iter(cases)
+    while chunk := list(islice(iterator, BATCH_ROWS)):
+        yield chunk
+
+
+def _rows(report_id: int, first: int, chunk: list[TestCase]) -> list[tuple[Any, ...]]:
+    """The rows of testcases without retries, numbered from *first*: each built by
+    C code (a slice and a concatenation), not by Python code per testcase."""
+    keys = zip(repeat(report_id), range(first, first + len(chunk)), repeat(0))
+    return list(map(add, map(_CASE_HEAD, chunk), keys))
+
+
+def _insert_chunk(
+    connection: Connection, sql: str, report_id: int, first: int, chunk: list[TestCase]
+) -> None:
+    """Insert testcases numbered from *first*; one with retries (rare) alone, to
+    learn its id for its retries."""
+    if not any(map(_RETRIES, chunk)):
+        connection.exec_driver_sql(sql, _rows(report_id, first, chunk))
+        return
+    rows = []
+    for ordinal, case in enumerate(chunk, first):
+        row = (*case[:7], report_id, ordinal, len(case.retries))
+        if case.retries:
+            _insert_with_retries(connection, row, case)
+        else:
+            rows.append(row)
+    if rows:
+        connection.exec_driver_sql(sql, rows)
 
 
 def _insert_with_retries(connection: Connection, row: tuple[Any, ...], case: TestCase) -> None:
@@ -201,29 +241,17 @@ def _add_report(
         return StoredReport(False, Counter(case.outcome for case in item.cases))
     report_id = int(new[0])
     sql = _bulk_insert_sql(connection)
-    rows: list[tuple[Any, ...]] = []
-    outcomes: dict[str, int] = dict.fromkeys(OUTCOMES, 0)
-    ordinal = -1
-    for ordinal, case in enumerate(item.cases):  # noqa: B007 - ordinal is used after the loop
-        suite, classname, name, file, duration, outcome, message, retries = case
-        outcomes[outcome] += 1
-        row = (report_id, ordinal, suite, classname, name, file, duration, outcome, message,
-               len(retries))  # fmt: skip
-        if retries:
-            _insert_with_retries(connection, row, case)
-            continue
-        rows.append(row)
-        if len(rows) >= BATCH_ROWS:
-            connection.exec_driver_sql(sql, rows)
-            rows.clear()
-    if rows:
-        connection.exec_driver_sql(sql, rows)
-    tests = ordinal + 1
+    outcomes: Counter[str] = Counter()
+    tests = 0
+    for chunk in _chunks(item.cases):
+        outcomes.update(map(_OUTCOME, chunk))
+        _insert_chunk(connection, sql, report_id, tests, chunk)
+        tests += len(chunk)
     failed = outcomes["failed"] + outcomes["error"]
     connection.execute(
         update(reports).where(reports.c.id == report_id).values(tests=tests, failed=failed)
     )
-    return StoredReport(True, Counter(outcomes))
+    return StoredReport(True, outcomes)
 
 
 def _mark_failed(connection: Connection, run_id: int, job_id: int | None) -> None:

@@ -53,14 +53,16 @@ runs = Table(
     Column("event", Name("event")),
     Column("branch", Name("branch")),
     Column("commit_sha", Name("commit")),
-    Column("run_number", Int32("run number")),
-    Column("workflow_key", Name("workflow id")),
-    Column("html_url", Name("run URL")),
     Column("status", Name("run status")),
     Column("conclusion", Name("run conclusion")),
     Column("created_at", UTCDateTime),
     Column("started_at", UTCDateTime),
     Column("finished_at", UTCDateTime),
+    # Columns in the order the migrations add them, so a store created from this
+    # metadata is the store they make (tests/test_store.py).
+    Column("run_number", Int32("run number")),
+    Column("workflow_key", Name("workflow id")),
+    Column("html_url", Name("run URL")),
     Column("updated_at", UTCDateTime),
     UniqueConstraint("repository_id", "run_key", "attempt"),
     Index(None, "created_at"),
@@ -106,9 +108,9 @@ reports = Table(
     Column("path", Name("report path"), nullable=False),
     Column("size", Int64("report size"), nullable=False),
     Column("tests", Int32("report tests"), nullable=False),
+    Column("ingested_at", UTCDateTime, nullable=False),
     # Its failed and errored testcases, counted at ingest: `runs` reads them here.
     Column("failed", Integer, nullable=False, server_default="0"),
-    Column("ingested_at", UTCDateTime, nullable=False),
     UniqueConstraint("run_id", "digest"),
 )
 

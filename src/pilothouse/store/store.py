@@ -6,7 +6,7 @@ import json
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -20,8 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import SQLAlchemyError
 
-from pilothouse.analysis.cost_forecast import DailySpend
-from pilothouse.errors import InputError, StoreError
+from pilothouse.errors import InputError, StoreConflict, StoreError
 from pilothouse.model import (
     ArtifactRecord,
     AttemptSummary,
@@ -59,6 +58,9 @@ from pilothouse.store.schema import (
     test_retries,
     workflows,
 )
+
+if TYPE_CHECKING:  # the analysis layer is not imported by every writer
+    from pilothouse.analysis.cost_forecast import DailySpend
 
 
 class Store:
@@ -122,7 +124,8 @@ class Store:
             raise InputError(str(exc)) from None
         except SQLAlchemyError as exc:
             _raise_unstorable(exc)
-            raise StoreError(f"{self.description}: write failed: {engines.reason(exc)}") from exc
+            failure = StoreConflict if _conflict(exc) else StoreError
+            raise failure(f"{self.description}: write failed: {engines.reason(exc)}") from exc
 
     @contextmanager
     def _reading(self) -> Iterator[Connection]:
@@ -144,6 +147,11 @@ class Store:
         report whose digest the run already holds is still read to the end (so
         bad input is caught) but adds nothing. Any exception while reading a
         report rolls the whole call back.
+
+        Give the reports in digest order: each new report's row stays locked until
+        the commit, so on PostgreSQL two calls storing the same reports in opposite
+        orders wait for each other, and one fails with StoreConflict (a deadlock)
+        and can be run again.
         """
         with self._writing() as connection:
             stored = reports_io.add_reports(connection, run, items, now)
@@ -516,6 +524,15 @@ def _in_window(query: Select[Any], since: datetime) -> Select[Any]:
         .where(runs.c.created_at >= since)
     )
     return query.where(runs.c.created_at >= since, test_results.c.report_id.in_(window_reports))
+
+
+# PostgreSQL's deadlock_detected and serialization_failure: the transaction was
+# rolled back only to let a concurrent one through.
+_CONFLICT_STATES = frozenset({"40P01", "40001"})
+
+
+def _conflict(exc: SQLAlchemyError) -> bool:
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) in _CONFLICT_STATES
 
 
 def _raise_unstorable(exc: SQLAlchemyError) -> None:

@@ -143,7 +143,7 @@ def _table(path: Path) -> Iterator[_Row]:
         number = -1
         try:
             for cells in reader:
-                if "".join(cells).strip():  # not blank (any cell not whitespace)
+                if any(map(str.strip, cells)):  # not blank; stops at the first cell that is not
                     number += 1
                     yield _Row(number, reader.line_num, cells)
         except _READ_ERRORS as exc:
