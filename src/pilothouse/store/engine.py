@@ -11,6 +11,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from pilothouse.errors import StoreError, StoreMissing
+from pilothouse.store import rollups
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 # The newest migration under pilothouse/migrations/versions. Checked against
 # Alembic's own view in the tests; knowing it here lets a store that is up to
 # date open without importing Alembic at all (a tenth of a second per command).
-SCHEMA_REVISION = "0007_cost_scale"
+SCHEMA_REVISION = "0008_test_rollups"
 WRITE_FLAG = "pilothouse_write"
 SQLITE_BUSY_TIMEOUT_MS = 120_000
 # Any fixed 64-bit number; serialises concurrent first-use migrations on PostgreSQL.
@@ -64,6 +65,7 @@ def _sqlite_engine(url: URL, *, create: bool) -> Engine:
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
+        rollups.sqlite_functions(dbapi_connection)
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy import Connection, func, insert, literal, select, update
 
 from pilothouse.model import OUTCOMES, RunInfo, TestCase
 from pilothouse.store import github as gh
-from pilothouse.store import keyed
+from pilothouse.store import keyed, rollups
 from pilothouse.store.columns import check_text
 from pilothouse.store.schema import jobs, reports, runs, test_results, test_retries
 
@@ -36,6 +36,7 @@ class StoredReport:
 
     new: bool
     outcomes: Counter[str]
+    report_id: int | None = None
 
     @property
     def tests(self) -> int:
@@ -55,8 +56,11 @@ def add_reports(
     run_id, missing = _ensure_run(connection, run, now)
     job_id = _ensure_job(connection, run_id, run) if run.job else None
     stored = [_add_report(connection, run_id, job_id, item, now) for item in items]
-    if missing:
-        _fill_run(connection, run_id, missing)
+    dated = _fill_run(connection, run_id, missing) if missing else False
+    if dated:  # the run had no time: its earlier reports are rolled up only now
+        rollups.move_run(connection, run_id, None)
+    else:
+        rollups.add_reports(connection, [r.report_id for r in stored if r.report_id is not None])
     if any(r.new and (r.outcomes["failed"] or r.outcomes["error"]) for r in stored):
         _mark_failed(connection, run_id, job_id)
     return stored
@@ -92,10 +96,23 @@ def _ensure_run(connection: Connection, run: RunInfo, now: datetime) -> tuple[in
     return run_id, {k: v for k, v in given.items() if row[k] is None}
 
 
-def _fill_run(connection: Connection, run_id: int, missing: dict[str, Any]) -> None:
-    """Give the run the fields it lacked, unless a concurrent writer did meanwhile."""
+def _fill_run(connection: Connection, run_id: int, missing: dict[str, Any]) -> bool:
+    """Give the run the fields it lacked, unless a concurrent writer did meanwhile;
+    whether this gave it its created_at."""
     values = {k: func.coalesce(runs.c[k], literal(v, runs.c[k].type)) for k, v in missing.items()}
-    connection.execute(update(runs).where(runs.c.id == run_id).values(**values))
+    dated = False
+    if "created_at" in values:
+        dated = bool(
+            connection.execute(
+                update(runs)
+                .where(runs.c.id == run_id, runs.c.created_at.is_(None))
+                .values(created_at=missing["created_at"])
+            ).rowcount
+        )
+        del values["created_at"]
+    if values:
+        connection.execute(update(runs).where(runs.c.id == run_id).values(**values))
+    return dated
 
 
 def _ensure_job(connection: Connection, run_id: int, run: RunInfo) -> int:
@@ -213,7 +230,7 @@ def _add_report(
     connection.execute(
         update(reports).where(reports.c.id == report_id).values(tests=tests, failed=failed)
     )
-    return StoredReport(True, Counter(outcomes))
+    return StoredReport(True, Counter(outcomes), report_id)
 
 
 def _mark_failed(connection: Connection, run_id: int, job_id: int | None) -> None:

@@ -21,6 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import SQLAlchemyError
 
 from pilothouse.analysis.cost_forecast import DailySpend
+from pilothouse.analysis.test_stats import TestStats, summarize_totals
 from pilothouse.errors import InputError, StoreError
 from pilothouse.model import (
     ArtifactRecord,
@@ -36,7 +37,7 @@ from pilothouse.model import (
     TestObservation,
     WorkflowRecord,
 )
-from pilothouse.store import costs
+from pilothouse.store import costs, rollups
 from pilothouse.store import engine as engines
 from pilothouse.store import github as gh
 from pilothouse.store import reports as reports_io
@@ -313,6 +314,21 @@ class Store:
         with self._reading() as connection:
             first, last = connection.execute(query).one()
         return None if first is None or last is None else (first, last)
+
+    def test_stats(self, *, since: datetime | None = None) -> list[TestStats]:
+        """Per-test statistics of the results of runs created since *since*, slowest
+        first, from the per-day rollups (store.rollups) plus the raw results of the
+        window's partial first day: counts, pass rate, mean and last outcome exactly as
+        summarize_tests computes them over every result, median and p90 within
+        sketch.ALPHA relative error. Python sees a row per test, never one per result.
+        """
+        with self._reading() as connection:
+            if connection.dialect.name == "postgresql":  # both reads see one snapshot
+                connection.execution_options(isolation_level="REPEATABLE READ")
+            with connection.begin():
+                totals = list(rollups.window_totals(connection, since))
+                bins = rollups.window_bins(connection, since)
+        return summarize_totals(totals, bins)
 
     def test_observations(self, *, since: datetime | None = None) -> Iterator[TestObservation]:
         """Every stored test result (of runs created since *since*) with its run's time,

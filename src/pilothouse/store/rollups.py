@@ -1,0 +1,498 @@
+"""Per-test per-day rollups of test results, kept in the transaction that stores them.
+
+`tests` names each test (classname, name, file) once, keyed by a digest (a btree
+cannot hold 100 KB names); `test_days` sums a test's results of one UTC day (the
+day of its run's `created_at`) and remembers the newest; `test_day_bins` is that
+day's duration histogram (analysis/sketch.py). Every write is an
+``INSERT ... SELECT ... ON CONFLICT DO UPDATE`` that adds counts, so concurrent
+ingests add up exactly; rows are written in key order, so they cannot deadlock.
+
+Results of a run without `created_at` are not rolled up (no day); a window read
+over all history reads them raw. A run whose `created_at` changes (a GitHub sync
+gives the real time of a run that ingest dated) is moved: see `move_run`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Connection,
+    Integer,
+    Select,
+    and_,
+    case,
+    cast,
+    delete,
+    func,
+    literal,
+    or_,
+    select,
+    tuple_,
+    union_all,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+
+from pilothouse.analysis import sketch
+from pilothouse.analysis.test_stats import WindowTotals
+from pilothouse.store.columns import UTCDateTime
+from pilothouse.store.schema import reports, runs, test_day_bins, test_days, test_results, tests
+
+_CODES = {"passed": 0, "failed": 1, "error": 2, "skipped": 3}
+SQLITE_TEST_KEY = "pilothouse_test_key"
+SQLITE_DURATION_BIN = "pilothouse_duration_bin"
+
+
+def test_key(classname: str, name: str, file: str) -> str:
+    """The digest that keys a test: sha256 of its three names, each length-prefixed
+    (no separator a name could contain), as hex. PostgreSQL computes the same."""
+    text = f"{len(classname)}:{classname}{len(name)}:{name}{file}"
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def sqlite_functions(dbapi_connection: Any) -> None:
+    """Give a SQLite connection the functions the rollup statements call."""
+    dbapi_connection.create_function(SQLITE_TEST_KEY, 3, test_key, deterministic=True)
+    dbapi_connection.create_function(SQLITE_DURATION_BIN, 1, sketch.bin_of, deterministic=True)
+
+
+def _postgres(connection: Connection) -> bool:
+    return connection.dialect.name == "postgresql"
+
+
+def _key_of(connection: Connection, c: Any, n: Any, f: Any) -> ColumnElement[str]:
+    if not _postgres(connection):
+        sqlite_key: ColumnElement[str] = getattr(func, SQLITE_TEST_KEY)(c, n, f)
+        return sqlite_key
+    text = (
+        cast(func.length(c), postgresql.TEXT) + ":" + c
+        + cast(func.length(n), postgresql.TEXT) + ":" + n + f
+    )  # fmt: skip
+    return func.encode(func.sha256(func.convert_to(text, "UTF8")), "hex")
+
+
+def _bin_of(connection: Connection, duration: Any) -> ColumnElement[int]:
+    if not _postgres(connection):
+        sqlite_bin: ColumnElement[int] = getattr(func, SQLITE_DURATION_BIN)(duration)
+        return sqlite_bin
+    exact = cast(func.ceil(func.ln(duration) / literal(sketch.LOG_GAMMA)), Integer)
+    return case((duration > 0, exact), else_=sketch.ZERO_BIN)
+
+
+def _insert(connection: Connection, table: Any) -> Any:
+    return (postgresql if _postgres(connection) else sqlite).insert(table)
+
+
+def day_of(moment: datetime) -> date:
+    return moment.astimezone(UTC).date()
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=UTC)
+
+
+# -- writes -------------------------------------------------------------------
+
+
+def add_reports(connection: Connection, report_ids: Sequence[int], *, sign: int = 1) -> None:
+    """Roll the results of *report_ids* (reports of one run) into their day; with
+    sign=-1 take them out again (the newest result of a day is then repaired by
+    move_run)."""
+    if not report_ids:
+        return
+    created_at = connection.execute(
+        select(runs.c.created_at)
+        .join(reports, reports.c.run_id == runs.c.id)
+        .where(reports.c.id == report_ids[0])
+    ).scalar_one()
+    if created_at is None:
+        return
+    if sign > 0:
+        _ensure_tests(connection, report_ids)
+    _add_days(connection, report_ids, created_at, sign)
+    _add_bins(connection, report_ids, day_of(created_at), sign)
+
+
+def _ensure_tests(connection: Connection, report_ids: Sequence[int]) -> None:
+    r = test_results.c
+    names = (
+        select(r.classname, r.name, r.file).where(r.report_id.in_(report_ids)).distinct().subquery()
+    )
+    key = _key_of(connection, names.c.classname, names.c.name, names.c.file)
+    chosen = select(key.label("key"), names.c.classname, names.c.name, names.c.file)
+    ordered = chosen.where(literal(True)).order_by(key)  # key order: no deadlock
+    statement = (
+        _insert(connection, tests)
+        .from_select(["key", "classname", "name", "file"], ordered)
+        .on_conflict_do_nothing(index_elements=["key"])
+    )
+    connection.execute(statement)
+
+
+def _results_with_tests(connection: Connection) -> Any:
+    r = test_results.c
+    key = _key_of(connection, r.classname, r.name, r.file)
+    return test_results.join(tests, tests.c.key == key)
+
+
+def _counted(outcome: Any, *wanted: str) -> ColumnElement[int]:
+    return case((outcome.in_(wanted), 1), else_=0)
+
+
+def _timed(outcome: Any, duration: Any) -> ColumnElement[bool]:
+    return and_(outcome != "skipped", duration.is_not(None))
+
+
+def _add_days(
+    connection: Connection, report_ids: Sequence[int], created_at: datetime, sign: int
+) -> None:
+    r = test_results.c
+    last = func.max(cast(r.ordinal, BigInteger) * 4 + case(_CODES, value=r.outcome))
+    per_report = (
+        select(
+            tests.c.id.label("test_id"),
+            r.report_id,
+            func.sum(_counted(r.outcome, "passed")).label("passed"),
+            func.sum(_counted(r.outcome, "failed", "error")).label("failed"),
+            func.sum(_counted(r.outcome, "skipped")).label("skipped"),
+            func.sum(case((_timed(r.outcome, r.duration), 1), else_=0)).label("timed"),
+            func.coalesce(
+                func.sum(case((_timed(r.outcome, r.duration), r.duration), else_=0.0)), 0.0
+            ).label("duration_sum"),
+            last.label("last"),
+        )
+        .select_from(_results_with_tests(connection))
+        .where(r.report_id.in_(report_ids))
+        .group_by(tests.c.id, r.report_id)
+        .subquery()
+    )
+    newest = func.row_number().over(
+        partition_by=per_report.c.test_id, order_by=per_report.c.report_id.desc()
+    )
+    ranked = select(per_report, newest.label("rn")).subquery()
+    first = ranked.c.rn == 1
+    last_code = func.max(case((first, ranked.c.last), else_=None))
+    outcome = case(
+        {code: literal(name) for name, code in _CODES.items()},
+        value=last_code % 4,
+    )
+    rows = (
+        select(
+            ranked.c.test_id,
+            literal(day_of(created_at), test_days.c.day.type),
+            (sign * func.sum(ranked.c.passed)),
+            (sign * func.sum(ranked.c.failed)),
+            (sign * func.sum(ranked.c.skipped)),
+            (sign * func.sum(ranked.c.timed)),
+            (sign * func.sum(ranked.c.duration_sum)),
+            literal(created_at, test_days.c.last_seen.type),
+            func.max(case((first, ranked.c.report_id), else_=None)),
+            cast(last_code // 4, Integer),
+            outcome,
+        )
+        .where(literal(True))
+        .group_by(ranked.c.test_id)
+        .order_by(ranked.c.test_id)
+    )
+    columns = ["test_id", "day", "passed", "failed", "skipped", "timed", "duration_sum",
+               "last_seen", "last_report", "last_ordinal", "last_outcome"]  # fmt: skip
+    statement = _insert(connection, test_days).from_select(columns, rows)
+    connection.execute(
+        statement.on_conflict_do_update(
+            index_elements=["day", "test_id"], set_=_day_updates(statement, sign)
+        )
+    )
+
+
+def _day_updates(statement: Any, sign: int) -> dict[str, Any]:
+    new, old = statement.excluded, test_days.c
+    updates: dict[str, Any] = {
+        name: old[name] + new[name]
+        for name in ("passed", "failed", "skipped", "timed", "duration_sum")
+    }
+    if sign > 0:
+        newer = tuple_(new.last_seen, new.last_report, new.last_ordinal) >= tuple_(
+            old.last_seen, old.last_report, old.last_ordinal
+        )
+        for name in ("last_seen", "last_report", "last_ordinal", "last_outcome"):
+            updates[name] = case((newer, new[name]), else_=old[name])
+    return updates
+
+
+def _add_bins(connection: Connection, report_ids: Sequence[int], day: date, sign: int) -> None:
+    r = test_results.c
+    index = _bin_of(connection, r.duration)
+    rows = (
+        select(
+            tests.c.id,
+            literal(day, test_day_bins.c.day.type),
+            index,
+            sign * func.count(),
+        )
+        .select_from(_results_with_tests(connection))
+        .where(r.report_id.in_(report_ids), _timed(r.outcome, r.duration))
+        .group_by(tests.c.id, index)
+        .order_by(tests.c.id, index)
+    )
+    statement = _insert(connection, test_day_bins).from_select(
+        ["test_id", "day", "bin", "count"], rows
+    )
+    connection.execute(
+        statement.on_conflict_do_update(
+            index_elements=["day", "test_id", "bin"],
+            set_={"count": test_day_bins.c["count"] + statement.excluded["count"]},
+        )
+    )
+
+
+def move_run(connection: Connection, run_id: int, old_created_at: datetime | None) -> None:
+    """The run's created_at changed from *old_created_at*: take its results out of the
+    old day, repair that day's newest result per test, roll them into the new one."""
+    report_ids = list(
+        connection.execute(
+            select(reports.c.id).where(reports.c.run_id == run_id).order_by(reports.c.id)
+        ).scalars()
+    )
+    if not report_ids:
+        return
+    if old_created_at is not None:
+        day = day_of(old_created_at)
+        _add_days(connection, report_ids, old_created_at, -1)
+        _add_bins(connection, report_ids, day, -1)
+        connection.execute(
+            delete(test_days).where(
+                test_days.c.day == day,
+                test_days.c.passed + test_days.c.failed + test_days.c.skipped == 0,
+            )
+        )
+        connection.execute(
+            delete(test_day_bins).where(test_day_bins.c.day == day, test_day_bins.c["count"] == 0)
+        )
+        _repair_newest(connection, day, report_ids)
+    add_reports(connection, report_ids)
+
+
+def _repair_newest(connection: Connection, day: date, report_ids: Sequence[int]) -> None:
+    """Give the tests of *day* whose newest result was in *report_ids* their newest
+    result among the day's runs now."""
+    stale = select(test_days.c.test_id).where(
+        test_days.c.day == day, test_days.c.last_report.in_(report_ids)
+    )
+    r = test_results.c
+    order = (runs.c.created_at.desc(), r.report_id.desc(), r.ordinal.desc())
+    newest = func.row_number().over(partition_by=tests.c.id, order_by=order)
+    ranked = (
+        select(
+            tests.c.id.label("test_id"),
+            runs.c.created_at,
+            r.report_id,
+            r.ordinal,
+            r.outcome,
+            newest.label("rn"),
+        )
+        .select_from(
+            _results_with_tests(connection)
+            .join(reports, reports.c.id == r.report_id)
+            .join(runs, runs.c.id == reports.c.run_id)
+        )
+        .where(_in_day(day), tests.c.id.in_(stale))
+        .subquery()
+    )
+    found = connection.execute(select(ranked).where(ranked.c.rn == 1)).all()
+    for row in found:
+        connection.execute(
+            update(test_days)
+            .where(test_days.c.day == day, test_days.c.test_id == row.test_id)
+            .values(
+                last_seen=row.created_at,
+                last_report=row.report_id,
+                last_ordinal=row.ordinal,
+                last_outcome=row.outcome,
+            )
+        )
+
+
+def _in_day(day: date) -> ColumnElement[bool]:
+    start = _midnight(day)
+    end = start + timedelta(days=1)
+    return and_(runs.c.created_at >= start, runs.c.created_at < end)
+
+
+def backfill(connection: Connection, batch: int = 64) -> None:
+    """Roll up every stored report, a batch of one run's reports per statement."""
+    query = (
+        select(reports.c.run_id, reports.c.id)
+        .join(runs, runs.c.id == reports.c.run_id)
+        .where(runs.c.created_at.is_not(None))
+        .order_by(reports.c.run_id, reports.c.id)
+    )
+    group: list[int] = []
+    current = None
+    for run_id, report_id in connection.execute(query).all():
+        if (run_id != current or len(group) >= batch) and group:
+            add_reports(connection, group)
+            group = []
+        current = run_id
+        group.append(report_id)
+    add_reports(connection, group)
+
+
+# -- reads ----------------------------------------------------------------------
+
+
+def _whole_days_from(since: datetime | None) -> date | None:
+    """The first day the window holds whole (None: every day)."""
+    if since is None:
+        return None
+    start = since.astimezone(UTC)
+    day = start.date()
+    return day if start == _midnight(day) else day + timedelta(days=1)
+
+
+def _raw_window(since: datetime | None) -> ColumnElement[bool] | None:
+    """The runs whose results a window reads raw: the partial first day, or (for all
+    history) the runs without a time. None: no raw part."""
+    if since is None:
+        return runs.c.created_at.is_(None)
+    first = _whole_days_from(since)
+    assert first is not None
+    end = _midnight(first)
+    if since >= end:
+        return None
+    return and_(runs.c.created_at >= since, runs.c.created_at < end)
+
+
+def _raw_results(connection: Connection, since: datetime | None) -> Select[Any] | None:
+    where = _raw_window(since)
+    if where is None:
+        return None
+    r = test_results.c
+    window_reports = select(reports.c.id).join(runs, runs.c.id == reports.c.run_id).where(where)
+    return (
+        select()
+        .select_from(
+            _results_with_tests(connection)
+            .join(reports, reports.c.id == r.report_id)
+            .join(runs, runs.c.id == reports.c.run_id)
+        )
+        .where(where, r.report_id.in_(window_reports))
+    )
+
+
+def _day_rows(since: datetime | None, day: Any, *columns: Any) -> Select[Any]:
+    query = select(*columns)
+    first = _whole_days_from(since)
+    return query if first is None else query.where(day >= first)
+
+
+def window_totals(connection: Connection, since: datetime | None) -> Iterator[WindowTotals]:
+    """One WindowTotals per test with results in runs created since *since*."""
+    d, r = test_days.c, test_results.c
+    parts: list[Select[Any]] = [
+        _day_rows(
+            since,
+            d.day,
+            d.test_id,
+            d.passed,
+            d.failed,
+            d.skipped,
+            d.timed,
+            d.duration_sum,
+            d.last_seen,
+            d.last_report,
+            d.last_ordinal,
+            d.last_outcome,
+        )  # fmt: skip
+    ]
+    raw = _raw_results(connection, since)
+    if raw is not None:
+        timed = _timed(r.outcome, r.duration)
+        parts.append(
+            raw.with_only_columns(
+                tests.c.id,
+                _counted(r.outcome, "passed"),
+                _counted(r.outcome, "failed", "error"),
+                _counted(r.outcome, "skipped"),
+                case((timed, 1), else_=0),
+                case((timed, r.duration), else_=0.0),
+                runs.c.created_at,
+                r.report_id,
+                r.ordinal,
+                r.outcome,
+            )
+        )
+    both = union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
+    c = both.c
+    timeless = case((c.last_seen.is_(None), 0), else_=1)
+    order = (timeless.desc(), c.last_seen.desc(), c.last_report.desc(), c.last_ordinal.desc())
+    rn = func.row_number().over(partition_by=c.test_id, order_by=order).label("rn")
+    ranked = select(both, rn).subquery()
+    k = ranked.c
+    first = k.rn == 1
+    sums = (
+        select(
+            k.test_id,
+            func.sum(k.passed).label("passed"),
+            func.sum(k.failed).label("failed"),
+            func.sum(k.skipped).label("skipped"),
+            func.sum(k.timed).label("timed"),
+            func.sum(k.duration_sum).label("duration_sum"),
+            func.max(case((first, k.last_outcome), else_=None)).label("last_outcome"),
+            func.max(case((first, k.last_seen), else_=None)).label("last_seen"),
+        )
+        .group_by(k.test_id)
+        .subquery()
+    )
+    query = select(
+        sums.c.test_id, tests.c.classname, tests.c.name, tests.c.file, sums.c.passed,
+        sums.c.failed, sums.c.skipped, sums.c.timed, sums.c.duration_sum,
+        sums.c.last_outcome, sums.c.last_seen,
+    ).join(tests, tests.c.id == sums.c.test_id)  # fmt: skip
+    seen_type = UTCDateTime()
+    for row in connection.execute(query):
+        seen = seen_type.process_result_value(row.last_seen, connection.dialect)
+        yield WindowTotals(
+            row.test_id, row.classname, row.name, row.file, int(row.passed), int(row.failed),
+            int(row.skipped), int(row.timed), float(row.duration_sum), row.last_outcome, seen,
+        )  # fmt: skip
+
+
+def window_bins(connection: Connection, since: datetime | None) -> dict[int, list[sketch.BinSpan]]:
+    """Per test id, the bins of its window's durations that hold its median's and
+    p90's two order statistics (chosen in SQL: one to four rows per test)."""
+    b, r = test_day_bins.c, test_results.c
+    parts: list[Select[Any]] = [_day_rows(since, b.day, b.test_id, b.bin, b["count"])]
+    raw = _raw_results(connection, since)
+    if raw is not None:
+        parts.append(
+            raw.with_only_columns(tests.c.id, _bin_of(connection, r.duration), literal(1)).where(
+                _timed(r.outcome, r.duration)
+            )
+        )
+    both = union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
+    merged = (
+        select(both.c.test_id, both.c.bin, func.sum(both.c["count"]).label("n"))
+        .group_by(both.c.test_id, both.c.bin)
+        .subquery()
+    )
+    m = merged.c
+    # PostgreSQL sums bigints as numeric: back to integers, for integer division
+    upto = cast(func.sum(m.n).over(partition_by=m.test_id, order_by=m.bin), BigInteger)
+    total = cast(func.sum(m.n).over(partition_by=m.test_id), BigInteger)
+    spans = select(m.test_id, m.bin, (upto - m.n).label("first"), (upto - 1).label("last"),
+                   total.label("total")).subquery()  # fmt: skip
+    s = spans.c
+    wanted = [(s.total - 1) * q // 100 for q in (50, 90)]
+    holds = or_(*(and_(s.first <= rank + 1, s.last >= rank) for rank in wanted))
+    found: dict[int, list[sketch.BinSpan]] = {}
+    for row in connection.execute(select(s.test_id, s.first, s.last, s.bin).where(holds)):
+        found.setdefault(row.test_id, []).append(
+            sketch.BinSpan(int(row.first), int(row.last), int(row.bin))
+        )
+    return found
