@@ -49,7 +49,7 @@ SQLITE_TEST_KEY = "pilothouse_test_key"
 SQLITE_DURATION_BIN = "pilothouse_duration_bin"
 
 
-def test_key(classname: str, name: str, file: str) -> str:
+def key_of_test(classname: str, name: str, file: str) -> str:
     """The digest that keys a test: sha256 of its three names, each length-prefixed
     (no separator a name could contain), as hex. PostgreSQL computes the same."""
     text = f"{len(classname)}:{classname}{len(name)}:{name}{file}"
@@ -58,7 +58,7 @@ def test_key(classname: str, name: str, file: str) -> str:
 
 def sqlite_functions(dbapi_connection: Any) -> None:
     """Give a SQLite connection the functions the rollup statements call."""
-    dbapi_connection.create_function(SQLITE_TEST_KEY, 3, test_key, deterministic=True)
+    dbapi_connection.create_function(SQLITE_TEST_KEY, 3, key_of_test, deterministic=True)
     dbapi_connection.create_function(SQLITE_DURATION_BIN, 1, sketch.bin_of, deterministic=True)
 
 
@@ -111,10 +111,10 @@ def add_reports(connection: Connection, report_ids: Sequence[int], *, sign: int 
         .join(reports, reports.c.run_id == runs.c.id)
         .where(reports.c.id == report_ids[0])
     ).scalar_one()
+    if sign > 0:  # a run without a time too: a read of all history finds its tests
+        _ensure_tests(connection, report_ids)
     if created_at is None:
         return
-    if sign > 0:
-        _ensure_tests(connection, report_ids)
     _add_days(connection, report_ids, created_at, sign)
     _add_bins(connection, report_ids, day_of(created_at), sign)
 
@@ -326,12 +326,7 @@ def _in_day(day: date) -> ColumnElement[bool]:
 
 def backfill(connection: Connection, batch: int = 64) -> None:
     """Roll up every stored report, a batch of one run's reports per statement."""
-    query = (
-        select(reports.c.run_id, reports.c.id)
-        .join(runs, runs.c.id == reports.c.run_id)
-        .where(runs.c.created_at.is_not(None))
-        .order_by(reports.c.run_id, reports.c.id)
-    )
+    query = select(reports.c.run_id, reports.c.id).order_by(reports.c.run_id, reports.c.id)
     group: list[int] = []
     current = None
     for run_id, report_id in connection.execute(query).all():

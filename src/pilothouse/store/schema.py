@@ -148,7 +148,7 @@ test_retries = Table(
 # -- per-test rollups (migration 0008) -----------------------------------------
 
 # One row per test (classname, name, file), keyed by a digest of the three
-# (store.rollups.test_key): PostgreSQL cannot put 100 KB names in a btree.
+# (store.rollups.key_of_test): PostgreSQL cannot put 100 KB names in a btree.
 tests = Table(
     "tests",
     metadata,
