@@ -41,7 +41,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from pilothouse.analysis import sketch
 from pilothouse.analysis.test_stats import WindowTotals
-from pilothouse.store.columns import UTCDateTime
 from pilothouse.store.schema import reports, runs, test_day_bins, test_days, test_results, tests
 
 _CODES = {"passed": 0, "failed": 1, "error": 2, "skipped": 3}
@@ -387,7 +386,12 @@ def _day_rows(since: datetime | None, day: Any, *columns: Any) -> Select[Any]:
 
 
 def window_totals(connection: Connection, since: datetime | None) -> Iterator[WindowTotals]:
-    """One WindowTotals per test with results in runs created since *since*."""
+    """One WindowTotals per test with results in runs created since *since*.
+
+    Sums come from the window's whole days plus its raw partial first day; the last
+    outcome from the test's newest day (a primary-key lookup), or, for a test seen
+    only in the partial day, from its newest raw result there.
+    """
     d, r = test_days.c, test_results.c
     parts: list[Select[Any]] = [
         _day_rows(
@@ -399,10 +403,7 @@ def window_totals(connection: Connection, since: datetime | None) -> Iterator[Wi
             d.skipped,
             d.timed,
             d.duration_sum,
-            d.last_seen,
-            d.last_report,
-            d.last_ordinal,
-            d.last_outcome,
+            d.day.label("newest"),
         )  # fmt: skip
     ]
     raw = _raw_results(connection, since)
@@ -416,46 +417,65 @@ def window_totals(connection: Connection, since: datetime | None) -> Iterator[Wi
                 _counted(r.outcome, "skipped"),
                 case((timed, 1), else_=0),
                 case((timed, r.duration), else_=0.0),
-                runs.c.created_at,
-                r.report_id,
-                r.ordinal,
-                r.outcome,
+                literal(None, d.day.type),
             )
         )
     both = union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
     c = both.c
-    timeless = case((c.last_seen.is_(None), 0), else_=1)
-    order = (timeless.desc(), c.last_seen.desc(), c.last_report.desc(), c.last_ordinal.desc())
-    rn = func.row_number().over(partition_by=c.test_id, order_by=order).label("rn")
-    ranked = select(both, rn).subquery()
-    k = ranked.c
-    first = k.rn == 1
     sums = (
         select(
-            k.test_id,
-            func.sum(k.passed).label("passed"),
-            func.sum(k.failed).label("failed"),
-            func.sum(k.skipped).label("skipped"),
-            func.sum(k.timed).label("timed"),
-            func.sum(k.duration_sum).label("duration_sum"),
-            func.max(case((first, k.last_outcome), else_=None)).label("last_outcome"),
-            func.max(case((first, k.last_seen), else_=None)).label("last_seen"),
+            c.test_id,
+            func.sum(c.passed).label("passed"),
+            func.sum(c.failed).label("failed"),
+            func.sum(c.skipped).label("skipped"),
+            func.sum(c.timed).label("timed"),
+            func.sum(c.duration_sum).label("duration_sum"),
+            func.max(c.newest).label("newest"),
         )
-        .group_by(k.test_id)
+        .group_by(c.test_id)
         .subquery()
     )
-    query = select(
-        sums.c.test_id, tests.c.classname, tests.c.name, tests.c.file, sums.c.passed,
-        sums.c.failed, sums.c.skipped, sums.c.timed, sums.c.duration_sum,
-        sums.c.last_outcome, sums.c.last_seen,
-    ).join(tests, tests.c.id == sums.c.test_id)  # fmt: skip
-    seen_type = UTCDateTime()
-    for row in connection.execute(query):
-        seen = seen_type.process_result_value(row.last_seen, connection.dialect)
+    newest = test_days.alias("newest")
+    query = (
+        select(
+            sums.c.test_id,
+            tests.c.classname,
+            tests.c.name,
+            tests.c.file,
+            sums.c.passed,
+            sums.c.failed,
+            sums.c.skipped,
+            sums.c.timed,
+            sums.c.duration_sum,
+            newest.c.last_outcome,
+            newest.c.last_seen,
+        )  # fmt: skip
+        .join(tests, tests.c.id == sums.c.test_id)
+        .outerjoin(newest, and_(newest.c.day == sums.c.newest, newest.c.test_id == sums.c.test_id))
+    )
+    rows = connection.execute(query).all()
+    raw_last = _raw_last(connection, raw) if raw is not None else {}
+    for row in rows:
+        outcome, seen = (row.last_outcome, row.last_seen)
+        if outcome is None:
+            outcome, seen = raw_last[row.test_id]
         yield WindowTotals(
             row.test_id, row.classname, row.name, row.file, int(row.passed), int(row.failed),
-            int(row.skipped), int(row.timed), float(row.duration_sum), row.last_outcome, seen,
+            int(row.skipped), int(row.timed), float(row.duration_sum), outcome, seen,
         )  # fmt: skip
+
+
+def _raw_last(connection: Connection, raw: Select[Any]) -> dict[int, tuple[Any, datetime | None]]:
+    """Per test, the outcome and time of its newest result among the raw ones."""
+    r = test_results.c
+    timeless = case((runs.c.created_at.is_(None), 0), else_=1)
+    order = (timeless.desc(), runs.c.created_at.desc(), r.report_id.desc(), r.ordinal.desc())
+    rn = func.row_number().over(partition_by=tests.c.id, order_by=order)
+    ranked = raw.with_only_columns(
+        tests.c.id.label("test_id"), r.outcome, runs.c.created_at, rn.label("rn")
+    ).subquery()
+    query = select(ranked.c.test_id, ranked.c.outcome, ranked.c.created_at).where(ranked.c.rn == 1)
+    return {row.test_id: (row.outcome, row.created_at) for row in connection.execute(query)}
 
 
 def window_bins(connection: Connection, since: datetime | None) -> dict[int, list[sketch.BinSpan]]:
