@@ -231,6 +231,21 @@ def test_the_newest_result_of_a_day_is_the_last_outcome(store: Store) -> None:
     _check_window(store, T0 + timedelta(minutes=30))
 
 
+def test_several_reports_in_one_call_roll_up_together(store: Store, store_url: str) -> None:
+    """One ingest of three files: the newest report of each test gives its last outcome."""
+    files = [
+        [_case("t", "passed", 1.0), _case("u", "failed", 2.0), _case("t", "error", 0.0)],
+        [_case("u", "passed", 3.0), _case("v", "skipped", None)],
+        [_case("t", "failed", 4.0), _case("t", "passed", 5.0)],
+    ]
+    items = [ReportInput(f"{i}.xml", f"m{i}", 1, cases) for i, cases in enumerate(files)]
+    store.add_reports(_run("multi", T0), items, now=FIXED_NOW)
+    assert_rollups_exact(store_url)
+    last = {s.name: (s.last_outcome, s.runs) for s in store.test_stats(since=T0)}
+    assert last == {"t": ("passed", 4), "u": ("passed", 2), "v": ("skipped", 1)}
+    _check_window(store, T0 - timedelta(hours=1))
+
+
 def test_a_run_given_its_time_later_is_rolled_up_then(store: Store, store_url: str) -> None:
     """A synced run without a creation time, a report into it (not rolled up: no day),
     then a report that gives the run its time: both reports are rolled up."""

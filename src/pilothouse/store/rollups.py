@@ -21,15 +21,21 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Column,
     ColumnElement,
     Connection,
+    Float,
     Integer,
+    MetaData,
     Select,
+    String,
+    Table,
     and_,
     case,
     cast,
     delete,
     func,
+    insert,
     literal,
     or_,
     select,
@@ -114,8 +120,10 @@ def add_reports(connection: Connection, report_ids: Sequence[int], *, sign: int 
         _ensure_tests(connection, report_ids)
     if created_at is None:
         return
-    _add_days(connection, report_ids, created_at, sign)
-    _add_bins(connection, report_ids, day_of(created_at), sign)
+    source = _rows_of(connection, report_ids)
+    single = report_ids[0] if len(report_ids) == 1 else None
+    _add_days(connection, source, single, created_at, sign)
+    _add_bins(connection, source, day_of(created_at), sign)
 
 
 def _ensure_tests(connection: Connection, report_ids: Sequence[int]) -> None:
@@ -140,6 +148,47 @@ def _results_with_tests(connection: Connection) -> Any:
     return test_results.join(tests, tests.c.key == key)
 
 
+# The results being rolled up with their test id and duration bin. SQLite computes
+# both with Python functions, so they are computed once, into this temporary table,
+# for the two statements that read them; PostgreSQL computes them in C, inline.
+_ROWS = Table(
+    "pilothouse_rollup_rows",
+    MetaData(),
+    Column("test_id", Integer, nullable=False),
+    Column("report_id", Integer, nullable=False),
+    Column("ordinal", Integer, nullable=False),
+    Column("outcome", String(8), nullable=False),
+    Column("duration", Float),
+    Column("bin", Integer),
+    prefixes=["TEMPORARY"],
+)
+
+
+def _rows_of(connection: Connection, report_ids: Sequence[int]) -> Any:
+    """The results of *report_ids* as (test_id, report_id, ordinal, outcome, duration,
+    bin): bin NULL for a result without a duration or skipped."""
+    r = test_results.c
+    index = case((_timed(r.outcome, r.duration), _bin_of(connection, r.duration)), else_=None)
+    query = (
+        select(
+            tests.c.id.label("test_id"),
+            r.report_id,
+            r.ordinal,
+            r.outcome,
+            r.duration,
+            index.label("bin"),
+        )
+        .select_from(_results_with_tests(connection))
+        .where(r.report_id.in_(report_ids))
+    )
+    if _postgres(connection):
+        return query.subquery()
+    _ROWS.create(connection, checkfirst=True)
+    connection.execute(delete(_ROWS))
+    connection.execute(insert(_ROWS).from_select([c.name for c in _ROWS.c], query))
+    return _ROWS
+
+
 def _counted(outcome: Any, *wanted: str) -> ColumnElement[int]:
     return case((outcome.in_(wanted), 1), else_=0)
 
@@ -149,55 +198,22 @@ def _timed(outcome: Any, duration: Any) -> ColumnElement[bool]:
 
 
 def _add_days(
-    connection: Connection, report_ids: Sequence[int], created_at: datetime, sign: int
+    connection: Connection, source: Any, single: int | None, created_at: datetime, sign: int
 ) -> None:
-    r = test_results.c
-    last = func.max(cast(r.ordinal, BigInteger) * 4 + case(_CODES, value=r.outcome))
-    per_report = (
-        select(
-            tests.c.id.label("test_id"),
-            r.report_id,
-            func.sum(_counted(r.outcome, "passed")).label("passed"),
-            func.sum(_counted(r.outcome, "failed", "error")).label("failed"),
-            func.sum(_counted(r.outcome, "skipped")).label("skipped"),
-            func.sum(case((_timed(r.outcome, r.duration), 1), else_=0)).label("timed"),
-            func.coalesce(
-                func.sum(case((_timed(r.outcome, r.duration), r.duration), else_=0.0)), 0.0
-            ).label("duration_sum"),
-            last.label("last"),
-        )
-        .select_from(_results_with_tests(connection))
-        .where(r.report_id.in_(report_ids))
-        .group_by(tests.c.id, r.report_id)
-        .subquery()
-    )
-    newest = func.row_number().over(
-        partition_by=per_report.c.test_id, order_by=per_report.c.report_id.desc()
-    )
-    ranked = select(per_report, newest.label("rn")).subquery()
-    first = ranked.c.rn == 1
-    last_code = func.max(case((first, ranked.c.last), else_=None))
-    outcome = case(
-        {code: literal(name) for name, code in _CODES.items()},
-        value=last_code % 4,
-    )
+    base, sums, last_report, last_code, group = _day_sums(source, single)
+    outcome = case({code: literal(name) for name, code in _CODES.items()}, value=last_code % 4)
     rows = (
-        select(
-            ranked.c.test_id,
+        base.with_only_columns(
+            group,
             literal(day_of(created_at), test_days.c.day.type),
-            (sign * func.sum(ranked.c.passed)),
-            (sign * func.sum(ranked.c.failed)),
-            (sign * func.sum(ranked.c.skipped)),
-            (sign * func.sum(ranked.c.timed)),
-            (sign * func.sum(ranked.c.duration_sum)),
+            *(sign * func.sum(column) for column in sums),
             literal(created_at, test_days.c.last_seen.type),
-            func.max(case((first, ranked.c.report_id), else_=None)),
+            last_report,
             cast(last_code // 4, Integer),
             outcome,
         )
-        .where(literal(True))
-        .group_by(ranked.c.test_id)
-        .order_by(ranked.c.test_id)
+        .group_by(group)
+        .order_by(group)
     )
     columns = ["test_id", "day", "passed", "failed", "skipped", "timed", "duration_sum",
                "last_seen", "last_report", "last_ordinal", "last_outcome"]  # fmt: skip
@@ -206,6 +222,52 @@ def _add_days(
         statement.on_conflict_do_update(
             index_elements=["day", "test_id"], set_=_day_updates(statement, sign)
         )
+    )
+
+
+def _day_sums(source: Any, single: int | None) -> tuple[Select[Any], list[Any], Any, Any, Any]:
+    """The rows _add_days reads (FROM and WHERE), what it sums per test, the test's last
+    report and last (ordinal, outcome) code (ordinal * 4 + outcome code), and the test
+    id to group by.
+
+    One report (the usual ingest) is summed in one pass; several are summed per report
+    first, and the newest report of each test found with a window function.
+    """
+    r = source.c
+    timed = _timed(r.outcome, r.duration)
+    per_result = [
+        _counted(r.outcome, "passed"),
+        _counted(r.outcome, "failed", "error"),
+        _counted(r.outcome, "skipped"),
+        case((timed, 1), else_=0),
+        case((timed, r.duration), else_=0.0),
+    ]
+    code = cast(r.ordinal, BigInteger) * 4 + case(_CODES, value=r.outcome)
+    if single is not None:
+        base = select(r.test_id).where(literal(True))
+        return base, per_result, literal(single), func.max(code), r.test_id
+    names = ["passed", "failed", "skipped", "timed", "duration_sum"]
+    per_report = (
+        select(
+            r.test_id,
+            r.report_id,
+            *(func.sum(v).label(n) for n, v in zip(names, per_result, strict=True)),
+            func.max(code).label("last"),
+        )
+        .group_by(r.test_id, r.report_id)
+        .subquery()
+    )
+    newest = func.row_number().over(
+        partition_by=per_report.c.test_id, order_by=per_report.c.report_id.desc()
+    )
+    ranked = select(per_report, newest.label("rn")).subquery()
+    first = ranked.c.rn == 1
+    return (
+        select(ranked.c.test_id).where(literal(True)),
+        [ranked.c[n] for n in names],
+        func.max(case((first, ranked.c.report_id), else_=None)),
+        func.max(case((first, ranked.c.last), else_=None)),
+        ranked.c.test_id,
     )
 
 
@@ -224,20 +286,13 @@ def _day_updates(statement: Any, sign: int) -> dict[str, Any]:
     return updates
 
 
-def _add_bins(connection: Connection, report_ids: Sequence[int], day: date, sign: int) -> None:
-    r = test_results.c
-    index = _bin_of(connection, r.duration)
+def _add_bins(connection: Connection, source: Any, day: date, sign: int) -> None:
+    b = source.c
     rows = (
-        select(
-            tests.c.id,
-            literal(day, test_day_bins.c.day.type),
-            index,
-            sign * func.count(),
-        )
-        .select_from(_results_with_tests(connection))
-        .where(r.report_id.in_(report_ids), _timed(r.outcome, r.duration))
-        .group_by(tests.c.id, index)
-        .order_by(tests.c.id, index)
+        select(b.test_id, literal(day, test_day_bins.c.day.type), b.bin, sign * func.count())
+        .where(b.bin.is_not(None))
+        .group_by(b.test_id, b.bin)
+        .order_by(b.test_id, b.bin)
     )
     statement = _insert(connection, test_day_bins).from_select(
         ["test_id", "day", "bin", "count"], rows
@@ -262,8 +317,9 @@ def move_run(connection: Connection, run_id: int, old_created_at: datetime | Non
         return
     if old_created_at is not None:
         day = day_of(old_created_at)
-        _add_days(connection, report_ids, old_created_at, -1)
-        _add_bins(connection, report_ids, day, -1)
+        source = _rows_of(connection, report_ids)
+        _add_days(connection, source, None, old_created_at, -1)
+        _add_bins(connection, source, day, -1)
         connection.execute(
             delete(test_days).where(
                 test_days.c.day == day,
@@ -385,13 +441,10 @@ def _day_rows(since: datetime | None, day: Any, *columns: Any) -> Select[Any]:
     return query if first is None else query.where(day >= first)
 
 
-def window_totals(connection: Connection, since: datetime | None) -> Iterator[WindowTotals]:
-    """One WindowTotals per test with results in runs created since *since*.
-
-    Sums come from the window's whole days plus its raw partial first day; the last
-    outcome from the test's newest day (a primary-key lookup), or, for a test seen
-    only in the partial day, from its newest raw result there.
-    """
+def totals_query(connection: Connection, since: datetime | None) -> Select[Any]:
+    """Per test: its sums over the window (whole days from test_days, the partial first
+    day from its raw results) and its newest day's last outcome (a primary-key lookup;
+    NULL for a test seen only in the partial day)."""
     d, r = test_days.c, test_results.c
     parts: list[Select[Any]] = [
         _day_rows(
@@ -453,7 +506,14 @@ def window_totals(connection: Connection, since: datetime | None) -> Iterator[Wi
         .join(tests, tests.c.id == sums.c.test_id)
         .outerjoin(newest, and_(newest.c.day == sums.c.newest, newest.c.test_id == sums.c.test_id))
     )
-    rows = connection.execute(query).all()
+    return query
+
+
+def window_totals(connection: Connection, since: datetime | None) -> Iterator[WindowTotals]:
+    """One WindowTotals per test with results in runs created since *since*; a test
+    seen only in the window's partial first day gets its newest raw result there."""
+    rows = connection.execute(totals_query(connection, since)).all()
+    raw = _raw_results(connection, since)
     raw_last = _raw_last(connection, raw) if raw is not None else {}
     for row in rows:
         outcome, seen = (row.last_outcome, row.last_seen)
@@ -478,9 +538,9 @@ def _raw_last(connection: Connection, raw: Select[Any]) -> dict[int, tuple[Any, 
     return {row.test_id: (row.outcome, row.created_at) for row in connection.execute(query)}
 
 
-def window_bins(connection: Connection, since: datetime | None) -> dict[int, list[sketch.BinSpan]]:
-    """Per test id, the bins of its window's durations that hold its median's and
-    p90's two order statistics (chosen in SQL: one to four rows per test)."""
+def bins_query(connection: Connection, since: datetime | None) -> Select[Any]:
+    """Per test, the bins of its window's durations that hold its median's and p90's
+    two order statistics (one to four rows per test), with the ranks each holds."""
     b, r = test_day_bins.c, test_results.c
     parts: list[Select[Any]] = [_day_rows(since, b.day, b.test_id, b.bin, b["count"])]
     raw = _raw_results(connection, since)
@@ -505,8 +565,13 @@ def window_bins(connection: Connection, since: datetime | None) -> dict[int, lis
     s = spans.c
     wanted = [(s.total - 1) * q // 100 for q in (50, 90)]
     holds = or_(*(and_(s.first <= rank + 1, s.last >= rank) for rank in wanted))
+    return select(s.test_id, s.first, s.last, s.bin).where(holds)
+
+
+def window_bins(connection: Connection, since: datetime | None) -> dict[int, list[sketch.BinSpan]]:
+    """Per test id, the bins of bins_query."""
     found: dict[int, list[sketch.BinSpan]] = {}
-    for row in connection.execute(select(s.test_id, s.first, s.last, s.bin).where(holds)):
+    for row in connection.execute(bins_query(connection, since)):
         found.setdefault(row.test_id, []).append(
             sketch.BinSpan(int(row.first), int(row.last), int(row.bin))
         )
