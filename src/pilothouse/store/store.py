@@ -145,8 +145,11 @@ class Store:
             stored = reports_io.add_reports(connection, run, items, now)
         new = [report for report in stored if report.new]
         results = sum(report.tests for report in new)
+        # the rollups grow by at most a row per result: that bound stands for their growth
+        rolled = dict.fromkeys(("tests", "test_days", "test_day_bins"), results)
         engines.analyze_if_grown(
-            self.engine, {"test_results": results, "reports": len(new), "runs": len(new)}
+            self.engine,
+            {"test_results": results, "reports": len(new), "runs": len(new)} | rolled,
         )
         return stored
 

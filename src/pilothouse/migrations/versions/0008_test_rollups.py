@@ -75,6 +75,9 @@ def upgrade() -> None:
         driver = connection.connection.driver_connection
         rollups.sqlite_functions(driver)
     rollups.backfill(connection)
+    if connection.dialect.name == "postgresql":  # plan the first reads with statistics
+        for table in ("tests", "test_days", "test_day_bins"):
+            op.execute(f"ANALYZE {table}")
 
 
 def downgrade() -> None:
