@@ -246,6 +246,20 @@ def test_several_reports_in_one_call_roll_up_together(store: Store, store_url: s
     _check_window(store, T0 - timedelta(hours=1))
 
 
+def test_the_database_keys_a_test_as_key_of_test_does(store: Store) -> None:
+    """PostgreSQL computes the key in SQL: the same digest as Python's, for any names."""
+    names = [("pkg.Ç", "test_ü[𝄞-\x1f]", "tests/é.py"), ("", "x" * 100_000, ""), ("a", "", "b")]
+    _ingest(store, _run("k", T0), "k1", [_case(n, "passed", 1.0, c) for c, n, _f in names])
+    with store.engine.connect() as connection:
+        stored = connection.execute(
+            sqlalchemy.select(tests.c.key, tests.c.classname, tests.c.name, tests.c.file)
+        ).all()
+    assert sorted(key for key, *_ in stored) == sorted(
+        key_of_test(c, n, f) for _k, c, n, f in stored
+    )
+    assert len(stored) == 3
+
+
 def test_a_run_given_its_time_later_is_rolled_up_then(store: Store, store_url: str) -> None:
     """A synced run without a creation time, a report into it (not rolled up: no day),
     then a report that gives the run its time: both reports are rolled up."""

@@ -124,6 +124,7 @@ def add_reports(connection: Connection, report_ids: Sequence[int], *, sign: int 
     single = report_ids[0] if len(report_ids) == 1 else None
     _add_days(connection, source, single, created_at, sign)
     _add_bins(connection, source, day_of(created_at), sign)
+    _done_with(connection, source)
 
 
 def _ensure_tests(connection: Connection, report_ids: Sequence[int]) -> None:
@@ -187,6 +188,12 @@ def _rows_of(connection: Connection, report_ids: Sequence[int]) -> Any:
     connection.execute(delete(_ROWS))
     connection.execute(insert(_ROWS).from_select([c.name for c in _ROWS.c], query))
     return _ROWS
+
+
+def _done_with(connection: Connection, source: Any) -> None:
+    """Empty the temporary table (it lives as long as the connection)."""
+    if source is _ROWS:
+        connection.execute(delete(_ROWS))
 
 
 def _counted(outcome: Any, *wanted: str) -> ColumnElement[int]:
@@ -320,6 +327,7 @@ def move_run(connection: Connection, run_id: int, old_created_at: datetime | Non
         source = _rows_of(connection, report_ids)
         _add_days(connection, source, None, old_created_at, -1)
         _add_bins(connection, source, day, -1)
+        _done_with(connection, source)
         connection.execute(
             delete(test_days).where(
                 test_days.c.day == day,
@@ -356,7 +364,7 @@ def _repair_newest(connection: Connection, day: date, report_ids: Sequence[int])
             .join(reports, reports.c.id == r.report_id)
             .join(runs, runs.c.id == reports.c.run_id)
         )
-        .where(_in_day(day), tests.c.id.in_(stale))
+        .where(_in_day(day), r.report_id.in_(_reports_where(_in_day(day))), tests.c.id.in_(stale))
         .subquery()
     )
     found = connection.execute(select(ranked).where(ranked.c.rn == 1)).all()
@@ -371,6 +379,12 @@ def _repair_newest(connection: Connection, day: date, report_ids: Sequence[int])
                 last_outcome=row.outcome,
             )
         )
+
+
+def _reports_where(where: ColumnElement[bool]) -> Select[Any]:
+    """The ids of the reports of the runs *where* holds: naming a window's reports by a
+    subquery makes both planners start from runs.created_at's index (store._in_window)."""
+    return select(reports.c.id).join(runs, runs.c.id == reports.c.run_id).where(where)
 
 
 def _in_day(day: date) -> ColumnElement[bool]:
@@ -423,7 +437,7 @@ def _raw_results(connection: Connection, since: datetime | None) -> Select[Any] 
     if where is None:
         return None
     r = test_results.c
-    window_reports = select(reports.c.id).join(runs, runs.c.id == reports.c.run_id).where(where)
+    window_reports = _reports_where(where)
     return (
         select()
         .select_from(

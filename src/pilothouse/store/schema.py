@@ -177,6 +177,8 @@ test_days = Table(
     Column("last_report", Integer, nullable=False),
     Column("last_ordinal", Integer, nullable=False),
     Column("last_outcome", String(8), nullable=False),
+    # SQLite: the rows in primary-key order, one b-tree (a window's days are one range)
+    sqlite_with_rowid=False,
 )
 
 # The duration histogram of a test's day (analysis/sketch.py): durations per bin.
@@ -187,6 +189,7 @@ test_day_bins = Table(
     Column("test_id", ForeignKey("tests.id", ondelete="CASCADE"), primary_key=True),
     Column("bin", Integer, primary_key=True, autoincrement=False),
     Column("count", Integer, nullable=False),
+    sqlite_with_rowid=False,
 )
 
 # -- GitHub Actions sync (migration 0002) -------------------------------------

@@ -55,6 +55,7 @@ def upgrade() -> None:
             ["test_id"], ["tests.id"], name=op.f("fk_test_days_test_id_tests"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("day", "test_id", name=op.f("pk_test_days")),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "test_day_bins",
@@ -69,6 +70,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("day", "test_id", "bin", name=op.f("pk_test_day_bins")),
+        sqlite_with_rowid=False,
     )
     connection = op.get_bind()
     if connection.dialect.name == "sqlite":  # the engine adds them; a bare connection may not
