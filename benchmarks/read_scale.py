@@ -44,7 +44,7 @@ import sqlalchemy
 
 from pilothouse.analysis.test_stats import summarize_tests
 from pilothouse.store import Store, rollups
-from pilothouse.store.engine import parse_url
+from pilothouse.store.engine import SCHEMA_REVISION, parse_url
 from pilothouse.store.store import _newest_runs, observations_query
 
 DAYS = (60, 308)
@@ -89,9 +89,10 @@ def store_urls(cache: Path, pg: str | None) -> dict[str, dict[int, str]]:
 
 
 def ensure_loaded(backend: str, days: int, url: str, pg: str | None, end: date) -> None:
-    """Load the sample history once; later runs reuse it."""
+    """Load the sample history once; later runs reuse it (upgraded to this schema)."""
     if backend == "sqlite":
         if Path(url.removeprefix("sqlite:///")).exists():
+            upgrade(url)
             return
     else:
         assert pg is not None
@@ -104,6 +105,7 @@ def ensure_loaded(backend: str, days: int, url: str, pg: str | None, end: date) 
             ).first()
             if found:
                 engine.dispose()
+                upgrade(url)
                 return
             connection.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {schema}")
         engine.dispose()
@@ -113,6 +115,16 @@ def ensure_loaded(backend: str, days: int, url: str, pg: str | None, end: date) 
          "--end", end.isoformat()],
         check=True, stdout=subprocess.DEVNULL,
     )  # fmt: skip
+
+
+def upgrade(url: str) -> None:
+    """Bring a store loaded by an older pilothouse to this schema, timed (a migration
+    with a backfill, such as 0008's rollups, takes a while at 2M results)."""
+    if Store.revision(url) == SCHEMA_REVISION:
+        return
+    start = time.perf_counter()
+    Store.upgrade(url)
+    print(f"upgraded {url} to {SCHEMA_REVISION} in {time.perf_counter() - start:.1f} s", flush=True)
 
 
 def explain(url: str, since: datetime) -> None:
