@@ -44,21 +44,21 @@ def _close(estimate: float, exact: float) -> bool:
 def test_sketch_quantile_is_within_alpha_of_the_exact_percentile(
     values: list[float], q: int
 ) -> None:
-    found = sketch.spans((sketch.bin_of(v), 1) for v in values)
+    found = sketch.spans(sketch.Bin.of(v) for v in values)
     assert _close(sketch.quantile(found, len(values), q), percentile(values, q))
 
 
 @given(st.lists(st.lists(durations, min_size=1, max_size=30), min_size=1, max_size=6))
 def test_merged_day_histograms_are_the_histogram_of_all_days(days: list[list[float]]) -> None:
-    per_day = [[(sketch.bin_of(v), 1) for v in day] for day in days]
+    per_day = [[sketch.Bin.of(v) for v in day] for day in days]
     merged = sketch.spans(pair for day in per_day for pair in day)
-    whole = sketch.spans((sketch.bin_of(v), 1) for day in days for v in day)
+    whole = sketch.spans(sketch.Bin.of(v) for day in days for v in day)
     assert merged == whole
 
 
 def test_quantile_needs_only_the_bins_around_its_ranks() -> None:
     values = [float(v) for v in range(1, 101)]
-    found = sketch.spans((sketch.bin_of(v), 1) for v in values)
+    found = sketch.spans(sketch.Bin.of(v) for v in values)
     low, high, _ = sketch.ranks(90, len(values))
     wanted = [s for s in found if s.first <= high and s.last >= low]
     assert sketch.quantile(wanted, 100, 90) == sketch.quantile(found, 100, 90)
@@ -66,10 +66,19 @@ def test_quantile_needs_only_the_bins_around_its_ranks() -> None:
         sketch.quantile(wanted, 100, 50)
 
 
+@given(durations, st.integers(1, 50))
+def test_a_test_that_always_takes_the_same_time_has_exact_quantiles(
+    duration: float, runs: int
+) -> None:
+    found = sketch.spans(sketch.Bin.of(duration) for _ in range(runs))
+    exact = percentile([duration] * runs, 50)
+    assert sketch.quantile(found, runs, 50) == sketch.quantile(found, runs, 90) == exact
+
+
 def test_zero_durations_are_exact_and_bins_are_ordered() -> None:
     assert sketch.bin_value(sketch.bin_of(0.0)) == 0.0
     assert sketch.bin_of(5e-324) > sketch.ZERO_BIN
-    assert sketch.quantile(sketch.spans([(sketch.bin_of(0.0), 3)]), 3, 90) == 0.0
+    assert sketch.quantile(sketch.spans([sketch.Bin(sketch.ZERO_BIN, 3, 0.0, 0.0)]), 3, 90) == 0.0
 
 
 def test_test_key_is_unambiguous() -> None:

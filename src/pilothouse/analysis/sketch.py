@@ -3,8 +3,11 @@
 A positive duration *d* falls in bin ``ceil(log(d) / log(GAMMA))``, which holds the
 durations in ``(GAMMA**(i-1), GAMMA**i]``; the bin's value ``2 * GAMMA**i / (GAMMA + 1)``
 is within ``ALPHA`` relative error of every duration in it. Zero durations have their
-own bin (value 0, exact). Bins of two histograms merge by adding counts, so per-day
-histograms stored at ingest add up to any window's.
+own bin (value 0, exact). A bin also keeps the least and greatest duration it got, and
+its value is clamped to them: exact when they are equal (a test that always takes the
+same time), and still within ALPHA of every duration between them. Bins of two
+histograms merge by adding counts (least of the lows, greatest of the highs), so
+per-day histograms stored at ingest add up to any window's.
 
 A quantile is read the way ``test_stats.percentile`` computes it exactly (linear
 interpolation between the two order statistics around rank ``(n - 1) * q / 100``),
@@ -49,11 +52,31 @@ def bin_value(index: int) -> float:
 
 
 class BinSpan(NamedTuple):
-    """One bin of a sorted histogram: the 0-based ranks first..last it holds."""
+    """One bin of a sorted histogram: the 0-based ranks first..last it holds, and the
+    least and greatest duration put in it (bounds: never inside the bin's values)."""
 
     first: int
     last: int
     bin: int
+    low: float
+    high: float
+
+    def value(self) -> float:
+        """The bin's value, clamped to the durations it got."""
+        return min(max(bin_value(self.bin), self.low), self.high)
+
+
+class Bin(NamedTuple):
+    """A histogram bin as stored: its index, count (n), least and greatest duration."""
+
+    bin: int
+    n: int
+    low: float
+    high: float
+
+    @classmethod
+    def of(cls, duration: float) -> Bin:
+        return cls(bin_of(duration), 1, duration, duration)
 
 
 def ranks(q: float, total: int) -> tuple[int, int, float]:
@@ -68,24 +91,29 @@ def ranks(q: float, total: int) -> tuple[int, int, float]:
     return low, min(low + 1, total - 1), rank - low
 
 
-def spans(counts: Iterable[tuple[int, int]]) -> list[BinSpan]:
-    """The ranks each (bin, count) holds once sorted by bin (counts merged by bin)."""
-    merged: dict[int, int] = {}
-    for index, count in counts:
-        merged[index] = merged.get(index, 0) + count
+def spans(bins: Iterable[Bin]) -> list[BinSpan]:
+    """The ranks each bin holds once sorted by bin (bins of one index merged)."""
+    merged: dict[int, Bin] = {}
+    for item in bins:
+        seen = merged.get(item.bin)
+        if seen is not None:
+            item = Bin(item.bin, seen.n + item.n, min(seen.low, item.low),
+                       max(seen.high, item.high))  # fmt: skip
+        merged[item.bin] = item
     found: list[BinSpan] = []
     first = 0
     for index in sorted(merged):
-        if merged[index] > 0:
-            found.append(BinSpan(first, first + merged[index] - 1, index))
-            first += merged[index]
+        item = merged[index]
+        if item.n > 0:
+            found.append(BinSpan(first, first + item.n - 1, index, item.low, item.high))
+            first += item.n
     return found
 
 
 def _value_at(found: Iterable[BinSpan], rank: int) -> float:
     for span in found:
         if span.first <= rank <= span.last:
-            return bin_value(span.bin)
+            return span.value()
     raise ValueError(f"no bin holds rank {rank}")
 
 
@@ -95,7 +123,7 @@ def quantile(found: list[BinSpan], total: int, q: float) -> float:
     *found* needs only the bins holding the two ranks around the percentile (the
     store sends just those).
 
-    >>> round(quantile(spans([(bin_of(1.0), 1), (bin_of(2.0), 1)]), 2, 50), 1)
+    >>> quantile(spans([Bin.of(1.0), Bin.of(2.0)]), 2, 50)
     1.5
     """
     if total <= 0:

@@ -296,18 +296,32 @@ def _day_updates(statement: Any, sign: int) -> dict[str, Any]:
 def _add_bins(connection: Connection, source: Any, day: date, sign: int) -> None:
     b = source.c
     rows = (
-        select(b.test_id, literal(day, test_day_bins.c.day.type), b.bin, sign * func.count())
+        select(
+            b.test_id,
+            literal(day, test_day_bins.c.day.type),
+            b.bin,
+            sign * func.count(),
+            func.min(b.duration),
+            func.max(b.duration),
+        )  # fmt: skip
         .where(b.bin.is_not(None))
         .group_by(b.test_id, b.bin)
         .order_by(b.test_id, b.bin)
     )
     statement = _insert(connection, test_day_bins).from_select(
-        ["test_id", "day", "bin", "count"], rows
+        ["test_id", "day", "bin", "count", "low", "high"], rows
     )
+    old, new = test_day_bins.c, statement.excluded
+    # taking durations out leaves the bounds as they were: still bounds
+    least, greatest = (func.least, func.greatest) if _postgres(connection) else (func.min, func.max)
     connection.execute(
         statement.on_conflict_do_update(
             index_elements=["day", "test_id", "bin"],
-            set_={"count": test_day_bins.c["count"] + statement.excluded["count"]},
+            set_={
+                "count": old["count"] + new["count"],
+                "low": least(old.low, new.low),
+                "high": greatest(old.high, new.high),
+            },
         )
     )
 
@@ -556,30 +570,39 @@ def bins_query(connection: Connection, since: datetime | None) -> Select[Any]:
     """Per test, the bins of its window's durations that hold its median's and p90's
     two order statistics (one to four rows per test), with the ranks each holds."""
     b, r = test_day_bins.c, test_results.c
-    parts: list[Select[Any]] = [_day_rows(since, b.day, b.test_id, b.bin, b["count"])]
+    parts: list[Select[Any]] = [
+        _day_rows(since, b.day, b.test_id, b.bin, b["count"], b.low, b.high)
+    ]
     raw = _raw_results(connection, since)
     if raw is not None:
         parts.append(
-            raw.with_only_columns(tests.c.id, _bin_of(connection, r.duration), literal(1)).where(
-                _timed(r.outcome, r.duration)
-            )
+            raw.with_only_columns(
+                tests.c.id, _bin_of(connection, r.duration), literal(1), r.duration, r.duration
+            ).where(_timed(r.outcome, r.duration))
         )
     both = union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
+    c = both.c
     merged = (
-        select(both.c.test_id, both.c.bin, func.sum(both.c["count"]).label("n"))
-        .group_by(both.c.test_id, both.c.bin)
+        select(
+            c.test_id,
+            c.bin,
+            func.sum(c["count"]).label("n"),
+            func.min(c.low).label("low"),
+            func.max(c.high).label("high"),
+        )  # fmt: skip
+        .group_by(c.test_id, c.bin)
         .subquery()
     )
     m = merged.c
     # PostgreSQL sums bigints as numeric: back to integers, for integer division
     upto = cast(func.sum(m.n).over(partition_by=m.test_id, order_by=m.bin), BigInteger)
     total = cast(func.sum(m.n).over(partition_by=m.test_id), BigInteger)
-    spans = select(m.test_id, m.bin, (upto - m.n).label("first"), (upto - 1).label("last"),
-                   total.label("total")).subquery()  # fmt: skip
+    spans = select(m.test_id, m.bin, m.low, m.high, (upto - m.n).label("first"),
+                   (upto - 1).label("last"), total.label("total")).subquery()  # fmt: skip
     s = spans.c
     wanted = [(s.total - 1) * q // 100 for q in (50, 90)]
     holds = or_(*(and_(s.first <= rank + 1, s.last >= rank) for rank in wanted))
-    return select(s.test_id, s.first, s.last, s.bin).where(holds)
+    return select(s.test_id, s.first, s.last, s.bin, s.low, s.high).where(holds)
 
 
 def window_bins(connection: Connection, since: datetime | None) -> dict[int, list[sketch.BinSpan]]:
@@ -587,6 +610,8 @@ def window_bins(connection: Connection, since: datetime | None) -> dict[int, lis
     found: dict[int, list[sketch.BinSpan]] = {}
     for row in connection.execute(bins_query(connection, since)):
         found.setdefault(row.test_id, []).append(
-            sketch.BinSpan(int(row.first), int(row.last), int(row.bin))
+            sketch.BinSpan(
+                int(row.first), int(row.last), int(row.bin), float(row.low), float(row.high)
+            )
         )
     return found

@@ -189,6 +189,9 @@ test_day_bins = Table(
     Column("test_id", ForeignKey("tests.id", ondelete="CASCADE"), primary_key=True),
     Column("bin", Integer, primary_key=True, autoincrement=False),
     Column("count", Integer, nullable=False),
+    # the least and greatest duration the bin got: its value is clamped to them
+    Column("low", Float, nullable=False),
+    Column("high", Float, nullable=False),
     sqlite_with_rowid=False,
 )
 

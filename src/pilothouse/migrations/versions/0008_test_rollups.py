@@ -63,6 +63,8 @@ def upgrade() -> None:
         sa.Column("test_id", sa.Integer(), nullable=False),
         sa.Column("bin", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("count", sa.Integer(), nullable=False),
+        sa.Column("low", sa.Float(), nullable=False),
+        sa.Column("high", sa.Float(), nullable=False),
         sa.ForeignKeyConstraint(
             ["test_id"],
             ["tests.id"],
