@@ -12,10 +12,16 @@ child process, whole-process (interpreter start-up included), --repeat times:
 
 For each it prints the median wall time on each store, the growth ratio (2M / 0.4M)
 and the peak RSS of the child (``os.wait4``), then the query plans (EXPLAIN) of the
-window read, of ``runs --limit`` and of ``flaky``'s reads. Goal (informational, the
-script exits 0 either way): peak RSS independent of the history for every command, and
-growth <= 1.5x for every command but ``flaky``, whose time grows with its window by
-definition (it reads every result of it, in SQL).
+window read (``shard``), of the rollup reads (``tests``, ``report``: per-test sums and
+quantile bins, store/rollups.py), of ``runs --limit`` and of ``flaky``'s reads. Goal
+(informational, the script exits 0 either way): peak RSS independent of the history for
+every command, and growth <= 1.5x for every command but ``flaky``, whose time grows with
+its window by definition (it reads every result of it, in SQL).
+
+Then, in this process, what a dashboard route would pay: ``Store.test_stats`` over the
+30-day window on the 2M store (goal 300 ms), beside the same statistics computed from
+every raw result of the window (``summarize_tests(test_observations)``, the read before
+the rollups), alternating, median of --repeat.
 
 Run from the project root (the 308-day store takes several minutes to load once)::
 
@@ -31,18 +37,20 @@ import statistics
 import subprocess
 import sys
 import time
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy
 
-from pilothouse.store import history
-from pilothouse.store.engine import parse_url
+from pilothouse.analysis.test_stats import summarize_tests
+from pilothouse.store import Store, history, rollups
+from pilothouse.store.engine import SCHEMA_REVISION, parse_url
 from pilothouse.store.store import _newest_runs, observations_query
 
 DAYS = (60, 308)
 GROWTH_GOAL = 1.5
+ROUTE_GOAL_SECONDS = 0.3
 
 
 def commands(since: str) -> dict[str, list[str]]:
@@ -85,9 +93,10 @@ def ensure_loaded(
     backend: str, days: int, url: str, pg: str | None, end: date, *, schema: str | None = None
 ) -> None:
     """Load the sample history once (PostgreSQL: into *schema*, by default
-    read_scale_DAYS); later runs reuse it."""
+    read_scale_DAYS); later runs reuse it (upgraded to this schema)."""
     if backend == "sqlite":
         if Path(url.removeprefix("sqlite:///")).exists():
+            upgrade(url)
             return
     else:
         assert pg is not None
@@ -100,6 +109,7 @@ def ensure_loaded(
             ).first()
             if found:
                 engine.dispose()
+                upgrade(url)
                 return
             connection.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {schema}")
         engine.dispose()
@@ -111,20 +121,33 @@ def ensure_loaded(
     )  # fmt: skip
 
 
+def upgrade(url: str) -> None:
+    """Bring a store loaded by an older pilothouse to this schema, timed (a migration
+    with a backfill, such as 0008's rollups, takes a while at 2M results)."""
+    if Store.revision(url) == SCHEMA_REVISION:
+        return
+    start = time.perf_counter()
+    Store.upgrade(url)
+    print(f"upgraded {url} to {SCHEMA_REVISION} in {time.perf_counter() - start:.1f} s", flush=True)
+
+
 def explain(url: str, since: datetime) -> None:
     """Print the plans of the window read, of the runs choice and of flaky's reads."""
     engine = sqlalchemy.create_engine(parse_url(url))
     prefix = "EXPLAIN QUERY PLAN" if engine.dialect.name == "sqlite" else "EXPLAIN"
-    queries = {
-        "window read (tests, report, shard)": observations_query(since),
-        "runs --limit 20 (chosen runs)": sqlalchemy.select(_newest_runs(20, None)),
-        "flaky: counts per run and suite": history.tallies_query(since),
-        "flaky: tests that failed or retried": history.failing_query(since, [1, 2]),
-        "flaky: tests named": history.named_query(since, ["a", "b"]),
-        "flaky: their histories": history.histories_query(since, [("a", "b", "c")] * 2),
-        "flaky: outage messages": history.messages_query([1, 2]),
-    }
+    aware = since.replace(tzinfo=UTC)
     with engine.connect() as connection:
+        queries = {
+            "window read (shard)": observations_query(since),
+            "rollup sums (tests, report)": rollups.totals_query(connection, aware),
+            "rollup quantile bins (tests, report)": rollups.bins_query(connection, aware),
+            "runs --limit 20 (chosen runs)": sqlalchemy.select(_newest_runs(20, None)),
+            "flaky: counts per run and suite": history.tallies_query(since),
+            "flaky: tests that failed or retried": history.failing_query(since, [1, 2]),
+            "flaky: tests named": history.named_query(since, ["a", "b"]),
+            "flaky: their histories": history.histories_query(since, [("a", "b", "c")] * 2),
+            "flaky: outage messages": history.messages_query([1, 2]),
+        }
         for title, query in queries.items():
             compiled = query.compile(engine, compile_kwargs={"render_postcompile": True})
             values = {k: str(v) for k, v in compiled.params.items()}  # plain text: both cast
@@ -177,7 +200,29 @@ def main() -> int:
         for days in DAYS:
             print(f"EXPLAIN on the {days}-day store ({backend}):")
             explain(urls[days], since)
+        route_read(urls[DAYS[-1]], since.replace(tzinfo=UTC), options.repeat)
     return 0
+
+
+def route_read(url: str, since: datetime, repeat: int) -> None:
+    """In process, the `tests` read a dashboard route makes, from the rollups and
+    from the raw results, alternating."""
+    rolled, raw = [], []
+    with Store.open(url) as store:
+        for _ in range(repeat):
+            start = time.perf_counter()
+            stats = store.test_stats(since=since)
+            rolled.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            exact = summarize_tests(store.test_observations(since=since))
+            raw.append(time.perf_counter() - start)
+    fast, slow = statistics.median(rolled), statistics.median(raw)
+    met = "met" if fast <= ROUTE_GOAL_SECONDS else "MISSED"
+    print(
+        f"in-process tests read, {DAYS[-1]}-day store, median of {repeat}: rollups {fast:.3f} s"
+        f" ({len(stats)} tests), raw results {slow:.3f} s ({len(exact)} tests),"
+        f" {slow / fast:.1f}x faster; goal <= {ROUTE_GOAL_SECONDS} s {met}"
+    )
 
 
 if __name__ == "__main__":

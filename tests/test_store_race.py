@@ -35,6 +35,7 @@ from pilothouse.store import github as gh
 
 from .conftest import DATA, FIXED_NOW, JUNIT
 from .racer import Result, race
+from .test_rollups import assert_rollups_exact
 from .test_store_github import REPO, _attempt, _job
 
 PULSAR = JUNIT / "test-reporter" / "external__java__pulsar-test-report.xml"
@@ -77,6 +78,7 @@ def test_ingests_into_a_new_store_at_once_all_succeed(store_url: str, tmp_path: 
     counts = _counts(store_url)
     assert (counts["repositories"], counts["runs"], counts["reports"]) == (1, WRITERS, WRITERS)
     assert counts["test_results"] == WRITERS * tests
+    assert_rollups_exact(store_url)
 
 
 def test_matrix_jobs_of_one_run_report_at_once(store_url: str, tmp_path: Path) -> None:
@@ -92,6 +94,7 @@ def test_matrix_jobs_of_one_run_report_at_once(store_url: str, tmp_path: Path) -
     counts = _counts(store_url)
     assert (counts["runs"], counts["jobs"], counts["reports"]) == (1, WRITERS, WRITERS)
     assert counts["test_results"] == sum(_expected_tests(path) for path in MATRIX)
+    assert_rollups_exact(store_url)
 
 
 def test_one_report_ingested_at_once_is_stored_once(store_url: str, tmp_path: Path) -> None:
@@ -106,6 +109,7 @@ def test_one_report_ingested_at_once_is_stored_once(store_url: str, tmp_path: Pa
     counts = _counts(store_url)
     assert (counts["runs"], counts["jobs"], counts["reports"]) == (1, 1, 1)
     assert counts["test_results"] == tests
+    assert_rollups_exact(store_url)
 
 
 def test_one_cost_export_ingested_at_once_is_stored_once(store_url: str, tmp_path: Path) -> None:
@@ -199,6 +203,7 @@ def test_a_sync_storing_a_run_waits_for_a_report_going_into_it(
     assert [job.name for job in run.jobs] == ["test (ubuntu)"]  # both reports adopted
     assert run.conclusion == "success"  # a synced run keeps GitHub's conclusion
     assert (run.tests, run.failed) == (2, int(outcome == "failed"))
+    assert_rollups_exact(store_url)  # the sync moved the run to GitHub's time
 
 
 # -- GitHub sync writes of one repository at once -------------------------------------

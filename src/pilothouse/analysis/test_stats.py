@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
+from pilothouse.analysis import sketch
 from pilothouse.model import Outcome, TestObservation
 
 
@@ -98,7 +100,10 @@ def summarize_tests(observations: Iterable[TestObservation]) -> list[TestStats]:
         if obs.duration is not None and obs.outcome != "skipped":
             item.durations.append(obs.duration)
         item.last_outcome, item.last_seen = obs.outcome, obs.created_at
-    stats = [_finish(key, item) for key, item in acc.items()]
+    return _slowest_first([_finish(key, item) for key, item in acc.items()])
+
+
+def _slowest_first(stats: list[TestStats]) -> list[TestStats]:
     stats.sort(
         key=lambda s: (
             -(s.median_seconds or 0.0),
@@ -109,6 +114,51 @@ def summarize_tests(observations: Iterable[TestObservation]) -> list[TestStats]:
         )
     )
     return stats
+
+
+class WindowTotals(NamedTuple):
+    """One test's results over a window, summed by the store (see store.rollups)."""
+
+    test_id: int
+    classname: str
+    name: str
+    file: str
+    passed: int
+    failures: int
+    skipped: int
+    timed: int  # results with a duration that were not skipped
+    duration_sum: float
+    last_outcome: Outcome
+    last_seen: datetime | None
+
+
+def summarize_totals(
+    totals: Iterable[WindowTotals], bins: Mapping[int, list[sketch.BinSpan]]
+) -> list[TestStats]:
+    """summarize_tests from per-test sums and duration histograms (by test id), for
+    stores too large to stream: counts, pass rate, mean and last outcome are exact;
+    median and p90 within sketch.ALPHA relative error of the exact ones."""
+    return _slowest_first([_from_totals(item, bins.get(item.test_id, [])) for item in totals])
+
+
+def _from_totals(item: WindowTotals, spans: list[sketch.BinSpan]) -> TestStats:
+    executed = item.passed + item.failures
+    timed = item.timed
+    return TestStats(
+        classname=item.classname,
+        name=item.name,
+        file=item.file,
+        runs=executed + item.skipped,
+        passed=item.passed,
+        failures=item.failures,
+        skipped=item.skipped,
+        pass_rate=item.passed / executed if executed else None,
+        mean_seconds=item.duration_sum / timed if timed else None,
+        median_seconds=sketch.quantile(spans, timed, 50) if timed else None,
+        p90_seconds=sketch.quantile(spans, timed, 90) if timed else None,
+        last_outcome=item.last_outcome,
+        last_seen=item.last_seen,
+    )
 
 
 def _finish(key: tuple[str, str, str], item: _Acc) -> TestStats:

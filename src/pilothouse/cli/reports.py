@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from pilothouse.analysis.test_stats import TestStats, failing_tests, summarize_tests
+from pilothouse.analysis.test_stats import TestStats, failing_tests
 from pilothouse.cli.output import (
     Col,
     fitted_table,
@@ -112,7 +112,7 @@ def tests(
         state.now(), days=window_days, since=since, default_days=DEFAULT_WINDOW_DAYS
     )
     with state.open_store() as store:
-        stats = summarize_tests(store.test_observations(since=window.since))
+        stats = store.test_stats(since=window.since)
         note = None if stats else results_note(store, window)
     shown = stats if limit is None else stats[:limit]
     title = f"{len(stats)} tests {window.label}, slowest first"
@@ -254,7 +254,7 @@ def report(
     with state.open_store() as store:
         counts = store.counts()
         run_count = store.run_count()
-        stats = summarize_tests(store.test_observations(since=window.since))
+        stats = store.test_stats(since=window.since)
         recent = store.list_runs(limit=shown, since=window.since)
         note = None if stats or recent else results_note(store, window)
     failing = failing_tests(stats)

@@ -24,6 +24,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from pilothouse.errors import StoreError, StoreMissing
+from pilothouse.store import rollups
 from pilothouse.store.schema import metadata
 
 if TYPE_CHECKING:
@@ -87,6 +88,7 @@ def _sqlite_engine(url: URL, *, create: bool) -> Engine:
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
+        rollups.sqlite_functions(dbapi_connection)
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:

@@ -22,7 +22,7 @@ from pilothouse.model import (
     RunAttempt,
     WorkflowRecord,
 )
-from pilothouse.store import keyed
+from pilothouse.store import keyed, rollups
 from pilothouse.store.schema import (
     artifacts,
     cache_usage,
@@ -148,11 +148,15 @@ def store_run(
     assert repo_id is not None
     run_ids: dict[int, int] = {}
     new_runs = new_jobs = new_steps = 0
+    dated = _run_times(connection, repo_id, {attempt.run_key for attempt in attempts})
     for attempt in attempts:
         run_ids[attempt.attempt], inserted = keyed.ensure_id(
             connection, runs, _run_values(repo_id, attempt), RUN_KEY, update_existing=True
         )
         new_runs += inserted
+        stored_id = run_ids[attempt.attempt]
+        if not inserted and dated.get(stored_id) != attempt.created_at:
+            rollups.move_run(connection, stored_id, dated.get(stored_id))
     known = _known_jobs(connection, list(run_ids.values()))
     for job in job_records:
         run_id = run_ids.get(job.attempt)
@@ -172,6 +176,17 @@ def store_run(
     for run_id in run_ids.values():
         _adopt_junit_jobs(connection, run_id)
     return Added(new_runs, new_jobs, new_steps)
+
+
+def _run_times(
+    connection: Connection, repo_id: int, run_keys: set[str]
+) -> dict[int, datetime | None]:
+    """When the stored attempts of these runs were created, by id: a sync that
+    changes it moves their test results to another day (store.rollups)."""
+    query = select(runs.c.id, runs.c.created_at).where(
+        runs.c.repository_id == repo_id, runs.c.run_key.in_(sorted(run_keys))
+    )
+    return {row.id: row.created_at for row in connection.execute(query)}
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, func, insert, literal, select, update
 
 from pilothouse.model import RunInfo, TestCase
 from pilothouse.store import github as gh
-from pilothouse.store import keyed
+from pilothouse.store import keyed, rollups
 from pilothouse.store.columns import check_text
 from pilothouse.store.schema import jobs, reports, runs, test_results, test_retries
 
@@ -38,6 +38,7 @@ class StoredReport:
 
     new: bool
     outcomes: Counter[str]
+    report_id: int | None = None
 
     @property
     def tests(self) -> int:
@@ -55,8 +56,9 @@ def add_reports(
     """
     run_id, job_id, missing = open_run(connection, run, now)
     stored = [_add_report(connection, run_id, job_id, item, now) for item in items]
-    if missing:
-        fill_run(connection, run_id, missing)
+    dated = fill_run(connection, run_id, missing) if missing else False
+    if not dated:  # a run dated just now had all its reports rolled up by fill_run
+        rollups.add_reports(connection, [r.report_id for r in stored if r.report_id is not None])
     if any(r.new and (r.outcomes["failed"] or r.outcomes["error"]) for r in stored):
         _mark_failed(connection, run_id, job_id)
     return stored
@@ -104,10 +106,26 @@ def _ensure_run(connection: Connection, run: RunInfo, now: datetime) -> tuple[in
     return run_id, {k: v for k, v in given.items() if row[k] is None}
 
 
-def fill_run(connection: Connection, run_id: int, missing: dict[str, Any]) -> None:
-    """Give the run the fields it lacked, unless a concurrent writer did meanwhile."""
+def fill_run(connection: Connection, run_id: int, missing: dict[str, Any]) -> bool:
+    """Give the run the fields it lacked, unless a concurrent writer did meanwhile;
+    whether this gave it its created_at (its reports are then rolled up: they had no
+    day until now)."""
     values = {k: func.coalesce(runs.c[k], literal(v, runs.c[k].type)) for k, v in missing.items()}
-    connection.execute(update(runs).where(runs.c.id == run_id).values(**values))
+    dated = False
+    if "created_at" in values:
+        dated = bool(
+            connection.execute(
+                update(runs)
+                .where(runs.c.id == run_id, runs.c.created_at.is_(None))
+                .values(created_at=missing["created_at"])
+            ).rowcount
+        )
+        del values["created_at"]
+    if values:
+        connection.execute(update(runs).where(runs.c.id == run_id).values(**values))
+    if dated:  # the run had no time: its reports are rolled up only now
+        rollups.move_run(connection, run_id, None)
+    return dated
 
 
 def _ensure_job(connection: Connection, run_id: int, run: RunInfo) -> int:
@@ -251,7 +269,7 @@ def _add_report(
     connection.execute(
         update(reports).where(reports.c.id == report_id).values(tests=tests, failed=failed)
     )
-    return StoredReport(True, outcomes)
+    return StoredReport(True, outcomes, report_id)
 
 
 def _mark_failed(connection: Connection, run_id: int, job_id: int | None) -> None:

@@ -147,6 +147,56 @@ test_retries = Table(
     Column("duration", Float),
 )
 
+# -- per-test rollups (migration 0008) -----------------------------------------
+
+# One row per test (classname, name, file), keyed by a digest of the three
+# (store.rollups.key_of_test): PostgreSQL cannot put 100 KB names in a btree.
+tests = Table(
+    "tests",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("key", Key(64, "test key"), nullable=False),
+    Column("classname", Name("classname"), nullable=False),
+    Column("name", Name("test name"), nullable=False),
+    Column("file", Name("test file"), nullable=False),
+    UniqueConstraint("key"),
+)
+
+# A test's results of one UTC day (of its runs' created_at), kept at ingest
+# (store.rollups): counts, durations, and the newest result of the day by
+# (created_at, report id, ordinal). `failed` counts failed and errored results.
+test_days = Table(
+    "test_days",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("test_id", ForeignKey("tests.id", ondelete="CASCADE"), primary_key=True),
+    Column("passed", Integer, nullable=False),
+    Column("failed", Integer, nullable=False),
+    Column("skipped", Integer, nullable=False),
+    Column("timed", Integer, nullable=False),
+    Column("duration_sum", Float, nullable=False),
+    Column("last_seen", UTCDateTime, nullable=False),
+    Column("last_report", Integer, nullable=False),
+    Column("last_ordinal", Integer, nullable=False),
+    Column("last_outcome", String(8), nullable=False),
+    # SQLite: the rows in primary-key order, one b-tree (a window's days are one range)
+    sqlite_with_rowid=False,
+)
+
+# The duration histogram of a test's day (analysis/sketch.py): durations per bin.
+test_day_bins = Table(
+    "test_day_bins",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("test_id", ForeignKey("tests.id", ondelete="CASCADE"), primary_key=True),
+    Column("bin", Integer, primary_key=True, autoincrement=False),
+    Column("count", Integer, nullable=False),
+    # the least and greatest duration the bin got: its value is clamped to them
+    Column("low", Float, nullable=False),
+    Column("high", Float, nullable=False),
+    sqlite_with_rowid=False,
+)
+
 # -- GitHub Actions sync (migration 0002) -------------------------------------
 
 workflows = Table(

@@ -39,7 +39,7 @@ from pilothouse.model import (
     WorkflowRecord,
 )
 from pilothouse.store import cargo as cargo_io
-from pilothouse.store import costs, history
+from pilothouse.store import costs, history, rollups
 from pilothouse.store import engine as engines
 from pilothouse.store import github as gh
 from pilothouse.store import reports as reports_io
@@ -61,6 +61,7 @@ from pilothouse.store.schema import (
 
 if TYPE_CHECKING:  # the analysis layer is not imported by every writer
     from pilothouse.analysis.cost_forecast import DailySpend
+    from pilothouse.analysis.test_stats import TestStats
 
 
 class Store:
@@ -157,8 +158,11 @@ class Store:
             stored = reports_io.add_reports(connection, run, items, now)
         new = [report for report in stored if report.new]
         results = sum(report.tests for report in new)
+        # the rollups grow by at most a row per result: that bound stands for their growth
+        rolled = dict.fromkeys(("tests", "test_days", "test_day_bins"), results)
         engines.analyze_if_grown(
-            self.engine, {"test_results": results, "reports": len(new), "runs": len(new)}
+            self.engine,
+            {"test_results": results, "reports": len(new), "runs": len(new)} | rolled,
         )
         return stored
 
@@ -355,6 +359,23 @@ class Store:
         with self._reading() as connection:
             first, last = connection.execute(query).one()
         return None if first is None or last is None else (first, last)
+
+    def test_stats(self, *, since: datetime | None = None) -> list[TestStats]:
+        """Per-test statistics of the results of runs created since *since*, slowest
+        first, from the per-day rollups (store.rollups) plus the raw results of the
+        window's partial first day: counts, pass rate, mean and last outcome exactly as
+        summarize_tests computes them over every result, median and p90 within
+        sketch.ALPHA relative error. Python sees a row per test, never one per result.
+        """
+        with self._reading() as connection:
+            if connection.dialect.name == "postgresql":  # both reads see one snapshot
+                connection.execution_options(isolation_level="REPEATABLE READ")
+            with connection.begin():
+                totals = list(rollups.window_totals(connection, since))
+                bins = rollups.window_bins(connection, since)
+        from pilothouse.analysis.test_stats import summarize_totals
+
+        return summarize_totals(totals, bins)
 
     def test_observations(self, *, since: datetime | None = None) -> Iterator[TestObservation]:
         """Every stored test result (of runs created since *since*) with its run's time,
