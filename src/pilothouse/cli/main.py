@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 
 from pilothouse import __version__
-from pilothouse.cli import cost, db, flaky, ingest, reports, sample, settings, shard
+from pilothouse.cli import cache, cost, db, flaky, ingest, reports, sample, settings, shard
 from pilothouse.cli.state import State, World
 from pilothouse.config import load_config
 from pilothouse.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, PilothouseError, printable
@@ -40,6 +40,7 @@ app.command("report")(reports.report)
 app.command("sample")(sample.sample)
 app.command("shard")(shard.shard)
 app.command("config")(settings.show)
+app.command("cache")(cache.cache)
 
 
 def _version(value: bool) -> None:
