@@ -52,10 +52,17 @@ class LogFile:
             raise InputError(f"{self.path}: cannot read: {exc.strerror or exc}") from None
 
 
-def stream_input(source: str, stream: IO[bytes], digest: str, size: int) -> LogInput:
-    """A log already downloaded (a spooled file), as LogInput."""
+def spooled_input(source: str, stream: IO[bytes]) -> LogInput:
+    """A log already downloaded (a spooled file), hashed from its start, as LogInput."""
+    digest = hashlib.sha256()
+    size = 0
+    stream.seek(0)
+    while chunk := stream.read(_CHUNK):
+        digest.update(chunk)
+        size += len(chunk)
+    stream.seek(0)
     stats = LogStats()
-    return LogInput(source, digest, size, read_log(stream, stats), stats)
+    return LogInput(source, digest.hexdigest(), size, read_log(stream, stats), stats)
 
 
 @dataclass(frozen=True, slots=True)

@@ -216,6 +216,12 @@ def github_actions(
     max_wait: Annotated[
         float, typer.Option(min=0, help="Most seconds to spend waiting on rate limits.")
     ] = 900.0,
+    logs: Annotated[
+        bool,
+        typer.Option(
+            "--logs", help="Also read each new job's log for its cache lines (a request per job)."
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print what was added as JSON.")] = False,
 ) -> None:
     """Sync GitHub Actions runs, attempts, jobs, steps, artifacts and workflows.
@@ -263,17 +269,24 @@ def github_actions(
                 workflow=workflow,
                 now=state.now(),
                 progress=advance,
+                logs=logs,
             )
     if as_json:
-        print_json(counts.as_dict())
+        extra = {"logs": counts.logs, "logs_expired": counts.logs_expired,
+                 "cache_events": counts.cache_events} if logs else {}  # fmt: skip
+        print_json({**counts.as_dict(), **extra})
         return
-    stdout_console(state.env).print(
-        Text(
-            f"{repo}: {counts.runs} run attempts, {counts.jobs} jobs, {counts.steps} steps, "
-            f"{counts.artifacts} artifacts added; {counts.unchanged} runs unchanged; "
-            f"{counts.requests} API requests"
-        )
+    line = (
+        f"{repo}: {counts.runs} run attempts, {counts.jobs} jobs, {counts.steps} steps, "
+        f"{counts.artifacts} artifacts added; {counts.unchanged} runs unchanged; "
+        f"{counts.requests} API requests"
     )
+    if logs:
+        line += (
+            f"; {counts.logs} job logs read ({counts.cache_events} cache events), "
+            f"{counts.logs_expired} expired"
+        )
+    stdout_console(state.env).print(Text(line))
 
 
 @app.command("cost")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import itertools
 from datetime import date
 from typing import Annotated, Any
@@ -13,10 +14,12 @@ from pilothouse import sample as samples
 from pilothouse.cli.output import print_json, progress_bar, stdout_console
 from pilothouse.cli.state import State, state_of
 from pilothouse.ingest import ingest_reports
-from pilothouse.model import IngestCounts
+from pilothouse.ingest_logs import spooled_input
+from pilothouse.model import IngestCounts, RunInfo
 from pilothouse.sample_costs import write_sample_costs
 from pilothouse.sources.costs import iter_cost_file, price_book_from_config
 from pilothouse.store import Store
+from pilothouse.store.cache import LogInput
 
 
 def _add(total: IngestCounts, more: IngestCounts) -> IngestCounts:
@@ -50,14 +53,18 @@ def sample(
     progress = progress_bar(state.env, quiet=as_json)
     with state.open_store(create=True) as store, progress:
         task = progress.add_task("loading sample history", total=days)
+        logs: list[tuple[RunInfo, LogInput]] = []
         for batch in samples.generate(days=days, end=last_day, seed=seed):
             total = _add(total, ingest_reports(store, batch.reports, batch.run, now=state.now()))
+            logs += _job_logs(batch.run, seed)
             runs.add((batch.run.run_key, batch.run.attempt))
             if batch.run.created_at:
                 elapsed = days - (last_day - batch.run.created_at.date()).days
                 progress.update(task, completed=elapsed)
         new_costs, known_costs = _load_costs(store, state, days=days, end=last_day, seed=seed)
-    result = {"runs": len(runs), **total.as_dict(), "cost_lines": new_costs + known_costs}
+        cache_events = sum(s.events for s in store.add_job_logs(logs, now=state.now()))
+    result = {"runs": len(runs), **total.as_dict(), "cost_lines": new_costs + known_costs,
+              "job_logs": len(logs), "cache_events": cache_events}  # fmt: skip
     if as_json:
         print_json(result)
         return
@@ -66,9 +73,19 @@ def sample(
             f"Sample history: {len(runs)} run attempts, {total.files} reports, "
             f"{total.tests} test results ({total.failed} failed, "
             f"{total.duplicates} already stored); {new_costs + known_costs} cost lines "
-            f"({known_costs} already stored)"
+            f"({known_costs} already stored); {len(logs)} job logs ({cache_events} new cache "
+            "events)"
         )
     )
+
+
+def _job_logs(run: RunInfo, seed: int) -> list[tuple[RunInfo, LogInput]]:
+    """The sample job's log, read by the same reader as `ingest logs` (none for most jobs)."""
+    data = samples.job_log(run, seed)
+    if data is None:
+        return []
+    source = f"sample/{run.workflow}/{run.run_key}/{run.attempt}/{run.job}.log"
+    return [(run, spooled_input(source, io.BytesIO(data)))]
 
 
 def _load_costs(store: Store, state: State, *, days: int, end: date, seed: int) -> tuple[int, int]:
