@@ -56,7 +56,7 @@ from typing import IO, Any, NamedTuple
 
 from pilothouse.model import CacheEvent, CacheKind
 
-MAX_LINE_BYTES = 1 << 20  # longer lines are cut: no cache message is that long
+MAX_LINE_BYTES = 1 << 18  # longer lines are cut: no cache message is that long
 _PENDING_LIMIT = 64  # restores awaiting their post step, at most
 
 _TIMESTAMP = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z) ?")
@@ -506,6 +506,8 @@ def _split(raw: str) -> tuple[str | None, str]:
     if "\x1b" in message:
         message = _ANSI.sub("", message)
     message = _PREFIX.sub("", message)
+    if "\x00" in message:  # the store refuses NUL in text; a log's NUL is just noise
+        message = message.replace("\x00", "\ufffd")
     return (stamp[1] if stamp else None), message
 
 
