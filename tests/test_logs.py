@@ -362,13 +362,20 @@ def test_pattern_without_timestamps(name: str) -> None:
     assert _summary(_read(plain)) == expected
 
 
+def test_every_needle_passes_the_quick_test() -> None:
+    from pilothouse.sources.logs import QUICK
+
+    for pattern in PATTERNS:
+        assert pattern.needle == "" or any(q in pattern.needle for q in QUICK), pattern.name
+
+
 def test_each_example_line_matches_its_pattern() -> None:
     from pilothouse.sources.logs import _split
 
     for pattern in PATTERNS:
         lines, _expected = EXAMPLES[pattern.name]
         messages = [_split(f"{T}{line}")[1] for line in lines]
-        assert any(pattern.regex.search(m) for m in messages), pattern.name
+        assert any(pattern.needle in m and pattern.regex.search(m) for m in messages), pattern.name
 
 
 def test_restore_durations_keys_and_sizes_come_from_the_log() -> None:

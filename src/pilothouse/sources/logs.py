@@ -76,88 +76,111 @@ _EXACT_ONLY = frozenset({"setup-node", "setup-go", "setup-java"})  # no restore 
 
 
 class LogPattern(NamedTuple):
-    """One kind of log line: its name (tests use it), its regex, what it does."""
+    """One kind of log line: its name (tests use it), its regex, what it does, and a
+    literal every matching line holds (a cheap test before the regex)."""
 
     name: str
     regex: re.Pattern[str]
     action: str  # the _Reader method that handles a match
+    needle: str
 
 
-def _p(name: str, regex: str, action: str) -> LogPattern:
-    return LogPattern(name, re.compile(regex), action)
+def _p(name: str, regex: str, action: str, needle: str) -> LogPattern:
+    return LogPattern(name, re.compile(regex), action, needle)
 
 
 PATTERNS: tuple[LogPattern, ...] = (
     # step structure (the runner's own lines)
-    _p("step-start", r"^##\[group\]Run (?P<label>.+)$", "step_start"),
-    _p("post-step", r"^Post job cleanup\.$", "post_step"),
-    _p("with-block", r"^with:$", "with_block"),
-    _p("header-end", r"^(?:##\[endgroup\]|env:)$", "header_end"),
-    _p("with-key", r"^  key: (?P<key>\S+)$", "with_key"),
-    _p("with-cache", r"^  cache: (?P<pm>\S+)$", "with_cache"),
+    _p("step-start", r"^##\[group\]Run (?P<label>.+)$", "step_start", "##[group]Run "),
+    _p("post-step", r"^Post job cleanup\.$", "post_step", "Post job cleanup"),
+    _p("with-block", r"^with:$", "with_block", "with:"),
+    _p("header-end", r"^(?:##\[endgroup\]|env:)$", "header_end", ""),
+    _p("with-key", r"^  key: (?P<key>\S+)$", "with_key", "  key: "),
+    _p("with-cache", r"^  cache: (?P<pm>\S+)$", "with_cache", "  cache: "),
     # restores
-    _p("toolkit-hit", r"^Cache hit for: (?P<key>\S+)$", "toolkit_hit"),
-    _p("toolkit-hit-restore-key", r"^Cache hit for restore-key: (?P<key>\S+)$", "toolkit_hit"),
-    _p("cache-size", r"^Cache Size: ~\d+ MB \((?P<bytes>\d+) B\)$", "cache_size"),
+    _p("toolkit-hit", r"^Cache hit for: (?P<key>\S+)$", "toolkit_hit", "Cache hit for: "),
+    _p(
+        "toolkit-hit-restore-key",
+        r"^Cache hit for restore-key: (?P<key>\S+)$",
+        "toolkit_hit",
+        "Cache hit for restore-key: ",
+    ),
+    _p("cache-size", r"^Cache Size: ~\d+ MB \((?P<bytes>\d+) B\)$", "cache_size", "Cache Size: "),
     _p(
         "restored",
         r"^(?:(?P<what>\S+) c|C)ache restored from key: (?P<key>\S+)$",
         "restored",
+        "ache restored from key: ",
     ),
-    _p("lookup-found", r"^Cache found and can be restored from key: (?P<key>\S+)$", "restored"),
+    _p(
+        "lookup-found",
+        r"^Cache found and can be restored from key: (?P<key>\S+)$",
+        "restored",
+        "Cache found and can be restored",
+    ),
     _p(
         "not-found",
         r"^Cache not found for input keys: (?P<keys>.+)$",
         "not_found",
+        "Cache not found for input keys: ",
     ),
-    _p("setup-not-found", r"^(?P<pm>\S+) cache is not found(?: for .*)?$", "setup_not_found"),
-    _p("go-not-found", r"^Cache is not found$", "setup_not_found"),
-    _p("rust-cache-key", r"^Cache Key:$", "rust_key_next"),
+    _p(
+        "setup-not-found",
+        r"^(?P<pm>\S+) cache is not found(?: for .*)?$",
+        "setup_not_found",
+        " cache is not found",
+    ),
+    _p("go-not-found", r"^Cache is not found$", "setup_not_found", "Cache is not found"),
+    _p("rust-cache-key", r"^Cache Key:$", "rust_key_next", "Cache Key:"),
     _p(
         "rust-cache-restored",
         r'^(?:Restored from|Found) cache key "(?P<key>[^"]+)" full match: (?P<full>true|false)\.$',
         "rust_restored",
+        " full match: ",
     ),
-    _p("rust-cache-miss", r"^No cache found\.$", "rust_miss"),
+    _p("rust-cache-miss", r"^No cache found\.$", "rust_miss", "No cache found."),
     # saves
     _p(
         "saved",
         r"^(?:(?P<what>\S+) c|C)ache saved with (?P<the>the )?key: (?P<key>\S+)$",
         "saved",
+        "ache saved with ",
     ),
     _p(
         "hit-not-saving",
         r"^Cache hit occurred on the primary key (?P<key>\S+), not saving cache\.$",
         "hit_not_saving",
+        "Cache hit occurred on the primary key ",
     ),
     _p(
         "reserve-failed",
         r"^Failed to save: Unable to reserve cache with key (?P<key>\S+), "
         r"another job may be creating this cache\.",
         "save_failed",
+        "Unable to reserve cache with key ",
     ),
-    _p("save-failed", r"^Failed to save: (?P<detail>.+)$", "save_failed"),
-    _p("cache-save-failed", r"^Cache save failed\.$", "save_failed_summary"),
+    _p("save-failed", r"^Failed to save: (?P<detail>.+)$", "save_failed", "Failed to save: "),
+    _p("cache-save-failed", r"^Cache save failed\.$", "save_failed_summary", "Cache save failed."),
     # compiler caches
-    _p("sccache-json", r'^\{"stats":\{', "sccache_json"),
-    _p("sccache-start", r"^Compile requests\s+\d+$", "sccache_start"),
+    _p("sccache-json", r'^\{"stats":\{', "sccache_json", '{"stats":{'),
+    _p("sccache-start", r"^Compile requests\s+\d+$", "sccache_start", "Compile requests"),
     _p(
         "sccache-language",
         r"^Cache (?P<what>hits|misses) \((?P<lang>[^)]+)\)\s+(?P<count>\d+)$",
         "sccache_language",
+        "Cache ",
     ),
-    _p("sccache-end", r"^Cache location\s", "sccache_end"),
-    _p("ccache-start", r"^Cacheable calls:\s+\d+ / \d+", "ccache_start"),
-    _p("ccache-hits", r"^  Hits:\s+(?P<count>\d+) / \d+", "ccache_hits"),
-    _p("ccache-misses", r"^  Misses:\s+(?P<count>\d+) / \d+", "ccache_misses"),
-    _p("cargo-fresh", r"^\s*Fresh (?P<unit>\S+) v\S+", "cargo_fresh"),
-    _p("cargo-compiling", r"^\s*Compiling (?P<unit>\S+) v\S+", "cargo_compiling"),
+    _p("sccache-end", r"^Cache location\s", "sccache_end", "Cache location"),
+    _p("ccache-start", r"^Cacheable calls:\s+\d+ / \d+", "ccache_start", "Cacheable calls:"),
+    _p("ccache-hits", r"^  Hits:\s+(?P<count>\d+) / \d+", "ccache_hits", "  Hits:"),
+    _p("ccache-misses", r"^  Misses:\s+(?P<count>\d+) / \d+", "ccache_misses", "  Misses:"),
+    _p("cargo-fresh", r"^\s*Fresh (?P<unit>\S+) v\S+", "cargo_fresh", "Fresh "),
+    _p("cargo-compiling", r"^\s*Compiling (?P<unit>\S+) v\S+", "cargo_compiling", "Compiling "),
 )
-# Cheap first test: a line that holds none of these words matches no pattern.
-_TRIGGERS = re.compile(
-    r"Run |Post job|with:|endgroup|env:|  key: |  cache: |[Cc]ache|Failed to save|"
-    r'\{"stats"|Compile requests|Cacheable calls|  Hits:|  Misses:|Fresh |Compiling '
-)
+# Cheap first test: a line that holds none of these matches no pattern (each pattern's
+# needle holds one of them; a test checks it).
+QUICK = ("ache", "##[", "Post job", "with:", "env:", "  key: ", "match: ", "Failed to save",
+         '{"stats"', "Compil", "  Hits:", "  Misses:", "Fresh ")  # fmt: skip
 
 
 def key_family(key: str) -> str:
@@ -241,7 +264,8 @@ class _Reader:
     out: list[CacheEvent] = field(default_factory=list)
     step: _Step = field(default_factory=_Step)
     line: int = 0
-    at: datetime | None = None
+    stamp: str | None = None  # the current line's timestamp text, parsed only when needed
+    parsed: tuple[str | None, datetime | None] = (None, None)
     expect_rust_key: bool = False
     pending: dict[str, CacheEvent] = field(default_factory=dict)  # family -> unresolved
     sccache: dict[str, list[int]] | None = None
@@ -251,6 +275,13 @@ class _Reader:
     compiled: int = 0
 
     # -- plumbing ------------------------------------------------------------------
+
+    @property
+    def at(self) -> datetime | None:
+        """The current line's time (the last timestamp seen), parsed once per text."""
+        if self.parsed[0] != self.stamp:
+            self.parsed = (self.stamp, _parse_time(self.stamp) if self.stamp else None)
+        return self.parsed[1]
 
     def emit(self, event: CacheEvent) -> None:
         self.out.append(event)
@@ -501,14 +532,19 @@ def _parse_time(text: str) -> datetime | None:
 def _split(raw: str) -> tuple[str | None, str]:
     """(timestamp text or None, message) of one decoded line."""
     raw = raw.rstrip("\r\n").lstrip("\ufeff")
-    stamp = _TIMESTAMP.match(raw)
-    message = raw[stamp.end() :] if stamp else raw
+    if raw[27:29] == "Z " and raw[4:5] == "-" and raw[10:11] == "T":  # GitHub's fixed width
+        stamp_text: str | None = raw[:28]
+        message = raw[29:]
+    else:
+        stamp = _TIMESTAMP.match(raw)
+        stamp_text, message = (stamp[1], raw[stamp.end() :]) if stamp else (None, raw)
     if "\x1b" in message:
         message = _ANSI.sub("", message)
-    message = _PREFIX.sub("", message)
+    if message.startswith(("##[", "[warning]")):
+        message = _PREFIX.sub("", message)
     if "\x00" in message:  # the store refuses NUL in text; a log's NUL is just noise
         message = message.replace("\x00", "\ufffd")
-    return (stamp[1] if stamp else None), message
+    return stamp_text, message
 
 
 def _lines(stream: IO[bytes], stats: LogStats) -> Iterator[str]:
@@ -532,13 +568,14 @@ def _match(reader: _Reader, message: str) -> None:
         if message.startswith("    ") and message.strip():
             reader.step.key = message.strip()
             return
-    if not _TRIGGERS.search(message):
+    if not any(map(message.__contains__, QUICK)):
         return
     for pattern in PATTERNS:
-        found = pattern.regex.search(message)
-        if found is not None:
-            _ACTIONS[pattern.action](reader, found)
-            return
+        if pattern.needle in message:
+            found = pattern.regex.search(message)
+            if found is not None:
+                _ACTIONS[pattern.action](reader, found)
+                return
 
 
 def read_log(stream: IO[bytes], stats: LogStats | None = None) -> Iterator[CacheEvent]:
@@ -551,13 +588,11 @@ def read_log(stream: IO[bytes], stats: LogStats | None = None) -> Iterator[Cache
     """
     stats = stats if stats is not None else LogStats()
     reader = _Reader()
-    stamp: str | None = None
     for raw in _lines(stream, stats):
         reader.line += 1
         text, message = _split(raw)
-        if text is not None and text != stamp:
-            stamp = text
-            reader.at = _parse_time(text)
+        if text is not None:
+            reader.stamp = text
             if stats.first_at is None:
                 stats.first_at = reader.at
         _match(reader, message)
