@@ -237,10 +237,12 @@ def test_unreadable_workflow_is_a_warning(cli: Cli, tmp_path: Path) -> None:
     folder.mkdir(parents=True)
     shutil.copy(WORKFLOWS / "pallets__click__workflows__tests.yaml", folder / "tests.yaml")
     (folder / "broken.yml").write_text("jobs: [unclosed\n")
+    (folder / "deep.yml").write_text("[" * 100_000 + "]" * 100_000)  # hostile: nesting
     _write(tmp_path, "build.log", _job_log("hit", minutes=1))
     cli("ingest", "logs", "build.log", "--run-id", "1")
     code, out, err = cli("cache")
     assert code == 0 and "broken.yml: not a workflow file" in err
+    assert "deep.yml: not a workflow file" in err
     assert "no-restore-keys" in out
     advice = cli.json("cache")["advice"]
     assert {

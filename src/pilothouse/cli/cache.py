@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+import yaml
 from rich.console import Console
 from rich.text import Text
 
@@ -73,7 +74,7 @@ def workflow_advice(root: Path) -> tuple[list[Advice], list[str]]:
         shown = str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
         try:
             advice += advise_workflow(shown, path.read_text(encoding="utf-8", errors="replace"))
-        except Exception as exc:  # yaml.YAMLError and friends: one line, then the next file
+        except (yaml.YAMLError, OSError, RecursionError) as exc:  # one line, then the next file
             problems.append(f"{shown}: not a workflow file pilothouse can read: {_first(exc)}")
     return advice, problems
 
