@@ -350,3 +350,16 @@ def test_sample_logs_are_deterministic() -> None:
     first = sample.job_log(run, 7)
     assert first is not None and first == sample.job_log(run, 7)
     assert sample.job_log(replace(run, workflow="release"), 7) is None
+
+
+def test_a_log_and_a_report_of_one_job_meet_in_one_job(cli: Cli, tmp_path: Path) -> None:
+    report = DATA / "junit" / "nextest" / "fixture-project-junit.xml"
+    code, _out, err = cli("ingest", "junit", str(report), "--run-id", "42", "--job", "test")
+    assert code == 0, err
+    _write(tmp_path, "test.log", _job_log("hit", minutes=2))
+    assert cli.json("ingest", "logs", "test.log", "--run-id", "42", "--job", "test",
+                    "--workflow", "tests-all", "--branch", "main")["events"] == 1  # fmt: skip
+    (run,) = cli.json("runs")["runs"]
+    assert (run["workflow"], run["branch"]) == ("tests-all", "main")  # filled in by the log
+    assert [job["name"] for job in run["jobs"]] == ["test"]
+    assert cli.json("cache")["caches"][0]["exact_hits"] == 1
