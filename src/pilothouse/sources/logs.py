@@ -547,8 +547,8 @@ def _split(raw: str) -> tuple[str | None, str]:
     return stamp_text, message
 
 
-def _lines(stream: IO[bytes], stats: LogStats) -> Iterator[str]:
-    """Decoded lines, each cut at MAX_LINE_BYTES (the rest is skipped, never held)."""
+def _lines(stream: IO[bytes], stats: LogStats) -> Iterator[bytes]:
+    """Lines, each cut at MAX_LINE_BYTES (the rest is skipped, never held)."""
     while True:
         raw = stream.readline(MAX_LINE_BYTES)
         if not raw:
@@ -559,7 +559,7 @@ def _lines(stream: IO[bytes], stats: LogStats) -> Iterator[str]:
             while (rest := stream.readline(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
                 stats.bytes += len(rest)
             stats.bytes += len(rest)
-        yield raw.decode("utf-8", "replace")
+        yield raw
 
 
 def _match(reader: _Reader, message: str) -> None:
@@ -568,8 +568,6 @@ def _match(reader: _Reader, message: str) -> None:
         if message.startswith("    ") and message.strip():
             reader.step.key = message.strip()
             return
-    if not any(map(message.__contains__, QUICK)):
-        return
     for pattern in PATTERNS:
         if pattern.needle in message:
             found = pattern.regex.search(message)
@@ -588,21 +586,32 @@ def read_log(stream: IO[bytes], stats: LogStats | None = None) -> Iterator[Cache
     """
     stats = stats if stats is not None else LogStats()
     reader = _Reader()
+    last = b""
     for raw in _lines(stream, stats):
         reader.line += 1
-        text, message = _split(raw)
+        last = raw
+        if stats.first_at is None:
+            stats.first_at = _stamp_of(raw)
+        line = raw.decode("utf-8", "replace")
+        # Most lines hold none of the literals any pattern needs: skip them at once.
+        if not reader.expect_rust_key and not any(map(line.__contains__, QUICK)):
+            continue
+        text, message = _split(line)
         if text is not None:
             reader.stamp = text
-            if stats.first_at is None:
-                stats.first_at = reader.at
         _match(reader, message)
         if reader.out:
             yield from reader.out
             reader.out.clear()
     stats.lines = reader.line
-    stats.last_at = reader.at
+    stats.last_at = _stamp_of(last) or reader.at
     reader.finish()
     yield from reader.out
+
+
+def _stamp_of(raw: bytes) -> datetime | None:
+    text, _message = _split(raw[:64].decode("utf-8", "replace"))
+    return _parse_time(text) if text else None
 
 
 def read_log_file(path: Path, stats: LogStats | None = None) -> Iterator[CacheEvent]:
