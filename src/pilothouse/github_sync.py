@@ -19,6 +19,7 @@ interrupted sync leaves whole runs and is simply repeated.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
@@ -34,6 +35,7 @@ from pilothouse.store.github import RunVersion
 SEARCH_CAP = 1000
 DEFAULT_LOOKBACK = timedelta(days=3)
 _ONE_SECOND = timedelta(seconds=1)
+_SPOOL_BYTES = 8 << 20  # a downloaded log beyond this goes to a temporary file
 
 
 @dataclass
@@ -47,6 +49,9 @@ class SyncCounts:
     requests: int = 0
     unchanged: int = 0
     waited_seconds: float = 0.0
+    logs: int = 0  # job logs read (--logs)
+    logs_expired: int = 0  # job logs GitHub no longer keeps (404/410): noted, not fatal
+    cache_events: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return {
@@ -264,6 +269,28 @@ def _sync_artifacts(ctx: _Context, plan: SyncPlan) -> None:
         _remember(ctx, url, page)
 
 
+def _sync_logs(ctx: _Context) -> None:
+    """Each completed job of the runs this sync saw whose log was never read: one API
+    request, redirected to a storage host that gets no token. A log GitHub no longer
+    keeps (404/410) is noted, so it is not asked for again."""
+    from pilothouse.ingest_logs import spooled_input
+
+    for job_id, job_key, _run_key in ctx.store.jobs_without_logs(ctx.repo, sorted(ctx.seen)):
+        path = f"{ctx.base}/actions/jobs/{job_key}/logs"
+        with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES) as spool:
+            try:
+                ctx.api.download(path, spool)
+            except GitHubError as exc:
+                if exc.status not in (404, 410):
+                    raise
+                ctx.store.mark_job_log_expired(job_id, path, now=ctx.now)
+                ctx.counts.logs_expired += 1
+                continue
+            stored = ctx.store.add_synced_job_log(job_id, spooled_input(path, spool), now=ctx.now)
+        ctx.counts.logs += 1
+        ctx.counts.cache_events += stored.events
+
+
 def _sync_workflows_and_cache(ctx: _Context) -> None:
     for url, page in _listing(ctx, f"{ctx.base}/actions/workflows", {"per_page": 100}):
         if page.not_modified:
@@ -288,14 +315,18 @@ def sync_github(
     workflow: str | None = None,
     now: datetime,
     progress: Callable[[int, int | None], None] = lambda _done, _total: None,
+    logs: bool = False,
 ) -> SyncCounts:
-    """Bring the store up to date with *repo*'s GitHub Actions history."""
+    """Bring the store up to date with *repo*'s GitHub Actions history (with *logs*,
+    the job logs of the runs it saw, for their cache lines)."""
     if repo.count("/") != 1 or not all(repo.split("/")):
         raise PilothouseError(f"--repo {repo!r}: expected OWNER/NAME")
     state = store.sync_state(repo)
     plan = plan_sync(cursor=state.cursor, since=since, full=full, workflow=workflow)
     ctx = _Context(api=api, store=store, repo=repo, now=now, progress=progress)
     _sync_runs(ctx, plan)
+    if logs:
+        _sync_logs(ctx)
     _sync_artifacts(ctx, plan)
     _sync_workflows_and_cache(ctx)
     cursor = max((c for c in (state.cursor, ctx.newest) if c), default=None)

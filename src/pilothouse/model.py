@@ -406,3 +406,71 @@ class CrateRebuilds:
     @property
     def rebuild_rate(self) -> float:
         return self.runs_rebuilt / self.runs_seen if self.runs_seen else 0.0
+
+
+# -- caches (job logs) ----------------------------------------------------------------------
+
+CacheKind = Literal["hit", "partial", "miss", "saved", "save_failed", "compiler"]
+RESTORE_KINDS: tuple[CacheKind, ...] = ("hit", "partial", "miss")
+
+
+@dataclass(frozen=True, slots=True)
+class CacheEvent:
+    """One cache outcome read from a CI job log.
+
+    *kind*: a restore that hit the primary key exactly (``hit``), hit a restore key
+    (``partial``) or found nothing (``miss``); a save (``saved``, ``save_failed``);
+    or a compiler cache's counters (``compiler``: sccache, ccache, cargo's fresh
+    units), whose *hits* and *misses* count compilations, not restores.
+    *key_prefix* is the key's family: the key without its variable tail
+    (``Linux-cargo-`` for ``Linux-cargo-3f2a...``), or the tool and package manager
+    for the setup-* actions, whose keys the log does not show on a miss.
+    """
+
+    line: int  # 1-based line of the log that decided the event
+    tool: str  # actions/cache, rust-cache, setup-python, ..., sccache, ccache, cargo
+    kind: CacheKind
+    key_prefix: str
+    key: str | None = None
+    step: str | None = None
+    at: datetime | None = None
+    seconds: float | None = None  # restore or save duration, from the log's timestamps
+    size_bytes: int | None = None
+    hits: int = 0
+    misses: int = 0
+    language: str | None = None
+    detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CacheCounts:
+    """Cache restores of a set of jobs: the scorecard's ``cache_hit_rate`` input."""
+
+    exact_hits: int = 0
+    partial_hits: int = 0
+    misses: int = 0
+
+    @property
+    def restores(self) -> int:
+        return self.exact_hits + self.partial_hits + self.misses
+
+    @property
+    def hit_rate(self) -> float | None:
+        """Exact-key hits per restore; None without restores."""
+        return self.exact_hits / self.restores if self.restores else None
+
+
+@dataclass(frozen=True, slots=True)
+class CacheGroup:
+    """Cache events of one workflow, job name, key family, tool and kind, summed in SQL."""
+
+    workflow: str | None
+    job: str
+    key_prefix: str
+    tool: str
+    kind: str
+    events: int
+    hits: int
+    misses: int
+    seconds: float | None  # mean restore/save time where the log showed it
+    job_seconds: float | None  # mean wall time of the jobs, from their logs' timestamps

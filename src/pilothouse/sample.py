@@ -330,6 +330,7 @@ def generate(*, days: int = 60, end: date = DEFAULT_END, seed: int = 7) -> Itera
                 + sum(_seconds_of(xml) for _t, xml in cases) / 60
                 for job, cases in jobs
             }
+            minutes = {job: m + _cache_penalty(current, job, seed) for job, m in minutes.items()}
             finished = current.created_at + timedelta(minutes=max(minutes.values()) + 0.5)
             for job, cases in jobs:
                 any_failed = any_failed or any("<failure" in xml for _t, xml in cases)
@@ -435,3 +436,178 @@ def artifact_records(
                 expires_at=expires,
                 updated_at=uploaded,
             )
+
+
+# -- job logs with cache lines (for `pilothouse cache`) ----------------------------------------
+#
+# ci-build's `build` job restores its target directory with Swatinem/rust-cache and prints
+# sccache's statistics; tests-all's shards restore with actions/cache keyed by Cargo.lock.
+# Cargo.lock changes every LOCK_DAYS days (a dependency bump): the first push after it
+# restores from a restore key (partial) and saves a new cache (three of the four shards
+# then lose the race to reserve the key); now and then the repository's caches were
+# evicted (the 10 GB limit) and the first push of the day misses. Everything derives from
+# the seed, the run and the job (hashes, not the shared random stream), so adding the logs
+# changes nothing else of the history, and the same seed gives the same bytes.
+
+LOCK_DAYS = 9
+EVICTION_DAYS = 11
+# Minutes a job loses when its cache restore is not exact: the build starts colder.
+CACHE_PENALTY_MINUTES = {
+    "build": {"partial": 4.0, "miss": 11.0},
+    "test": {"partial": 1.5, "miss": 3.5},
+}
+_LOG_WORKFLOWS = ("ci-build", "tests-all")
+
+
+def _cache_day(created_at: datetime, seed: int) -> tuple[int, int]:
+    """(Cargo.lock version, day number) of a run's day."""
+    day = created_at.date().toordinal() + int(_sha("cache-offset", seed)[:6], 16) % LOCK_DAYS
+    return day // LOCK_DAYS, day
+
+
+def cache_outcome(
+    workflow: str, job: str, created_at: datetime, attempt: int, seed: int
+) -> str | None:
+    """How the job's cache restore went: hit, partial or miss (None: no cache step)."""
+    if workflow not in _LOG_WORKFLOWS:
+        return None
+    _version, day = _cache_day(created_at, seed)
+    first_push = created_at.hour < 12 and attempt == 1
+    if first_push and day % EVICTION_DAYS == 5:
+        return "miss"
+    if first_push and day % LOCK_DAYS == 0:
+        return "partial"
+    return "hit"
+
+
+def _cache_penalty(run: _Run, job: str, seed: int) -> float:
+    """Extra minutes of a job whose cache restore was not exact."""
+    outcome = cache_outcome(run.workflow, job, run.created_at, run.attempt, seed)
+    kind = "build" if run.workflow == "ci-build" else "test"
+    return CACHE_PENALTY_MINUTES[kind].get(outcome or "hit", 0.0)
+
+
+class _LogWriter:
+    """Lines of a GitHub Actions job log, each with the runner's timestamp."""
+
+    def __init__(self, start: datetime) -> None:
+        self.at = start
+        self.lines: list[str] = []
+
+    def write(self, text: str, after: float = 0.0) -> None:
+        self.at += timedelta(seconds=after)
+        stamp = f"{self.at:%Y-%m-%dT%H:%M:%S}.{self.at.microsecond:06d}0Z"
+        self.lines.extend(f"{stamp} {line}" for line in text.split("\n"))
+
+    def until(self, end: datetime, text: str) -> None:
+        self.at = max(self.at, end)
+        self.write(text)
+
+    def data(self) -> bytes:
+        return ("\ufeff" + "\n".join(self.lines) + "\n").encode()
+
+
+def _header(log: _LogWriter, label: str, inputs: dict[str, str], after: float = 0.0) -> None:
+    log.write(f"##[group]Run {label}", after)
+    if inputs:
+        log.write("with:\n" + "\n".join(f"  {k}: {v}" for k, v in inputs.items()))
+    log.write("##[endgroup]")
+
+
+def _download(log: _LogWriter, size: int, seconds: float) -> None:
+    log.write(f"Received {size} of {size} (100.0%), {size / seconds / 2**20:.1f} MBs/sec", seconds)
+    log.write(f"Cache Size: ~{round(size / 2**20)} MB ({size} B)")
+    log.write(
+        "[command]/usr/bin/tar -xf /home/runner/work/_temp/3f1c2b9e-6d0a-4c1e-9d57-2b8e1f0c4a7d"
+        "/cache.tzst -P -C /home/runner/work/hypha/hypha --use-compress-program unzstd"
+    )
+    log.write("Cache restored successfully", seconds / 2)
+
+
+def _build_log(run: RunInfo, outcome: str, seed: int, end: datetime) -> bytes:
+    assert run.job_started_at is not None
+    version, _day = _cache_day(run.created_at or run.job_started_at, seed)
+    env = _sha("rust-env", seed)[:8]
+    family = f"v0-rust-build-Linux-x64-{env}"
+    key = f"{family}-{_sha('Cargo.lock', seed, version)[:8]}"
+    old = f"{family}-{_sha('Cargo.lock', seed, version - 1)[:8]}"
+    log = _LogWriter(run.job_started_at)
+    _header(log, "actions/checkout@v4", {"repository": REPOSITORY, "fetch-depth": "1"})
+    log.write(f"Syncing repository: {REPOSITORY}", 2.1)
+    _header(log, "Swatinem/rust-cache@v2", {"prefix-key": "v0-rust", "cache-targets": "true"}, 3)
+    log.write("##[group]Cache Configuration\nCache Provider:\n    github\nWorkspaces:\n"
+              "    /home/runner/work/hypha/hypha -> target\nRestore Key:\n"
+              f"    {family}\nCache Key:\n    {key}\n.. Prefix:\n  - v0-rust-build-Linux-x64\n"
+              "##[endgroup]\n\n... Restoring cache ...")  # fmt: skip
+    if outcome == "miss":
+        log.write("No cache found.", 1.2)
+    else:
+        matched = key if outcome == "hit" else old
+        hit = "Cache hit for: " if outcome == "hit" else "Cache hit for restore-key: "
+        log.write(hit + matched, 0.9)
+        _download(log, 1_811_939_328 + int(_sha("size", run.run_key)[:5], 16), 34.0)
+        log.write(
+            f'Restored from cache key "{matched}" full match: {str(outcome == "hit").lower()}.'
+        )
+    _header(log, "cargo build --workspace --release --locked", {}, 1.0)
+    for crate in CRATES[: 40 if outcome == "miss" else 12 if outcome == "partial" else 3]:
+        log.write(f"   Compiling {crate} v0.1.0 (/home/runner/work/hypha/hypha/crates/{crate})", 9)
+    hits = {"hit": 391, "partial": 226, "miss": 0}[outcome]
+    log.until(end - timedelta(seconds=50), "    Finished `release` profile [optimized] target(s)")
+    _header(log, "sccache --show-stats", {})
+    log.write(f"Compile requests                   412\nCompile requests executed          "
+              f"398\nCache hits                         {hits}\nCache hits (Rust)                  "
+              f"{hits}\nCache misses                       {398 - hits}\nCache misses (Rust)   "
+              f"             {398 - hits}\nCache location                  Local disk: "
+              '"/home/runner/.cache/sccache"', 0.4)  # fmt: skip
+    log.write("Post job cleanup.", 2)
+    log.write("Cache up-to-date." if outcome == "hit" else "... Saving cache ...", 0.5)
+    log.until(end, "Cleaning up orphan processes")
+    return log.data()
+
+
+def _test_log(run: RunInfo, outcome: str, seed: int, end: datetime) -> bytes:
+    assert run.job_started_at is not None and run.job is not None
+    version, _day = _cache_day(run.created_at or run.job_started_at, seed)
+    key = f"Linux-cargo-{hashlib.sha256(f'{seed}/{version}'.encode()).hexdigest()}"
+    old = f"Linux-cargo-{hashlib.sha256(f'{seed}/{version - 1}'.encode()).hexdigest()}"
+    shard = run.job.split("(")[-1].split("/")[0]
+    log = _LogWriter(run.job_started_at)
+    _header(log, "actions/checkout@v4", {"repository": REPOSITORY, "fetch-depth": "1"})
+    log.write(f"Syncing repository: {REPOSITORY}", 2.3)
+    inputs = {"path": "target", "key": key, "restore-keys": "Linux-cargo-",
+              "enableCrossOsArchive": "false", "fail-on-cache-miss": "false",
+              "lookup-only": "false"}  # fmt: skip
+    _header(log, "actions/cache@v4", inputs, 2.8)
+    if outcome == "miss":
+        log.write(f"Cache not found for input keys: {key}, Linux-cargo-", 0.8)
+    else:
+        matched = key if outcome == "hit" else old
+        hit = "Cache hit for: " if outcome == "hit" else "Cache hit for restore-key: "
+        log.write(hit + matched, 0.6)
+        _download(log, 734_003_200 + int(_sha("size", run.run_key, shard)[:5], 16), 8.5)
+        log.write(f"Cache restored from key: {matched}")
+    _header(log, f"cargo nextest run --profile ci --partition count:{shard}/{SHARDS}", {}, 0.5)
+    log.until(end - timedelta(seconds=40), "     Summary [ nextest ] tests run")
+    log.write("Post job cleanup.", 1.0)
+    if outcome == "hit":
+        log.write(f"Cache hit occurred on the primary key {key}, not saving cache.", 0.3)
+    elif shard == "1":
+        log.write(f"Cache Size: ~700 MB (734003200 B)\nCache saved with key: {key}", 21)
+    else:
+        log.write(f"Failed to save: Unable to reserve cache with key {key}, another job may be "
+                  "creating this cache.", 1.1)  # fmt: skip
+    log.until(end, "Cleaning up orphan processes")
+    return log.data()
+
+
+def job_log(run: RunInfo, seed: int) -> bytes | None:
+    """The log of a sample job with its cache lines (ci-build and tests-all jobs), or None."""
+    if not (run.workflow and run.job and run.created_at and run.job_finished_at):
+        return None
+    outcome = cache_outcome(run.workflow, run.job, run.created_at, run.attempt, seed)
+    if outcome is None:
+        return None
+    if run.workflow == "ci-build":
+        return _build_log(run, outcome, seed, run.job_finished_at)
+    return _test_log(run, outcome, seed, run.job_finished_at)

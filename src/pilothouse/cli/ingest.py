@@ -148,6 +148,53 @@ def junit(
     stdout_console(state.env).print(Text(line))
 
 
+@app.command("logs")
+def logs(
+    ctx: typer.Context,
+    paths: Annotated[
+        list[str], typer.Argument(help="Log files, directories (recursive) or globs.")
+    ],
+    run_id: Annotated[str | None, typer.Option(help="CI run id (default $GITHUB_RUN_ID).")] = None,
+    job: Annotated[
+        str | None, typer.Option(help="Job name (default $GITHUB_JOB, else each file's name).")
+    ] = None,
+    workflow: Annotated[
+        str | None, typer.Option(help="Workflow name (default $GITHUB_WORKFLOW).")
+    ] = None,
+    commit: Annotated[str | None, typer.Option(help="Commit SHA (default $GITHUB_SHA).")] = None,
+    branch: Annotated[str | None, typer.Option(help="Branch (default $GITHUB_REF_NAME).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print counts as JSON.")] = False,
+) -> None:
+    """Ingest CI job logs: the cache lines they hold (actions/cache, rust-cache, setup-*,
+    sccache, ccache) become cache events of the run's job, for `pilothouse cache`.
+
+    Read line by line (any size); the same log for the same job is stored once.
+    """
+    from pilothouse import ingest_logs
+
+    state = state_of(ctx)
+    run = service.run_from_environment(state.env, repository=state.config["ingest.repository"])
+    run = replace(
+        run,
+        run_key=run_id or run.run_key,
+        job=job or run.job,
+        workflow=workflow or run.workflow,
+        commit=commit or run.commit,
+        branch=branch or run.branch,
+    )
+    found = service.expand_paths(paths, cwd=state.cwd, suffixes=ingest_logs.LOG_SUFFIXES)
+    files = ingest_logs.open_logs(found)
+    with state.open_store(create=True) as store:
+        counts = ingest_logs.ingest_logs(store, files, run, now=state.now())
+    if as_json:
+        print_json(counts.as_dict())
+        return
+    line = f"{counts.files} log(s): {counts.events} cache events"
+    if counts.duplicates:
+        line += f" ({counts.duplicates} log(s) already stored)"
+    stdout_console(state.env).print(Text(line))
+
+
 @app.command("cargo")
 def cargo(
     ctx: typer.Context,
@@ -226,6 +273,12 @@ def github_actions(
     max_wait: Annotated[
         float, typer.Option(min=0, help="Most seconds to spend waiting on rate limits.")
     ] = 900.0,
+    logs: Annotated[
+        bool,
+        typer.Option(
+            "--logs", help="Also read each new job's log for its cache lines (a request per job)."
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print what was added as JSON.")] = False,
 ) -> None:
     """Sync GitHub Actions runs, attempts, jobs, steps, artifacts and workflows.
@@ -273,17 +326,24 @@ def github_actions(
                 workflow=workflow,
                 now=state.now(),
                 progress=advance,
+                logs=logs,
             )
     if as_json:
-        print_json(counts.as_dict())
+        extra = {"logs": counts.logs, "logs_expired": counts.logs_expired,
+                 "cache_events": counts.cache_events} if logs else {}  # fmt: skip
+        print_json({**counts.as_dict(), **extra})
         return
-    stdout_console(state.env).print(
-        Text(
-            f"{repo}: {counts.runs} run attempts, {counts.jobs} jobs, {counts.steps} steps, "
-            f"{counts.artifacts} artifacts added; {counts.unchanged} runs unchanged; "
-            f"{counts.requests} API requests"
-        )
+    line = (
+        f"{repo}: {counts.runs} run attempts, {counts.jobs} jobs, {counts.steps} steps, "
+        f"{counts.artifacts} artifacts added; {counts.unchanged} runs unchanged; "
+        f"{counts.requests} API requests"
     )
+    if logs:
+        line += (
+            f"; {counts.logs} job logs read ({counts.cache_events} cache events), "
+            f"{counts.logs_expired} expired"
+        )
+    stdout_console(state.env).print(Text(line))
 
 
 @app.command("cost")

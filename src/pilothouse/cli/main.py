@@ -60,6 +60,12 @@ COMMANDS = {
         "pilothouse.cli.artifacts:app",
         "Artifact sizes per workflow: newest and p50 per run against the target, growth.",
     ),
+    "cache": LazyCommand(
+        "pilothouse.cli.cache:cache",
+        "Cache restores per workflow, job and key family (exact hits, restore-key hits, misses, "
+        "hit rate, trend, minutes saved and lost) from ingested job logs, over the last 14 days "
+        "(--window, --since); then advice from the workflow files.",
+    ),
     "config": LazyCommand(
         "pilothouse.cli.settings:show",
         "Show every setting: value, source (default, file, $ENV, flag) and help.",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import itertools
 from datetime import date, datetime
 from typing import Annotated, Any
@@ -14,11 +15,13 @@ from pilothouse.cargo_ingest import ingest_cargo
 from pilothouse.cli.output import print_json, progress_bar, stdout_console
 from pilothouse.cli.state import State, state_of
 from pilothouse.ingest import ingest_reports
+from pilothouse.ingest_logs import spooled_input
 from pilothouse.model import IngestCounts, RunInfo
 from pilothouse.sample_cargo import cargo_outputs
 from pilothouse.sample_costs import write_sample_costs
 from pilothouse.sources.costs import iter_cost_file, price_book_from_config
 from pilothouse.store import Store
+from pilothouse.store.cache import LogInput
 
 
 def _add(total: IngestCounts, more: IngestCounts) -> IngestCounts:
@@ -53,15 +56,18 @@ def sample(
     progress = progress_bar(state.env, quiet=as_json)
     with state.open_store(create=True) as store, progress:
         task = progress.add_task("loading sample history", total=days)
+        logs: list[tuple[RunInfo, LogInput]] = []
         for batch in samples.generate(days=days, end=last_day, seed=seed):
             total = _add(total, ingest_reports(store, batch.reports, batch.run, now=state.now()))
             units += _load_cargo(store, batch.run, seed=seed, now=state.now())
+            logs += _job_logs(batch.run, seed)
             runs.add((batch.run.run_key, batch.run.attempt))
             if batch.run.created_at:
                 elapsed = days - (last_day - batch.run.created_at.date()).days
                 progress.update(task, completed=elapsed)
         new_costs, known_costs = _load_costs(store, state, days=days, end=last_day, seed=seed)
         workflows, artifacts = _load_github_records(store, days=days, end=last_day, seed=seed)
+        cache_events = sum(s.events for s in store.add_job_logs(logs, now=state.now()))
     result = {
         "runs": len(runs),
         **total.as_dict(),
@@ -69,6 +75,8 @@ def sample(
         "workflows": workflows,
         "artifacts": artifacts,
         "cargo_units": units,
+        "job_logs": len(logs),
+        "cache_events": cache_events,
     }
     if as_json:
         print_json(result)
@@ -79,7 +87,7 @@ def sample(
             f"{total.tests} test results ({total.failed} failed, "
             f"{total.duplicates} already stored); {new_costs + known_costs} cost lines "
             f"({known_costs} already stored); {units} cargo units, {workflows} workflows, "
-            f"{artifacts} artifacts"
+            f"{artifacts} artifacts, {len(logs)} job logs ({cache_events} new cache events)"
         )
     )
 
@@ -98,6 +106,15 @@ def _load_github_records(store: Store, *, days: int, end: date, seed: int) -> tu
     store.upsert_workflows(samples.REPOSITORY, workflows)
     store.upsert_artifacts(samples.REPOSITORY, artifacts)
     return len(workflows), len(artifacts)
+
+
+def _job_logs(run: RunInfo, seed: int) -> list[tuple[RunInfo, LogInput]]:
+    """The sample job's log, read by the same reader as `ingest logs` (none for most jobs)."""
+    data = samples.job_log(run, seed)
+    if data is None:
+        return []
+    source = f"sample/{run.workflow}/{run.run_key}/{run.attempt}/{run.job}.log"
+    return [(run, spooled_input(source, io.BytesIO(data)))]
 
 
 def _load_costs(store: Store, state: State, *, days: int, end: date, seed: int) -> tuple[int, int]:

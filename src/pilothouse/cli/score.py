@@ -107,16 +107,10 @@ def _run_times(
     return found
 
 
-def _cache_tally(
-    store: Store, span: Span, targets: Targets, now: datetime
-) -> card.CacheTally | None:
-    """Restores by result in the build and test workflows' jobs; None while the store
-    cannot count them. `Store.cache_counts` comes with the job-log reader (branch
-    issue11-cache): at merge this `getattr` becomes a plain call."""
-    cache_counts = getattr(store, "cache_counts", None)
-    if cache_counts is None:
-        return None
-    counts = cache_counts(
+def _cache_tally(store: Store, span: Span, targets: Targets, now: datetime) -> card.CacheTally:
+    """Restores by result in the build and test workflows' jobs, from the job logs'
+    cache events (`ingest logs`, `ingest github --logs`), counted in SQL."""
+    counts = store.cache_counts(
         since=span.since,
         until=span.until or now,
         workflows=[*targets.build_workflows, *targets.test_workflows],

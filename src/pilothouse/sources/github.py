@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import IO, Any
 
 import httpx
 
@@ -200,25 +200,90 @@ class GitHubApi:
         }
         if etag:
             headers["If-None-Match"] = etag
+        return self._page(self._send(url, params, headers), url)
+
+    def _send(
+        self,
+        url: str,
+        params: Mapping[str, str | int] | None,
+        headers: Mapping[str, str],
+        *,
+        sink: IO[bytes] | None = None,
+    ) -> httpx.Response:
+        """One GET, retried while worth it. With *sink* (downloads), a redirect is not
+        followed (the caller decides where the token may go) and a 200 answer's body is
+        streamed into it."""
         failures = 0
         while True:
             try:
                 self.requests += 1
-                response = self.client.get(url, params=params, headers=headers)
+                response = self._get_once(url, params, headers, sink)
             except httpx.TransportError as exc:
                 failures += 1
                 kind, what = classify(exc)
-                self._retry_or_raise(failures, url, what, kind=kind)
+                self._retry_or_raise(failures, _shown(url), what, kind=kind)
                 continue
             wait = self._rate_limit_wait(response)
             if wait is not None:
-                self._wait(wait, url, why=_limit_reason(response))
+                self._wait(wait, _shown(url), why=_limit_reason(response))
                 continue
             if response.status_code >= 500:
                 failures += 1
-                self._retry_or_raise(failures, url, f"HTTP {response.status_code}", http=True)
+                self._retry_or_raise(
+                    failures, _shown(url), f"HTTP {response.status_code}", http=True
+                )
                 continue
-            return self._page(response, url)
+            return response
+
+    def _get_once(
+        self,
+        url: str,
+        params: Mapping[str, str | int] | None,
+        headers: Mapping[str, str],
+        sink: IO[bytes] | None,
+    ) -> httpx.Response:
+        if sink is None:  # API answers: the client's own redirect policy, as ever
+            return self.client.get(url, params=params, headers=headers)
+        with self.client.stream(
+            "GET", url, params=params, headers=headers, follow_redirects=False
+        ) as response:
+            if response.status_code == 200:
+                sink.seek(0)
+                sink.truncate()
+                for chunk in response.iter_bytes():
+                    sink.write(chunk)
+            else:
+                response.read()
+            return response
+
+    def download(self, path: str, sink: IO[bytes]) -> str:
+        """GET an API path that answers with a redirect to a storage host (job logs), and
+        stream the file into *sink*; the URL it came from, without its query.
+
+        The token goes to the API only: the redirect is followed WITHOUT it (the
+        storage URL is signed), and its query (the signature) is never printed or kept.
+        404 or 410 (an expired log) raise GitHubError with that status.
+        """
+        url = self.url(path)
+        headers = {
+            "Authorization": f"Bearer {self.token.value}",
+            "X-GitHub-Api-Version": API_VERSION,
+        }
+        response = self._send(url, None, headers, sink=sink)
+        for _hop in range(5):
+            location = response.headers.get("location")
+            if response.status_code not in (301, 302, 303, 307, 308) or not location:
+                break
+            url = str(httpx.URL(url).join(location))
+            response = self._send(url, None, {}, sink=sink)  # no token beyond the API
+        if response.status_code in (404, 410):
+            raise GitHubError(f"{_shown(url)}: gone ({response.status_code})", status=404)
+        if response.status_code != 200:
+            self._page(response, _shown(url))  # raises the usual errors
+            raise GitHubError(
+                f"{_shown(url)}: HTTP {response.status_code}", status=response.status_code
+            )
+        return _shown(url)
 
     def _page(self, response: httpx.Response, url: str) -> Page:
         status = response.status_code
@@ -307,6 +372,11 @@ class GitHubApi:
         while page.next_url:
             page = self.get(page.next_url)
             yield page
+
+
+def _shown(url: str) -> str:
+    """A URL safe to print: no query (a signed storage URL carries its signature there)."""
+    return str(httpx.URL(url).copy_with(query=None, fragment=None))
 
 
 def _message(response: httpx.Response) -> str:

@@ -357,3 +357,46 @@ cargo_units = Table(
     Column("seconds", Float),
     Index(None, "build_id"),
 )
+
+# -- job logs and the cache events read from them (migration 0009) ----------------------------
+
+# A job's log read (or found expired, `status`), keyed by job and content digest:
+# the same log ingested again adds nothing, and a sync asks once per job.
+job_logs = Table(
+    "job_logs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("job_id", ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False),
+    Column("digest", Key(64, "log digest"), nullable=False),
+    Column("status", Key(16, "log status"), nullable=False),  # read | expired
+    Column("source", Name("log source"), nullable=False),  # file name or API URL
+    Column("size", Int64("log size"), nullable=False),
+    Column("lines", Int64("log lines"), nullable=False),
+    # The log's first and last timestamps: the job's wall time as the log shows it.
+    Column("first_at", UTCDateTime),
+    Column("last_at", UTCDateTime),
+    Column("read_at", UTCDateTime, nullable=False),
+    UniqueConstraint("job_id", "digest"),
+)
+
+cache_events = Table(
+    "cache_events",
+    metadata,
+    Column("log_id", ForeignKey("job_logs.id", ondelete="CASCADE"), primary_key=True),
+    Column("ordinal", Int32("cache event ordinal"), primary_key=True, autoincrement=False),
+    Column("job_id", ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False),
+    Column("line", Int64("log line"), nullable=False),
+    Column("tool", Name("cache tool"), nullable=False),
+    Column("kind", Key(16, "cache event kind"), nullable=False),
+    Column("key_prefix", Name("cache key family"), nullable=False),
+    Column("cache_key", Name("cache key")),
+    Column("step", Name("step")),
+    Column("at", UTCDateTime),
+    Column("seconds", Float),
+    Column("size_bytes", Int64("cache size")),
+    Column("hits", Int64("cache hits"), nullable=False),
+    Column("misses", Int64("cache misses"), nullable=False),
+    Column("language", Name("language")),
+    Column("detail", Name("detail")),
+    Index(None, "job_id"),
+)

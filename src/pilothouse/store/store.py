@@ -24,6 +24,8 @@ from pilothouse.errors import InputError, StoreConflict, StoreError
 from pilothouse.model import (
     ArtifactRecord,
     AttemptSummary,
+    CacheCounts,
+    CacheGroup,
     CacheUsage,
     CostLine,
     HistoryRow,
@@ -38,6 +40,7 @@ from pilothouse.model import (
     WorkflowActivity,
     WorkflowRecord,
 )
+from pilothouse.store import cache as cache_io
 from pilothouse.store import cargo as cargo_io
 from pilothouse.store import costs, history, rollups
 from pilothouse.store import engine as engines
@@ -247,6 +250,71 @@ class Store:
     def save_etag(self, repo: str, url: str, etag: str, next_url: str | None) -> None:
         with self._writing() as connection:
             gh.save_etag(connection, repo, url, etag, next_url)
+
+    # -- job logs and caches -------------------------------------------------
+
+    def add_job_logs(
+        self, items: Iterable[tuple[RunInfo, cache_io.LogInput]], *, now: datetime
+    ) -> list[cache_io.StoredLog]:
+        """Store job logs, each of its run and job (named as for JUnit reports), in one
+        transaction; a log the job holds already (same digest) adds nothing."""
+        with self._writing() as connection:
+            stored = cache_io.add_logs(connection, items, now)
+        engines.analyze_if_grown(self.engine, {"cache_events": sum(s.events for s in stored)})
+        return stored
+
+    def add_synced_job_log(
+        self, job_id: int, item: cache_io.LogInput, *, now: datetime
+    ) -> cache_io.StoredLog:
+        """Store the log of a synced job in its own transaction."""
+        with self._writing() as connection:
+            return cache_io.add_log(connection, job_id, item, now)
+
+    def mark_job_log_expired(self, job_id: int, source: str, *, now: datetime) -> None:
+        with self._writing() as connection:
+            cache_io.mark_log_expired(connection, job_id, source, now)
+
+    def jobs_without_logs(self, repo: str, run_keys: Sequence[str]) -> list[tuple[int, str, str]]:
+        """(job id, job key, run key) of *repo*'s completed synced jobs in these runs
+        whose log was never read (nor found expired)."""
+        with self._reading() as connection:
+            repo_id = gh.repository_id(connection, repo, create=False)
+            if repo_id is None or not run_keys:
+                return []
+            rows: list[tuple[int, str, str]] = []
+            for start in range(0, len(run_keys), 500):  # well under any parameter limit
+                chunk = run_keys[start : start + 500]
+                found = cache_io.jobs_without_logs(connection, repo_id, chunk)
+                rows += [(int(job_id), job_key, run_key) for job_id, job_key, run_key in found]
+            return rows
+
+    def cache_groups(
+        self, *, since: datetime | None, until: datetime | None = None
+    ) -> list[CacheGroup]:
+        """Cache events per workflow, job, key family, tool and kind, summed in SQL."""
+        with self._reading() as connection:
+            return cache_io.cache_groups(connection, since, until)
+
+    def cache_counts(
+        self,
+        *,
+        since: datetime,
+        until: datetime,
+        workflows: Sequence[str] | None,
+        branch: str | None,
+    ) -> CacheCounts:
+        """Exact hits, restore-key hits and misses of the cache restores in the jobs of
+        runs of *workflows* (every workflow when None) on *branch* (any when None)
+        created in [since, until): the scorecard's cache_hit_rate."""
+        with self._reading() as connection:
+            return cache_io.cache_counts(
+                connection, since=since, until=until, workflows=workflows, branch=branch
+            )
+
+    def cache_range(self) -> tuple[datetime, datetime] | None:
+        """When the first and last runs with cache events were created."""
+        with self._reading() as connection:
+            return cache_io.log_range(connection)
 
     # -- cost ledger --------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """cargo builds: the units of each cargo JSON output stored into a run
 
 Revision ID: 0010_cargo_builds
-Revises: 0008_test_rollups
+Revises: 0009_job_logs
 
 `cargo_builds` is one `cargo ... --message-format=json` output (keyed by run and
 content digest, like reports); `cargo_units` its units, fresh or rebuilt, with
@@ -15,7 +15,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = "0010_cargo_builds"
-down_revision: str | Sequence[str] | None = "0008_test_rollups"
+down_revision: str | Sequence[str] | None = "0009_job_logs"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

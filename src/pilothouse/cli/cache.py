@@ -1,0 +1,147 @@
+"""`pilothouse cache`: cache hit rates from job logs, and advice from the workflow files."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import yaml
+from rich.console import Console
+from rich.text import Text
+
+from pilothouse.analysis.cache import Advice, CacheRow, advise_workflow, summarise, total_counts
+from pilothouse.cli.output import Col, fitted_table, percent, print_json, seconds, stdout_console
+from pilothouse.cli.state import state_of
+from pilothouse.cli.window import (
+    SinceOption,
+    Window,
+    WindowOption,
+    empty_window_note,
+    resolve_window,
+)
+from pilothouse.errors import printable
+
+DEFAULT_WINDOW_DAYS = 14  # the scorecard's window
+WORKFLOW_GLOBS = ("*.yml", "*.yaml")
+
+COLUMNS = (
+    Col("workflow", fold=True, min_width=10),
+    Col("job", fold=True, min_width=8),
+    Col("key family", fold=True, min_width=14),
+    Col("restores", "right", drop=4),
+    Col("exact", "right"),
+    Col("partial", "right", drop=3),
+    Col("miss", "right"),
+    Col("hit rate", "right"),
+    Col("before", "right", drop=2),
+    Col("saved", "right", drop=1),
+    Col("lost", "right", drop=1),
+)
+ADVICE_COLUMNS = (
+    Col("where", fold=True, min_width=20),
+    Col("rule", drop=1),
+    Col("advice", fold=True, prose=True, min_width=30),
+)
+
+
+def _minutes(value: float | None) -> str:
+    return "-" if value is None else seconds(value * 60)
+
+
+def _cells(row: CacheRow) -> tuple[str, ...]:
+    if row.is_compiler:
+        counts = ("", f"{row.compiler_hits}", "", f"{row.compiler_misses}")
+    else:
+        c = row.counts
+        counts = (str(c.restores), str(c.exact_hits), str(c.partial_hits), str(c.misses))
+    return (
+        row.workflow or "-", row.job, row.key_prefix, *counts, percent(row.hit_rate),
+        percent(row.previous_hit_rate), _minutes(row.minutes_saved), _minutes(row.minutes_lost),
+    )  # fmt: skip
+
+
+def workflow_advice(root: Path) -> tuple[list[Advice], list[str]]:
+    """Advice for every workflow file under *root*/.github/workflows; files that are not
+    YAML are named in the second list and skipped."""
+    folder = root / ".github" / "workflows"
+    files = sorted({p for pattern in WORKFLOW_GLOBS for p in folder.glob(pattern) if p.is_file()})
+    advice: list[Advice] = []
+    problems: list[str] = []
+    for path in files:
+        shown = str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+        try:
+            advice += advise_workflow(shown, path.read_text(encoding="utf-8", errors="replace"))
+        except (yaml.YAMLError, OSError, RecursionError) as exc:  # one line, then the next file
+            problems.append(f"{shown}: not a workflow file pilothouse can read: {_first(exc)}")
+    return advice, problems
+
+
+def _first(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _previous(window: Window, now: datetime) -> tuple[datetime, datetime] | None:
+    if window.since is None:
+        return None
+    return window.since - (now - window.since), window.since
+
+
+def cache(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+    window_days: WindowOption = None,
+    since: SinceOption = None,
+    path: Annotated[
+        Path, typer.Option("--path", help="Repository whose .github/workflows to advise on.")
+    ] = Path("."),
+) -> None:
+    """Cache restores per workflow, job and key family (exact hits, restore-key hits,
+    misses, hit rate, trend, minutes saved and lost) from ingested job logs, over the
+    last 14 days (--window, --since); then advice from the workflow files."""
+    state = state_of(ctx)
+    now = state.now()
+    window = resolve_window(now, days=window_days, since=since, default_days=DEFAULT_WINDOW_DAYS)
+    previous = _previous(window, now)
+    with state.open_store() as store:
+        groups = store.cache_groups(since=window.since)
+        before = store.cache_groups(since=previous[0], until=previous[1]) if previous else []
+        note = None
+        if not groups:
+            hint = ": `pilothouse ingest logs PATH` or `ingest github --logs` adds them"
+            note = empty_window_note("cache events", window, store.cache_range(), hint)
+    rows = summarise(groups, before)
+    root = path if path.is_absolute() else state.cwd / path
+    advice, problems = workflow_advice(root)
+    for problem in problems:
+        sys.stderr.write(f"pilothouse: warning: {printable(problem)}\n")
+    if as_json:
+        print_json({"caches": [r.as_dict() for r in rows], "advice": [a.as_dict() for a in advice]})
+        if note:
+            sys.stderr.write(f"pilothouse: {note}\n")
+        return
+    _render(stdout_console(state.env), rows, advice, window, note)
+
+
+def _render(
+    console: Console, rows: list[CacheRow], advice: list[Advice], window: Window, note: str | None
+) -> None:
+    width = console.width
+    if note:
+        console.print(Text(note))
+    else:
+        title = f"Cache restores {window.label}"
+        console.print(fitted_table(title, COLUMNS, [_cells(r) for r in rows], width))
+        total = total_counts([r for r in rows if not r.is_compiler])
+        console.print(Text(
+            f"{total.restores} restores: {total.exact_hits} exact, {total.partial_hits} from a "
+            f"restore key, {total.misses} missed; hit rate {percent(total.hit_rate)} (exact "
+            "hits / restores). saved/lost: restores x the difference between the mean job time "
+            "(first to last log line) on a miss or restore-key hit and on an exact hit."
+        ))  # fmt: skip
+    if advice:
+        cells = [(f"{a.file}:{a.line}", a.rule, a.message) for a in advice]
+        console.print(fitted_table("Advice from the workflow files", ADVICE_COLUMNS, cells, width))
