@@ -16,7 +16,17 @@ from typing import Annotated
 import typer
 
 from pilothouse import __version__
-from pilothouse.cli import cost, db, flaky, ingest, reports, sample, settings, shard
+from pilothouse.cli import (
+    artifacts_inspect,
+    cost,
+    db,
+    flaky,
+    ingest,
+    reports,
+    sample,
+    settings,
+    shard,
+)
 from pilothouse.cli.state import State, World
 from pilothouse.config import load_config
 from pilothouse.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, PilothouseError, printable
@@ -34,6 +44,13 @@ app.add_typer(ingest.app, name="ingest")
 app.add_typer(flaky.app, name="flaky")
 app.add_typer(cost.app, name="cost")
 app.add_typer(db.app, name="db")
+# `artifacts` gets its listing from the store elsewhere; `inspect` reads local files only.
+artifacts = typer.Typer(
+    help="Artifacts: what a build uploads, and what would make it smaller.",
+    no_args_is_help=True,
+)
+artifacts.command("inspect")(artifacts_inspect.inspect)
+app.add_typer(artifacts, name="artifacts")
 app.command("tests")(reports.tests)
 app.command("runs")(reports.runs)
 app.command("report")(reports.report)
