@@ -510,3 +510,14 @@ def test_progress_goes_to_stderr_only_on_a_terminal(sqlite_cli: Cli, tmp_path: P
     code, out, err = sqlite_cli("artifacts", "inspect", "f", "--compression", "zstd-3", "--json")
     assert code == 0 and err == ""  # JSON is for machines: no progress
     json.loads(out)
+
+
+def test_a_compressed_input_is_compared_with_its_stored_size(sqlite_cli: Cli, tmp_path) -> None:
+    with zipfile.ZipFile(tmp_path / "logs.zip", "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("a.log", b"".join(b"request %d served\n" % i for i in range(20_000)))
+    sqlite_cli.env["COLUMNS"] = "120"
+    code, out, err = sqlite_cli("artifacts", "inspect", "logs.zip", "--compression", "xz-6")
+    assert code == 0, err
+    stored = (tmp_path / "logs.zip").stat().st_size
+    assert f"As given the inputs take {stored / 1000:.1f} kB; xz-6 would make them" in out
+    assert "1 redundant copy" not in out and "(0 redundant copies)" in out

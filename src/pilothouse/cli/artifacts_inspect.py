@@ -107,6 +107,8 @@ def _render(console: Console, report: Report) -> None:
         for s in report.savings
     ]  # fmt: skip
     console.print(fitted_table(f"Savings, each alone, from {size(total)}", _SAVINGS, rows, width))
+    if note := _stored_note(report):
+        console.print(Text(note))
     largest = [[r.name, r.kind, size(r.size), _pct(r.size, total)] for r in report.largest]
     console.print(fitted_table(f"Largest of {report.files} files", _LARGEST, largest, width))
     kinds = [[k, str(n), size(b), _pct(b, total)] for k, n, b in report.kinds]
@@ -127,12 +129,26 @@ def _summary(report: Report) -> str:
     return text
 
 
+def _stored_note(report: Report) -> str | None:
+    """Archives given as input are compressed already: say how the best figure compares."""
+    compressed = [s for s in report.savings if s.measured == "compressed"]
+    stored = report.stored_bytes
+    if stored == report.bytes or not compressed:
+        return None
+    best = min(compressed, key=lambda s: s.bytes_after)
+    change = _pct(best.bytes_after - stored, stored)
+    return (
+        f"As given the inputs take {size(stored)}; {best.method} would make them "
+        f"{size(best.bytes_after)} ({'+' if best.bytes_after >= stored else ''}{change})."
+    )
+
+
 def _how(measured: str, files: int | None) -> str:
     if measured in ("objcopy", "sections", "objcopy+sections", "none"):
         named = {"objcopy": "objcopy", "sections": "section sizes (estimate)", "none": "no ELF"}
         return f"{named.get(measured, 'objcopy, section sizes')} ({files} ELF files)"
     if measured == "sha256":
-        return f"sha256 ({files} redundant copies)"
+        return f"sha256 ({files} redundant {'copy' if files == 1 else 'copies'})"
     return measured
 
 
@@ -144,7 +160,7 @@ def _render_elf(console: Console, report: Report) -> None:
         assert r.strip is not None
         rows.append([r.name, size(r.size), size(r.strip.debug), size(r.strip.unneeded),
                      r.strip.method])  # fmt: skip
-    console.print(fitted_table("ELF binaries, most to strip first", _ELF, rows, console.width))
+    console.print(fitted_table("ELF binaries, most to gain first", _ELF, rows, console.width))
 
 
 def _render_duplicates(console: Console, report: Report) -> None:
