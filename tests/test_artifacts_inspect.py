@@ -521,3 +521,32 @@ def test_a_compressed_input_is_compared_with_its_stored_size(sqlite_cli: Cli, tm
     stored = (tmp_path / "logs.zip").stat().st_size
     assert f"As given the inputs take {stored / 1000:.1f} kB; xz-6 would make them" in out
     assert "1 redundant copy" not in out and "(0 redundant copies)" in out
+
+
+def test_a_huge_tar_extended_header_is_refused_before_it_is_held(sqlite_cli, tmp_path) -> None:
+    """tarfile reads a pax header whole into memory: 20 MB of one compress to little."""
+    stream = io.BytesIO()
+    with tarfile.open(fileobj=stream, mode="w:gz", format=tarfile.PAX_FORMAT) as tar:
+        info = tarfile.TarInfo("f")
+        info.size = 1
+        info.pax_headers = {"comment": "a" * 20_000_000}
+        tar.addfile(info, io.BytesIO(b"x"))
+    (tmp_path / "pax.tar.gz").write_bytes(stream.getvalue())
+    assert len(stream.getvalue()) < 200_000
+    code, _, err = sqlite_cli("artifacts", "inspect", "pax.tar.gz")
+    line = _one_error_line(err)
+    assert code == 1 and "pax.tar.gz: not a readable tar archive" in line
+    assert "extended header" in line
+
+
+def test_a_zip_member_shorter_than_declared_is_named(sqlite_cli: Cli, tmp_path: Path) -> None:
+    with zipfile.ZipFile(tmp_path / "short.zip", "w") as archive:  # stored, not deflated
+        archive.writestr("data.bin", b"0123456789" * 100)
+    raw = bytearray((tmp_path / "short.zip").read_bytes())
+    central = raw.index(b"PK\x01\x02")
+    # Declare 2,000 bytes in the central directory, which zipfile trusts.
+    raw[central + 24 : central + 28] = (2000).to_bytes(4, "little")
+    (tmp_path / "short.zip").write_bytes(bytes(raw))
+    code, _, err = sqlite_cli("artifacts", "inspect", "short.zip")
+    line = _one_error_line(err)
+    assert code == 1 and "short.zip:data.bin" in line

@@ -100,8 +100,11 @@ def _measure(entry: Entry, tar: tarfile.TarFile, ctx: _Context) -> FileRecord:
             tap = _Tap(stream, head, copy, ctx.progress)
             try:
                 tar.addfile(_tar_info(entry), tap)
-            except OSError as exc:  # tarfile: fewer bytes than the size it was told
-                raise InputError(f"{entry.name}: changed while being read ({exc})") from None
+            except OSError:  # tarfile: fewer bytes than the size it was told
+                raise InputError(
+                    f"{entry.name}: ended before its {entry.size} bytes (changed while being "
+                    "read, or a damaged archive)"
+                ) from None
     strip = strip_sizes(spool, ctx.options.objcopy, ctx.workdir) if elf else None
     spool.unlink(missing_ok=True)
     return FileRecord(entry.name, entry.size, tap.sha256.hexdigest(), kind_of(head, entry.size),

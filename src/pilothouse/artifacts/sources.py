@@ -326,16 +326,31 @@ def _tar_items(path: Path, label: str, stored: int, limits: Limits) -> Iterator[
                 name = shown(f"{label}:{_without_dot(member.name)}")
                 if member.isdir():
                     continue
+                content += member.size  # a skipped member's data is read through too
+                _check_bomb(label, content, stored, limits)
                 if not member.isreg():
                     link = member.issym() or member.islnk()
                     yield Skip(name, "link" if link else "not a regular file")
                     continue
-                content += member.size
-                _check_bomb(label, content, stored, limits)
                 yield Entry(name, member.size, _tar_opener(archive, member, name))
         except READ_ERRORS as exc:
             reason = _reason(exc)
             raise InputError(f"{shown(label)}: not a readable tar archive: {reason}") from None
+
+
+# Long names and pax headers are read whole into memory by tarfile: a few kB in practice.
+MAX_EXTENDED_HEADER = 1024 * 1024
+_EXTENDED = (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK, tarfile.XHDTYPE,
+             tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE)  # fmt: skip
+
+
+class _BoundedTarInfo(tarfile.TarInfo):
+    """A tar header whose extended headers (held in memory whole) are bounded in size."""
+
+    def _proc_member(self, tarfile_: tarfile.TarFile) -> tarfile.TarInfo:
+        if self.type in _EXTENDED and self.size > MAX_EXTENDED_HEADER:
+            raise tarfile.HeaderError(f"an extended header of {self.size} bytes")
+        return super()._proc_member(tarfile_)  # type: ignore[misc, no-any-return]
 
 
 def _without_dot(name: str) -> str:
@@ -352,7 +367,7 @@ def _tar_stream(raw: BinaryIO, label: str) -> Iterator[tarfile.TarFile]:
         reader = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
         source = _guarded(reader, label)
     try:
-        archive = tarfile.open(fileobj=source, mode="r|*")
+        archive = tarfile.open(fileobj=source, mode="r|*", tarinfo=_BoundedTarInfo)
     except READ_ERRORS as exc:
         raise InputError(f"{shown(label)}: not a readable tar archive: {_reason(exc)}") from None
     with archive:
