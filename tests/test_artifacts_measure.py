@@ -4,18 +4,21 @@ method names, kinds, the section estimate, the compressor fan-out."""
 from __future__ import annotations
 
 import doctest
+import gzip
 import lzma
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pilothouse.artifacts import compress, elf, measure
 from pilothouse.artifacts.compress import CompressedSizes, Method, parse_method
 from pilothouse.artifacts.elf import SECTIONS, StripSizes, section_savings
+from pilothouse.artifacts.inspect import Options, inspect_inputs, open_inputs
 from pilothouse.artifacts.measure import FileRecord, InputInfo, Tally, kind_of
 from pilothouse.artifacts.sources import shown, unsafe_member
 from pilothouse.cli.artifacts_inspect import size
+from pilothouse.errors import InputError
 
 
 @pytest.mark.parametrize(
@@ -195,3 +198,57 @@ def test_shown_escapes_control_characters_and_undecodable_bytes() -> None:
 def test_docstring_examples(module: object) -> None:
     failed, tried = doctest.testmod(module)  # type: ignore[arg-type]
     assert tried > 0 and failed == 0
+
+
+def _valid_archives() -> dict[str, bytes]:
+    import io
+    import tarfile
+    import zipfile
+
+    import zstandard
+
+    files = {"bin/app": b"\x7fELF" + bytes(range(256)) * 20, "a.txt": b"hello " * 500}
+    zipped = io.BytesIO()
+    with zipfile.ZipFile(zipped, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    tarred = io.BytesIO()
+    with tarfile.open(fileobj=tarred, mode="w") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    plain = tarred.getvalue()
+    return {
+        "a.zip": zipped.getvalue(),
+        "a.tar": plain,
+        "a.tar.gz": gzip.compress(plain),
+        "a.tar.xz": lzma.compress(plain),
+        "a.tar.zst": zstandard.ZstdCompressor().compress(plain),
+    }
+
+
+ARCHIVES = _valid_archives()
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    name=st.sampled_from(sorted(ARCHIVES)),
+    edits=st.lists(st.tuples(st.floats(0, 1, exclude_max=True), st.integers(0, 255)), max_size=6),
+    cut=st.floats(0.05, 1),
+)
+def test_damaged_archives_raise_input_errors_only(tmp_path, name, edits, cut) -> None:
+    """Hostile input must not hurt: any damage is an InputError (one line, exit 1), never
+    another exception (exit 3), a hang or a write."""
+    data = bytearray(ARCHIVES[name])
+    for where, value in edits:
+        data[int(where * len(data))] = value
+    path = tmp_path / name
+    path.write_bytes(bytes(data[: max(1, int(cut * len(data)))]))
+    options = Options(methods=(parse_method("zstd-1"),), objcopy=None)
+    try:
+        inspect_inputs(open_inputs([(path, name)], options.limits), options)
+    except InputError as exc:
+        assert "\n" not in str(exc) and name in str(exc)
