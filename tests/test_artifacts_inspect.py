@@ -548,3 +548,24 @@ def test_a_zip_member_shorter_than_declared_is_named(sqlite_cli: Cli, tmp_path: 
     code, _, err = sqlite_cli("artifacts", "inspect", "short.zip")
     line = _one_error_line(err)
     assert code == 1 and "short.zip:data.bin" in line
+
+
+@pytest.mark.skipif(not OBJCOPY, reason="needs binutils")
+def test_copies_of_one_binary_are_stripped_once(sqlite_cli: Cli, elf: Path, tmp_path) -> None:
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    log = tmp_path / "objcopy.log"
+    wrapper = tools / "objcopy"
+    wrapper.write_text(f'#!/bin/sh\necho "$1" >> {log}\nexec {OBJCOPY} "$@"\n')
+    wrapper.chmod(0o755)
+    root = tmp_path / "dist"
+    root.mkdir()
+    for name in ("a", "b", "c"):
+        shutil.copyfile(elf, root / name)
+    sqlite_cli.env["PATH"] = str(tools)
+    code, out, err = sqlite_cli("artifacts", "inspect", "dist", "--compression", "none", "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert log.read_text().split() == ["--strip-debug", "--strip-unneeded"]
+    assert _saving(report, "strip-debug")["files"] == 3
+    assert _saving(report, "strip-debug")["saved"] == 3 * report["elf"][0]["strip_debug_saves"]

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import IO, BinaryIO
 
 from pilothouse.artifacts.compress import DEFAULT_METHODS, CompressedSizes, Method, parse_method
-from pilothouse.artifacts.elf import is_elf, strip_sizes
+from pilothouse.artifacts.elf import StripSizes, is_elf, strip_sizes
 from pilothouse.artifacts.measure import (
     HEAD_BYTES,
     TOP,
@@ -77,6 +77,7 @@ class _Context:
     workdir: Path
     options: Options
     progress: Progress | None
+    stripped: dict[str, StripSizes | None] = field(default_factory=dict)
 
 
 def _read_all(inputs: Sequence[Input], tally: Tally, sink: CompressedSizes, ctx: _Context) -> None:
@@ -105,10 +106,14 @@ def _measure(entry: Entry, tar: tarfile.TarFile, ctx: _Context) -> FileRecord:
                     f"{entry.name}: ended before its {entry.size} bytes (changed while being "
                     "read, or a damaged archive)"
                 ) from None
-    strip = strip_sizes(spool, ctx.options.objcopy, ctx.workdir) if elf else None
-    spool.unlink(missing_ok=True)
-    return FileRecord(entry.name, entry.size, tap.sha256.hexdigest(), kind_of(head, entry.size),
-                      strip)  # fmt: skip
+    digest = tap.sha256.hexdigest()
+    strip = None
+    if elf:  # a copy of a binary already measured is not stripped again
+        if digest not in ctx.stripped:
+            ctx.stripped[digest] = strip_sizes(spool, ctx.options.objcopy, ctx.workdir)
+        strip = ctx.stripped[digest]
+        spool.unlink()
+    return FileRecord(entry.name, entry.size, digest, kind_of(head, entry.size), strip)
 
 
 def _tar_info(entry: Entry) -> tarfile.TarInfo:
