@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.text import Text
 
 from pilothouse.analysis import scorecard as card
+from pilothouse.cli import artifacts_inspect
 from pilothouse.cli.output import Col, fitted_table, print_json, stdout_console
 from pilothouse.cli.score import Targets, Windows, resolve_targets
 from pilothouse.cli.settings import validated_by
@@ -161,3 +162,7 @@ def artifacts(
         )
     else:
         _render(stdout_console(state.env), report)
+
+
+# `inspect` reads local files only (pilothouse.artifacts); the listing above reads the store.
+app.command("inspect")(artifacts_inspect.inspect)
