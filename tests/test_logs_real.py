@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from pilothouse.model import CacheEvent
-from pilothouse.sources.logs import read_log_file
+from pilothouse.sources.logs import LogStats, read_log_file
 
 from .conftest import DATA, Cli
 
@@ -54,6 +54,9 @@ EXPECTED: dict[str, list[tuple[object, ...]]] = {
     "toolkit-reserve-failed__quantinuum-tket2-29.log": [
         ("rust-cache", "save_failed", "v0-rust-stable-tests-", 0, 0),
     ],
+    # raw logs with the runner's timestamps and step headers, cut before any outcome
+    "actions-cache-v1-header__yikun-hub-mirror-action-61.log": [],
+    "actions-cache-v3-header__actions-cache-1216.log": [],
     # setup-* actions
     "setup-node-miss__setup-node-627.log": [("setup-node", "miss", "setup-node yarn", 0, 0)],
     "setup-python-miss__setup-python-278.log": [
@@ -139,6 +142,21 @@ def test_real_keys_sizes_and_times() -> None:
     )
     assert failed.at == datetime(2024, 2, 29, 19, 5, 59, 124078, tzinfo=UTC)
     assert failed.line == 2
+
+
+def test_real_runner_timestamps_and_headers() -> None:
+    """Raw logs (runner timestamps, `##[group]Run`, `with:`, `##[debug]`) give their span
+    and no events of their own."""
+    stats = LogStats()
+    name = "actions-cache-v3-header__actions-cache-1216.log"
+    assert list(read_log_file(REAL / name, stats)) == []
+    assert (stats.lines, stats.cut_lines) == (9, 0)
+    assert stats.first_at == datetime(2023, 8, 7, 3, 20, 54, 233578, tzinfo=UTC)
+    assert stats.last_at == datetime(2023, 8, 7, 3, 20, 54, 528580, tzinfo=UTC)
+    stats = LogStats()
+    name = "actions-cache-v1-header__yikun-hub-mirror-action-61.log"
+    assert list(read_log_file(REAL / name, stats)) == []
+    assert stats.first_at == datetime(2020, 10, 15, 11, 29, 25, 578083, tzinfo=UTC)
 
 
 def test_ingest_real_logs_end_to_end(cli: Cli) -> None:
