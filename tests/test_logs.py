@@ -110,6 +110,21 @@ CCACHE = (
     "  Hits:            1000 / 1234 (81.04%)",
     "  Misses:           234 / 1234 (18.96%)",
 )
+CCACHE_4_0 = (
+    "Summary:",
+    "  Hits:               0 /  675 (0.00 %)",
+    "    Direct:           0 /  675 (0.00 %)",
+    "  Misses:           675",
+    "Primary storage:",
+    "  Hits:               0 / 1348 (0.00 %)",
+    "  Misses:          1348",
+)
+CCACHE_3 = (
+    "cache hit (direct)                112337",
+    "cache hit (preprocessed)             899",
+    "cache miss                         10042",
+    "cache hit rate                     91.85 %",
+)
 
 # pattern name -> (log lines, expected (tool, kind, family, hits, misses) events)
 EXAMPLES: dict[str, tuple[tuple[str, ...], list[tuple[object, ...]]]] = {
@@ -328,6 +343,11 @@ EXAMPLES: dict[str, tuple[tuple[str, ...], list[tuple[object, ...]]]] = {
     "ccache-start": (CCACHE, [("ccache", "compiler", "ccache", 1000, 234)]),
     "ccache-hits": (CCACHE[1:], []),  # not after "Cacheable calls:": not ccache's table
     "ccache-misses": (CCACHE[:2] + CCACHE[4:5], [("ccache", "compiler", "ccache", 1000, 234)]),
+    # ccache 4.0-4.5 and 3.x, as posted in ccache/ccache#1016 and apache/gluten#7957
+    # (tests/data/logs/SOURCES.md)
+    "ccache-summary": (CCACHE_4_0, [("ccache", "compiler", "ccache", 0, 675)]),
+    "ccache3-hit": (CCACHE_3[:2], []),  # no "cache miss" row: the table is not complete
+    "ccache3-miss": (CCACHE_3, [("ccache", "compiler", "ccache", 113236, 10042)]),
     "cargo-fresh": (
         (
             "       Fresh serde v1.0.219",

@@ -33,6 +33,14 @@ own, read from their sources (file @ commit):
   ``{"stats":{... "cache_hits":{"counts":{"Rust":N}, ...``
 - ccache -s (ccache/ccache src/ccache/core/statistics.cpp @ e5731387e9b2):
   ``Cacheable calls: N / M``, then ``  Hits: N / M`` and ``  Misses: N / M``
+- older wordings seen in real logs pasted into public issues (tests/data/logs/real/,
+  attributed in tests/data/logs/SOURCES.md): actions/cache v2 printed the reserve error
+  alone, ``Unable to reserve cache with key K, another job may be creating this cache.``
+  (actions/cache#485, 2020); ccache 4.0-4.5 ``-s`` opens with ``Summary:`` and its
+  ``  Misses: N`` has no ``/ M`` (ccache#1016); ccache 3.x prints ``cache hit (direct) N``,
+  ``cache hit (preprocessed) N``, ``cache miss N`` (apache/gluten#7957); ccache pads the
+  ``N / M`` columns (``56 /  56``, scikit-image#8187). Keys may hold spaces
+  (``gradle-macOS-checksum }}``, actions/cache#142), so a key runs to the line's end.
 - cargo (rust-lang/cargo src/cargo/core/compiler/job_queue/mod.rs @ af373f761aa4):
   ``Fresh NAME vX`` lines (``cargo -v``) against ``Compiling NAME vX``
 
@@ -66,7 +74,8 @@ _VARIABLE_SEGMENT = re.compile(r"(?=[0-9a-f]*[0-9])[0-9a-f]{7,}|[0-9]+")
 _PACKAGE_MANAGERS = (
     "npm", "yarn", "pnpm", "pip", "pipenv", "poetry", "maven", "gradle", "sbt", "go",
 )  # fmt: skip
-_SETUP_KEY_TOOLS = (
+_KEY_TOOLS = (
+    ("v0-rust-", "rust-cache"),  # Swatinem/rust-cache's default prefix-key
     ("node-cache-", "setup-node"),
     ("setup-python-", "setup-python"),
     ("setup-go-", "setup-go"),
@@ -98,23 +107,23 @@ PATTERNS: tuple[LogPattern, ...] = (
     _p("with-key", r"^  key: (?P<key>\S+)$", "with_key", "  key: "),
     _p("with-cache", r"^  cache: (?P<pm>\S+)$", "with_cache", "  cache: "),
     # restores
-    _p("toolkit-hit", r"^Cache hit for: (?P<key>\S+)$", "toolkit_hit", "Cache hit for: "),
+    _p("toolkit-hit", r"^Cache hit for: (?P<key>.+?)\s*$", "toolkit_hit", "Cache hit for: "),
     _p(
         "toolkit-hit-restore-key",
-        r"^Cache hit for restore-key: (?P<key>\S+)$",
+        r"^Cache hit for restore-key: (?P<key>.+?)\s*$",
         "toolkit_hit",
         "Cache hit for restore-key: ",
     ),
     _p("cache-size", r"^Cache Size: ~\d+ MB \((?P<bytes>\d+) B\)$", "cache_size", "Cache Size: "),
     _p(
         "restored",
-        r"^(?:(?P<what>\S+) c|C)ache restored from key: (?P<key>\S+)$",
+        r"^(?:(?P<what>\S+) c|C)ache restored from key: (?P<key>.+?)\s*$",
         "restored",
         "ache restored from key: ",
     ),
     _p(
         "lookup-found",
-        r"^Cache found and can be restored from key: (?P<key>\S+)$",
+        r"^Cache found and can be restored from key: (?P<key>.+?)\s*$",
         "restored",
         "Cache found and can be restored",
     ),
@@ -142,19 +151,19 @@ PATTERNS: tuple[LogPattern, ...] = (
     # saves
     _p(
         "saved",
-        r"^(?:(?P<what>\S+) c|C)ache saved with (?P<the>the )?key: (?P<key>\S+)$",
+        r"^(?:(?P<what>\S+) c|C)ache saved with (?P<the>the )?key: (?P<key>.+?)\s*$",
         "saved",
         "ache saved with ",
     ),
     _p(
         "hit-not-saving",
-        r"^Cache hit occurred on the primary key (?P<key>\S+), not saving cache\.$",
+        r"^Cache hit occurred on the primary key (?P<key>.+), not saving cache\.$",
         "hit_not_saving",
         "Cache hit occurred on the primary key ",
     ),
     _p(
         "reserve-failed",
-        r"^Failed to save: Unable to reserve cache with key (?P<key>\S+), "
+        r"^(?:Failed to save: )?Unable to reserve cache with key (?P<key>.+?), "
         r"another job may be creating this cache\.",
         "save_failed",
         "Unable to reserve cache with key ",
@@ -171,16 +180,29 @@ PATTERNS: tuple[LogPattern, ...] = (
         "Cache ",
     ),
     _p("sccache-end", r"^Cache location\s", "sccache_end", "Cache location"),
-    _p("ccache-start", r"^Cacheable calls:\s+\d+ / \d+", "ccache_start", "Cacheable calls:"),
-    _p("ccache-hits", r"^  Hits:\s+(?P<count>\d+) / \d+", "ccache_hits", "  Hits:"),
-    _p("ccache-misses", r"^  Misses:\s+(?P<count>\d+) / \d+", "ccache_misses", "  Misses:"),
+    _p("ccache-start", r"^Cacheable calls:\s+\d+\s*/\s*\d+", "ccache_start", "Cacheable calls:"),
+    _p("ccache-summary", r"^Summary:$", "ccache_start", "Summary:"),  # ccache 4.0-4.5
+    _p("ccache-hits", r"^  Hits:\s+(?P<count>\d+)\s*/\s*\d+", "ccache_hits", "  Hits:"),
+    _p(
+        "ccache-misses",
+        r"^  Misses:\s+(?P<count>\d+)(?:\s*/\s*\d+|\s*$)",  # 4.0-4.5: no "/ total"
+        "ccache_misses",
+        "  Misses:",
+    ),
+    _p(
+        "ccache3-hit",
+        r"^cache hit \((?:direct|preprocessed)\)\s+(?P<count>\d+)$",
+        "ccache3_hit",
+        "cache hit (",
+    ),
+    _p("ccache3-miss", r"^cache miss\s+(?P<count>\d+)$", "ccache3_miss", "cache miss"),
     _p("cargo-fresh", r"^\s*Fresh (?P<unit>\S+) v\S+", "cargo_fresh", "Fresh "),
     _p("cargo-compiling", r"^\s*Compiling (?P<unit>\S+) v\S+", "cargo_compiling", "Compiling "),
 )
 # Cheap first test: a line that holds none of these matches no pattern (each pattern's
 # needle holds one of them; a test checks it).
 QUICK = ("ache", "##[", "Post job", "with:", "env:", "  key: ", "match: ", "Failed to save",
-         '{"stats"', "Compil", "  Hits:", "  Misses:", "Fresh ")  # fmt: skip
+         '{"stats"', "Compil", "  Hits:", "  Misses:", "Fresh ", "Summary:")  # fmt: skip
 
 
 def key_family(key: str) -> str:
@@ -210,8 +232,8 @@ def _tool_of_label(label: str) -> str | None:
     return None
 
 
-def _setup_tool_of_key(key: str) -> str | None:
-    return next((tool for prefix, tool in _SETUP_KEY_TOOLS if key.startswith(prefix)), None)
+def _tool_of_key(key: str) -> str | None:
+    return next((tool for prefix, tool in _KEY_TOOLS if key.startswith(prefix)), None)
 
 
 def _tool_of_manager(pm: str | None) -> str:
@@ -271,6 +293,7 @@ class _Reader:
     sccache: dict[str, list[int]] | None = None
     ccache_hit_count: int | None = None
     in_ccache: bool = False
+    ccache3_hits: int | None = None  # ccache 3: "cache hit (direct)" + "(preprocessed)"
     fresh: int = 0
     compiled: int = 0
 
@@ -305,7 +328,7 @@ class _Reader:
     def tool_for(self, key: str | None, fallback: str = "actions/cache") -> str:
         if self.step.tool:
             return self.step.tool
-        return (key and _setup_tool_of_key(key)) or fallback
+        return (key and _tool_of_key(key)) or fallback
 
     def finish(self) -> None:
         self.flush_sccache()
@@ -426,7 +449,7 @@ class _Reader:
     def saved(self, m: re.Match[str]) -> None:
         key = m["key"]
         fallback = "setup-node" if m["the"] else "actions/cache"
-        tool = self.tool_for(key, _setup_tool_of_key(key) or fallback)
+        tool = self.tool_for(key, _tool_of_key(key) or fallback)
         family = self.family(tool, key)
         earlier = self.pending.pop(family, None)
         if earlier is not None:  # a new save after a restore: the restore was not exact
@@ -509,6 +532,15 @@ class _Reader:
             self.emit(self.event("compiler", "ccache", "ccache", hits=self.ccache_hit_count,
                                  misses=int(m["count"])))  # fmt: skip
         self.in_ccache = False
+
+    def ccache3_hit(self, m: re.Match[str]) -> None:
+        self.ccache3_hits = (self.ccache3_hits or 0) + int(m["count"])
+
+    def ccache3_miss(self, m: re.Match[str]) -> None:
+        if self.ccache3_hits is not None:
+            self.emit(self.event("compiler", "ccache", "ccache", hits=self.ccache3_hits,
+                                 misses=int(m["count"])))  # fmt: skip
+        self.ccache3_hits = None
 
     def cargo_fresh(self, _m: re.Match[str]) -> None:
         self.fresh += 1
