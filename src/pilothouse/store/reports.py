@@ -58,7 +58,8 @@ def add_reports(
     stored = [_add_report(connection, run_id, job_id, item, now) for item in items]
     dated = fill_run(connection, run_id, missing) if missing else False
     if not dated:  # a run dated just now had all its reports rolled up by fill_run
-        rollups.add_reports(connection, [r.report_id for r in stored if r.report_id is not None])
+        rolled = [r.report_id for r in stored if r.report_id is not None and r.tests]
+        rollups.add_reports(connection, rolled)  # a report without results adds nothing
     if any(r.new and (r.outcomes["failed"] or r.outcomes["error"]) for r in stored):
         _mark_failed(connection, run_id, job_id)
     return stored

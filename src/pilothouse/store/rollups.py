@@ -15,7 +15,7 @@ gives the real time of a run that ingest dated) is moved: see `move_run`.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +31,7 @@ from sqlalchemy import (
     String,
     Table,
     and_,
+    bindparam,
     case,
     cast,
     delete,
@@ -44,6 +45,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.schema import CreateTable
 
 from pilothouse.analysis import sketch
 from pilothouse.store.schema import reports, runs, test_day_bins, test_days, test_results, tests
@@ -118,21 +120,64 @@ def add_reports(connection: Connection, report_ids: Sequence[int], *, sign: int 
         .join(reports, reports.c.run_id == runs.c.id)
         .where(reports.c.id == report_ids[0])
     ).scalar_one()
+    ids = {"report_ids": list(report_ids)}
+    _sqlite_rows(connection, ids)
     if sign > 0:  # a run without a time too: a read of all history finds its tests
-        _ensure_tests(connection, report_ids)
-    if created_at is None:
-        return
-    source = _rows_of(connection, report_ids)
-    single = report_ids[0] if len(report_ids) == 1 else None
-    _add_days(connection, source, single, created_at, sign)
-    _add_bins(connection, source, day_of(created_at), sign)
-    _done_with(connection, source)
+        connection.execute(_statement(connection, _new_tests), ids)
+    if created_at is not None:
+        _roll(connection, ids, created_at, sign)
+    _done_with(connection)
 
 
-def _ensure_tests(connection: Connection, report_ids: Sequence[int]) -> None:
+def _roll(connection: Connection, ids: dict[str, Any], created_at: datetime, sign: int) -> None:
+    """Add (sign=-1: subtract) the results of ids["report_ids"] to their day, created_at."""
+    single = len(ids["report_ids"]) == 1
+    values = {**ids, "day": day_of(created_at), "created_at": created_at}
+    if single:
+        values["single"] = ids["report_ids"][0]
+    connection.execute(_statement(connection, _add_days, single, sign), values)
+    connection.execute(_statement(connection, _add_bins, sign), values)
+
+
+# Built once per dialect (and shape), with their values bound as parameters: building
+# a statement costs more than rolling up a small report's rows.
+_BUILT: dict[tuple[Any, ...], Any] = {}
+
+
+def _statement(connection: Connection, build: Callable[..., Any], *args: Any) -> Any:
+    """*build*(connection, *args), built once per dialect."""
+    key = (connection.dialect.name, build.__name__, *args)
+    found = _BUILT.get(key)
+    if found is None:
+        found = _BUILT[key] = build(connection, *args)
+    return found
+
+
+def _report_ids() -> Any:
+    return bindparam("report_ids", expanding=True)
+
+
+def _new_tests(connection: Connection) -> Any:
+    """Name the tests of the reports in `tests`, in key order (no deadlock)."""
     r = test_results.c
+    if not _postgres(connection):  # keys from _ROWS: names read for new tests only
+        known = select(tests.c.id).where(tests.c.key == _ROWS.c.key)
+        new = (
+            select(_ROWS.c.key, r.classname, r.name, r.file)
+            .select_from(_ROWS.join(test_results, r.id == _ROWS.c.result_id))
+            .where(~known.exists())
+            .order_by(_ROWS.c.key)
+        )
+        return (
+            _insert(connection, tests)
+            .from_select(["key", "classname", "name", "file"], new)
+            .on_conflict_do_nothing(index_elements=["key"])
+        )
     names = (
-        select(r.classname, r.name, r.file).where(r.report_id.in_(report_ids)).distinct().subquery()
+        select(r.classname, r.name, r.file)
+        .where(r.report_id.in_(_report_ids()))
+        .distinct()
+        .subquery()
     )
     key = _key_of(connection, names.c.classname, names.c.name, names.c.file)
     chosen = select(key.label("key"), names.c.classname, names.c.name, names.c.file)
@@ -142,7 +187,7 @@ def _ensure_tests(connection: Connection, report_ids: Sequence[int]) -> None:
         .from_select(["key", "classname", "name", "file"], ordered)
         .on_conflict_do_nothing(index_elements=["key"])
     )
-    connection.execute(statement)
+    return statement
 
 
 def _results_with_tests(connection: Connection) -> Any:
@@ -151,27 +196,72 @@ def _results_with_tests(connection: Connection) -> Any:
     return test_results.join(tests, tests.c.key == key)
 
 
-# The results being rolled up with their test id and duration bin. SQLite computes
-# both with Python functions, so they are computed once, into this temporary table,
-# for the two statements that read them; PostgreSQL computes them in C, inline.
+# The bin of a result that has none (skipped, or no duration): below every bin.
+UNTIMED = sketch.ZERO_BIN - 1
+
+# SQLite: the results being rolled up with their test's key and duration bin, both
+# computed by Python functions, so once per result, into this temporary table that
+# the other statements read (none computes a key again). It is clustered on (key,
+# bin): tests are inserted, and results grouped per test and per bin, by walking it
+# in order, without a sort. PostgreSQL computes both in C, inline, and groups by id.
 _ROWS = Table(
     "pilothouse_rollup_rows",
     MetaData(),
-    Column("test_id", Integer, nullable=False),
-    Column("report_id", Integer, nullable=False),
-    Column("ordinal", Integer, nullable=False),
+    Column("key", String(64), primary_key=True),
+    Column("bin", Integer, primary_key=True, autoincrement=False),
+    Column("report_id", Integer, primary_key=True, autoincrement=False),
+    Column("ordinal", Integer, primary_key=True, autoincrement=False),
+    Column("result_id", Integer, nullable=False),
     Column("outcome", String(8), nullable=False),
     Column("duration", Float),
-    Column("bin", Integer),
     prefixes=["TEMPORARY"],
+    sqlite_with_rowid=False,
 )
 
 
-def _rows_of(connection: Connection, report_ids: Sequence[int]) -> Any:
-    """The results of *report_ids* as (test_id, report_id, ordinal, outcome, duration,
-    bin): bin NULL for a result without a duration or skipped."""
+def _sqlite_rows(connection: Connection, ids: dict[str, Any]) -> None:
+    """On SQLite, fill _ROWS with the results of ids["report_ids"]."""
+    if _postgres(connection):
+        return
+    connection.exec_driver_sql(_statement(connection, _create_rows))
+    connection.execute(delete(_ROWS))
+    connection.execute(_statement(connection, _fill_rows), ids)
+
+
+def _create_rows(connection: Connection) -> str:
+    return str(CreateTable(_ROWS, if_not_exists=True).compile(dialect=connection.dialect))
+
+
+def _fill_rows(connection: Connection) -> Any:
     r = test_results.c
-    index = case((_timed(r.outcome, r.duration), _bin_of(connection, r.duration)), else_=None)
+    key = _key_of(connection, r.classname, r.name, r.file).label("key")
+    index = _result_bin(connection, r.outcome, r.duration).label("bin")
+    query = (
+        select(key, index, r.report_id, r.ordinal, r.id, r.outcome, r.duration)
+        .where(r.report_id.in_(_report_ids()))
+        .order_by(key, index, r.report_id, r.ordinal)  # sorted, then appended in order
+    )
+    return insert(_ROWS).from_select([c.name for c in _ROWS.c], query)
+
+
+def _result_bin(connection: Connection, outcome: Any, duration: Any) -> ColumnElement[int]:
+    return case((_timed(outcome, duration), _bin_of(connection, duration)), else_=UNTIMED)
+
+
+def _rows_of(connection: Connection) -> Any:
+    """The results of *report_ids* as (test_id, report_id, ordinal, outcome, duration,
+    bin, test): bin UNTIMED for a result without a duration or skipped; `test` is what
+    to group a test's rows by (SQLite: its key, the order _ROWS is kept in; PostgreSQL:
+    its id). On SQLite, after _sqlite_rows."""
+    if not _postgres(connection):
+        query = select(
+            tests.c.id.label("test_id"),
+            *(_ROWS.c[n] for n in ("report_id", "ordinal", "outcome", "duration", "bin")),
+            _ROWS.c.key.label("test"),
+        ).select_from(_ROWS.join(tests, tests.c.key == _ROWS.c.key))
+        return query.subquery()
+    r = test_results.c
+    index = _result_bin(connection, r.outcome, r.duration)
     query = (
         select(
             tests.c.id.label("test_id"),
@@ -180,21 +270,17 @@ def _rows_of(connection: Connection, report_ids: Sequence[int]) -> Any:
             r.outcome,
             r.duration,
             index.label("bin"),
+            tests.c.id.label("test"),
         )
         .select_from(_results_with_tests(connection))
-        .where(r.report_id.in_(report_ids))
+        .where(r.report_id.in_(_report_ids()))
     )
-    if _postgres(connection):
-        return query.subquery()
-    _ROWS.create(connection, checkfirst=True)
-    connection.execute(delete(_ROWS))
-    connection.execute(insert(_ROWS).from_select([c.name for c in _ROWS.c], query))
-    return _ROWS
+    return query.subquery()
 
 
-def _done_with(connection: Connection, source: Any) -> None:
-    """Empty the temporary table (it lives as long as the connection)."""
-    if source is _ROWS:
+def _done_with(connection: Connection) -> None:
+    """Empty SQLite's temporary table (it lives as long as the connection)."""
+    if not _postgres(connection):
         connection.execute(delete(_ROWS))
 
 
@@ -206,17 +292,18 @@ def _timed(outcome: Any, duration: Any) -> ColumnElement[bool]:
     return and_(outcome != "skipped", duration.is_not(None))
 
 
-def _add_days(
-    connection: Connection, source: Any, single: int | None, created_at: datetime, sign: int
-) -> None:
-    base, sums, last_report, last_code, group = _day_sums(source, single)
+def _add_days(connection: Connection, single: bool, sign: int) -> Any:
+    """Add the results to their day (parameters: report_ids, day, created_at, and
+    single, the one report's id, if *single*)."""
+    source = _rows_of(connection)
+    base, sums, last_report, last_code, group, test_id = _day_sums(source, single)
     outcome = case({code: literal(name) for name, code in _CODES.items()}, value=last_code % 4)
     rows = (
         base.with_only_columns(
-            group,
-            literal(day_of(created_at), test_days.c.day.type),
+            test_id,
+            bindparam("day", type_=test_days.c.day.type),
             *(sign * func.sum(column) for column in sums),
-            literal(created_at, test_days.c.last_seen.type),
+            bindparam("created_at", type_=test_days.c.last_seen.type),
             last_report,
             cast(last_code // 4, Integer),
             outcome,
@@ -227,17 +314,15 @@ def _add_days(
     columns = ["test_id", "day", "passed", "failed", "skipped", "timed", "duration_sum",
                "last_seen", "last_report", "last_ordinal", "last_outcome"]  # fmt: skip
     statement = _insert(connection, test_days).from_select(columns, rows)
-    connection.execute(
-        statement.on_conflict_do_update(
-            index_elements=["day", "test_id"], set_=_day_updates(statement, sign)
-        )
+    return statement.on_conflict_do_update(
+        index_elements=["day", "test_id"], set_=_day_updates(statement, sign)
     )
 
 
-def _day_sums(source: Any, single: int | None) -> tuple[Select[Any], list[Any], Any, Any, Any]:
+def _day_sums(source: Any, single: bool) -> tuple[Select[Any], list[Any], Any, Any, Any, Any]:
     """The rows _add_days reads (FROM and WHERE), what it sums per test, the test's last
-    report and last (ordinal, outcome) code (ordinal * 4 + outcome code), and the test
-    id to group by.
+    report and last (ordinal, outcome) code (ordinal * 4 + outcome code), what to group
+    a test's rows by and its id (one per group).
 
     One report (the usual ingest) is summed in one pass; several are summed per report
     first, and the newest report of each test found with a window function.
@@ -252,31 +337,34 @@ def _day_sums(source: Any, single: int | None) -> tuple[Select[Any], list[Any], 
         case((timed, r.duration), else_=0.0),
     ]
     code = cast(r.ordinal, BigInteger) * 4 + case(_CODES, value=r.outcome)
-    if single is not None:
-        base = select(r.test_id).where(literal(True))
-        return base, per_result, literal(single), func.max(code), r.test_id
+    if single:
+        base = select(r.test).where(literal(True))
+        one = bindparam("single", type_=Integer)
+        return base, per_result, one, func.max(code), r.test, func.max(r.test_id)
     names = ["passed", "failed", "skipped", "timed", "duration_sum"]
     per_report = (
         select(
-            r.test_id,
+            r.test,
+            func.max(r.test_id).label("test_id"),
             r.report_id,
             *(func.sum(v).label(n) for n, v in zip(names, per_result, strict=True)),
             func.max(code).label("last"),
         )
-        .group_by(r.test_id, r.report_id)
+        .group_by(r.test, r.report_id)
         .subquery()
     )
     newest = func.row_number().over(
-        partition_by=per_report.c.test_id, order_by=per_report.c.report_id.desc()
+        partition_by=per_report.c.test, order_by=per_report.c.report_id.desc()
     )
     ranked = select(per_report, newest.label("rn")).subquery()
     first = ranked.c.rn == 1
     return (
-        select(ranked.c.test_id).where(literal(True)),
+        select(ranked.c.test).where(literal(True)),
         [ranked.c[n] for n in names],
         func.max(case((first, ranked.c.report_id), else_=None)),
         func.max(case((first, ranked.c.last), else_=None)),
-        ranked.c.test_id,
+        ranked.c.test,
+        func.max(ranked.c.test_id),
     )
 
 
@@ -295,20 +383,21 @@ def _day_updates(statement: Any, sign: int) -> dict[str, Any]:
     return updates
 
 
-def _add_bins(connection: Connection, source: Any, day: date, sign: int) -> None:
-    b = source.c
+def _add_bins(connection: Connection, sign: int) -> Any:
+    """Add the results' durations to their day's bins (parameters: report_ids, day)."""
+    b = _rows_of(connection).c
     rows = (
         select(
-            b.test_id,
-            literal(day, test_day_bins.c.day.type),
+            func.max(b.test_id),
+            bindparam("day", type_=test_day_bins.c.day.type),
             b.bin,
             sign * func.count(),
             func.min(b.duration),
             func.max(b.duration),
         )  # fmt: skip
-        .where(b.bin.is_not(None))
-        .group_by(b.test_id, b.bin)
-        .order_by(b.test_id, b.bin)
+        .where(b.bin > UNTIMED)
+        .group_by(b.test, b.bin)
+        .order_by(b.test, b.bin)
     )
     statement = _insert(connection, test_day_bins).from_select(
         ["test_id", "day", "bin", "count", "low", "high"], rows
@@ -316,15 +405,13 @@ def _add_bins(connection: Connection, source: Any, day: date, sign: int) -> None
     old, new = test_day_bins.c, statement.excluded
     # taking durations out leaves the bounds as they were: still bounds
     least, greatest = (func.least, func.greatest) if _postgres(connection) else (func.min, func.max)
-    connection.execute(
-        statement.on_conflict_do_update(
-            index_elements=["day", "test_id", "bin"],
-            set_={
-                "count": old["count"] + new["count"],
-                "low": least(old.low, new.low),
-                "high": greatest(old.high, new.high),
-            },
-        )
+    return statement.on_conflict_do_update(
+        index_elements=["day", "test_id", "bin"],
+        set_={
+            "count": old["count"] + new["count"],
+            "low": least(old.low, new.low),
+            "high": greatest(old.high, new.high),
+        },
     )
 
 
@@ -340,10 +427,10 @@ def move_run(connection: Connection, run_id: int, old_created_at: datetime | Non
         return
     if old_created_at is not None:
         day = day_of(old_created_at)
-        source = _rows_of(connection, report_ids)
-        _add_days(connection, source, None, old_created_at, -1)
-        _add_bins(connection, source, day, -1)
-        _done_with(connection, source)
+        ids = {"report_ids": report_ids}
+        _sqlite_rows(connection, ids)
+        _roll(connection, ids, old_created_at, -1)
+        _done_with(connection)
         connection.execute(
             delete(test_days).where(
                 test_days.c.day == day,
