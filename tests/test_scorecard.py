@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from pilothouse.analysis import scorecard as card
-from pilothouse.model import CostLine, WorkflowActivity
+from pilothouse.model import CacheCounts, CostLine, WorkflowActivity
 
 
 @pytest.mark.parametrize(
@@ -63,17 +63,17 @@ def test_run_time_without_runs_is_no_data() -> None:
 
 def test_cache_hit_rate_counts_exact_hits_only() -> None:
     item = card.cache_hit_rate(
-        card.CacheTally(exact_hits=80, partial_hits=15, misses=5),
-        card.CacheTally(exact_hits=1, partial_hits=0, misses=3),
+        CacheCounts(exact_hits=80, partial_hits=15, misses=5),
+        CacheCounts(exact_hits=1, partial_hits=0, misses=3),
         target_percent=75, missing="none",
     )  # fmt: skip
     assert (item.value, item.status, item.samples, item.previous) == (80.0, "met", 100, 25.0)
     assert "15 partial (restore-key) hits, 5 misses" in item.detail
-    low = card.cache_hit_rate(card.CacheTally(70, 30, 0), None, target_percent=75, missing="x")
+    low = card.cache_hit_rate(CacheCounts(70, 30, 0), None, target_percent=75, missing="x")
     assert low.status == "missed" and low.previous is None
 
 
-@pytest.mark.parametrize("tally", [None, card.CacheTally(0, 0, 0)])
+@pytest.mark.parametrize("tally", [None, CacheCounts(0, 0, 0)])
 def test_cache_without_restores_is_no_data_with_the_note(tally) -> None:
     item = card.cache_hit_rate(tally, None, target_percent=75, missing="no cache data: ...")
     assert (item.status, item.samples, item.detail) == ("no-data", 0, "no cache data: ...")

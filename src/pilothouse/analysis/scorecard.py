@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pilothouse.analysis.costs import ZERO, daily_totals
 from pilothouse.analysis.test_stats import percentile
-from pilothouse.model import CostLine, WorkflowActivity
+from pilothouse.model import CacheCounts, CostLine, WorkflowActivity
 
 Status = Literal["met", "missed", "no-data"]
 Comparison = Literal["<", ">", ">=", "=="]
@@ -148,33 +148,21 @@ def _minutes(value: float | None) -> float | None:
 # -- cache ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class CacheTally:
-    """Cache restore attempts by result, from the jobs' logs."""
-
-    exact_hits: int
-    partial_hits: int
-    misses: int
-
-    @property
-    def restores(self) -> int:
-        return self.exact_hits + self.partial_hits + self.misses
-
-    @property
-    def hit_percent(self) -> float | None:
-        return 100 * self.exact_hits / self.restores if self.restores else None
+def _percent(counts: CacheCounts | None) -> float | None:
+    rate = None if counts is None else counts.hit_rate
+    return None if rate is None else 100 * rate
 
 
 def cache_hit_rate(
-    current: CacheTally | None,
-    previous: CacheTally | None,
+    current: CacheCounts | None,
+    previous: CacheCounts | None,
     *,
     target_percent: float,
     missing: str,
 ) -> Criterion:
     """Exact-key hits / restores, in percent; partial (restore-key) hits shown apart.
     *missing* is the detail when there is nothing to count."""
-    value = None if current is None else current.hit_percent
+    value = _percent(current)
     samples = 0 if current is None else current.restores
     if current is None or not samples:
         detail = missing
@@ -192,7 +180,7 @@ def cache_hit_rate(
         ">",
         judge(value, target_percent, ">", samples),
         samples,
-        _round(None if previous is None else previous.hit_percent),
+        _round(_percent(previous)),
         detail,
     )
 

@@ -29,6 +29,7 @@ from pilothouse.cli.output import Col, fitted_table, markdown_cell, print_json, 
 from pilothouse.cli.settings import validated_by
 from pilothouse.cli.state import State, state_of
 from pilothouse.errors import InputError
+from pilothouse.model import CacheCounts
 from pilothouse.sources.repository import default_branch, workflow_files
 from pilothouse.store import Store
 from pilothouse.store.scorecard import Span
@@ -107,23 +108,22 @@ def _run_times(
     return found
 
 
-def _cache_tally(store: Store, span: Span, targets: Targets, now: datetime) -> card.CacheTally:
+def _cache_counts(store: Store, span: Span, targets: Targets, now: datetime) -> CacheCounts:
     """Restores by result in the build and test workflows' jobs, from the job logs'
     cache events (`ingest logs`, `ingest github --logs`), counted in SQL."""
-    counts = store.cache_counts(
+    return store.cache_counts(
         since=span.since,
         until=span.until or now,
         workflows=[*targets.build_workflows, *targets.test_workflows],
         branch=targets.branch,
     )
-    return card.CacheTally(counts.exact_hits, counts.partial_hits, counts.misses)
 
 
 def _cache(store: Store, state: State, targets: Targets, windows: Windows) -> card.Criterion:
     now = state.now()
     return card.cache_hit_rate(
-        _cache_tally(store, windows.current, targets, now),
-        _cache_tally(store, windows.previous, targets, now),
+        _cache_counts(store, windows.current, targets, now),
+        _cache_counts(store, windows.previous, targets, now),
         target_percent=float(state.config["targets.cache_hit_percent"]),
         missing=NO_CACHE_DATA,
     )
