@@ -27,7 +27,7 @@ from sqlalchemy import (
 from pilothouse.model import RESTORE_KINDS, CacheCounts, CacheEvent, CacheGroup, RunInfo
 from pilothouse.sources.logs import LogStats
 from pilothouse.store import keyed
-from pilothouse.store.reports import _ensure_job, _ensure_run, fill_run
+from pilothouse.store.reports import fill_run, open_run
 from pilothouse.store.schema import cache_events, job_logs, jobs, runs
 
 _BATCH = 1000
@@ -56,18 +56,15 @@ def add_logs(
     """Store logs, each of its run's job (the same run and job identity as JUnit
     reports: a log and a report of one job meet in one job row)."""
     stored = []
-    run_ids: dict[tuple[str, str, str, int], int] = {}
-    job_ids: dict[tuple[int, str | None], int] = {}
+    job_ids: dict[tuple[str, str, str, int, str | None], int] = {}
     for run, item in items:
-        ident = (run.provider, run.repository, run.run_key, run.attempt)
-        if ident not in run_ids:  # a run's jobs share its row: look it up once
-            keyed.lock_run(connection, run.provider, run.repository, run.run_key, exclusive=False)
-            run_ids[ident], missing = _ensure_run(connection, run, now)
+        job = (run.provider, run.repository, run.run_key, run.attempt, run.job)
+        if job not in job_ids:  # a job's logs share its row: look it up once
+            run_id, job_id, missing = open_run(connection, run, now)
             if missing:
-                fill_run(connection, run_ids[ident], missing)
-        job = (run_ids[ident], run.job)
-        if job not in job_ids:
-            job_ids[job] = _ensure_job(connection, run_ids[ident], run)
+                fill_run(connection, run_id, missing)
+            assert job_id is not None, "a log always names its job (ingest_logs.job_of)"
+            job_ids[job] = job_id
         stored.append(add_log(connection, job_ids[job], item, now))
     return stored
 
