@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
+from pilothouse.ingest import local_run_key
 from pilothouse.model import RunInfo
 from pilothouse.sources.cargo import CargoFile, Timing
 from pilothouse.store import Store
@@ -26,12 +26,6 @@ class CargoCounts:
     def as_dict(self) -> dict[str, int]:
         return {"files": self.files, "units": self.units, "rebuilt": self.rebuilt,
                 "duplicates": self.duplicates}  # fmt: skip
-
-
-def local_run_key(files: Sequence[CargoFile]) -> str:
-    """A run key derived from the outputs' content: the same outputs, the same run."""
-    digest = hashlib.sha256("\n".join(sorted(f.digest for f in files)).encode()).hexdigest()
-    return f"local-{digest[:12]}"
 
 
 def open_outputs(paths: Sequence[Path]) -> list[CargoFile]:

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 from pilothouse.errors import InputError, InvalidInputs, StoreConflict
 from pilothouse.model import IngestCounts, RunInfo, TestCase
@@ -100,8 +101,15 @@ def run_from_environment(env: Mapping[str, str], *, repository: str) -> RunInfo:
     )
 
 
-def local_run_key(files: Iterable[ReportFile]) -> str:
-    """A run key derived from the reports' content: the same reports, the same run."""
+class Digested(Protocol):
+    """An input known by its content (a report, a cargo output, a log)."""
+
+    @property
+    def digest(self) -> str: ...
+
+
+def local_run_key(files: Iterable[Digested]) -> str:
+    """A run key derived from the inputs' content: the same inputs, the same run."""
     digest = hashlib.sha256("\n".join(sorted(f.digest for f in files)).encode()).hexdigest()
     return f"local-{digest[:12]}"
 

@@ -10,12 +10,13 @@ from pathlib import Path
 from typing import IO
 
 from pilothouse.errors import InputError, InvalidInputs
+from pilothouse.ingest import local_run_key
 from pilothouse.model import CacheEvent, RunInfo
+from pilothouse.sources.junit import ReportFile
 from pilothouse.sources.logs import LogStats, read_log
 from pilothouse.store import Store
 from pilothouse.store.cache import LogInput
 
-_CHUNK = 1 << 20
 LOG_SUFFIXES = (".txt", ".log")
 
 
@@ -29,16 +30,9 @@ class LogFile:
 
     @classmethod
     def open(cls, path: Path) -> LogFile:
-        digest = hashlib.sha256()
-        size = 0
-        try:
-            with path.open("rb") as stream:
-                while chunk := stream.read(_CHUNK):
-                    digest.update(chunk)
-                    size += len(chunk)
-        except OSError as exc:
-            raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
-        return cls(path, digest.hexdigest(), size)
+        """Hash *path* (streaming), as reports are: the same log however named."""
+        hashed = ReportFile.open(path)
+        return cls(path, hashed.digest, hashed.size)
 
     def log_input(self) -> LogInput:
         stats = LogStats()
@@ -55,11 +49,10 @@ class LogFile:
 def spooled_input(source: str, stream: IO[bytes]) -> LogInput:
     """A log already downloaded (a spooled file), hashed from its start, as LogInput."""
     digest = hashlib.sha256()
-    size = 0
     stream.seek(0)
-    while chunk := stream.read(_CHUNK):
-        digest.update(chunk)
-        size += len(chunk)
+    for block in iter(lambda: stream.read(1 << 20), b""):
+        digest.update(block)
+    size = stream.tell()
     stream.seek(0)
     stats = LogStats()
     return LogInput(source, digest.hexdigest(), size, read_log(stream, stats), stats)
@@ -93,12 +86,6 @@ def open_logs(paths: Sequence[Path]) -> list[LogFile]:
     if problems:
         raise InputError(problems[0])
     return files
-
-
-def local_run_key(files: Sequence[LogFile]) -> str:
-    """A run key from the logs' content: the same logs, the same run."""
-    digest = hashlib.sha256("\n".join(sorted(f.digest for f in files)).encode()).hexdigest()
-    return f"local-{digest[:12]}"
 
 
 def job_of(run: RunInfo, path: Path) -> RunInfo:

@@ -7,7 +7,7 @@ import gc
 import sys
 from dataclasses import replace
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -15,9 +15,10 @@ from rich.text import Text
 
 from pilothouse import ingest as service
 from pilothouse.cli.output import print_json, progress_bar, stdout_console
-from pilothouse.cli.state import state_of
+from pilothouse.cli.state import State, state_of
 from pilothouse.config import DEFAULT_GITHUB_API_URL
 from pilothouse.errors import InputError, printable
+from pilothouse.model import RunInfo
 
 app = typer.Typer(help="Bring outside data into the store.", no_args_is_help=True)
 
@@ -62,6 +63,12 @@ class CostFormat(enum.StrEnum):
     bedrock_log = "bedrock-log"
 
 
+def _given_run(state: State, **given: Any) -> RunInfo:
+    """The run an ingest writes into: GitHub Actions' environment, then the flags given."""
+    run = service.run_from_environment(state.env, repository=state.config["ingest.repository"])
+    return replace(run, **{field: value for field, value in given.items() if value})
+
+
 @app.command("junit")
 def junit(
     ctx: typer.Context,
@@ -102,16 +109,15 @@ def junit(
     --skip-invalid.
     """
     state = state_of(ctx)
-    run = service.run_from_environment(state.env, repository=state.config["ingest.repository"])
-    run = replace(
-        run,
-        run_key=run_id or run.run_key,
-        commit=commit or run.commit,
-        branch=branch or run.branch,
-        workflow=workflow or run.workflow,
-        job=job or run.job,
-        attempt=attempt or run.attempt,
-        repository=repo or run.repository,
+    run = _given_run(
+        state,
+        run_key=run_id,
+        commit=commit,
+        branch=branch,
+        workflow=workflow,
+        job=job,
+        attempt=attempt,
+        repository=repo,
         created_at=_timestamp(started, "--started"),
     )
     found = service.expand_paths(paths, cwd=state.cwd)
@@ -173,14 +179,8 @@ def logs(
     from pilothouse import ingest_logs
 
     state = state_of(ctx)
-    run = service.run_from_environment(state.env, repository=state.config["ingest.repository"])
-    run = replace(
-        run,
-        run_key=run_id or run.run_key,
-        job=job or run.job,
-        workflow=workflow or run.workflow,
-        commit=commit or run.commit,
-        branch=branch or run.branch,
+    run = _given_run(
+        state, run_key=run_id, job=job, workflow=workflow, commit=commit, branch=branch
     )
     found = service.expand_paths(paths, cwd=state.cwd, suffixes=ingest_logs.LOG_SUFFIXES)
     files = ingest_logs.open_logs(found)
@@ -229,9 +229,7 @@ def cargo(
     from pilothouse.sources.cargo import read_timings
 
     state = state_of(ctx)
-    run = service.run_from_environment(state.env, repository=state.config["ingest.repository"])
-    run = replace(run, run_key=run_id or run.run_key, commit=commit or run.commit,
-                  workflow=workflow or run.workflow, job=job or run.job)  # fmt: skip
+    run = _given_run(state, run_key=run_id, commit=commit, workflow=workflow, job=job)
     found = service.expand_paths(paths, cwd=state.cwd, suffixes=(".json", ".jsonl", ".log", ".txt"))
     if timings is not None and len(found) != 1:
         raise typer.BadParameter(
