@@ -157,6 +157,8 @@ def test_human_lines_are_skipped() -> None:
     [
         (b'{"reason":"compiler-artifact"', "malformed JSON"),
         (b"  {not json}", "malformed JSON"),
+        (b'{"reason":"compiler-artifact","x":"a\tb"}',
+         "malformed JSON: Invalid control character at column"),
         (b'{"reason":"compiler-artifact","package_id":"x#1","fresh":true}',
          "package id 'x#1'"),
         (b'{"reason":"build-finished","success":"yes"}',

@@ -359,7 +359,8 @@ def _scan(stream: BinaryIO, label: str, timings: Mapping[tuple[str, ...], Timing
 
 def _reason(exc: ValueError) -> str:
     if isinstance(exc, json.JSONDecodeError):
-        return f"{exc.msg} at column {exc.pos + 1}"
+        # json's messages may end in "at" ("Invalid control character at")
+        return f"{exc.msg.removesuffix(' at')} at column {exc.pos + 1}"
     return "not UTF-8" if isinstance(exc, UnicodeDecodeError) else str(exc)
 
 
