@@ -188,6 +188,7 @@ def test_advice_on_real_workflows() -> None:
     # nextest's rust-cache runs on pull requests too, without save-if
     nextest = _advice("nextest-rs__nextest__workflows__ci.yml")
     assert (43, "saved-on-every-branch") in nextest
+    assert (197, "saved-on-every-branch") not in nextest  # its `save-if: "false"` never saves
     assert all(rule == "saved-on-every-branch" for _line, rule in nextest)  # rust-cache keys
     # click caches mypy without restore-keys, on every branch
     assert _advice("pallets__click__workflows__tests.yaml") == [

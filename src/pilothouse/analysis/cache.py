@@ -182,6 +182,7 @@ _CARGO_LOCK = re.compile(r"hashFiles\([^)]*Cargo\.lock", re.IGNORECASE)
 _RUST_PATHS = re.compile(r"(?:^|[\s'\"])(?:~/\.cargo|\$HOME/\.cargo|\S*target/?)(?:$|[\s'\"/])")
 _BRANCH_CONDITION = re.compile(r"github\.(?:ref|ref_name|head_ref|event_name)|refs/heads/")
 _PR_EVENTS = ("pull_request", "pull_request_target", "merge_group")
+_NEVER = ("false", "${{ false }}")
 
 
 def _get(node: yaml.Node | None, key: str) -> yaml.Node | None:
@@ -235,7 +236,9 @@ def _step_advice(
     key, path = _text(key_node), _text(_get(inputs, "path"))
     key_line = key_node.start_mark.line + 1 if key_node is not None else line
     is_rust_cache = uses.startswith("swatinem/")
-    saves = not uses.startswith("actions/cache/restore")
+    # a restore-only step, or rust-cache told never to save (`save-if: false`), saves nothing
+    save_if = _text(_get(inputs, "save-if")).strip().lower()
+    saves = not uses.startswith("actions/cache/restore") and save_if not in _NEVER
     never = _NEVER_HITS.search(key) if not is_rust_cache else None
     if never:
         yield Advice(file, key_line, "key-never-hits",
