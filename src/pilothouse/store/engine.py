@@ -149,7 +149,7 @@ def _sqlite_file_is_empty(url: URL) -> bool:
 def missing(url: URL) -> StoreMissing:
     return StoreMissing(
         f"{describe(url)}: no pilothouse store here; create one with "
-        "`pilothouse ingest junit|github|cost ...` or `pilothouse sample`"
+        "`pilothouse ingest junit|github|cost|cargo|logs ...` or `pilothouse sample`"
     )
 
 
