@@ -253,6 +253,20 @@ def test_unreadable_workflow_is_a_warning(cli: Cli, tmp_path: Path) -> None:
     }.items() <= advice[0].items()
 
 
+def test_no_advice_says_where_it_looked(cli: Cli, tmp_path: Path) -> None:
+    _write(tmp_path, "build.log", _job_log("hit", minutes=1))
+    cli("ingest", "logs", "build.log", "--run-id", "1")
+    code, out, _err = cli("cache")
+    assert code == 0
+    assert " ".join(out.split()).endswith(
+        f"No cache advice: no workflow files in {tmp_path / '.github' / 'workflows'}"
+    )
+    folder = tmp_path / ".github" / "workflows"
+    folder.mkdir(parents=True)
+    shutil.copy(WORKFLOWS / "encode__httpx__workflows__test-suite.yml", folder / "test.yml")
+    assert "No cache advice: 1 workflow file(s) read in" in " ".join(cli("cache")[1].split())
+
+
 # -- ingest github --logs -----------------------------------------------------------------------
 
 STORAGE = "https://productionresultssa1.blob.core.windows.net"

@@ -63,9 +63,9 @@ def _cells(row: CacheRow) -> tuple[str, ...]:
     )  # fmt: skip
 
 
-def workflow_advice(root: Path) -> tuple[list[Advice], list[str]]:
+def workflow_advice(root: Path) -> tuple[list[Advice], list[str], int]:
     """Advice for every workflow file under *root*/.github/workflows; files that are not
-    YAML are named in the second list and skipped."""
+    YAML are named in the second list and skipped; the third is how many files there were."""
     folder = root / ".github" / "workflows"
     files = sorted({p for pattern in WORKFLOW_GLOBS for p in folder.glob(pattern) if p.is_file()})
     advice: list[Advice] = []
@@ -76,7 +76,7 @@ def workflow_advice(root: Path) -> tuple[list[Advice], list[str]]:
             advice += advise_workflow(shown, path.read_text(encoding="utf-8", errors="replace"))
         except (yaml.YAMLError, OSError, RecursionError) as exc:  # one line, then the next file
             problems.append(f"{shown}: not a workflow file pilothouse can read: {_first(exc)}")
-    return advice, problems
+    return advice, problems, len(files)
 
 
 def _first(exc: Exception) -> str:
@@ -115,7 +115,7 @@ def cache(
             note = empty_window_note("cache events", window, store.cache_range(), hint)
     rows = summarise(groups, before)
     root = path if path.is_absolute() else state.cwd / path
-    advice, problems = workflow_advice(root)
+    advice, problems, read = workflow_advice(root)
     for problem in problems:
         sys.stderr.write(f"pilothouse: warning: {printable(problem)}\n")
     if as_json:
@@ -124,6 +124,12 @@ def cache(
             sys.stderr.write(f"pilothouse: {note}\n")
         return
     _render(stdout_console(state.env), rows, advice, window, note)
+    if not advice:  # say where advice was looked for, so "none" is not "did not look"
+        folder = root / ".github" / "workflows"
+        found = f"{read} workflow file(s) read" if read else "no workflow files"
+        stdout_console(state.env).print(
+            Text(f"No cache advice: {found} in {printable(str(folder))}")
+        )
 
 
 def _render(
