@@ -16,11 +16,15 @@ from lxml import etree
 
 from .conftest import Cli
 
-MODULE = """import pytest
+# test_a takes measurable time: pytest writes durations to the millisecond, and a
+# history of nothing but 0.000 s cannot balance anything (split by count instead).
+MODULE = """import time
+
+import pytest
 
 
 def test_a():
-    pass
+    time.sleep(0.005)
 
 
 def test_b():
