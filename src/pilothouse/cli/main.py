@@ -66,6 +66,15 @@ COMMANDS = {
         "hit rate, trend, minutes saved and lost) from ingested job logs, over the last 14 days "
         "(--window, --since); then advice from the workflow files.",
     ),
+    "metrics": LazyCommand(
+        "pilothouse.cli.metrics:metrics",
+        "The store's metrics in the Prometheus text format, as `/metrics` serves them.",
+    ),
+    "grafana-dashboard": LazyCommand(
+        "pilothouse.cli.grafana:grafana_dashboard",
+        "A Grafana dashboard (JSON) over pilothouse's Prometheus metrics, one row per "
+        "dashboard page.",
+    ),
     "config": LazyCommand(
         "pilothouse.cli.settings:show",
         "Show every setting: value, source (default, file, $ENV, flag) and help.",
