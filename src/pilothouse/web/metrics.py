@@ -201,18 +201,21 @@ def _test_families(snapshot: Snapshot) -> list[Metric]:
         "Test results stored, per outcome (failed counts errors).",
         labels=["outcome"],
     )
-    for outcome, count in sorted(snapshot.outcome_totals.items()):
-        results.add_metric([outcome], count)
+    if any(snapshot.outcome_totals.values()):  # an empty store exports no zeros
+        for outcome, count in sorted(snapshot.outcome_totals.items()):
+            results.add_metric([outcome], count)
     ratio = _gauge(
         "test_pass_ratio",
         "Passed over executed results in the window, quarantined tests and outage "
         "attempts left out (the scorecard's test_pass_rate / 100).",
     )
-    _add_ratio(ratio, _criterion(snapshot.scorecard, "test_pass_rate"))
+    pass_rate = _criterion(snapshot.scorecard, "test_pass_rate")
+    _add_ratio(ratio, pass_rate)
     flaky = _gauge("flaky_tests", "Tests the flaky analysis finds flaky in the window.")
-    flaky.add_metric([], snapshot.flaky)
     held = _gauge("quarantined_tests", "Flaky tests quarantined in the window.")
-    held.add_metric([], snapshot.quarantined)
+    if pass_rate is not None and pass_rate.samples:  # no results: no count, rather than 0
+        flaky.add_metric([], snapshot.flaky)
+        held.add_metric([], snapshot.quarantined)
     return [results, ratio, flaky, held]
 
 
@@ -279,7 +282,8 @@ def _target_families(scorecard: card.Scorecard) -> list[Metric]:
     )
     for item in scorecard.criteria:
         threshold.add_metric([item.id, item.unit], item.target)
-        samples.add_metric([item.id], item.samples)
+        if item.samples:
+            samples.add_metric([item.id], item.samples)
         if item.value is not None:
             value.add_metric([item.id, item.unit], item.value)
         if item.status != "no-data":
