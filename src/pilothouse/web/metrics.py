@@ -64,7 +64,6 @@ class Snapshot:
     run_totals: Sequence[tuple[str, str, int]]
     outcome_totals: dict[str, int]
     artifact_bytes: dict[str, int]
-    cost_day: date
     cost_daily: Sequence[tuple[str, str, Decimal]]
     cost_limit: tuple[str, float]
     workflows: dict[str, int]
@@ -92,7 +91,6 @@ def read_snapshot(state: State, store: Store) -> Snapshot:
         run_totals=store.run_totals(),
         outcome_totals=store.outcome_totals(),
         artifact_bytes=_newest_artifacts(store, targets.branch, windows.current),
-        cost_day=cost_day,
         cost_daily=_cost_of_day(store, state, cost_day),
         cost_limit=(
             str(state.config["cost.currency"]).upper(),
@@ -239,8 +237,8 @@ def _build_families(snapshot: Snapshot) -> list[Metric]:
 def _cost_families(snapshot: Snapshot) -> list[Metric]:
     family = _gauge(
         "cost_daily",
-        f"Spend of the last complete UTC day ({snapshot.cost_day.isoformat()} at this "
-        "scrape) per service, in its currency (GitHub Actions priced from jobs).",
+        "Spend of the last complete UTC day (yesterday) per service, in its currency "
+        "(GitHub Actions priced from jobs).",
         ("service", "currency"),
     )
     for service, currency, amount in snapshot.cost_daily:
