@@ -5,16 +5,15 @@ bucket reads on constructed runs and jobs; an empty store; label escaping."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
-import uuid
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy
 from prometheus_client.parser import text_string_to_metric_families
 
 from pilothouse.model import JobRecord, RunAttempt
@@ -22,7 +21,7 @@ from pilothouse.store import Store
 from pilothouse.store.metrics import runner_label
 from pilothouse.web.metrics import QUEUE_BOUNDS, RUN_BOUNDS
 
-from .conftest import FIXED_NOW, PG_URL, Cli
+from .conftest import FIXED_NOW, Cli, pg_schema
 
 WINDOW = FIXED_NOW - timedelta(days=14)
 # Low-cardinality labels only: never a run id, a commit or a test name.
@@ -60,24 +59,15 @@ def scrape(cli: Cli) -> dict[str, Any]:
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def demo(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """16 days of the sample history, read at FIXED_NOW (its last day)."""
     folder = tmp_path_factory.mktemp("metrics-sample")
-    if request.param == "sqlite":
-        cli = Cli(cwd=folder, db=f"sqlite:///{folder / 'store.db'}")
+    with contextlib.ExitStack() as stack:
+        db = f"sqlite:///{folder / 'store.db'}"
+        if request.param == "postgresql":
+            db = stack.enter_context(pg_schema())
+        cli = Cli(cwd=folder, db=db)
         cli.json("sample", "--days", "16", "--end", FIXED_NOW.date().isoformat())
         yield cli
-        return
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = sqlalchemy.create_engine(PG_URL)
-    with admin.begin() as connection:
-        connection.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    try:
-        cli = Cli(cwd=folder, db=f"{PG_URL}?options=-csearch_path%3D{schema}")
-        cli.json("sample", "--days", "16", "--end", FIXED_NOW.date().isoformat())
-        yield cli
-    finally:
-        with admin.begin() as connection:
-            connection.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        admin.dispose()
 
 
 @pytest.fixture(scope="module")
