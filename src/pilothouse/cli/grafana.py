@@ -26,7 +26,9 @@ def grafana_dashboard(
 
     Rows: Overview, Pipelines, Tests, Costs, Build, Infrastructure. Import it in
     Grafana (Dashboards, New, Import) or provision it from a file:
-    pilothouse grafana-dashboard > pilothouse-dashboard.json
+
+    \b
+        pilothouse grafana-dashboard > pilothouse-dashboard.json
     """
     if datasource is not None and not datasource.strip():
         raise typer.BadParameter(

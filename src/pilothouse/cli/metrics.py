@@ -48,7 +48,9 @@ def metrics(
     """The store's metrics in the Prometheus text format, as `/metrics` serves them.
 
     For a node_exporter textfile collector, run it from cron or a systemd timer:
-    pilothouse metrics --output /var/lib/node_exporter/textfile/pilothouse.prom
+
+    \b
+        pilothouse metrics --output /var/lib/node_exporter/textfile/pilothouse.prom
     """
     from pilothouse.web.metrics import metrics_payload  # prometheus-client: not for --help
 
