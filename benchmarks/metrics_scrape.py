@@ -4,7 +4,7 @@ A scrape builds the scorecard (as `pilothouse score` does) plus the store reads 
 count and bucket in SQL (store/metrics.py). Its peer is the scorecard alone: the scrape
 should cost little more, and neither should grow with the history. This loads the
 308-day sample (2.0M results) once into --cache (or reads the store at --db), then
-times, alternating, --repeat times each: `metrics_payload` (one scrape, exposition
+times, alternating, --repeat rounds: `metrics_payload` (one scrape, exposition
 included), `build_scorecard` alone, and each of the scrape's own store reads; it prints
 the medians, the ratio scrape / scorecard and the exposition's size.
 
@@ -58,13 +58,16 @@ def state_for(url: str, cwd: Path) -> State:
     return State(load_config(path=None, env={}, flags={"db": url}, cwd=cwd), world)
 
 
-def median_seconds(task: Callable[[], Any], repeat: int) -> float:
-    times = []
+def medians_of(tasks: dict[str, Callable[[], Any]], repeat: int) -> dict[str, float]:
+    """The median seconds of each task, run in turn *repeat* times (alternating, so that
+    the machine's noise falls on all of them alike)."""
+    times: dict[str, list[float]] = {name: [] for name in tasks}
     for _ in range(repeat):
-        start = time.perf_counter()
-        task()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for name, task in tasks.items():
+            start = time.perf_counter()
+            task()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def main() -> None:
@@ -92,7 +95,7 @@ def main() -> None:
             "  outcome_totals": store.outcome_totals,
             "  sync_times": store.sync_times,
         }
-        medians = {name: median_seconds(task, options.repeat) for name, task in tasks.items()}
+        medians = medians_of(tasks, options.repeat)
     print(f"store: {url} ({results:,} test results), window {targets.window_days} days")
     print(f"median of {options.repeat}, seconds:")
     for name, seconds in medians.items():
