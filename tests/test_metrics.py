@@ -16,10 +16,18 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from pilothouse.cli.state import State, World
+from pilothouse.config import load_config
 from pilothouse.model import JobRecord, RunAttempt
 from pilothouse.store import Store
-from pilothouse.store.metrics import runner_label
-from pilothouse.web.metrics import QUEUE_BOUNDS, RUN_BOUNDS
+from pilothouse.store.metrics import Buckets, runner_label
+from pilothouse.web.metrics import (
+    QUEUE_BOUNDS,
+    RUN_BOUNDS,
+    histogram,
+    metric_names,
+    metrics_payload,
+)
 
 from .conftest import FIXED_NOW, Cli, pg_schema
 
@@ -335,3 +343,46 @@ def test_queue_histogram_exported_from_synced_jobs(cli: Cli) -> None:
         (("runner", "ubuntu-latest"),): pytest.approx(45)
     }
     assert json.dumps(sorted(families))  # names are plain strings
+
+
+# -- the server's entry point and the pure families ---------------------------------------------
+
+
+def _state(cli: Cli) -> State:
+    world = World(env={}, cwd=cli.cwd, clock=lambda: cli.now)
+    return State(load_config(path=None, env={}, flags={"db": cli.db}, cwd=cli.cwd), world)
+
+
+def test_payload_reads_the_store_at_each_scrape(cli: Cli, tmp_path: Path) -> None:
+    """`metrics_payload` (what `GET /metrics` calls): the 0.0.4 content type, and a fresh
+    registry per call, so a result stored between two scrapes shows in the second."""
+    report = tmp_path / "r.xml"
+    report.write_text('<testsuite name="s"><testcase classname="c" name="t"/></testsuite>')
+    cli.json("ingest", "junit", str(report), "--run-id", "1", "--workflow", "ci")
+    with Store.open(cli.db) as store:
+        first, content_type = metrics_payload(_state(cli), store)
+        cli.json("ingest", "junit", str(report), "--run-id", "2", "--workflow", "ci")
+        second, _ = metrics_payload(_state(cli), store)
+    assert content_type == "text/plain; version=0.0.4; charset=utf-8"
+    total = "pilothouse_test_results_total"
+    assert samples(parse(first.decode()), total)[(("outcome", "passed"),)] == 1
+    assert samples(parse(second.decode()), total)[(("outcome", "passed"),)] == 2
+
+
+def test_gauge_histogram_is_cumulative_with_inf_last() -> None:
+    family = histogram(
+        "x_seconds", "x", ("runner",), [Buckets(("a",), (2, 0, 3), 99.5)], (1.0, 2.5)
+    )
+    got = [(s.name, s.labels.get("le"), s.value) for s in family.samples]
+    assert got == [
+        ("pilothouse_x_seconds_bucket", "1.0", 2.0),
+        ("pilothouse_x_seconds_bucket", "2.5", 2.0),
+        ("pilothouse_x_seconds_bucket", "+Inf", 5.0),
+        ("pilothouse_x_seconds_gcount", None, 5.0),
+        ("pilothouse_x_seconds_gsum", None, 99.5),
+    ]
+    assert metric_names([family]) == {
+        "pilothouse_x_seconds_bucket",
+        "pilothouse_x_seconds_gsum",
+        "pilothouse_x_seconds_gcount",
+    }

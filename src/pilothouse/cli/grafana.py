@@ -17,7 +17,7 @@ def grafana_dashboard(
             "--datasource",
             metavar="NAME",
             help="The Prometheus data source the panels query (its name or uid); "
-            "default: a ${DS} variable chosen on import.",
+            "default: a ${DS} variable, a drop-down on the dashboard.",
         ),
     ] = None,
 ) -> None:

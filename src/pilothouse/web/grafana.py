@@ -146,7 +146,7 @@ PAGES: tuple[tuple[str, tuple[Panel, ...]], ...] = (
 
 def dashboard(datasource: str | None = None) -> dict[str, Any]:
     """The dashboard; its panels query *datasource* (a Prometheus data source's name or
-    uid), or the `${DS}` variable, chosen on import, when None."""
+    uid), or the `${DS}` variable (a drop-down on the dashboard) when None."""
     source = {"type": "prometheus", "uid": datasource or f"${{{DS_VARIABLE}}}"}
     return {
         "uid": UID,
