@@ -66,6 +66,11 @@ COMMANDS = {
         "hit rate, trend, minutes saved and lost) from ingested job logs, over the last 14 days "
         "(--window, --since); then advice from the workflow files.",
     ),
+    "config": LazyCommand(
+        "pilothouse.cli.settings:show",
+        "Show every setting: value, source (default, file, $ENV, flag) and help.",
+    ),
+    "ingest": LazyCommand("pilothouse.cli.ingest:app", "Bring outside data into the store."),
     "metrics": LazyCommand(
         "pilothouse.cli.metrics:metrics",
         "The store's metrics in the Prometheus text format, as `/metrics` serves them.",
@@ -75,11 +80,6 @@ COMMANDS = {
         "A Grafana dashboard (JSON) over pilothouse's Prometheus metrics, one row per "
         "dashboard page.",
     ),
-    "config": LazyCommand(
-        "pilothouse.cli.settings:show",
-        "Show every setting: value, source (default, file, $ENV, flag) and help.",
-    ),
-    "ingest": LazyCommand("pilothouse.cli.ingest:app", "Bring outside data into the store."),
     "flaky": LazyCommand(
         "pilothouse.cli.flaky:app",
         "Flaky tests from CI history: detect, score, explain, quarantine.",
