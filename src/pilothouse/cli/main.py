@@ -71,6 +71,15 @@ COMMANDS = {
         "Show every setting: value, source (default, file, $ENV, flag) and help.",
     ),
     "ingest": LazyCommand("pilothouse.cli.ingest:app", "Bring outside data into the store."),
+    "metrics": LazyCommand(
+        "pilothouse.cli.metrics:metrics",
+        "The store's metrics in the Prometheus text format, as `/metrics` serves them.",
+    ),
+    "grafana-dashboard": LazyCommand(
+        "pilothouse.cli.grafana:grafana_dashboard",
+        "A Grafana dashboard (JSON) over pilothouse's Prometheus metrics, one row per "
+        "dashboard page.",
+    ),
     "flaky": LazyCommand(
         "pilothouse.cli.flaky:app",
         "Flaky tests from CI history: detect, score, explain, quarantine.",

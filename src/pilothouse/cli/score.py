@@ -143,15 +143,28 @@ def _artifacts(store: Store, state: State, targets: Targets, windows: Windows) -
     )
 
 
+GateReads = tuple[flaky_reader.Read, flaky_reader.Read]
+
+
+def gate_reads(store: Store, state: State, windows: Windows) -> GateReads:
+    """The flaky analysis' read of each window, the way `flaky` reads a store (memory
+    bounded by the tests)."""
+    thresholds = flaky_cli.thresholds_of(state)
+    current, previous = (
+        flaky_reader.detect(store, span.since, thresholds, until=span.until)
+        for span in (windows.current, windows.previous)
+    )
+    return current, previous
+
+
 def gate_pass_rates(
-    store: Store, state: State, windows: Windows
+    store: Store, state: State, windows: Windows, reads: GateReads | None = None
 ) -> tuple[card.PassRate, card.PassRate]:
     """The flaky analysis' gate (quarantined tests and outage attempts left out) over
-    each window, read the way `flaky` reads a store (memory bounded by the tests)."""
+    each window, from *reads* (gate_reads) when the caller made them already."""
     thresholds = flaky_cli.thresholds_of(state)
     rates = []
-    for span in (windows.current, windows.previous):
-        read = flaky_reader.detect(store, span.since, thresholds, until=span.until)
+    for read in reads or gate_reads(store, state, windows):
         tally = flaky_analysis.gate_of(read.totals, read.detection)
         held = len(flaky_analysis.quarantined(read.detection.report, thresholds))
         outages = len(read.detection.report.outages)
@@ -159,8 +172,10 @@ def gate_pass_rates(
     return rates[0], rates[1]
 
 
-def _pass_rate(store: Store, state: State, windows: Windows) -> card.Criterion:
-    current, previous = gate_pass_rates(store, state, windows)
+def _pass_rate(
+    store: Store, state: State, windows: Windows, reads: GateReads | None
+) -> card.Criterion:
+    current, previous = gate_pass_rates(store, state, windows, reads)
     return card.test_pass_rate(
         current,
         previous,
@@ -197,16 +212,23 @@ def _workflows(store: Store, windows: Windows, root: Path) -> card.Criterion:
 
 
 def build_scorecard(
-    store: Store, state: State, targets: Targets, windows: Windows, root: Path
+    store: Store,
+    state: State,
+    targets: Targets,
+    windows: Windows,
+    root: Path,
+    *,
+    reads: GateReads | None = None,
 ) -> card.Scorecard:
-    """Every criterion, in the roadmap's order."""
+    """Every criterion, in the roadmap's order; *reads* (gate_reads) when the caller
+    needs the flaky analysis' reads too, so that they are made once."""
     build, tests = _run_times(store, state, targets, windows)
     criteria = (
         build,
         tests,
         _cache(store, state, targets, windows),
         _artifacts(store, state, targets, windows),
-        _pass_rate(store, state, windows),
+        _pass_rate(store, state, windows, reads),
         _daily_cost(store, state, targets.window_days),
         _workflows(store, windows, root),
     )

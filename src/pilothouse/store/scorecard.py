@@ -29,10 +29,13 @@ class Span:
     until: datetime | None = None
 
 
-def _latest_attempts(span: Span, workflow_names: Sequence[str] | None, branch: str) -> Select[Any]:
-    """The latest attempt of each run on *branch* created in *span*, of *workflow_names*
-    (None: of any named workflow): runs.created_at's index finds the window, the unique
-    (repository, run, attempt) index answers "is there a later attempt"."""
+def latest_attempts(
+    span: Span, workflow_names: Sequence[str] | None, branch: str | None
+) -> Select[Any]:
+    """The latest attempt of each run on *branch* (None: any) created in *span*, of
+    *workflow_names* (None: of any named workflow): runs.created_at's index finds the
+    window, the unique (repository, run, attempt) index answers "is there a later
+    attempt"."""
     later = aliased(runs)
     named = (
         runs.c.workflow.is_not(None)
@@ -42,13 +45,14 @@ def _latest_attempts(span: Span, workflow_names: Sequence[str] | None, branch: s
     query = select(runs).where(
         runs.c.created_at >= span.since,
         named,
-        runs.c.branch == branch,
         ~exists().where(
             later.c.repository_id == runs.c.repository_id,
             later.c.run_key == runs.c.run_key,
             later.c.attempt > runs.c.attempt,
         ),
     )
+    if branch is not None:
+        query = query.where(runs.c.branch == branch)
     return query if span.until is None else query.where(runs.c.created_at < span.until)
 
 
@@ -56,7 +60,7 @@ def run_durations(
     connection: Connection, span: Span, workflow_names: Sequence[str], branch: str
 ) -> list[float]:
     """Wall time in seconds of each completed run (latest attempt), oldest first."""
-    chosen = _latest_attempts(span, workflow_names, branch).subquery()
+    chosen = latest_attempts(span, workflow_names, branch).subquery()
     query = (
         select(chosen.c.started_at, chosen.c.finished_at)
         .where(
@@ -78,7 +82,7 @@ def run_artifacts(
 
     The sums are correlated subqueries on the artifacts' (repository, run) index rather
     than a GROUP BY over runs, which let SQLite walk every run in key order."""
-    window = _latest_attempts(span, workflow_names, branch).subquery()
+    window = latest_attempts(span, workflow_names, branch).subquery()
     of_run = and_(
         artifacts.c.repository_id == window.c.repository_id,
         artifacts.c.run_key == window.c.run_key,

@@ -45,6 +45,7 @@ from pilothouse.store import cargo as cargo_io
 from pilothouse.store import costs, history, rollups
 from pilothouse.store import engine as engines
 from pilothouse.store import github as gh
+from pilothouse.store import metrics as metrics_io
 from pilothouse.store import reports as reports_io
 from pilothouse.store import scorecard as score_io
 from pilothouse.store.columns import UnstorableValue
@@ -564,6 +565,37 @@ class Store:
         """Registered workflows, their state and their runs in *span*."""
         with self._reading() as connection:
             return score_io.workflow_activity(connection, span)
+
+    # -- /metrics ------------------------------------------------------------
+
+    def run_duration_buckets(
+        self, since: datetime, bounds: Sequence[float]
+    ) -> list[metrics_io.Buckets]:
+        """Run wall times since *since* per workflow and conclusion, bucketed in SQL."""
+        with self._reading() as connection:
+            return metrics_io.run_duration_buckets(connection, since, bounds)
+
+    def job_queue_buckets(
+        self, since: datetime, bounds: Sequence[float]
+    ) -> list[metrics_io.Buckets]:
+        """Job queue times since *since* per runner labels, bucketed in SQL."""
+        with self._reading() as connection:
+            return metrics_io.job_queue_buckets(connection, since, bounds)
+
+    def run_totals(self) -> list[tuple[str, str, int]]:
+        """Stored run attempts per workflow and conclusion (or status)."""
+        with self._reading() as connection:
+            return metrics_io.run_totals(connection)
+
+    def outcome_totals(self) -> dict[str, int]:
+        """Stored test results per outcome (passed, failed, skipped)."""
+        with self._reading() as connection:
+            return metrics_io.outcome_totals(connection)
+
+    def sync_times(self) -> list[tuple[str, datetime]]:
+        """When each synced repository's last complete sync ended."""
+        with self._reading() as connection:
+            return metrics_io.sync_times(connection)
 
     def retries_of(self, classname: str, name: str) -> list[tuple[str, str]]:
         """The stored retries (kind, message) of one test, oldest first."""
