@@ -108,6 +108,10 @@ class Repository:
             args += ["--", *paths]
         return parse_log(self._run(args).stdout)
 
+    def date_of(self, commit: str) -> str:
+        """The committer date of *commit* (ISO 8601 with its offset)."""
+        return self._run(["log", "-1", "--format=%cI", "--end-of-options", commit]).stdout.strip()
+
     def emails_before(self, commit: str | None) -> frozenset[str]:
         """Author emails (case-folded) of *commit* and its ancestors."""
         if commit is None:
@@ -134,6 +138,11 @@ class Repository:
         out = self._run(
             ["diff-tree", "--no-commit-id", "-r", "--name-only", "-z", "--root", commit]
         ).stdout
+        return [p for p in out.split("\0") if p]
+
+    def files(self, commit: str) -> list[str]:
+        """Every file path in *commit*'s tree."""
+        out = self._run(["ls-tree", "-r", "-z", "--name-only", "--end-of-options", commit]).stdout
         return [p for p in out.split("\0") if p]
 
     def show(self, commit: str, path: str) -> str | None:

@@ -187,9 +187,7 @@ def entry_json(entry: Entry, remote: Remote | None) -> dict[str, Any]:
         {"number": n, "url": remote.pull(n) if remote else None}
         for n in pull_numbers(message.header)
     ]
-    text = "\n".join(
-        [message.body, *(f"{f.token}{f.separator} {f.value}" for f in message.footers)]
-    )
+    text = entry.commit.message.partition("\n")[2]  # body and footers
     return {
         "sha": sha,
         "type": message.type,
@@ -220,6 +218,7 @@ class Release:
     remote: Remote | None = None
     package: str | None = None
     name: str | None = None  # the version without the tag's prefix
+    dependencies: tuple[str, ...] = ()  # workspace crates whose release brings this one
 
 
 def release_json(release: Release) -> dict[str, Any]:
@@ -239,4 +238,5 @@ def release_json(release: Release) -> dict[str, Any]:
         "repository": remote.base if remote else None,
         "commits": [entry_json(e, remote) for e in release.entries],
         "contributors": contributors(release.entries, release.known_emails),
+        "dependencies": list(release.dependencies),
     }

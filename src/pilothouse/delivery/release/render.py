@@ -81,7 +81,10 @@ def markdown(release: Mapping[str, Any]) -> str:
     lines = [heading(release)]
     for group, entries in sections(release):
         lines += ["", f"### {group}", "", *entries]
-    if not release["commits"]:
+    if release.get("dependencies"):
+        names = ", ".join(escape(name) for name in release["dependencies"])
+        lines += ["", "### Dependencies", "", f"- Released with its dependencies: {names}"]
+    elif not release["commits"]:
         lines += ["", "No changes."]
     lines += _contributors(release["contributors"])
     return "\n".join(lines) + "\n"

@@ -1,0 +1,240 @@
+"""`pilothouse release`: notes, next version, changelog and GitHub Releases from commits."""
+
+from __future__ import annotations
+
+import enum
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from pilothouse.cli.output import print_json
+from pilothouse.cli.state import State, state_of
+from pilothouse.errors import InputError
+
+app = typer.Typer(
+    help="Release notes, the next version and the changelog from Conventional Commits; "
+    "GitHub Releases.\n\n"
+    "Reads the local repository with git (no network) by Conventional Commits 1.0.0 and "
+    "SemVer 2.0.0; settings in [release] (pilothouse config).",
+    no_args_is_help=True,
+)
+
+
+class NotesFormat(enum.StrEnum):
+    markdown = "markdown"
+    json = "json"
+
+
+RepoOption = Annotated[
+    Path | None, typer.Option("--repo", help="The git repository (default: the working directory).")
+]
+PathOption = Annotated[
+    list[str] | None,
+    typer.Option("--path", help="Only commits touching this path (repeatable): one package."),
+]
+PatternOption = Annotated[
+    str | None,
+    typer.Option(
+        "--tag-pattern",
+        help="Version tags, {version} standing for one: NAME-v{version} "
+        "(default: release.tag_pattern, v{version}).",
+    ),
+]
+PreOption = Annotated[
+    str | None, typer.Option("--pre", help="Make it a pre-release: --pre rc gives 1.3.0-rc.1.")
+]
+WorkspaceFlag = Annotated[
+    bool,
+    typer.Option(
+        "--workspace", help="One section per crate of the Cargo workspace at the repository's root."
+    ),
+]
+
+
+def _request(
+    state: State,
+    *,
+    to: str = "HEAD",
+    since: str | None = None,
+    unreleased: bool = False,
+    paths: list[str] | None = None,
+    pattern: str | None = None,
+    pre: str | None = None,
+) -> Any:
+    from pilothouse.delivery.release.history import Request
+    from pilothouse.delivery.release.notes import Options
+    from pilothouse.delivery.release.policy import Policy
+    from pilothouse.delivery.release.semver import check_label
+    from pilothouse.delivery.release.tags import TagPattern
+
+    config = state.config
+    try:
+        tags = TagPattern(pattern or config["release.tag_pattern"])
+        label = check_label(pre) if pre is not None else None
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    options = Options(
+        include_merges=config["release.include_merges"],
+        hide_other=config["release.hide_other"],
+        policy=Policy.from_config(config.values),
+    )
+    return Request(to, since, unreleased, tuple(paths or ()), tags, label, options)
+
+
+def _repository(state: State, repo: Path | None) -> Any:
+    from pilothouse.delivery.release.git import Repository
+
+    return Repository.open(repo if repo is not None else state.cwd)
+
+
+def _plans(state: State, repo: Path | None, request: Any, workspace: bool) -> list[Any]:
+    from pilothouse.delivery.release.history import plan
+
+    repository = _repository(state, repo)
+    if not workspace:
+        return [plan(repository, request)]
+    from pilothouse.delivery.release.workspace import plan_workspace
+
+    return list(plan_workspace(repository, request))
+
+
+def _render(release: dict[str, Any], output: NotesFormat, template: Path | None) -> str:
+    from pilothouse.delivery.release import render
+
+    if template is not None:
+        try:
+            return render.template(template, release)
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+    return render.markdown(release)
+
+
+@app.command()
+def notes(
+    ctx: typer.Context,
+    repo: RepoOption = None,
+    since: Annotated[
+        str | None, typer.Option("--from", help="Start after this ref (default: the previous tag).")
+    ] = None,
+    to: Annotated[
+        str, typer.Option("--to", help="End at this ref (a tag: that release).")
+    ] = "HEAD",
+    unreleased: Annotated[
+        bool, typer.Option("--unreleased", help="Commits after the newest tag, no version.")
+    ] = False,
+    path: PathOption = None,
+    tag_pattern: PatternOption = None,
+    pre: PreOption = None,
+    workspace: WorkspaceFlag = False,
+    output: Annotated[
+        NotesFormat, typer.Option("--format", help="markdown (Keep a Changelog) or json.")
+    ] = NotesFormat.markdown,
+    template: Annotated[
+        Path | None,
+        typer.Option("--template", help="A Jinja2 template rendered with the JSON as context."),
+    ] = None,
+) -> None:
+    """Release notes for the next release (or --to TAG), grouped by type.
+
+    Breaking changes first (a `!` commit is there too, with its description), then
+    Features, Bug fixes, Performance ...; PR and issue links for the origin remote;
+    contributors and first-time contributors from the commits.
+    """
+    from pilothouse.delivery.release.notes import release_json
+
+    state = state_of(ctx)
+    request = _request(
+        state, to=to, since=since, unreleased=unreleased, paths=path, pattern=tag_pattern, pre=pre
+    )
+    releases = [release_json(p.release) for p in _plans(state, repo, request, workspace)]
+    if output is NotesFormat.json and template is None:
+        print_json(releases if workspace else releases[0])
+        return
+    sys.stdout.write("\n".join(_render(r, output, template) for r in releases))
+
+
+def bump_json(found: Any) -> dict[str, Any]:
+    """`bump --json`: current and next tag, the level and the commits that ask for it."""
+    version = found.release.version
+    return {
+        "package": found.release.package,
+        "current": found.current.tag if found.current else None,
+        "next": version,
+        "bump": found.next.level if version else "none",
+        "because": list(found.because),
+    }
+
+
+@app.command()
+def bump(
+    ctx: typer.Context,
+    repo: RepoOption = None,
+    path: PathOption = None,
+    tag_pattern: PatternOption = None,
+    pre: PreOption = None,
+    workspace: WorkspaceFlag = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """The next version the commits since the previous tag ask for.
+
+    Prints the next tag (nothing to release: the current one, and says so on stderr).
+    """
+    state = state_of(ctx)
+    request = _request(state, paths=path, pattern=tag_pattern, pre=pre)
+    found = [bump_json(p) for p in _plans(state, repo, request, workspace)]
+    if as_json:
+        print_json(found if workspace else found[0])
+        return
+    for item in found:
+        name = f"{item['package']} " if item["package"] else ""
+        if item["next"] is None:
+            sys.stderr.write(f"{name}nothing to release since {item['current']}\n")
+            sys.stdout.write(f"{name}{item['current']}\n")
+        else:
+            sys.stdout.write(f"{name}{item['next']}\n")
+
+
+@app.command()
+def changelog(
+    ctx: typer.Context,
+    repo: RepoOption = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", help="The changelog (default: release.changelog in the repo)."),
+    ] = None,
+    rebuild: Annotated[
+        bool, typer.Option("--all", help="Rebuild every section from the tags.")
+    ] = False,
+    path: PathOption = None,
+    tag_pattern: PatternOption = None,
+    pre: PreOption = None,
+    workspace: WorkspaceFlag = False,
+) -> None:
+    """Prepend the next release's section to the changelog (older sections untouched).
+
+    Running it again replaces that same section; --all rewrites every section from the
+    tags, keeping the text above the first section.
+    """
+    from pilothouse.delivery.release import changelog as book
+    from pilothouse.delivery.release.history import history
+    from pilothouse.delivery.release.notes import release_json
+    from pilothouse.delivery.release.render import markdown
+
+    state = state_of(ctx)
+    request = _request(state, paths=path, pattern=tag_pattern, pre=pre)
+    root = repo if repo is not None else state.cwd
+    target = output if output is not None else root / state.config["release.changelog"]
+    existing = book.read(target)
+    if rebuild:
+        repository = _repository(state, repo)
+        sections = [markdown(release_json(p.release)) for p in history(repository, request)]
+        text = book.rebuild(existing, sections)
+    else:
+        releases = [release_json(p.release) for p in _plans(state, repo, request, workspace)]
+        text = book.prepend(existing, markdown(releases[-1]))
+        for release in reversed(releases[:-1]):
+            text = book.prepend(text, markdown(release))
+    book.write(target, text)
+    sys.stderr.write(f"wrote {target}\n")
