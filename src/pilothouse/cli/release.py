@@ -89,7 +89,9 @@ def _repository(state: State, repo: Path | None) -> Any:
     return Repository.open(repo if repo is not None else state.cwd)
 
 
-def _plans(state: State, repo: Path | None, request: Any, workspace: bool) -> list[Any]:
+def _plans(
+    state: State, repo: Path | None, request: Any, workspace: bool, *, sections: bool = True
+) -> list[Any]:
     from pilothouse.delivery.release.history import plan
 
     repository = _repository(state, repo)
@@ -97,7 +99,8 @@ def _plans(state: State, repo: Path | None, request: Any, workspace: bool) -> li
         return [plan(repository, request)]
     from pilothouse.delivery.release.workspace import plan_workspace
 
-    return list(plan_workspace(repository, request))
+    # one section per crate released; a crate with nothing to release has none
+    return [p for p in plan_workspace(repository, request) if p.release.version or not sections]
 
 
 def _render(release: dict[str, Any], output: NotesFormat, template: Path | None) -> str:
@@ -148,8 +151,10 @@ def notes(
     request = _request(
         state, to=to, since=since, unreleased=unreleased, paths=path, pattern=tag_pattern, pre=pre
     )
-    releases = [release_json(p.release) for p in _plans(state, repo, request, workspace)]
-    if output is NotesFormat.json and template is None:
+    as_json = output is NotesFormat.json and template is None
+    found = _plans(state, repo, request, workspace, sections=not as_json)
+    releases = [release_json(p.release) for p in found]
+    if as_json:
         print_json(releases if workspace else releases[0])
         return
     sys.stdout.write("\n".join(_render(r, output, template) for r in releases))
@@ -183,7 +188,7 @@ def bump(
     """
     state = state_of(ctx)
     request = _request(state, paths=path, pattern=tag_pattern, pre=pre)
-    found = [bump_json(p) for p in _plans(state, repo, request, workspace)]
+    found = [bump_json(p) for p in _plans(state, repo, request, workspace, sections=False)]
     if as_json:
         print_json(found if workspace else found[0])
         return
@@ -226,6 +231,8 @@ def changelog(
     request = _request(state, paths=path, pattern=tag_pattern, pre=pre)
     root = repo if repo is not None else state.cwd
     target = output if output is not None else root / state.config["release.changelog"]
+    if rebuild and workspace:
+        raise typer.BadParameter("--all rebuilds one package's tags: use --path and --tag-pattern")
     existing = book.read(target)
     if rebuild:
         repository = _repository(state, repo)
@@ -233,6 +240,9 @@ def changelog(
         text = book.rebuild(existing, sections)
     else:
         releases = [release_json(p.release) for p in _plans(state, repo, request, workspace)]
+        if not releases:
+            sys.stderr.write("nothing to release: no crate of the workspace has changes\n")
+            return
         text = book.prepend(existing, markdown(releases[-1]))
         for release in reversed(releases[:-1]):
             text = book.prepend(text, markdown(release))
