@@ -248,3 +248,112 @@ def changelog(
             text = book.prepend(text, markdown(release))
     book.write(target, text)
     sys.stderr.write(f"wrote {target}\n")
+
+
+def _owner_name(value: str) -> str:
+    from pilothouse.cli.ingest import _repository
+
+    checked = _repository(value)
+    assert checked is not None
+    return checked
+
+
+def _checked_api_url(value: str) -> str:
+    from pilothouse.cli.ingest import _api_url
+
+    return _api_url(value)
+
+
+def _say(message: str) -> None:
+    sys.stderr.write(f"pilothouse: {message}\n")
+
+
+def _body_for(state: State, tag: str, notes_file: Path | None, checkout: Path | None) -> str:
+    """The release's text: the notes file, else the notes of TAG from the checkout (its
+    heading left out: GitHub shows the release's name above it)."""
+    if notes_file is not None:
+        try:
+            return notes_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"{notes_file}: cannot read the notes: {exc}") from None
+    from pilothouse.delivery.release.history import plan
+    from pilothouse.delivery.release.notes import release_json
+    from pilothouse.delivery.release.render import markdown
+
+    found = plan(_repository(state, checkout), _request(state, to=tag))
+    if found.release.version != tag:
+        raise InputError(f"{tag}: not a version tag of release.tag_pattern (--notes-file FILE)")
+    return markdown(release_json(found.release)).partition("\n")[2].lstrip("\n")
+
+
+@app.command()
+def publish(
+    ctx: typer.Context,
+    repo: Annotated[
+        str, typer.Option("--repo", help="Repository OWNER/NAME.", callback=_owner_name)
+    ],
+    tag: Annotated[str, typer.Option("--tag", help="The release's tag (already pushed).")],
+    notes_file: Annotated[
+        Path | None,
+        typer.Option("--notes-file", help="The release's text (default: the notes of TAG)."),
+    ] = None,
+    checkout: Annotated[
+        Path | None,
+        typer.Option("--checkout", help="The git repository the notes come from (default: .)."),
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option("--name", help="The release's title (default: TAG).")
+    ] = None,
+    target: Annotated[
+        str | None,
+        typer.Option("--target", help="Branch or sha to tag when TAG does not exist yet."),
+    ] = None,
+    draft: Annotated[bool, typer.Option("--draft", help="Save as a draft.")] = False,
+    prerelease: Annotated[
+        bool,
+        typer.Option("--prerelease", help="Mark as a pre-release (implied by 1.3.0-rc.1 tags)."),
+    ] = False,
+    api_url: Annotated[
+        str,
+        typer.Option(
+            "--api-url",
+            help="API root; for GitHub Enterprise Server https://HOST/api/v3.",
+            callback=_checked_api_url,
+        ),
+    ] = "https://api.github.com",
+    max_wait: Annotated[
+        float, typer.Option(min=0, help="Most seconds to spend waiting on rate limits.")
+    ] = 900.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Create or update the GitHub Release of a tag (never a duplicate).
+
+    The token comes from $GITHUB_TOKEN or $GH_TOKEN (contents:write) and is never
+    printed; requests are retried and rate limits waited out as by `ingest github`.
+    """
+    import httpx
+
+    from pilothouse.delivery.release.github import Releases, Wanted
+    from pilothouse.delivery.release.tags import TagPattern
+    from pilothouse.sources.github import GitHubApi, Policy, token_from_environment
+
+    state = state_of(ctx)
+    token = token_from_environment(state.env)
+    body = _body_for(state, tag, notes_file, checkout)
+    version = TagPattern(state.config["release.tag_pattern"]).version_of(tag)
+    is_pre = prerelease or bool(version is not None and version.prerelease)
+    wanted = Wanted(tag, name or tag, body, draft=draft, prerelease=is_pre, target=target)
+    with httpx.Client(timeout=30.0, follow_redirects=True) as client:
+        api = GitHubApi(
+            client,
+            token,
+            api_url=api_url,
+            policy=Policy(max_wait_seconds=max_wait),
+            clock=state.now,
+            notify=_say,
+        )
+        done = Releases(api, repo).publish(wanted)
+    if as_json:
+        print_json(done.as_json())
+        return
+    sys.stdout.write(f"{done.action} {done.release.get('html_url')}\n")
