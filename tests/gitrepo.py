@@ -117,7 +117,8 @@ def _when(iso: str) -> str:
 def read_export(name: str) -> tuple[list[dict[str, object]], list[tuple[str, str]]]:
     """The commits (newest first, as exported) and (tag, commit) pairs of one history."""
     folder = HISTORIES / name
-    commits = [json.loads(line) for line in (folder / "commits.ndjson").open(encoding="utf-8")]
+    text = (folder / "commits.ndjson").read_text(encoding="utf-8")
+    commits = [json.loads(line) for line in text.splitlines()]
     tags = []
     for line in (folder / "tags.tsv").read_text(encoding="utf-8").splitlines()[1:]:
         tag, commit, *_ = line.split("\t")

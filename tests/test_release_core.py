@@ -47,6 +47,7 @@ def test_header_and_breaking(message, kind, scope, breaking, breaking_descriptio
         'Revert "feat: a"',
         "Merge pull request #12 from a/b",
         "feat: ",
+        " docs: a leading space",  # rule 1: prefixed with a type (git-cliff agrees)
     ],
 )
 def test_not_conventional(header):
@@ -54,6 +55,14 @@ def test_not_conventional(header):
     assert not parsed.conventional
     assert parsed.description == header.strip()
     assert not parsed.breaking
+
+
+def test_a_breaking_footer_needs_colon_space_and_a_description():
+    # rules 8 and 12: "BREAKING CHANGE, followed by a colon, space, and description";
+    # commitizen 4d36bdf "BREAKING CHANGE:" with the text two lines down is not one
+    # (git-cliff calls it breaking).
+    parsed = parse_message("refactor(config): drop files\n\nBREAKING CHANGE:\n\n#82")
+    assert not parsed.breaking and parsed.footers == ()
 
 
 def test_footers_span_lines_until_the_next_token():

@@ -123,14 +123,15 @@ def parse_footers(lines: list[str]) -> tuple[Footer, ...]:
 def parse_message(message: str) -> Message:
     """Parse a whole commit message (header, body, footers)."""
     lines = message.replace("\r\n", "\n").strip("\n").split("\n")
-    header = lines[0].strip()
+    header = lines[0].rstrip()  # a leading space: not "prefixed with a type" (rule 1)
     body_lines, footer_lines = _split_body(lines[1:])
     footers = parse_footers(footer_lines)
     body = "\n".join(body_lines).strip("\n")
     match = _HEADER.fullmatch(header)
     footer_breaking = next((f.value for f in footers if f.token in BREAKING_TOKENS), None)
     if match is None:
-        return Message(header, False, None, None, header, body, footers, False, None)
+        text = header.strip()
+        return Message(header, False, None, None, text, body, footers, False, None)
     description = match["desc"].strip()
     bang = match["bang"] is not None
     scope = match["scope"].strip().lower() if match["scope"] is not None else None
