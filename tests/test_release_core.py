@@ -256,3 +256,48 @@ def test_versions_sorted_by_precedence_and_previous():
     assert previous_of(found, Version(1, 10, 0), stable=True).tag == "v1.9.0"
     assert previous_of(found, None).tag == "v1.10.0"
     assert previous_of(found, Version(1, 0, 0)) is None
+
+
+# -- Remotes and links ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "base"),
+    [
+        ("https://github.com/acme/rocket.git", "https://github.com/acme/rocket"),
+        ("https://github.com/acme/rocket", "https://github.com/acme/rocket"),
+        ("git@github.com:acme/rocket.git", "https://github.com/acme/rocket"),
+        ("ssh://git@GHE.corp.example:2222/acme/rocket.git", "https://ghe.corp.example/acme/rocket"),
+        (
+            "https://user:secret@ghe.corp.example/acme/rocket",
+            "https://ghe.corp.example/acme/rocket",
+        ),
+        ("/srv/git/rocket.git", None),
+        ("https://github.com/acme", None),
+    ],
+)
+def test_remote_forms(url, base):
+    from pilothouse.delivery.release.links import Remote
+
+    remote = Remote.from_url(url)
+    assert (remote.base if remote else None) == base
+
+
+def test_issue_refs_and_pull_numbers():
+    from pilothouse.delivery.release.links import issue_refs, pull_numbers
+
+    text = "Closes #12, fixes acme/other#3\nResolved: #12\nsee #99\nFIXES #4"
+    assert issue_refs(text) == [(None, 12), ("acme/other", 3), (None, 4)]
+    assert pull_numbers("feat: a (#5) (#6)") == [5, 6]
+
+
+def test_markdown_escapes_commit_text():
+    from pilothouse.delivery.release.render import markdown
+
+    commit = {
+        "sha": "a" * 40, "scope": None, "breaking": False, "breaking_description": None,
+        "description": "use <script>[x](javascript:1) *now*", "group": "Features", "prs": [],
+        "issues": [], "url": None,
+    }  # fmt: skip
+    text = markdown({"version": None, "commits": [commit], "contributors": []})
+    assert "- use \\<script\\>\\[x\\](javascript:1) \\*now\\* (aaaaaaa)" in text

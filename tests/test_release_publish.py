@@ -179,3 +179,18 @@ def test_errors(sqlite_cli, fake, notes):
         str(notes.with_name("missing.md")),
     )
     assert code == 1 and "missing.md: cannot read the notes" in err
+
+
+def test_draft_then_publish_is_one_release(sqlite_cli, fake, notes):
+    with fake.serve() as url:
+        code, out, err = _publish(sqlite_cli, url, "--tag", "v2.0.0", "--notes-file", str(notes),
+                                  "--draft", "--name", "Two", "--json")  # fmt: skip
+        assert code == 0, err
+        first = json.loads(out)
+        assert (first["action"], first["draft"], first["name"]) == ("created", True, "Two")
+        assert "/releases/tag/untagged-" in first["html_url"]
+        code, out, err = _publish(sqlite_cli, url, "--tag", "v2.0.0", "--notes-file", str(notes),
+                                  "--name", "Two", "--json")  # fmt: skip
+    second = json.loads(out)
+    assert (second["action"], second["draft"], second["id"]) == ("updated", False, first["id"])
+    assert len(fake.releases) == 1
