@@ -232,3 +232,13 @@ def test_release_never_creates_a_store(sqlite_cli, repo, tmp_path):
     repo.commit("fix: a")
     assert _run(sqlite_cli, repo, "bump")[0] == 0
     assert not (tmp_path / "store.db").exists()
+
+
+def test_config_shows_the_release_booleans(sqlite_cli, tmp_path):
+    (tmp_path / "pilothouse.toml").write_text("[release]\ninclude_merges = true\n")
+    sqlite_cli.env["COLUMNS"] = "200"
+    code, out, _ = sqlite_cli("config")
+    lines = {line.split("│")[1].strip(): line for line in out.splitlines() if "release." in line}
+    assert "false" in lines["release.hide_other"] and "true" in lines["release.include_merges"]
+    values = {s["key"]: s["value"] for s in sqlite_cli.json("config")["settings"]}
+    assert values["release.hide_other"] is False and values["release.include_merges"] is True
