@@ -77,6 +77,24 @@ def _webhooks(values: list[str]) -> str | None:
     return None if wrong is None else f"must be http(s) URLs, got {mask_url(wrong)!r}"
 
 
+def one_of(*choices: str) -> Check:
+    return lambda value: None if value in choices else f"must be one of {', '.join(choices)}"
+
+
+def _semver(value: str) -> str | None:
+    from pilothouse.delivery.release.semver import Version
+
+    try:
+        Version.parse(value)
+    except ValueError:
+        return "must be a SemVer version like 0.1.0"
+    return None
+
+
+def _tag_pattern(value: str) -> str | None:
+    return None if value.count("{version}") == 1 else "must hold {version} exactly once"
+
+
 def _is_http_url(value: str) -> bool:
     parts = urlsplit(value)
     return parts.scheme in ("http", "https") and bool(parts.hostname)
@@ -340,6 +358,67 @@ SETTINGS: tuple[Setting, ...] = (
         check=_percent,
     ),
     Setting(
+        "release.minor_types",
+        ["feat"],
+        list,
+        "Commit types that bump the minor version (a breaking change always bumps major).",
+        item=str,
+    ),
+    Setting(
+        "release.patch_types",
+        ["fix"],
+        list,
+        "Commit types that bump the patch version (other types bump nothing).",
+        item=str,
+    ),
+    Setting(
+        "release.breaking_on_zero",
+        "major",
+        str,
+        "A breaking change below 1.0.0: major (0.4.2 -> 1.0.0) or minor (0.4.2 -> 0.5.0).",
+        check=one_of("major", "minor"),
+    ),
+    Setting(
+        "release.feat_on_zero",
+        "minor",
+        str,
+        "A minor-type commit below 1.0.0: minor (0.4.2 -> 0.5.0) or patch (0.4.2 -> 0.4.3).",
+        check=one_of("minor", "patch"),
+    ),
+    Setting(
+        "release.initial_version",
+        "0.1.0",
+        str,
+        "The first release's version, when no tag names one yet.",
+        check=_semver,
+    ),
+    Setting(
+        "release.tag_pattern",
+        "v{version}",
+        str,
+        "Tags that name versions, {version} standing for one (a v before it is optional "
+        "when reading): v{version}, or NAME-v{version} for one package of a monorepo.",
+        check=_tag_pattern,
+    ),
+    Setting(
+        "release.hide_other",
+        False,
+        bool,
+        "Leave commits that are not Conventional Commits out of the notes (they never bump).",
+    ),
+    Setting(
+        "release.include_merges",
+        False,
+        bool,
+        "List merge commits too (skipped by default: their branches' commits are listed).",
+    ),
+    Setting(
+        "release.changelog",
+        "CHANGELOG.md",
+        str,
+        "The changelog `release changelog` writes, relative to the repository.",
+    ),
+    Setting(
         "report.limit",
         20,
         int,
@@ -432,6 +511,8 @@ def _coerce_type(setting: Setting, value: Any, origin: str) -> Any:
         return _coerce_list(setting, value, origin)
     if setting.type is dict:
         return _coerce_dict(setting, value, origin)
+    if setting.type is bool:
+        return _coerce_bool(setting, value, origin)
     if setting.type is int and isinstance(value, str):
         try:
             return int(value.strip())
@@ -444,6 +525,17 @@ def _coerce_type(setting: Setting, value: Any, origin: str) -> Any:
     if setting.type is str and not isinstance(value, str):
         raise ConfigError(f"{origin}: {setting.key} must be a string, got {value!r}")
     return value
+
+
+_BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+
+def _coerce_bool(setting: Setting, value: Any, origin: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _BOOLEANS:
+        return _BOOLEANS[value.strip().lower()]
+    raise ConfigError(f"{origin}: {setting.key} must be true or false, got {value!r}")
 
 
 def _coerce_float(setting: Setting, value: Any, origin: str) -> float:

@@ -89,6 +89,11 @@ COMMANDS = {
         "Where the money goes: daily spend, budgets, forecast, anomalies, what-if.",
     ),
     "db": LazyCommand("pilothouse.cli.db:app", "The store's schema: status and upgrade."),
+    "release": LazyCommand(
+        "pilothouse.cli.release:app",
+        "Release notes, the next version and the changelog from Conventional Commits; "
+        "GitHub Releases.",
+    ),
 }
 _SETTINGS: dict[str, Any] = {
     "pretty_exceptions_enable": False,

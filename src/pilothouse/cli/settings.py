@@ -55,6 +55,13 @@ def _masked_password(text: str) -> str:
     return f"{scheme}://{user}:***@{rest.partition('@')[2]}"
 
 
+def _text(value: Any) -> str:
+    """A cell: booleans as TOML writes them (``false`` is a value, not an empty cell)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value or "")
+
+
 def show(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
@@ -82,7 +89,7 @@ def show(
         Col("env", fold=True, min_width=21, drop=1),
         Col("help", fold=True, min_width=24, prose=True),
     )
-    cells = [[str(row[c.header] or "") for c in columns] for row in rows]
+    cells = [[_text(row[c.header]) for c in columns] for row in rows]
     console = stdout_console(state.env)
     title = "Settings (pilothouse.toml < environment < flags)"
     console.print(fitted_table(title, columns, cells, console.width))

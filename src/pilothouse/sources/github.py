@@ -202,6 +202,18 @@ class GitHubApi:
             headers["If-None-Match"] = etag
         return self._page(self._send(url, params, headers), url)
 
+    def send(self, method: str, path: str, body: Mapping[str, Any], *, permission: str) -> Page:
+        """One write (POST, PATCH) with the same retries and rate-limit waits as GET.
+        *permission* is what a 403 says the token lacks (``contents:write``)."""
+        url = self.url(path)
+        headers = {
+            "Authorization": f"Bearer {self.token.value}",
+            "Accept": "application/vnd.github+json",
+            "X-GitHub-Api-Version": API_VERSION,
+        }
+        response = self._send(url, None, headers, method=method, body=body)
+        return self._page(response, url, permission=permission)
+
     def _send(
         self,
         url: str,
@@ -209,15 +221,17 @@ class GitHubApi:
         headers: Mapping[str, str],
         *,
         sink: IO[bytes] | None = None,
+        method: str = "GET",
+        body: Mapping[str, Any] | None = None,
     ) -> httpx.Response:
-        """One GET, retried while worth it. With *sink* (downloads), a redirect is not
-        followed (the caller decides where the token may go) and a 200 answer's body is
-        streamed into it."""
+        """One request (a GET unless *method* says), retried while worth it. With *sink*
+        (downloads), a redirect is not followed (the caller decides where the token may go)
+        and a 200 answer's body is streamed into it."""
         failures = 0
         while True:
             try:
                 self.requests += 1
-                response = self._get_once(url, params, headers, sink)
+                response = self._get_once(url, params, headers, sink, method, body)
             except httpx.TransportError as exc:
                 failures += 1
                 kind, what = classify(exc)
@@ -241,9 +255,11 @@ class GitHubApi:
         params: Mapping[str, str | int] | None,
         headers: Mapping[str, str],
         sink: IO[bytes] | None,
+        method: str = "GET",
+        body: Mapping[str, Any] | None = None,
     ) -> httpx.Response:
         if sink is None:  # API answers: the client's own redirect policy, as ever
-            return self.client.get(url, params=params, headers=headers)
+            return self.client.request(method, url, params=params, headers=headers, json=body)
         with self.client.stream(
             "GET", url, params=params, headers=headers, follow_redirects=False
         ) as response:
@@ -285,7 +301,9 @@ class GitHubApi:
             )
         return _shown(url)
 
-    def _page(self, response: httpx.Response, url: str) -> Page:
+    def _page(
+        self, response: httpx.Response, url: str, *, permission: str = "actions:read"
+    ) -> Page:
         status = response.status_code
         if status == 304:
             return Page(None, response.headers.get("etag"), None, not_modified=True)
@@ -303,7 +321,7 @@ class GitHubApi:
         if status == 403:
             raise GitHubError(
                 f"{url}: forbidden (403): the token from ${self.token.variable} lacks "
-                f"permission (needs actions:read): {_message(response)}"
+                f"permission (needs {permission}): {_message(response)}"
             )
         if status >= 400:
             raise GitHubError(f"{url}: HTTP {status}: {_message(response)}", status=status)

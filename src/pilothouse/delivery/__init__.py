@@ -1,0 +1,1 @@
+"""Shipping safely: release notes, provenance, canary judging and staged rollouts."""
