@@ -340,6 +340,15 @@ SETTINGS: tuple[Setting, ...] = (
         check=_percent,
     ),
     Setting(
+        "serve.token",
+        "",
+        str,
+        "Bearer token that `serve` requires on every page, /api and /metrics route (empty: "
+        "none; set it, from the environment, before binding beyond 127.0.0.1).",
+        env="PILOTHOUSE_SERVE_TOKEN",
+        secret=True,
+    ),
+    Setting(
         "report.limit",
         20,
         int,

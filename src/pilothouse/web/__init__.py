@@ -1,0 +1,1 @@
+"""pilothouse's web surface: the dashboard server, /metrics and the one-file HTML report."""
