@@ -151,3 +151,48 @@ def screenshot(page: Page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+# A test whose name is markup, failing with a message that closes a script element: the
+# pages must show both as text.
+HOSTILE_NAME = "<img src=x onerror=alert(1)>"
+HOSTILE_MESSAGE = "</script><script>alert(2)</script><b id=injected>boom</b>"
+HOSTILE_CLASS = "xss.Suite"
+
+
+def hostile_report(outcome: str) -> str:
+    escaped = HOSTILE_MESSAGE.replace("<", "&lt;").replace(">", "&gt;")
+    failure = f'<failure message="{escaped}">{escaped}</failure>' if outcome == "failed" else ""
+    return (
+        '<?xml version="1.0"?>\n<testsuite name="xss" tests="2">'
+        f'<testcase classname="{HOSTILE_CLASS}" name="&lt;img src=x onerror=alert(1)&gt;" '
+        f'time="0.25">{failure}</testcase>'
+        f'<testcase classname="{HOSTILE_CLASS}" name="plain" time="0.5"/>'
+        "</testsuite>\n"
+    )
+
+
+@pytest.fixture(scope="session")
+def hostile_store_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A SQLite store of three runs of a suite whose test name and message are markup."""
+    folder = tmp_path_factory.mktemp("hostile")
+    url = f"sqlite:///{folder / 'hostile.db'}"
+    world = World(env={"PILOTHOUSE_DB": url}, cwd=folder, clock=lambda: FIXED_NOW)
+    for run_id, outcome in enumerate(("passed", "failed", "failed"), start=1):
+        report = folder / f"report-{run_id}.xml"
+        report.write_text(hostile_report(outcome))
+        started = f"2026-11-2{run_id}T10:00:00+00:00"
+        args = ["ingest", "junit", str(report), "--run-id", str(run_id), "--started", started]
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            assert run(args, world=world) == 0
+    return url
+
+
+@pytest.fixture(scope="session")
+def hostile_server_url(
+    hostile_store_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    with Store.open(hostile_store_url) as store:
+        state = web_state(hostile_store_url, tmp_path_factory.mktemp("cwd"))
+        with serving(create_app(state, store)) as url:
+            yield url

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from fastapi import FastAPI
@@ -21,10 +22,17 @@ def get_routes(app: FastAPI) -> list[str]:
     return [path for path in get_paths(app) if "{" not in path]
 
 
+def filled(path: str, client: TestClient) -> str:
+    """*path* with its parameters set to things the demo store holds."""
+    first = client.get("/api/tests").json()["tests"][0]
+    return path.replace("{test}", quote(f"{first['classname']}::{first['name']}"))
+
+
 def test_every_route_answers_on_the_demo_store(web_client: TestClient, demo_app: FastAPI) -> None:
-    routes = get_routes(demo_app)
-    assert {"/", "/api/overview"} <= set(routes)
-    for path in routes:
+    routes = get_paths(demo_app)
+    assert {"/", "/api/overview", "/tests", "/api/tests", "/tests/{test}"} <= set(routes)
+    for path in (filled(p, web_client) for p in routes):
+        assert "{" not in path, path
         response = web_client.get(path)
         assert response.status_code == 200, (path, response.text[:300])
         if path.startswith("/api/"):
