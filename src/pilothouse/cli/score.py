@@ -224,22 +224,26 @@ def _fixed(moment: datetime) -> Callable[[], datetime]:
 def score_trend(
     store: Store,
     state: State,
+    current: card.Scorecard,
     *,
-    window_days: int | None = None,
     root: Path | None = None,
     windows: int = TREND_WINDOWS,
 ) -> Trend:
-    """Each criterion's value over the last *windows* windows, oldest first, keyed by
-    the window's start: the scorecard as it read at the end of every other window
-    (its previous window is the one between)."""
-    targets = resolve_targets(state, window_days)
+    """Each criterion's value over the last *windows* windows of *current*'s length,
+    oldest first, keyed by the window's start: *current* (the scorecard now) and the
+    scorecard as it read at the end of every other window before (each one's previous
+    window is the one between)."""
+    targets = resolve_targets(state, current.window_days)
     days = timedelta(days=targets.window_days)
     points: Trend = []
     for step in range(0, windows, 2):
         end = state.now() - step * days
-        then = replace(state, world=replace(state.world, clock=_fixed(end)))
-        spans = Windows(Span(end - days, end if step else None), Span(end - 2 * days, end - days))
-        scorecard = build_scorecard(store, then, targets, spans, root or state.cwd)
+        if step:
+            then = replace(state, world=replace(state.world, clock=_fixed(end)))
+            spans = Windows(Span(end - days, end), Span(end - 2 * days, end - days))
+            scorecard = build_scorecard(store, then, targets, spans, root or state.cwd)
+        else:
+            scorecard = current
         points.append((end - days, {c.id: c.value for c in scorecard.criteria}))
         points.append((end - 2 * days, {c.id: c.previous for c in scorecard.criteria}))
     return sorted(points, key=lambda point: point[0])[-windows:]

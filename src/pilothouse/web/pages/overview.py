@@ -25,7 +25,7 @@ def overview_api(store: StoreDep, state: StateDep, window: WindowDep) -> Respons
 @router.get("/", response_class=HTMLResponse)
 def overview(request: Request, store: StoreDep, state: StateDep, window: WindowDep) -> Response:
     scorecard = score_cli.scorecard_now(store, state, window_days=window.days)
-    trend = score_cli.score_trend(store, state, window_days=window.days)
+    trend = score_cli.score_trend(store, state, scorecard)
     tiles = [tile(item, trend) for item in scorecard.criteria]
     return page(
         request,
