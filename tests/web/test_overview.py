@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from pilothouse.cli import score as score_cli
 from pilothouse.cli.state import State
 from pilothouse.store import Store
@@ -27,6 +29,24 @@ def test_each_trend_point_is_the_score_of_its_window(
         cli = Cli(cwd=tmp_path, db=demo_store_url, now=FIXED_NOW - timedelta(days=7 * (j - 1)))
         said = cli.json("score", "--window", "7")["criteria"]
         assert trend[-1 - j][1] == {c["id"]: c["previous"] for c in said}, j
+
+
+@pytest.mark.parametrize(
+    ("days", "windows"), [(1, 6), (7, 6), (14, 6), (30, 6), (60, 6), (90, 4), (183, 2), (365, 2)]
+)
+def test_a_trend_reads_about_a_year_at_most(days: int, windows: int) -> None:
+    assert score_cli.trend_windows(days) == windows
+
+
+def test_a_year_window_trend_is_the_current_and_previous(
+    demo_store: Store, demo_state: State
+) -> None:
+    current = score_cli.scorecard_now(demo_store, demo_state, window_days=365)
+    trend = score_cli.score_trend(demo_store, demo_state, current)
+    assert [values for _, values in trend] == [
+        {c.id: c.previous for c in current.criteria},
+        {c.id: c.value for c in current.criteria},
+    ]
 
 
 def test_a_sparkline_spec_has_the_trend_and_the_target(

@@ -214,6 +214,20 @@ def build_scorecard(
 
 
 TREND_WINDOWS = 6
+TREND_DAYS = 366  # a trend reads at most about a year back: 90-day windows get 4 points
+
+
+def trend_windows(days: int) -> int:
+    """How many windows of *days* a trend shows: up to TREND_WINDOWS, as many as fit in
+    TREND_DAYS, at least the current and the previous one; an even number (every
+    scorecard read gives two).
+
+    >>> [trend_windows(d) for d in (7, 30, 60, 90, 365)]
+    [6, 6, 6, 4, 2]
+    """
+    return max(2, min(TREND_WINDOWS, TREND_DAYS // days) // 2 * 2)
+
+
 Trend = list[tuple[datetime, dict[str, float | None]]]
 
 
@@ -227,14 +241,15 @@ def score_trend(
     current: card.Scorecard,
     *,
     root: Path | None = None,
-    windows: int = TREND_WINDOWS,
+    windows: int | None = None,
 ) -> Trend:
-    """Each criterion's value over the last *windows* windows of *current*'s length,
-    oldest first, keyed by the window's start: *current* (the scorecard now) and the
-    scorecard as it read at the end of every other window before (each one's previous
-    window is the one between)."""
+    """Each criterion's value over the last *windows* (default: trend_windows) windows
+    of *current*'s length, oldest first, keyed by the window's start: *current* (the
+    scorecard now) and the scorecard as it read at the end of every other window before
+    (each one's previous window is the one between)."""
     targets = resolve_targets(state, current.window_days)
     days = timedelta(days=targets.window_days)
+    windows = windows or trend_windows(targets.window_days)
     points: Trend = []
     for step in range(0, windows, 2):
         end = state.now() - step * days
