@@ -48,7 +48,7 @@ def create_app(state: State, store: Store) -> FastAPI:
         redoc_url=None,
         openapi_url=None,
     )
-    app.state.pilothouse = state
+    app.state.state = state
     app.state.store = store
     app.state.templates = templates()
     pages = page_modules()

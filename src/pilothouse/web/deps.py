@@ -23,7 +23,7 @@ def store_of(request: Request) -> Store:
 
 
 def state_of(request: Request) -> State:
-    state = request.app.state.pilothouse
+    state = request.app.state.state
     assert isinstance(state, State), "create_app stores the state"
     return state
 
