@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: demo test lint typecheck pytest services bench constraints clean
+.PHONY: demo test lint typecheck pytest services chromium bench constraints clean
 
 $(VENV)/.base: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -34,8 +34,16 @@ lint: $(VENV)/.dev
 typecheck: $(VENV)/.dev
 	$(BIN)/mypy
 
-pytest: $(VENV)/.dev services
+pytest: $(VENV)/.dev services chromium
 	$(BIN)/pytest -n 2
+
+# The dashboard's browser tests drive Debian's Chromium (Playwright cannot download its own).
+CHROMIUM := /usr/bin/chromium
+chromium: $(CHROMIUM)
+
+$(CHROMIUM):
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
 
 bench: $(VENV)/.dev
 	$(BIN)/python benchmarks/junit_ingest.py

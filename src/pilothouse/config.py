@@ -419,6 +419,15 @@ SETTINGS: tuple[Setting, ...] = (
         "The changelog `release changelog` writes, relative to the repository.",
     ),
     Setting(
+        "serve.token",
+        "",
+        str,
+        "Bearer token that `serve` requires on every page, /api and /metrics route (empty: "
+        "none; set it, from the environment, before binding beyond 127.0.0.1).",
+        env="PILOTHOUSE_SERVE_TOKEN",
+        secret=True,
+    ),
+    Setting(
         "report.limit",
         20,
         int,

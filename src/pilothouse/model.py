@@ -186,6 +186,21 @@ class HistoryRow(NamedTuple):
     ordinal: int = 0
 
 
+class TestResultRow(NamedTuple):
+    """One stored result of one test, for its history page: where and when it ran, how
+    long it took, what it said."""
+
+    file: str
+    run_key: str
+    attempt: int
+    job: str | None
+    commit: str | None
+    created_at: datetime | None
+    outcome: Outcome
+    duration: float | None
+    message: str
+
+
 class SuiteTally(NamedTuple):
     """How many results of one suite one run attempt holds, and how many were executed,
     passed and failed (counted in SQL): what `flaky` needs of the tests that never failed."""
@@ -217,6 +232,7 @@ class TestObservation(NamedTuple):
 # Not pytest classes, despite their names.
 TestCase.__test__ = False  # type: ignore[attr-defined]
 TestObservation.__test__ = False  # type: ignore[attr-defined]
+TestResultRow.__test__ = False  # type: ignore[attr-defined]
 
 
 # -- CI provider records (GitHub Actions sync) --------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import sys
 from dataclasses import replace
+from datetime import datetime
 from typing import Annotated, Any
 
 import typer
@@ -30,6 +31,7 @@ from pilothouse.cli.window import (
     resolve_window,
     results_note,
 )
+from pilothouse.store import Store
 
 app = typer.Typer(
     help="Flaky tests from CI history: detect, score, explain, quarantine.",
@@ -152,6 +154,22 @@ def _report_dict(report: analysis.Report, rates: dict[str, object]) -> dict[str,
         ],
         "pass_rate": rates,
     }
+
+
+def flaky_data(store: Store, state: State, *, since: datetime | None) -> dict[str, Any]:
+    """The `flaky --json` dict over the window from *since*, with the configured
+    thresholds."""
+    return report_data(flaky_reader.detect(store, since, thresholds_of(state)))
+
+
+def report_data(read: flaky_reader.Read) -> dict[str, Any]:
+    """The `flaky --json` dict of one detection."""
+    return _report_dict(read.detection.report, _rates(read))
+
+
+def _rates(read: flaky_reader.Read) -> dict[str, object]:
+    gate = analysis.gate_of(read.totals, read.detection)
+    return analysis.rates_of(read.totals, read.detection.held, gate)
 
 
 def _markdown(report: analysis.Report, rates: dict[str, Any]) -> str:
@@ -289,14 +307,10 @@ def flaky(
             sys.stdout.write(f"{len(added)} added, {len(dropped)} dropped\n")
         return
     report = reads[0].detection.report
-    read = reads[0]
-    rates = analysis.rates_of(
-        read.totals, read.detection.held, analysis.gate_of(read.totals, read.detection)
-    )
     if as_json or fmt is ReportFormat.json:
-        print_json(_report_dict(report, rates))
+        print_json(report_data(reads[0]))
     elif fmt is ReportFormat.markdown:
-        sys.stdout.write(_markdown(report, rates))
+        sys.stdout.write(_markdown(report, _rates(reads[0])))
     else:
         _table(state, report, thresholds)
 

@@ -66,6 +66,10 @@ COMMANDS = {
         "hit rate, trend, minutes saved and lost) from ingested job logs, over the last 14 days "
         "(--window, --since); then advice from the workflow files.",
     ),
+    "serve": LazyCommand(
+        "pilothouse.cli.serve:serve",
+        "The dashboard (scorecard, tests, ...) in a web browser, with a JSON API under /api.",
+    ),
     "config": LazyCommand(
         "pilothouse.cli.settings:show",
         "Show every setting: value, source (default, file, $ENV, flag) and help.",

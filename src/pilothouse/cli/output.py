@@ -191,7 +191,13 @@ def _cell(cell: Cell, width: int, column: Col) -> Text:
 
 def print_json(data: Any) -> None:
     """Machine output: one JSON document on stdout, nothing else."""
-    sys.stdout.write(json.dumps(data, indent=2, default=_default, ensure_ascii=False) + "\n")
+    sys.stdout.write(json_text(data) + "\n")
+
+
+def json_text(data: Any, *, indent: int | None = 2) -> str:
+    """*data* as JSON the way every surface writes it (`--json`, the web API):
+    datetimes in ISO 8601, text as UTF-8."""
+    return json.dumps(data, indent=indent, default=_default, ensure_ascii=False)
 
 
 def _default(value: Any) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated, Any
 
 import typer
@@ -31,6 +32,7 @@ from pilothouse.cli.window import (
     results_note,
 )
 from pilothouse.model import RunSummary
+from pilothouse.store import Store
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 LimitOption = Annotated[
@@ -98,6 +100,18 @@ def _show(
         render(console)
 
 
+def tests_data(
+    store: Store, state: State, *, since: datetime | None, limit: int | None = None
+) -> dict[str, Any]:
+    """The `tests --json` dict: per test over the window from *since*, slowest first
+    (the first *limit* tests; None: all)."""
+    return tests_dict(store.test_stats(since=since), limit)
+
+
+def tests_dict(stats: list[TestStats], limit: int | None) -> dict[str, Any]:
+    return {"tests": [s.as_dict() for s in (stats if limit is None else stats[:limit])]}
+
+
 def tests(
     ctx: typer.Context,
     as_json: JsonFlag = False,
@@ -114,11 +128,10 @@ def tests(
     with state.open_store() as store:
         stats = store.test_stats(since=window.since)
         note = None if stats else results_note(store, window)
-    shown = stats if limit is None else stats[:limit]
     title = f"{len(stats)} tests {window.label}, slowest first"
     _show(
         state,
-        {"tests": [s.as_dict() for s in shown]} if as_json else None,
+        tests_dict(stats, limit) if as_json else None,
         note,
         lambda console: console.print(
             _tests_table(title, stats[: _limit(state, limit)], console.width)

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import enum
 import sys
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.text import Text
@@ -235,10 +235,78 @@ def build_scorecard(
     return card.Scorecard(targets.window_days, criteria)
 
 
+TREND_WINDOWS = 6
+TREND_DAYS = 366  # a trend reads at most about a year back: 90-day windows get 4 points
+
+
+def trend_windows(days: int) -> int:
+    """How many windows of *days* a trend shows: up to TREND_WINDOWS, as many as fit in
+    TREND_DAYS, at least the current and the previous one; an even number (every
+    scorecard read gives two).
+
+    >>> [trend_windows(d) for d in (7, 30, 60, 90, 365)]
+    [6, 6, 6, 4, 2]
+    """
+    return max(2, min(TREND_WINDOWS, TREND_DAYS // days) // 2 * 2)
+
+
+Trend = list[tuple[datetime, dict[str, float | None]]]
+
+
+def _fixed(moment: datetime) -> Callable[[], datetime]:
+    return lambda: moment
+
+
+def score_trend(
+    store: Store,
+    state: State,
+    current: card.Scorecard,
+    *,
+    root: Path | None = None,
+    windows: int | None = None,
+) -> Trend:
+    """Each criterion's value over the last *windows* (default: trend_windows) windows
+    of *current*'s length, oldest first, keyed by the window's start: *current* (the
+    scorecard now) and the scorecard as it read at the end of every other window before
+    (each one's previous window is the one between)."""
+    targets = resolve_targets(state, current.window_days)
+    days = timedelta(days=targets.window_days)
+    windows = windows or trend_windows(targets.window_days)
+    points: Trend = []
+    for step in range(0, windows, 2):
+        end = state.now() - step * days
+        if step:
+            then = replace(state, world=replace(state.world, clock=_fixed(end)))
+            spans = Windows(Span(end - days, end), Span(end - 2 * days, end - days))
+            scorecard = build_scorecard(store, then, targets, spans, root or state.cwd)
+        else:
+            scorecard = current
+        points.append((end - days, {c.id: c.value for c in scorecard.criteria}))
+        points.append((end - 2 * days, {c.id: c.previous for c in scorecard.criteria}))
+    return sorted(points, key=lambda point: point[0])[-windows:]
+
+
+def scorecard_now(
+    store: Store, state: State, *, window_days: int | None = None, root: Path | None = None
+) -> card.Scorecard:
+    """Every criterion over the window ending now, with the previous window beside it
+    (*root*: the checkout whose workflow files must be registered)."""
+    targets = resolve_targets(state, window_days)
+    windows = Windows.ending(state.now(), targets.window_days)
+    return build_scorecard(store, state, targets, windows, root or state.cwd)
+
+
+def score_data(
+    store: Store, state: State, *, window_days: int | None = None, root: Path | None = None
+) -> dict[str, Any]:
+    """The `score --json` dict."""
+    return scorecard_now(store, state, window_days=window_days, root=root).as_dict()
+
+
 # -- rendering ----------------------------------------------------------------------------
 
 
-def _amount(value: float | None, unit: str) -> str:
+def amount_text(value: float | None, unit: str) -> str:
     if value is None:
         return "-"
     if unit == "workflows":
@@ -250,20 +318,20 @@ def _amount(value: float | None, unit: str) -> str:
     return f"{value:.2f} {unit}"
 
 
-def _target(item: card.Criterion) -> str:
+def target_text(item: card.Criterion) -> str:
     if item.comparison == "==":
         return f"all {item.target:g}" if item.samples else "all"
     unit = "" if item.unit == "workflows" else f" {item.unit}"
     return f"{item.comparison} {item.target:g}{unit}"
 
 
-def _value(item: card.Criterion) -> str:
+def value_text(item: card.Criterion) -> str:
     if item.unit == "workflows" and item.value is not None:
         return f"{item.value:g} of {item.target:g}"
-    return _amount(item.value, item.unit)
+    return amount_text(item.value, item.unit)
 
 
-_STATUS = {"met": "met", "missed": "missed", "no-data": "no data"}
+STATUS_LABEL = {"met": "met", "missed": "missed", "no-data": "no data"}
 _STYLE = {"met": "green", "missed": "bold red", "no-data": "yellow"}
 _MARK = {"met": "✅", "missed": "❌", "no-data": "⚪"}
 
@@ -292,10 +360,10 @@ def _table(state: State, scorecard: card.Scorecard, title: str) -> None:
     rows = [
         (
             item.title,
-            Text(_STATUS[item.status], style=_STYLE[item.status]),
-            _value(item),
-            _target(item),
-            _amount(item.previous, item.unit),
+            Text(STATUS_LABEL[item.status], style=_STYLE[item.status]),
+            value_text(item),
+            target_text(item),
+            amount_text(item.previous, item.unit),
             str(item.samples),
             item.detail,
         )
@@ -313,9 +381,10 @@ def markdown(scorecard: card.Scorecard, title: str) -> str:
         "|---|---|---|---|---|---|---|",
     ]
     lines += [
-        f"| {_MARK[c.status]} {_STATUS[c.status]} | {markdown_cell(c.title)} | "
-        f"{markdown_cell(_value(c))} | {markdown_cell(_target(c))} | "
-        f"{markdown_cell(_amount(c.previous, c.unit))} | {c.samples} | {markdown_cell(c.detail)} |"
+        f"| {_MARK[c.status]} {STATUS_LABEL[c.status]} | {markdown_cell(c.title)} | "
+        f"{markdown_cell(value_text(c))} | {markdown_cell(target_text(c))} | "
+        f"{markdown_cell(amount_text(c.previous, c.unit))} | {c.samples} | "
+        f"{markdown_cell(c.detail)} |"
         for c in scorecard.criteria
     ]
     return "\n".join(lines) + "\n"
@@ -341,8 +410,8 @@ def _gate(scorecard: card.Scorecard, *, strict: bool) -> None:
         return
     for item in failing:
         sys.stderr.write(
-            f"pilothouse: score check: {item.id} {_STATUS[item.status]}: {_value(item)} "
-            f"(target {_target(item)}; {item.detail})\n"
+            f"pilothouse: score check: {item.id} {STATUS_LABEL[item.status]}: {value_text(item)} "
+            f"(target {target_text(item)}; {item.detail})\n"
         )
     raise typer.Exit(1)
 
@@ -390,7 +459,7 @@ def score(
         raise typer.BadParameter(f"{path} has no .github/workflows folder", param_hint="--path")
     windows = Windows.ending(state.now(), targets.window_days)
     with state.open_store() as store:
-        scorecard = build_scorecard(store, state, targets, windows, root)
+        scorecard = scorecard_now(store, state, window_days=targets.window_days, root=root)
     title = _headline(scorecard, targets, windows.current.since)
     chosen = ScoreFormat.json if as_json else fmt
     if chosen is ScoreFormat.json:

@@ -31,6 +31,8 @@ def validated_by(key: str) -> Callable[[T], T]:
 def _shown(setting: Setting, value: Any) -> Any:
     """A value as safe to print: secrets (webhooks) by host only, and any URL's
     password masked (a store URL, a proxy in some table)."""
+    if setting.secret and setting.type is str and "://" not in str(value):
+        return "***" if value else ""  # a token: nothing of it is shown
     if setting.secret:
         return [mask_url(v) for v in value] if isinstance(value, list) else mask_url(str(value))
     return _without_passwords(value)

@@ -175,3 +175,27 @@ def messages_query(run_ids: Collection[int]) -> Select[Any]:
             test_results.c.ordinal,
         )
     )
+
+
+def results_query(since: datetime | None, classname: str, name: str) -> Select[Any]:
+    """Every result of one test (any file, skipped ones too) in the window with its run,
+    attempt, job, time, duration and message, oldest first."""
+    query = (
+        _with_runs(
+            test_results.c.file,
+            runs.c.run_key,
+            runs.c.attempt,
+            jobs.c.name,
+            runs.c.commit_sha,
+            runs.c.created_at,
+            test_results.c.outcome,
+            test_results.c.duration,
+            test_results.c.message,
+        )
+        .outerjoin(jobs, jobs.c.id == reports.c.job_id)
+        .where(test_results.c.classname == classname, test_results.c.name == name)
+        .order_by(
+            runs.c.created_at, runs.c.attempt, test_results.c.report_id, test_results.c.ordinal
+        )
+    )
+    return _window(query, since, None)

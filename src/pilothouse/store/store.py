@@ -37,6 +37,7 @@ from pilothouse.model import (
     RunSummary,
     SuiteTally,
     TestObservation,
+    TestResultRow,
     WorkflowActivity,
     WorkflowRecord,
 )
@@ -509,6 +510,15 @@ class Store:
                 query = history.histories_query(since, chunk, until)
                 for row in connection.execute(query.execution_options(yield_per=BATCH_ROWS)):
                     yield HistoryRow(*row)
+
+    def test_results(
+        self, classname: str, name: str, *, since: datetime | None = None
+    ) -> list[TestResultRow]:
+        """Every result of the test *classname*::*name* of runs created since *since*,
+        oldest first."""
+        query = history.results_query(since, classname, name)
+        with self._reading() as connection:
+            return [TestResultRow(*row) for row in connection.execute(query)]
 
     def failure_messages(self, run_ids: Collection[int]) -> Iterator[tuple[str, int, str]]:
         """(run key, attempt, message) of the failed results of the runs (attempts)

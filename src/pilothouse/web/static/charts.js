@@ -1,0 +1,110 @@
+/* pilothouse's charts: every element with data-chart="ID" is drawn from the JSON spec in
+   <script type="application/json" id="ID"> with the vendored uPlot. Spec:
+   {"kind": "line"|"bars"|"stacked"|"sparkline", "x": [unix seconds...],
+    "series": [{"label": str, "values": [number|null...], "unit": str}],
+    "lines": [{"label": str, "value": number}]}  (lines: targets and limits, dashed) */
+(function () {
+  "use strict";
+  var COLORS = ["#2f6fb3", "#d9822b", "#3c9a5f", "#b8453d", "#7d5ba6", "#8c6d46", "#c75b9b",
+                "#5f6b7a", "#a3a82b", "#2ba3a8"];
+  var LINE_COLORS = ["#b8453d", "#7d5ba6", "#5f6b7a"];
+
+  function color(i) { return COLORS[i % COLORS.length]; }
+
+  function fmt(unit) {
+    return function (u, v) {
+      if (v === null || v === undefined) { return "-"; }
+      var text = Math.abs(v) >= 100 ? v.toFixed(0) : (Math.round(v * 100) / 100).toString();
+      return unit ? text + " " + unit : text;
+    };
+  }
+
+  function stackedValues(series) {
+    var sums = [];
+    return series.map(function (s) {
+      return s.values.map(function (v, i) {
+        sums[i] = (sums[i] || 0) + (v || 0);
+        return sums[i];
+      });
+    });
+  }
+
+  function build(spec, width, height) {
+    var kind = spec.kind;
+    var spark = kind === "sparkline";
+    var series = spec.series || [];
+    var values = kind === "stacked" ? stackedValues(series) : series.map(function (s) {
+      return s.values;
+    });
+    var data = [spec.x];
+    var opts = {
+      width: width, height: height,
+      legend: { show: !spark },
+      cursor: { show: !spark },
+      scales: { x: { time: true } },
+      axes: spark ? [{ show: false }, { show: false }] : [
+        {},
+        { values: function (u, ticks) { return ticks.map(function (t) {
+            return fmt(series.length ? series[0].unit : "")(u, t); }); }, size: 70 }
+      ],
+      series: [{}]
+    };
+    var bars = kind === "bars" || kind === "stacked";
+    var order = series.map(function (_, i) { return i; });
+    if (kind === "stacked") { order.reverse(); }  // the tallest sum first, the rest on top
+    order.forEach(function (i) {
+      data.push(values[i]);
+      var entry = {
+        label: series[i].label, stroke: color(i), width: spark ? 1.5 : 2,
+        value: fmt(series[i].unit), spanGaps: !bars,
+        points: { show: !spark && !bars && spec.x.length < 60 }
+      };
+      if (bars) {
+        entry.paths = uPlot.paths.bars({ size: [0.8, 40] });
+        entry.fill = color(i);
+      }
+      opts.series.push(entry);
+    });
+    (spec.lines || []).forEach(function (line, j) {
+      data.push(spec.x.map(function () { return line.value; }));
+      opts.series.push({
+        label: line.label, stroke: LINE_COLORS[j % LINE_COLORS.length], width: 1.5,
+        dash: [6, 4], points: { show: false }, value: fmt(series.length ? series[0].unit : "")
+      });
+    });
+    return { opts: opts, data: data };
+  }
+
+  function pointsOf(spec) {
+    return (spec.series || []).reduce(function (n, s) {
+      return n + s.values.filter(function (v) { return v !== null; }).length;
+    }, 0);
+  }
+
+  function draw(element) {
+    var source = document.getElementById(element.getAttribute("data-chart"));
+    if (!source) { throw new Error("no chart data #" + element.getAttribute("data-chart")); }
+    var spec = JSON.parse(source.textContent);
+    var points = pointsOf(spec);
+    element.setAttribute("data-points", String(points));
+    if (!points) {
+      element.classList.add("empty");
+      element.textContent = element.getAttribute("data-empty") || "no data in this window";
+      return;
+    }
+    var spark = spec.kind === "sparkline";
+    var width = element.clientWidth || (spark ? 160 : 600);
+    var height = Number(element.getAttribute("data-height")) || (spark ? 40 : 240);
+    var built = build(spec, width, height);
+    element.textContent = "";
+    new uPlot(built.opts, built.data, element);
+  }
+
+  function drawCharts() {
+    var elements = document.querySelectorAll("[data-chart]");
+    Array.prototype.forEach.call(elements, draw);
+  }
+
+  window.pilothouse = { drawCharts: drawCharts };
+  document.addEventListener("DOMContentLoaded", drawCharts);
+})();
