@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.text import Text
@@ -211,6 +211,17 @@ def build_scorecard(
         _workflows(store, windows, root),
     )
     return card.Scorecard(targets.window_days, criteria)
+
+
+def score_data(
+    store: Store, state: State, *, window_days: int | None = None, root: Path | None = None
+) -> dict[str, Any]:
+    """`score --json`: every criterion over the last *window_days* (default
+    targets.window_days) and the window before; *root*'s workflow files (default: the
+    working directory) must all be registered."""
+    targets = resolve_targets(state, window_days)
+    windows = Windows.ending(state.now(), targets.window_days)
+    return build_scorecard(store, state, targets, windows, root or state.cwd).as_dict()
 
 
 # -- rendering ----------------------------------------------------------------------------
