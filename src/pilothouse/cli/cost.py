@@ -296,6 +296,35 @@ def _render(report: dict[str, Any], by: str, state: State) -> None:
             console.print(Text(line))
 
 
+def cost_window(today: date, days: int = 30) -> list[date]:
+    """The *days* days up to *today*: the window `cost --days` reads."""
+    return _days(today, days)
+
+
+def cost_data(store: Store, state: State, span: list[date], by: str = "service") -> dict[str, Any]:
+    """`cost --json`: spend per day and per *by* group over the days *span* (see
+    cost_window), per currency, with movers, anomalies and, in the main currency, the
+    target, the alert limit and the month-end forecast."""
+    lines = _lines_of(load_ledger(store, state, span[0], span[-1], _grouping(by)))
+    stored = store.cost_range()
+    history = spend_history(store, state, span[-1])
+    return {
+        "days": len(span),
+        "since": span[0].isoformat(),
+        "until": span[-1].isoformat(),
+        "by": by,
+        "stored": {
+            "lines": stored.lines,
+            "first_day": stored.first and stored.first.isoformat(),
+            "last_day": stored.last and stored.last.isoformat(),
+        },
+        "currencies": {
+            currency: _currency_report(items, span, by, currency, state, history)
+            for currency, items in sorted(ledger.split_by_currency(lines).items())
+        },
+    }
+
+
 @app.callback()
 def cost(
     ctx: typer.Context,
@@ -315,24 +344,8 @@ def cost(
     state = state_of(ctx)
     span = _window(state, since, until, days)
     with state.open_store() as store:
-        lines = _lines_of(load_ledger(store, state, span[0], span[-1], _grouping(by)))
+        report = cost_data(store, state, span, by)
         stored = store.cost_range()
-        history = spend_history(store, state, span[-1])
-    report = {
-        "days": len(span),
-        "since": span[0].isoformat(),
-        "until": span[-1].isoformat(),
-        "by": by,
-        "stored": {
-            "lines": stored.lines,
-            "first_day": stored.first and stored.first.isoformat(),
-            "last_day": stored.last and stored.last.isoformat(),
-        },
-        "currencies": {
-            currency: _currency_report(items, span, by, currency, state, history)
-            for currency, items in sorted(ledger.split_by_currency(lines).items())
-        },
-    }
     if as_json:
         print_json(report)
     elif not report["currencies"]:

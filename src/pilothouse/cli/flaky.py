@@ -30,6 +30,7 @@ from pilothouse.cli.window import (
     resolve_window,
     results_note,
 )
+from pilothouse.store import Store
 
 app = typer.Typer(
     help="Flaky tests from CI history: detect, score, explain, quarantine.",
@@ -152,6 +153,20 @@ def _report_dict(report: analysis.Report, rates: dict[str, object]) -> dict[str,
         ],
         "pass_rate": rates,
     }
+
+
+def _rates(read: flaky_reader.Read) -> dict[str, object]:
+    gate = analysis.gate_of(read.totals, read.detection)
+    return analysis.rates_of(read.totals, read.detection.held, gate)
+
+
+def flaky_data(
+    store: Store, state: State, window: Window, thresholds: analysis.Thresholds | None = None
+) -> dict[str, Any]:
+    """`flaky --json`: flaky, broken and platform-only tests, outages and pass rates over
+    *window*, judged by *thresholds* (default: the configured ones)."""
+    read = flaky_reader.detect(store, window.since, thresholds or thresholds_of(state))
+    return _report_dict(read.detection.report, _rates(read))
 
 
 def _markdown(report: analysis.Report, rates: dict[str, Any]) -> str:
@@ -289,10 +304,7 @@ def flaky(
             sys.stdout.write(f"{len(added)} added, {len(dropped)} dropped\n")
         return
     report = reads[0].detection.report
-    read = reads[0]
-    rates = analysis.rates_of(
-        read.totals, read.detection.held, analysis.gate_of(read.totals, read.detection)
-    )
+    rates = _rates(reads[0])
     if as_json or fmt is ReportFormat.json:
         print_json(_report_dict(report, rates))
     elif fmt is ReportFormat.markdown:

@@ -25,12 +25,14 @@ from pilothouse.cli.settings import validated_by
 from pilothouse.cli.state import State, state_of
 from pilothouse.cli.window import (
     SinceOption,
+    Window,
     WindowOption,
     empty_window_note,
     resolve_window,
     results_note,
 )
 from pilothouse.model import RunSummary
+from pilothouse.store import Store
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 LimitOption = Annotated[
@@ -98,6 +100,19 @@ def _show(
         render(console)
 
 
+def tests_data(
+    store: Store, state: State, window: Window, *, limit: int | None = None
+) -> dict[str, Any]:
+    """`tests --json`: per-test statistics over *window*, slowest first (the first
+    *limit* tests; None: all)."""
+    return _tests_dict(store.test_stats(since=window.since), limit)
+
+
+def _tests_dict(stats: list[TestStats], limit: int | None) -> dict[str, Any]:
+    shown = stats if limit is None else stats[:limit]
+    return {"tests": [s.as_dict() for s in shown]}
+
+
 def tests(
     ctx: typer.Context,
     as_json: JsonFlag = False,
@@ -114,11 +129,10 @@ def tests(
     with state.open_store() as store:
         stats = store.test_stats(since=window.since)
         note = None if stats else results_note(store, window)
-    shown = stats if limit is None else stats[:limit]
     title = f"{len(stats)} tests {window.label}, slowest first"
     _show(
         state,
-        {"tests": [s.as_dict() for s in shown]} if as_json else None,
+        _tests_dict(stats, limit) if as_json else None,
         note,
         lambda console: console.print(
             _tests_table(title, stats[: _limit(state, limit)], console.width)
@@ -210,6 +224,18 @@ def _runs_table(title: str, items: list[RunSummary], width: int) -> Table:
     return fitted_table(title, RUN_COLUMNS, rows, width)
 
 
+def runs_data(
+    store: Store, state: State, window: Window, *, limit: int | None = None
+) -> dict[str, Any]:
+    """`runs --json`: the *limit* newest runs of *window* (None: all), with their
+    attempts and jobs."""
+    return _runs_dict(store.list_runs(limit=limit, since=window.since))
+
+
+def _runs_dict(items: list[RunSummary]) -> dict[str, Any]:
+    return {"runs": [_run_dict(r) for r in items]}
+
+
 def runs(
     ctx: typer.Context,
     as_json: JsonFlag = False,
@@ -229,12 +255,32 @@ def runs(
     label = "" if window.since is None else f" {window.label}"
     _show(
         state,
-        {"runs": [_run_dict(r) for r in items]} if as_json else None,
+        _runs_dict(items) if as_json else None,
         note,
         lambda console: console.print(
             _runs_table(f"{total} runs{label}, newest first", items, console.width)
         ),
     )
+
+
+def report_data(
+    store: Store, state: State, window: Window, *, limit: int | None = None
+) -> dict[str, Any]:
+    """`report --json`: what the store holds, and the *limit* (default report.limit)
+    slowest and failing tests of *window*."""
+    stats = store.test_stats(since=window.since)
+    return _report_dict(store, store.counts(), stats, _limit(state, limit))
+
+
+def _report_dict(
+    store: Store, counts: dict[str, int], stats: list[TestStats], shown: int
+) -> dict[str, Any]:
+    return {
+        "store": store.description,
+        "counts": counts,
+        "slowest": [s.as_dict() for s in stats[:shown]],
+        "failing": [s.as_dict() for s in failing_tests(stats)[:shown]],
+    }
 
 
 def report(
@@ -258,12 +304,7 @@ def report(
         recent = store.list_runs(limit=shown, since=window.since)
         note = None if stats or recent else results_note(store, window)
     failing = failing_tests(stats)
-    data = {
-        "store": store.description,
-        "counts": counts,
-        "slowest": [s.as_dict() for s in stats[:shown]],
-        "failing": [s.as_dict() for s in failing[:shown]],
-    }
+    data = _report_dict(store, counts, stats, shown)
 
     def render(console: Console) -> None:
         width = console.width
