@@ -357,7 +357,8 @@ def cost(
 # -- alerts ---------------------------------------------------------------------------------
 
 
-def _budgets(state: State) -> list[ledger.Budget]:
+def budgets_of(state: State) -> list[ledger.Budget]:
+    """The daily and monthly budgets of [budget], with their alert thresholds."""
     thresholds = tuple(float(t) for t in state.config["budget.thresholds"])
     return [
         ledger.Budget("daily", "daily", Decimal(str(state.config["budget.daily"])), thresholds),
@@ -379,7 +380,7 @@ def current_alerts(store: Store, state: State) -> list[ledger.Alert]:
     # On the month's last day the forecast is the actual spend: no second alert for it.
     total = Decimal(_money(forecast.total, currency)) if forecast.days_left else None
     limit = Decimal(str(state.config["budget.daily_limit"]))
-    return ledger.evaluate_budgets(_budgets(state), totals, today, total, currency,
+    return ledger.evaluate_budgets(budgets_of(state), totals, today, total, currency,
                                    daily_limit=limit)  # fmt: skip
 
 
@@ -399,10 +400,7 @@ def alerts(
     failures: list[str] = []
     with state.open_store() as store:
         found = current_alerts(store, state)
-        targets = webhooks or [""]  # without webhooks an alert is "new" until sent somewhere
-        keys = {a.key: [_delivery_key(a.key, url) for url in targets] for a in found}
-        done = store.sent_alerts(k for ks in keys.values() for k in ks)
-        sent = {key for key, ks in keys.items() if all(k in done for k in ks)}
+        keys, done, sent = _deliveries(store, found, webhooks)
         delivered: list[str] = []
         if notify:
             import httpx
@@ -423,7 +421,35 @@ def alerts(
                             store.mark_alert_sent(key, state.now())
                     if ok:
                         delivered.append(alert.key)
-    rows = [
+    rows = _alert_rows(found, sent, delivered)
+    if as_json:
+        print_json({"alerts": rows, "failures": failures})
+    else:
+        for row in rows:
+            status = "sent now" if row["sent_now"] else ("new" if row["new"] else "sent before")
+            sys.stdout.write(f"[{status}] {row['text']}\n")
+        if not rows:
+            sys.stdout.write("no budget threshold crossed\n")
+    if failures:
+        raise PilothouseError(f"{len(failures)} alert deliveries failed: {'; '.join(failures)}")
+
+
+def _deliveries(
+    store: Store, found: list[ledger.Alert], webhooks: list[str]
+) -> tuple[dict[str, list[str]], set[str], set[str]]:
+    """Each alert's delivery keys (one per webhook), the deliveries done, and the
+    alerts every webhook has had."""
+    targets = webhooks or [""]  # without webhooks an alert is "new" until sent somewhere
+    keys = {a.key: [_delivery_key(a.key, url) for url in targets] for a in found}
+    done = store.sent_alerts(k for ks in keys.values() for k in ks)
+    sent = {key for key, ks in keys.items() if all(k in done for k in ks)}
+    return keys, done, sent
+
+
+def _alert_rows(
+    found: list[ledger.Alert], sent: set[str], delivered: list[str]
+) -> list[dict[str, Any]]:
+    return [
         {
             "key": a.key,
             "budget": a.budget,
@@ -439,16 +465,14 @@ def alerts(
         }  # fmt: skip
         for a in found
     ]
-    if as_json:
-        print_json({"alerts": rows, "failures": failures})
-    else:
-        for row in rows:
-            status = "sent now" if row["sent_now"] else ("new" if row["new"] else "sent before")
-            sys.stdout.write(f"[{status}] {row['text']}\n")
-        if not rows:
-            sys.stdout.write("no budget threshold crossed\n")
-    if failures:
-        raise PilothouseError(f"{len(failures)} alert deliveries failed: {'; '.join(failures)}")
+
+
+def alerts_data(store: Store, state: State) -> dict[str, Any]:
+    """`cost alerts --json` (without --notify): the budgets' alerts now, each new or
+    sent before."""
+    found = current_alerts(store, state)
+    _keys, _done, sent = _deliveries(store, found, state.config["budget.webhooks"])
+    return {"alerts": _alert_rows(found, sent, []), "failures": []}
 
 
 def _delivery_key(alert_key: str, url: str) -> str:

@@ -236,6 +236,12 @@ def _runs_dict(items: list[RunSummary]) -> dict[str, Any]:
     return {"runs": [_run_dict(r) for r in items]}
 
 
+def run_data(store: Store, state: State, run_id: str) -> dict[str, Any]:
+    """The run *run_id* as `runs --json` shows it (one entry per repository holding
+    a run of that id; none when the store has none)."""
+    return _runs_dict(store.runs_by_key(run_id))
+
+
 def runs(
     ctx: typer.Context,
     as_json: JsonFlag = False,

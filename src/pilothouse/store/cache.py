@@ -17,7 +17,6 @@ from sqlalchemy import (
     case,
     cast,
     exists,
-    extract,
     func,
     insert,
     select,
@@ -27,6 +26,7 @@ from sqlalchemy import (
 from pilothouse.model import RESTORE_KINDS, CacheCounts, CacheEvent, CacheGroup, RunInfo
 from pilothouse.sources.logs import LogStats
 from pilothouse.store import keyed
+from pilothouse.store.columns import seconds_between
 from pilothouse.store.reports import fill_run, open_run
 from pilothouse.store.schema import cache_events, job_logs, jobs, runs
 
@@ -146,10 +146,8 @@ def jobs_without_logs(connection: Connection, repository_id: int, run_keys: Sequ
 
 
 def _span_seconds(connection: Connection) -> ColumnElement[Any]:
-    """The log's wall time in seconds, in each backend's own date arithmetic."""
-    if connection.dialect.name == "postgresql":
-        return extract("epoch", job_logs.c.last_at - job_logs.c.first_at)
-    return (func.julianday(job_logs.c.last_at) - func.julianday(job_logs.c.first_at)) * 86400.0
+    """The log's wall time in seconds."""
+    return seconds_between(connection, job_logs.c.first_at, job_logs.c.last_at)
 
 
 def _window(query: Any, since: datetime | None, until: datetime | None) -> Any:
