@@ -259,11 +259,12 @@ class Bar:
 def timeline(
     spans: Sequence[tuple[datetime | None, datetime | None, datetime | None]],
 ) -> list[Bar]:
-    """Bars for jobs given as (created, started, finished): a job without a start has
-    no run part, one without an end runs to the latest known time."""
+    """A bar per job given as (created, started, finished): a job without a start has
+    no run part, one without an end runs to the latest known time, one without any
+    time is an empty bar at the start."""
     known = [moment for span in spans for moment in span if moment is not None]
     if not known:
-        return []
+        return [Bar(index, None, None, None, 0.0, 0.0, 0.0) for index in range(len(spans))]
     origin, end = min(known), max(known)
     whole = max((end - origin).total_seconds(), 1.0)
 

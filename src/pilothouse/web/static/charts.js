@@ -52,6 +52,9 @@
       series: [{}]
     };
     var bars = kind === "bars" || kind === "stacked";
+    if (bars) {  // bars stand on zero
+      opts.scales.y = { range: function (u, min, max) { return [Math.min(0, min), max * 1.05]; } };
+    }
     var order = series.map(function (_, i) { return i; });
     if (kind === "stacked") { order.reverse(); }  // the tallest sum first, the rest on top
     order.forEach(function (i) {
