@@ -14,14 +14,27 @@ from pilothouse.model import AttemptTimes, JobTimes
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
 
-def attempt(key: str, number: int, seconds: float | None, conclusion: str = "success",
-            workflow: str | None = "ci", day: int = 0, status: str = "completed") -> AttemptTimes:  # fmt: skip
-    return AttemptTimes(1, key, number, workflow, status, conclusion,
-                        T0 + timedelta(days=day, minutes=number), seconds)  # fmt: skip
+def attempt(
+    key: str,
+    number: int,
+    seconds: float | None,
+    conclusion: str | None = "success",
+    workflow: str | None = "ci",
+    day: int = 0,
+    status: str = "completed",
+) -> AttemptTimes:
+    created = T0 + timedelta(days=day, minutes=number)
+    return AttemptTimes(1, key, number, workflow, status, conclusion, created, seconds)
 
 
-def job(name: str, queued: float | None, seconds: float | None, labels: str = '["linux"]',
-        workflow: str | None = "ci", day: int = 0) -> JobTimes:  # fmt: skip
+def job(
+    name: str,
+    queued: float | None,
+    seconds: float | None,
+    labels: str = '["linux"]',
+    workflow: str | None = "ci",
+    day: int = 0,
+) -> JobTimes:
     return JobTimes(workflow, name, labels, T0 + timedelta(days=day), queued, seconds)
 
 
