@@ -89,13 +89,17 @@
       ctx.lineWidth = ratio;
       ctx.setLineDash([2 * ratio, 3 * ratio]);
       ctx.font = (11 * ratio) + "px sans-serif";
+      var free = -Infinity;  // labels never overlap: one that would is left out
       marks.forEach(function (mark) {
         var x = Math.round(u.valToPos(mark.x, "x", true));
         ctx.beginPath();
         ctx.moveTo(x, u.bbox.top);
         ctx.lineTo(x, u.bbox.top + u.bbox.height);
         ctx.stroke();
-        ctx.fillText(mark.label, x + 3 * ratio, u.bbox.top + 12 * ratio);
+        if (x >= free) {
+          ctx.fillText(mark.label, x + 3 * ratio, u.bbox.top + 12 * ratio);
+          free = x + ctx.measureText(mark.label).width + 8 * ratio;
+        }
       });
       ctx.restore();
     };
