@@ -11,11 +11,10 @@ from playwright.sync_api import Page
 
 from pilothouse.store import Store
 from pilothouse.web.app import create_app
-from tests.conftest import FIXED_NOW, JUNIT, Cli
+from tests.conftest import Cli
 from tests.web.conftest import screenshot, serving, web_state
 from tests.web.test_browser_overview import drawn_charts
-
-HOSTILE = "<img src=x onerror=alert(1)>"
+from tests.web.test_pages import HOSTILE, ingest_hostile
 
 
 @pytest.mark.parametrize(
@@ -105,13 +104,7 @@ def test_hostile_names_stay_text_in_the_browser(
     page: Page, page_errors: list[str], tmp_path: Path
 ) -> None:
     db = f"sqlite:///{tmp_path / 'hostile.db'}"
-    cli = Cli(cwd=tmp_path, db=db, now=FIXED_NOW)
-    code, _out, err = cli(
-        "ingest", "junit", str(JUNIT / "nextest" / "fixture-project-junit.xml"),
-        "--run-id", "666", "--workflow", HOSTILE, "--job", f"{HOSTILE}</script>",
-        "--started", FIXED_NOW.replace(hour=1).isoformat(),
-    )  # fmt: skip
-    assert code == 0, err
+    ingest_hostile(Cli(cwd=tmp_path, db=db))
     with Store.open(db) as store, serving(create_app(web_state(db, tmp_path), store)) as url:
         for path in ("/pipelines?days=7", "/runs/666", "/infra?days=7"):
             page.goto(f"{url}{path}", wait_until="networkidle")

@@ -192,15 +192,20 @@ def test_an_empty_store_names_the_command_that_fills_it(
     assert api.status_code == 200 and isinstance(api.json(), dict)
 
 
-@pytest.fixture
-def hostile_client(sqlite_cli: Cli, tmp_path: Path) -> TestClient:
-    sqlite_cli.now = FIXED_NOW
-    code, _out, err = sqlite_cli(
+def ingest_hostile(cli: Cli) -> None:
+    """Run 666 of workflow HOSTILE, its job HOSTILE</script>, into *cli*'s store."""
+    cli.now = FIXED_NOW
+    code, _out, err = cli(
         "ingest", "junit", str(JUNIT / "nextest" / "fixture-project-junit.xml"),
         "--run-id", "666", "--workflow", HOSTILE, "--job", f"{HOSTILE}</script>",
         "--started", FIXED_NOW.replace(hour=1).isoformat(),
     )  # fmt: skip
     assert code == 0, err
+
+
+@pytest.fixture
+def hostile_client(sqlite_cli: Cli, tmp_path: Path) -> TestClient:
+    ingest_hostile(sqlite_cli)
     store = Store.open(sqlite_cli.db)
     return TestClient(create_app(web_state(sqlite_cli.db, tmp_path), store))
 
