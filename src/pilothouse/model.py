@@ -490,3 +490,52 @@ class CacheGroup:
     misses: int
     seconds: float | None  # mean restore/save time where the log showed it
     job_seconds: float | None  # mean wall time of the jobs, from their logs' timestamps
+
+
+# -- the Pipelines and Infrastructure pages (store/pipelines.py) ---------------------------
+
+
+class AttemptTimes(NamedTuple):
+    """One run attempt of a window: what the Pipelines page aggregates per workflow."""
+
+    repository_id: int
+    run_key: str
+    attempt: int
+    workflow: str | None
+    status: str | None
+    conclusion: str | None
+    created_at: datetime
+    seconds: float | None  # started to finished
+
+
+class JobTimes(NamedTuple):
+    """One job of a window's runs: its wait for a runner and its run time."""
+
+    workflow: str | None
+    name: str
+    runner_labels: str  # JSON list, as stored
+    created_at: datetime | None
+    queued_seconds: float | None  # created to started
+    seconds: float | None  # started to finished
+
+
+class StepTimes(NamedTuple):
+    """One step of a window's jobs."""
+
+    workflow: str | None
+    job: str
+    name: str
+    seconds: float | None
+
+
+class RepositorySync(NamedTuple):
+    """What the store knows of one repository's syncs."""
+
+    provider: str
+    repository: str
+    synced_at: datetime | None  # the last complete sync
+    cursor: datetime | None  # runs created before it are stored
+    runs: int
+    last_run_at: datetime | None
+    unfinished_runs: int  # stored while queued or running, not finished since
+    expired_logs: int  # job logs the sync found expired

@@ -93,6 +93,12 @@ def artifact_report(store: Store, state: State, targets: Targets) -> dict[str, A
     }
 
 
+def artifacts_data(store: Store, state: State, *, window_days: int | None = None) -> dict[str, Any]:
+    """`artifacts --json`: artifact_report over the last *window_days* (default
+    targets.window_days) on targets.branch."""
+    return artifact_report(store, state, resolve_targets(state, window_days))
+
+
 ARTIFACT_COLUMNS = (
     Col("workflow", fold=True, min_width=10),
     Col("runs", "right", drop=2),
@@ -150,7 +156,7 @@ def artifacts(
     state = state_of(ctx)
     targets = resolve_targets(state, window_days)
     with state.open_store() as store:
-        report = artifact_report(store, state, targets)
+        report = artifacts_data(store, state, window_days=window_days)
     if as_json:
         print_json(report)
     elif not report["workflows"]:

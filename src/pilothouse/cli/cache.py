@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import yaml
@@ -14,7 +14,7 @@ from rich.text import Text
 
 from pilothouse.analysis.cache import Advice, CacheRow, advise_workflow, summarise, total_counts
 from pilothouse.cli.output import Col, fitted_table, percent, print_json, seconds, stdout_console
-from pilothouse.cli.state import state_of
+from pilothouse.cli.state import State, state_of
 from pilothouse.cli.window import (
     SinceOption,
     Window,
@@ -23,6 +23,7 @@ from pilothouse.cli.window import (
     resolve_window,
 )
 from pilothouse.errors import printable
+from pilothouse.store import Store
 
 DEFAULT_WINDOW_DAYS = 14  # the scorecard's window
 WORKFLOW_GLOBS = ("*.yml", "*.yaml")
@@ -90,6 +91,28 @@ def _previous(window: Window, now: datetime) -> tuple[datetime, datetime] | None
     return window.since - (now - window.since), window.since
 
 
+def cache_rows(store: Store, window: Window, now: datetime) -> list[CacheRow]:
+    """Cache restores per workflow, job and key family over *window* (up to *now*), with
+    the hit rate of the window before, busiest first (summed in SQL)."""
+    previous = _previous(window, now)
+    groups = store.cache_groups(since=window.since)
+    before = store.cache_groups(since=previous[0], until=previous[1]) if previous else []
+    return summarise(groups, before)
+
+
+def cache_data(
+    store: Store, state: State, window: Window, root: Path | None = None
+) -> dict[str, Any]:
+    """`cache --json`: cache restores over *window*, and advice from the workflow files
+    under *root* (default: the working directory)."""
+    advice, _problems, _read = workflow_advice(root or state.cwd)
+    return _cache_dict(cache_rows(store, window, state.now()), advice)
+
+
+def _cache_dict(rows: list[CacheRow], advice: list[Advice]) -> dict[str, Any]:
+    return {"caches": [r.as_dict() for r in rows], "advice": [a.as_dict() for a in advice]}
+
+
 def cache(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
@@ -105,21 +128,18 @@ def cache(
     state = state_of(ctx)
     now = state.now()
     window = resolve_window(now, days=window_days, since=since, default_days=DEFAULT_WINDOW_DAYS)
-    previous = _previous(window, now)
     with state.open_store() as store:
-        groups = store.cache_groups(since=window.since)
-        before = store.cache_groups(since=previous[0], until=previous[1]) if previous else []
+        rows = cache_rows(store, window, now)
         note = None
-        if not groups:
+        if not rows:
             hint = ": `pilothouse ingest logs PATH` or `ingest github --logs` adds them"
             note = empty_window_note("cache events", window, store.cache_range(), hint)
-    rows = summarise(groups, before)
     root = path if path.is_absolute() else state.cwd / path
     advice, problems, read = workflow_advice(root)
     for problem in problems:
         sys.stderr.write(f"pilothouse: warning: {printable(problem)}\n")
     if as_json:
-        print_json({"caches": [r.as_dict() for r in rows], "advice": [a.as_dict() for a in advice]})
+        print_json(_cache_dict(rows, advice))
         if note:
             sys.stderr.write(f"pilothouse: {note}\n")
         return

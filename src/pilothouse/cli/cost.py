@@ -296,6 +296,35 @@ def _render(report: dict[str, Any], by: str, state: State) -> None:
             console.print(Text(line))
 
 
+def cost_window(today: date, days: int = 30) -> list[date]:
+    """The *days* days up to *today*: the window `cost --days` reads."""
+    return _days(today, days)
+
+
+def cost_data(store: Store, state: State, span: list[date], by: str = "service") -> dict[str, Any]:
+    """`cost --json`: spend per day and per *by* group over the days *span* (see
+    cost_window), per currency, with movers, anomalies and, in the main currency, the
+    target, the alert limit and the month-end forecast."""
+    lines = _lines_of(load_ledger(store, state, span[0], span[-1], _grouping(by)))
+    stored = store.cost_range()
+    history = spend_history(store, state, span[-1])
+    return {
+        "days": len(span),
+        "since": span[0].isoformat(),
+        "until": span[-1].isoformat(),
+        "by": by,
+        "stored": {
+            "lines": stored.lines,
+            "first_day": stored.first and stored.first.isoformat(),
+            "last_day": stored.last and stored.last.isoformat(),
+        },
+        "currencies": {
+            currency: _currency_report(items, span, by, currency, state, history)
+            for currency, items in sorted(ledger.split_by_currency(lines).items())
+        },
+    }
+
+
 @app.callback()
 def cost(
     ctx: typer.Context,
@@ -315,24 +344,8 @@ def cost(
     state = state_of(ctx)
     span = _window(state, since, until, days)
     with state.open_store() as store:
-        lines = _lines_of(load_ledger(store, state, span[0], span[-1], _grouping(by)))
+        report = cost_data(store, state, span, by)
         stored = store.cost_range()
-        history = spend_history(store, state, span[-1])
-    report = {
-        "days": len(span),
-        "since": span[0].isoformat(),
-        "until": span[-1].isoformat(),
-        "by": by,
-        "stored": {
-            "lines": stored.lines,
-            "first_day": stored.first and stored.first.isoformat(),
-            "last_day": stored.last and stored.last.isoformat(),
-        },
-        "currencies": {
-            currency: _currency_report(items, span, by, currency, state, history)
-            for currency, items in sorted(ledger.split_by_currency(lines).items())
-        },
-    }
     if as_json:
         print_json(report)
     elif not report["currencies"]:
@@ -344,7 +357,8 @@ def cost(
 # -- alerts ---------------------------------------------------------------------------------
 
 
-def _budgets(state: State) -> list[ledger.Budget]:
+def budgets_of(state: State) -> list[ledger.Budget]:
+    """The daily and monthly budgets of [budget], with their alert thresholds."""
     thresholds = tuple(float(t) for t in state.config["budget.thresholds"])
     return [
         ledger.Budget("daily", "daily", Decimal(str(state.config["budget.daily"])), thresholds),
@@ -366,7 +380,7 @@ def current_alerts(store: Store, state: State) -> list[ledger.Alert]:
     # On the month's last day the forecast is the actual spend: no second alert for it.
     total = Decimal(_money(forecast.total, currency)) if forecast.days_left else None
     limit = Decimal(str(state.config["budget.daily_limit"]))
-    return ledger.evaluate_budgets(_budgets(state), totals, today, total, currency,
+    return ledger.evaluate_budgets(budgets_of(state), totals, today, total, currency,
                                    daily_limit=limit)  # fmt: skip
 
 
@@ -386,10 +400,7 @@ def alerts(
     failures: list[str] = []
     with state.open_store() as store:
         found = current_alerts(store, state)
-        targets = webhooks or [""]  # without webhooks an alert is "new" until sent somewhere
-        keys = {a.key: [_delivery_key(a.key, url) for url in targets] for a in found}
-        done = store.sent_alerts(k for ks in keys.values() for k in ks)
-        sent = {key for key, ks in keys.items() if all(k in done for k in ks)}
+        keys, done, sent = _deliveries(store, found, webhooks)
         delivered: list[str] = []
         if notify:
             import httpx
@@ -410,7 +421,35 @@ def alerts(
                             store.mark_alert_sent(key, state.now())
                     if ok:
                         delivered.append(alert.key)
-    rows = [
+    rows = _alert_rows(found, sent, delivered)
+    if as_json:
+        print_json({"alerts": rows, "failures": failures})
+    else:
+        for row in rows:
+            status = "sent now" if row["sent_now"] else ("new" if row["new"] else "sent before")
+            sys.stdout.write(f"[{status}] {row['text']}\n")
+        if not rows:
+            sys.stdout.write("no budget threshold crossed\n")
+    if failures:
+        raise PilothouseError(f"{len(failures)} alert deliveries failed: {'; '.join(failures)}")
+
+
+def _deliveries(
+    store: Store, found: list[ledger.Alert], webhooks: list[str]
+) -> tuple[dict[str, list[str]], set[str], set[str]]:
+    """Each alert's delivery keys (one per webhook), the deliveries done, and the
+    alerts every webhook has had."""
+    targets = webhooks or [""]  # without webhooks an alert is "new" until sent somewhere
+    keys = {a.key: [_delivery_key(a.key, url) for url in targets] for a in found}
+    done = store.sent_alerts(k for ks in keys.values() for k in ks)
+    sent = {key for key, ks in keys.items() if all(k in done for k in ks)}
+    return keys, done, sent
+
+
+def _alert_rows(
+    found: list[ledger.Alert], sent: set[str], delivered: list[str]
+) -> list[dict[str, Any]]:
+    return [
         {
             "key": a.key,
             "budget": a.budget,
@@ -426,16 +465,14 @@ def alerts(
         }  # fmt: skip
         for a in found
     ]
-    if as_json:
-        print_json({"alerts": rows, "failures": failures})
-    else:
-        for row in rows:
-            status = "sent now" if row["sent_now"] else ("new" if row["new"] else "sent before")
-            sys.stdout.write(f"[{status}] {row['text']}\n")
-        if not rows:
-            sys.stdout.write("no budget threshold crossed\n")
-    if failures:
-        raise PilothouseError(f"{len(failures)} alert deliveries failed: {'; '.join(failures)}")
+
+
+def alerts_data(store: Store, state: State) -> dict[str, Any]:
+    """`cost alerts --json` (without --notify): the budgets' alerts now, each new or
+    sent before."""
+    found = current_alerts(store, state)
+    _keys, _done, sent = _deliveries(store, found, state.config["budget.webhooks"])
+    return {"alerts": _alert_rows(found, sent, []), "failures": []}
 
 
 def _delivery_key(alert_key: str, url: str) -> str:

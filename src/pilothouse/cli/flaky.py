@@ -5,7 +5,6 @@ from __future__ import annotations
 import enum
 import sys
 from dataclasses import replace
-from datetime import datetime
 from typing import Annotated, Any
 
 import typer
@@ -156,12 +155,6 @@ def _report_dict(report: analysis.Report, rates: dict[str, object]) -> dict[str,
     }
 
 
-def flaky_data(store: Store, state: State, *, since: datetime | None) -> dict[str, Any]:
-    """The `flaky --json` dict over the window from *since*, with the configured
-    thresholds."""
-    return report_data(flaky_reader.detect(store, since, thresholds_of(state)))
-
-
 def report_data(read: flaky_reader.Read) -> dict[str, Any]:
     """The `flaky --json` dict of one detection."""
     return _report_dict(read.detection.report, _rates(read))
@@ -170,6 +163,15 @@ def report_data(read: flaky_reader.Read) -> dict[str, Any]:
 def _rates(read: flaky_reader.Read) -> dict[str, object]:
     gate = analysis.gate_of(read.totals, read.detection)
     return analysis.rates_of(read.totals, read.detection.held, gate)
+
+
+def flaky_data(
+    store: Store, state: State, window: Window, thresholds: analysis.Thresholds | None = None
+) -> dict[str, Any]:
+    """`flaky --json`: flaky, broken and platform-only tests, outages and pass rates over
+    *window*, judged by *thresholds* (default: the configured ones)."""
+    read = flaky_reader.detect(store, window.since, thresholds or thresholds_of(state))
+    return report_data(read)
 
 
 def _markdown(report: analysis.Report, rates: dict[str, Any]) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from datetime import datetime
 from typing import Annotated, Any
 
 import typer
@@ -26,6 +25,7 @@ from pilothouse.cli.settings import validated_by
 from pilothouse.cli.state import State, state_of
 from pilothouse.cli.window import (
     SinceOption,
+    Window,
     WindowOption,
     empty_window_note,
     resolve_window,
@@ -101,15 +101,16 @@ def _show(
 
 
 def tests_data(
-    store: Store, state: State, *, since: datetime | None, limit: int | None = None
+    store: Store, state: State, window: Window, *, limit: int | None = None
 ) -> dict[str, Any]:
-    """The `tests --json` dict: per test over the window from *since*, slowest first
-    (the first *limit* tests; None: all)."""
-    return tests_dict(store.test_stats(since=since), limit)
+    """`tests --json`: per-test statistics over *window*, slowest first (the first
+    *limit* tests; None: all)."""
+    return tests_dict(store.test_stats(since=window.since), limit)
 
 
 def tests_dict(stats: list[TestStats], limit: int | None) -> dict[str, Any]:
-    return {"tests": [s.as_dict() for s in (stats if limit is None else stats[:limit])]}
+    shown = stats if limit is None else stats[:limit]
+    return {"tests": [s.as_dict() for s in shown]}
 
 
 def tests(
@@ -223,6 +224,24 @@ def _runs_table(title: str, items: list[RunSummary], width: int) -> Table:
     return fitted_table(title, RUN_COLUMNS, rows, width)
 
 
+def runs_data(
+    store: Store, state: State, window: Window, *, limit: int | None = None
+) -> dict[str, Any]:
+    """`runs --json`: the *limit* newest runs of *window* (None: all), with their
+    attempts and jobs."""
+    return _runs_dict(store.list_runs(limit=limit, since=window.since))
+
+
+def _runs_dict(items: list[RunSummary]) -> dict[str, Any]:
+    return {"runs": [_run_dict(r) for r in items]}
+
+
+def run_data(store: Store, state: State, run_id: str) -> dict[str, Any]:
+    """The run *run_id* as `runs --json` shows it (one entry per repository holding
+    a run of that id; none when the store has none)."""
+    return _runs_dict(store.runs_by_key(run_id))
+
+
 def runs(
     ctx: typer.Context,
     as_json: JsonFlag = False,
@@ -242,12 +261,32 @@ def runs(
     label = "" if window.since is None else f" {window.label}"
     _show(
         state,
-        {"runs": [_run_dict(r) for r in items]} if as_json else None,
+        _runs_dict(items) if as_json else None,
         note,
         lambda console: console.print(
             _runs_table(f"{total} runs{label}, newest first", items, console.width)
         ),
     )
+
+
+def report_data(
+    store: Store, state: State, window: Window, *, limit: int | None = None
+) -> dict[str, Any]:
+    """`report --json`: what the store holds, and the *limit* (default report.limit)
+    slowest and failing tests of *window*."""
+    stats = store.test_stats(since=window.since)
+    return _report_dict(store, store.counts(), stats, _limit(state, limit))
+
+
+def _report_dict(
+    store: Store, counts: dict[str, int], stats: list[TestStats], shown: int
+) -> dict[str, Any]:
+    return {
+        "store": store.description,
+        "counts": counts,
+        "slowest": [s.as_dict() for s in stats[:shown]],
+        "failing": [s.as_dict() for s in failing_tests(stats)[:shown]],
+    }
 
 
 def report(
@@ -271,12 +310,7 @@ def report(
         recent = store.list_runs(limit=shown, since=window.since)
         note = None if stats or recent else results_note(store, window)
     failing = failing_tests(stats)
-    data = {
-        "store": store.description,
-        "counts": counts,
-        "slowest": [s.as_dict() for s in stats[:shown]],
-        "failing": [s.as_dict() for s in failing[:shown]],
-    }
+    data = _report_dict(store, counts, stats, shown)
 
     def render(console: Console) -> None:
         width = console.width

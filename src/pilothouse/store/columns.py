@@ -19,9 +19,11 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     DateTime,
+    Float,
     Integer,
     String,
     Text,
+    cast,
     extract,
     func,
 )
@@ -146,7 +148,8 @@ class UTCDateTime(TypeDecorator[datetime]):
 def seconds_between(
     connection: Connection, start: ColumnElement[Any], end: ColumnElement[Any]
 ) -> ColumnElement[Any]:
-    """*end* - *start* in seconds, in each backend's own date arithmetic."""
+    """*end* - *start* in seconds, in each backend's own date arithmetic (NULL when
+    either is NULL), as a float on both (PostgreSQL's epoch is a numeric)."""
     if connection.dialect.name == "postgresql":
-        return extract("epoch", end - start)
+        return cast(extract("epoch", end - start), Float)
     return (func.julianday(end) - func.julianday(start)) * 86400.0

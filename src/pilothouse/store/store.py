@@ -24,6 +24,7 @@ from pilothouse.errors import InputError, StoreConflict, StoreError
 from pilothouse.model import (
     ArtifactRecord,
     AttemptSummary,
+    AttemptTimes,
     CacheCounts,
     CacheGroup,
     CacheUsage,
@@ -31,10 +32,13 @@ from pilothouse.model import (
     HistoryRow,
     JobRecord,
     JobSummary,
+    JobTimes,
+    RepositorySync,
     RunArtifacts,
     RunAttempt,
     RunInfo,
     RunSummary,
+    StepTimes,
     SuiteTally,
     TestObservation,
     TestResultRow,
@@ -47,6 +51,7 @@ from pilothouse.store import costs, history, rollups
 from pilothouse.store import engine as engines
 from pilothouse.store import github as gh
 from pilothouse.store import metrics as metrics_io
+from pilothouse.store import pipelines as pipes
 from pilothouse.store import reports as reports_io
 from pilothouse.store import scorecard as score_io
 from pilothouse.store.columns import UnstorableValue
@@ -384,14 +389,7 @@ class Store:
         """
         chosen = _newest_runs(limit, since)
         query = (
-            select(
-                runs,
-                repositories.c.provider,
-                repositories.c.full_name,
-                _report_sum(reports.c.tests).label("tests"),
-                _report_sum(reports.c.failed).label("failed"),
-            )
-            .join(repositories, repositories.c.id == runs.c.repository_id)
+            _summary_query()
             .join(
                 chosen,
                 (chosen.c.repository_id == runs.c.repository_id)
@@ -404,11 +402,18 @@ class Store:
         if since is not None:
             query = query.where(runs.c.created_at >= since)
         with self._reading() as connection:
-            groups: dict[tuple[int, str], list[Any]] = {}
-            for row in connection.execute(query).mappings():
-                groups.setdefault((row["repository_id"], row["run_key"]), []).append(row)
-            job_rows = _jobs_by_run(connection, query.with_only_columns(runs.c.id).order_by(None))
-        return [_run_summary(rows, job_rows) for rows in groups.values()]
+            return _summaries(connection, query)
+
+    def runs_by_key(self, run_key: str) -> list[RunSummary]:
+        """The run *run_key* (one per repository that has a run of that id), with its
+        attempts and jobs as `list_runs` gives them."""
+        query = (
+            _summary_query()
+            .where(runs.c.run_key == run_key)
+            .order_by(runs.c.repository_id, runs.c.attempt)
+        )
+        with self._reading() as connection:
+            return _summaries(connection, query)
 
     def run_count(self, *, since: datetime | None = None) -> int:
         """How many runs the store holds (a run's attempts count once), created since *since*."""
@@ -607,6 +612,32 @@ class Store:
         with self._reading() as connection:
             return metrics_io.sync_times(connection)
 
+    # -- the Pipelines and Infrastructure pages ------------------------------
+
+    def attempt_times(self, since: datetime) -> list[AttemptTimes]:
+        """Every attempt of the runs created since *since*, oldest first."""
+        with self._reading() as connection:
+            return list(pipes.attempt_times(connection, since))
+
+    def job_times(self, since: datetime) -> list[JobTimes]:
+        """Every job of the runs created since *since*: queue and run seconds."""
+        with self._reading() as connection:
+            return list(pipes.job_times(connection, since))
+
+    def step_times(self, since: datetime) -> list[StepTimes]:
+        """Every timed step of the jobs of runs created since *since*."""
+        with self._reading() as connection:
+            return list(pipes.step_times(connection, since))
+
+    def step_count(self) -> int:
+        with self._reading() as connection:
+            return pipes.step_count(connection)
+
+    def repository_syncs(self) -> list[RepositorySync]:
+        """Every repository: its last complete sync, runs, unfinished runs, expired logs."""
+        with self._reading() as connection:
+            return pipes.repository_syncs(connection)
+
     def retries_of(self, classname: str, name: str) -> list[tuple[str, str]]:
         """The stored retries (kind, message) of one test, oldest first."""
         query = (
@@ -694,6 +725,26 @@ def _report_sum(column: ColumnElement[int]) -> ScalarSelect[Any]:
         .where(reports.c.run_id == runs.c.id)
         .scalar_subquery()
     )
+
+
+def _summary_query() -> Select[Any]:
+    """Run attempts with their repository and their reports' test counts."""
+    return select(
+        runs,
+        repositories.c.provider,
+        repositories.c.full_name,
+        _report_sum(reports.c.tests).label("tests"),
+        _report_sum(reports.c.failed).label("failed"),
+    ).join(repositories, repositories.c.id == runs.c.repository_id)
+
+
+def _summaries(connection: Connection, query: Select[Any]) -> list[RunSummary]:
+    """The runs *query* (of _summary_query) reads, in its order, with their jobs."""
+    groups: dict[tuple[int, str], list[Any]] = {}
+    for row in connection.execute(query).mappings():
+        groups.setdefault((row["repository_id"], row["run_key"]), []).append(row)
+    job_rows = _jobs_by_run(connection, query.with_only_columns(runs.c.id).order_by(None))
+    return [_run_summary(rows, job_rows) for rows in groups.values()]
 
 
 def _jobs_by_run(connection: Connection, run_ids: Select[Any]) -> dict[int, list[JobSummary]]:

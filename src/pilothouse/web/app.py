@@ -11,6 +11,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from pilothouse import __version__
+from pilothouse.cli import output
 from pilothouse.cli.state import State
 from pilothouse.store import Store
 from pilothouse.web.auth import TokenAuth
@@ -29,14 +30,17 @@ def page_modules() -> list[tuple[APIRouter, tuple[str, str] | None]]:
 
 
 def templates() -> jinja2.Environment:
-    """The pages' templates; autoescape on for everything."""
-    return jinja2.Environment(
+    """The pages' templates; autoescape on for everything. Filters `seconds`,
+    `percent` and `when` write numbers as the CLI's tables write them."""
+    environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    environment.filters.update(seconds=output.seconds, percent=output.percent, when=output.when)
+    return environment
 
 
 def create_app(state: State, store: Store) -> FastAPI:

@@ -10,6 +10,8 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Query, Request
 
 from pilothouse.cli.state import State
+from pilothouse.cli.window import Window as ReadWindow
+from pilothouse.cli.window import resolve_window
 from pilothouse.store import Store
 
 # The window selector's choices; the configured default (targets.window_days) is added.
@@ -39,6 +41,11 @@ class Window:
     @property
     def since(self) -> datetime:
         return self.now - timedelta(days=self.days)
+
+    @property
+    def read(self) -> ReadWindow:
+        """The same days as the commands' `--window N`, for their data functions."""
+        return resolve_window(self.now, days=self.days, since=None, default_days=None)
 
 
 def window_choices(state: State) -> tuple[int, ...]:

@@ -47,7 +47,7 @@ def tests_api(store: StoreDep, window: WindowDep, q: SearchQuery = "") -> Respon
 @router.get("/api/flaky")
 def flaky_api(store: StoreDep, state: StateDep, window: WindowDep) -> Response:
     """`pilothouse flaky --window N --json`."""
-    return api(flaky_data(store, state, since=window.since))
+    return api(flaky_data(store, state, window.read))
 
 
 @router.get("/tests", response_class=HTMLResponse)
@@ -55,7 +55,7 @@ def tests_page(
     request: Request, store: StoreDep, state: StateDep, window: WindowDep, q: SearchQuery = ""
 ) -> Response:
     stats = matching(store.test_stats(since=window.since), q)
-    flaky = flaky_data(store, state, since=window.since)
+    flaky = flaky_data(store, state, window.read)
     failing = [s for s in failing_tests(stats) if s.last_outcome in FAILED]
     return page(
         request,

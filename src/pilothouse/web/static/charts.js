@@ -2,7 +2,9 @@
    <script type="application/json" id="ID"> with the vendored uPlot. Spec:
    {"kind": "line"|"bars"|"stacked"|"sparkline", "x": [unix seconds...],
     "series": [{"label": str, "values": [number|null...], "unit": str}],
-    "lines": [{"label": str, "value": number}]}  (lines: targets and limits, dashed) */
+    "lines": [{"label": str, "value": number}],  (lines: targets and limits, dashed)
+    "marks": [{"x": unix seconds, "label": str}]}  (optional: events, e.g. anomalous days,
+   drawn as dotted vertical lines with their label; counted in data-marks) */
 (function () {
   "use strict";
   var COLORS = ["#2f6fb3", "#d9822b", "#3c9a5f", "#b8453d", "#7d5ba6", "#8c6d46", "#c75b9b",
@@ -50,6 +52,9 @@
       series: [{}]
     };
     var bars = kind === "bars" || kind === "stacked";
+    if (bars) {  // bars stand on zero
+      opts.scales.y = { range: function (u, min, max) { return [Math.min(0, min), max * 1.05]; } };
+    }
     var order = series.map(function (_, i) { return i; });
     if (kind === "stacked") { order.reverse(); }  // the tallest sum first, the rest on top
     order.forEach(function (i) {
@@ -72,7 +77,32 @@
         dash: [6, 4], points: { show: false }, value: fmt(series.length ? series[0].unit : "")
       });
     });
+    if ((spec.marks || []).length) { opts.hooks = { draw: [drawMarks(spec.marks)] }; }
     return { opts: opts, data: data };
+  }
+
+  function drawMarks(marks) {
+    return function (u) {
+      var ctx = u.ctx, ratio = window.devicePixelRatio || 1;
+      ctx.save();
+      ctx.strokeStyle = ctx.fillStyle = "#b8453d";
+      ctx.lineWidth = ratio;
+      ctx.setLineDash([2 * ratio, 3 * ratio]);
+      ctx.font = (11 * ratio) + "px sans-serif";
+      var free = -Infinity;  // labels never overlap: one that would is left out
+      marks.forEach(function (mark) {
+        var x = Math.round(u.valToPos(mark.x, "x", true));
+        ctx.beginPath();
+        ctx.moveTo(x, u.bbox.top);
+        ctx.lineTo(x, u.bbox.top + u.bbox.height);
+        ctx.stroke();
+        if (x >= free) {
+          ctx.fillText(mark.label, x + 3 * ratio, u.bbox.top + 12 * ratio);
+          free = x + ctx.measureText(mark.label).width + 8 * ratio;
+        }
+      });
+      ctx.restore();
+    };
   }
 
   function pointsOf(spec) {
@@ -87,6 +117,7 @@
     var spec = JSON.parse(source.textContent);
     var points = pointsOf(spec);
     element.setAttribute("data-points", String(points));
+    element.setAttribute("data-marks", String((spec.marks || []).length));
     if (!points) {
       element.classList.add("empty");
       element.textContent = element.getAttribute("data-empty") || "no data in this window";
