@@ -72,9 +72,10 @@ def inline_assets() -> dict[str, Markup]:
     }
 
 
-def _plain(data: Any) -> Any:
+def _plain(data: dict[str, Any]) -> dict[str, Any]:
     """*data* as the JSON `--json` writes, read back (datetimes as ISO text)."""
-    return json.loads(json_text(data, indent=None))
+    plain: dict[str, Any] = json.loads(json_text(data, indent=None))
+    return plain
 
 
 def _capped_flaky(flaky: dict[str, Any], limit: int) -> dict[str, Any]:
