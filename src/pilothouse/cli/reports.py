@@ -7,7 +7,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -311,10 +311,11 @@ HtmlOption = Annotated[
 ]
 
 
-def _cost_days(today: date, window_days: int | None, window: Window) -> list[date]:
-    """The days of spend the HTML report shows: those of --window or --since, else 30."""
-    if window_days is None and window.since is not None:
-        return cost_window(today, max((today - window.since.date()).days + 1, 1))
+def _cost_days(today: date, window_days: int | None, since: datetime | None) -> list[date]:
+    """The days of spend the HTML report shows: those of --window or --since (*since*),
+    else the 30 `cost` shows."""
+    if since is not None:
+        return cost_window(today, max((today - since.date()).days + 1, 1))
     return cost_window(today, window_days or DEFAULT_WINDOW_DAYS)
 
 
@@ -346,13 +347,14 @@ def _size(count: int) -> str:
 
 
 def _html_report(
-    state: State, target: str, window: Window, window_days: int | None, shown: int
+    state: State, target: str, window: Window, *, window_days: int | None, since: bool, shown: int
 ) -> None:
-    """`report --html TARGET`: render the file, then write it in one step."""
+    """`report --html TARGET`: render the file, then write it in one step (*since*:
+    the window is --since's)."""
     from pilothouse.web.report import Scope, render_report  # Jinja: not for the tables
 
-    today = state.now().date()
-    scope = Scope(window, window_days, _cost_days(today, window_days, window), shown)
+    start = window.since if since else None
+    scope = Scope(window, window_days, _cost_days(state.now().date(), window_days, start), shown)
     with state.open_store() as store:
         text = render_report(store, state, scope)
     if target == "-":
@@ -384,7 +386,9 @@ def report(
     if html is not None:
         if as_json:
             raise typer.BadParameter("--html and --json exclude each other", param_hint="--html")
-        _html_report(state, html, window, window_days, shown)
+        _html_report(
+            state, html, window, window_days=window_days, since=since is not None, shown=shown
+        )
         return
     with state.open_store() as store:
         counts = store.counts()

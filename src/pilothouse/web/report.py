@@ -108,6 +108,7 @@ def _capped_costs(costs: dict[str, Any], limit: int) -> dict[str, Any]:
             **data,
             "by_group": dict(list(data["by_group"].items())[:limit]),
             "groups_total": len(data["by_group"]),
+            "chart_groups": shown,
             "daily": [
                 {**day, "groups": _fold_groups(day["groups"], shown)} for day in data["daily"]
             ],

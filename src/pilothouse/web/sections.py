@@ -166,7 +166,7 @@ def _day_groups(groups: dict[str, str], shown: list[str]) -> dict[str, float]:
 
 def spend_chart(currency: str, data: dict[str, Any]) -> dict[str, Any]:
     """Daily spend stacked by group, with the target and the alert limit as lines."""
-    shown = chart_groups(data["by_group"])
+    shown = data.get("chart_groups") or chart_groups(data["by_group"])
     days = [_day_groups(day["groups"], shown) for day in data["daily"]]
     lines = [
         {"label": label, "value": _amount(data[key])}
