@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Dialog, Page, Route
+from playwright.sync_api import Browser, Page, Route
 
 from tests.conftest import Cli
-from tests.web.conftest import screenshot
+from tests.web.conftest import screenshot, watched
 from tests.web.report_html import XSS_FAILING, XSS_MESSAGE, XSS_NAME, ingest_markup_history
 from tests.web.test_browser_overview import drawn_charts
 
@@ -21,28 +21,19 @@ def offline_page(browser: Browser, page_errors: list[str]) -> Iterator[Page]:
     recorded, as are console errors, page errors and dialogs."""
     context = browser.new_context(viewport={"width": 1280, "height": 900}, offline=True)
 
-    def route(route: Route) -> None:
+    def only_the_file(route: Route) -> None:
         if route.request.url.startswith("file://"):
             route.continue_()
             return
         page_errors.append(f"request: {route.request.url}")
         route.abort()
 
-    context.route("**/*", route)
-    opened = context.new_page()
-    opened.on("console", lambda m: m.type == "error" and page_errors.append(f"console: {m.text}"))
-    opened.on("pageerror", lambda e: page_errors.append(f"page error: {e}"))
-    opened.on("requestfailed", lambda r: page_errors.append(f"request failed: {r.url}"))
+    context.route("**/*", only_the_file)
+    opened = watched(context.new_page(), page_errors)
     opened.on(
         "request",
         lambda r: r.url.startswith(("file://", "data:")) or page_errors.append(f"asked: {r.url}"),
     )
-
-    def dialog(d: Dialog) -> None:
-        page_errors.append(f"dialog: {d.message}")
-        d.dismiss()
-
-    opened.on("dialog", dialog)
     yield opened
     context.close()
 
