@@ -127,7 +127,13 @@ def page(browser: Browser, page_errors: list[str]) -> Iterator[Page]:
     """A fresh browser page whose console errors and failed requests land in page_errors;
     a dialog (alert, confirm) is an error too, and is dismissed."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
-    opened = context.new_page()
+    yield watched(context.new_page(), page_errors)
+    context.close()
+
+
+def watched(opened: Page, page_errors: list[str]) -> Page:
+    """*opened*, its console errors, page errors, failed requests, HTTP errors and
+    dialogs (dismissed) landing in *page_errors*."""
     opened.on("console", lambda m: m.type == "error" and page_errors.append(f"console: {m.text}"))
     opened.on("pageerror", lambda e: page_errors.append(f"page error: {e}"))
     opened.on("requestfailed", lambda r: page_errors.append(f"request failed: {r.url}"))
@@ -141,8 +147,7 @@ def page(browser: Browser, page_errors: list[str]) -> Iterator[Page]:
         d.dismiss()
 
     opened.on("dialog", dialog)
-    yield opened
-    context.close()
+    return opened
 
 
 def screenshot(page: Page, name: str) -> Path:

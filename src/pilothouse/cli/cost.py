@@ -68,7 +68,7 @@ def _window(state: State, since: str | None, until: str | None, days: int) -> li
     return _days(end, (end - start).days + 1)
 
 
-def _empty_window_note(span: list[date], stored: StoredRange) -> str:
+def empty_window_note(span: list[date], stored: StoredRange) -> str:
     """What to say when the window holds no spend: the store's range, and how to see it."""
     if not stored.lines or stored.first is None or stored.last is None:
         return "No cost data: pilothouse ingest cost PATH --format ..."
@@ -349,7 +349,7 @@ def cost(
     if as_json:
         print_json(report)
     elif not report["currencies"]:
-        stdout_console(state.env).print(Text(_empty_window_note(span, stored)))
+        stdout_console(state.env).print(Text(empty_window_note(span, stored)))
     else:
         _render(report, by, state)
 
@@ -620,7 +620,7 @@ def whatif(
         ]
         stored = store.cost_range()
     if not sums and not as_json:
-        stdout_console(state.env).print(Text(_empty_window_note(span, stored)))
+        stdout_console(state.env).print(Text(empty_window_note(span, stored)))
         return
     baseline, projections = scenarios.project(
         _lines_of(sums), span, chosen, counts=[summed.lines for summed in sums]

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
+import tempfile
 from collections.abc import Callable
+from datetime import date, datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -12,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from pilothouse.analysis.test_stats import TestStats, failing_tests
+from pilothouse.cli.cost import cost_window
 from pilothouse.cli.output import (
     Col,
     fitted_table,
@@ -31,6 +37,7 @@ from pilothouse.cli.window import (
     resolve_window,
     results_note,
 )
+from pilothouse.errors import InputError
 from pilothouse.model import RunSummary
 from pilothouse.store import Store
 
@@ -278,31 +285,117 @@ def report_data(
     return _report_dict(store, store.counts(), stats, _limit(state, limit))
 
 
+FAILING_NOW = ("failed", "error")
+
+
 def _report_dict(
     store: Store, counts: dict[str, int], stats: list[TestStats], shown: int
 ) -> dict[str, Any]:
+    failing = failing_tests(stats)
     return {
         "store": store.description,
         "counts": counts,
+        # The lists hold the first *shown*; the totals say how many there are.
+        "totals": {
+            "tests": len(stats),
+            "failing": len(failing),
+            "failing_now": sum(1 for s in failing if s.last_outcome in FAILING_NOW),
+        },
         "slowest": [s.as_dict() for s in stats[:shown]],
-        "failing": [s.as_dict() for s in failing_tests(stats)[:shown]],
+        "failing": [s.as_dict() for s in failing[:shown]],
     }
+
+
+HtmlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--html",
+        metavar="FILE",
+        help="Write the scorecard, tests and costs as one self-contained HTML file "
+        "(no request of any kind; - for stdout).",
+    ),
+]
+
+
+def _cost_days(today: date, window_days: int | None, since: datetime | None) -> list[date]:
+    """The days of spend the HTML report shows: those of --window or --since (*since*),
+    else the 30 `cost` shows."""
+    if since is not None:
+        return cost_window(today, max((today - since.date()).days + 1, 1))
+    return cost_window(today, window_days or DEFAULT_WINDOW_DAYS)
+
+
+def write_atomically(target: Path, text: str) -> int:
+    """*text* (UTF-8) into *target* through a temporary file in its folder, renamed
+    over it: a reader sees the old file or the new one, never half of one. Returns
+    the bytes written; an unwritable *target* is an InputError naming it."""
+    payload = text.encode("utf-8")
+    try:
+        handle, temporary = tempfile.mkstemp(
+            dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
+        )
+    except OSError as exc:
+        raise InputError(f"{target}: cannot write the report: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(payload)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, target)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise InputError(f"{target}: cannot write the report: {exc.strerror or exc}") from None
+    return len(payload)
+
+
+def _size(count: int) -> str:
+    return f"{count} bytes" if count < 1024 else f"{count / 1024:.0f} KiB"
+
+
+def _html_report(
+    state: State, target: str, window: Window, *, window_days: int | None, since: bool, shown: int
+) -> None:
+    """`report --html TARGET`: render the file, then write it in one step (*since*:
+    the window is --since's)."""
+    from pilothouse.web.report import Scope, render_report  # Jinja: not for the tables
+
+    start = window.since if since else None
+    scope = Scope(window, window_days, _cost_days(state.now().date(), window_days, start), shown)
+    with state.open_store() as store:
+        text = render_report(store, state, scope)
+    if target == "-":
+        sys.stdout.write(text)
+        return
+    written = write_atomically(Path(target), text)
+    sys.stderr.write(f"pilothouse: wrote {target} ({_size(written)})\n")
 
 
 def report(
     ctx: typer.Context,
     as_json: JsonFlag = False,
+    html: HtmlOption = None,
     limit: LimitOption = None,
     window_days: WindowOption = None,
     since: SinceOption = None,
 ) -> None:
     """What the store holds, and over the last 30 days (--window, --since): the latest
-    runs, the slowest and the failing tests."""
+    runs, the slowest and the failing tests.
+
+    --html FILE writes the scorecard (over targets.window_days unless --window), the tests
+    and the daily costs instead, as one HTML file to mail or keep as a CI artifact.
+    """
     state = state_of(ctx)
     shown = _limit(state, limit)
     window = resolve_window(
         state.now(), days=window_days, since=since, default_days=DEFAULT_WINDOW_DAYS
     )
+    if html is not None:
+        if as_json:
+            raise typer.BadParameter("--html and --json exclude each other", param_hint="--html")
+        _html_report(
+            state, html, window, window_days=window_days, since=since is not None, shown=shown
+        )
+        return
     with state.open_store() as store:
         counts = store.counts()
         run_count = store.run_count()
@@ -311,13 +404,16 @@ def report(
         note = None if stats or recent else results_note(store, window)
     failing = failing_tests(stats)
     data = _report_dict(store, counts, stats, shown)
+    totals = data["totals"]
 
     def render(console: Console) -> None:
         width = console.width
         console.print(_runs_table(f"Latest runs {window.label}", recent, width))
         console.print(_tests_table(f"Slowest of {len(stats)} tests", stats[:shown], width))
-        failing_now = sum(1 for s in failing if s.last_outcome in ("failed", "error"))
-        title = f"Failing tests ({len(failing)} failed at least once, {failing_now} failing now)"
+        title = (
+            f"Failing tests ({totals['failing']} failed at least once, "
+            f"{totals['failing_now']} failing now)"
+        )
         console.print(_tests_table(title, failing[:shown], width))
 
     header = (
