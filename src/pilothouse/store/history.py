@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, case, func, not_, or_, select, tuple_
 
-from pilothouse.store.schema import jobs, reports, runs, test_results
+from pilothouse.store.schema import jobs, report_suites, reports, runs, test_results
 
 FAILED = ("failed", "error")
 # Tests named per query: 3 values each stay under SQLite's (32,766) and PostgreSQL's
@@ -55,20 +55,35 @@ def _with_runs(*columns: ColumnElement[Any]) -> Select[Any]:
     )
 
 
+def _runs_window(query: Select[Any], since: datetime | None, until: datetime | None) -> Select[Any]:
+    """Rows of runs created in [*since*, *until*) (all runs with a time when both are None)."""
+    if until is not None:
+        query = query.where(runs.c.created_at < until)
+    if since is None:
+        return query.where(runs.c.created_at.is_not(None))
+    return query.where(runs.c.created_at >= since)
+
+
 def tallies_query(since: datetime | None, until: datetime | None = None) -> Select[Any]:
     """Per run (attempt) and suite: its results, executed, passed and failed ones, and the
-    first report holding an executed result (the order of attempts with the same time).
-    Grouped by run id and suite first (a cheaper sort than by the run's text columns)."""
-    counts = _window(
-        _with_runs(
+    first report holding an executed result (the order of attempts with the same time),
+    summed from the per-report counts kept at ingest (store.tallies): runs.created_at's
+    index finds the runs, reports.run_id and report_suites.report_id the rest."""
+    s = report_suites.c
+    counts = _runs_window(
+        select(
             reports.c.run_id,
-            test_results.c.suite,
-            func.min(case((_executed, test_results.c.report_id))).label("first"),
-            func.count().label("results"),
-            _count(_executed).label("executed"),
-            _count(test_results.c.outcome == "passed").label("passed"),
-            _count(test_results.c.outcome.in_(FAILED)).label("failed"),
-        ).group_by(reports.c.run_id, test_results.c.suite),
+            s.suite,
+            func.min(case((s.executed > 0, s.report_id))).label("first"),
+            func.sum(s.results).label("results"),
+            func.sum(s.executed).label("executed"),
+            func.sum(s.passed).label("passed"),
+            func.sum(s.failed).label("failed"),
+        )
+        .select_from(report_suites)
+        .join(reports, reports.c.id == s.report_id)
+        .join(runs, runs.c.id == reports.c.run_id)
+        .group_by(reports.c.run_id, s.suite),
         since,
         until,
     ).subquery()

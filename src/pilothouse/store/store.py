@@ -42,7 +42,7 @@ from pilothouse.model import (
 )
 from pilothouse.store import cache as cache_io
 from pilothouse.store import cargo as cargo_io
-from pilothouse.store import costs, history, rollups
+from pilothouse.store import costs, history, rollups, tallies
 from pilothouse.store import engine as engines
 from pilothouse.store import github as gh
 from pilothouse.store import reports as reports_io
@@ -159,13 +159,16 @@ class Store:
         """
         with self._writing() as connection:
             stored = reports_io.add_reports(connection, run, items, now)
+            tallies.add_reports(connection, _new_report_ids(stored))
         new = [report for report in stored if report.new]
         results = sum(report.tests for report in new)
         # the rollups grow by at most a row per result: that bound stands for their growth
         rolled = dict.fromkeys(("tests", "test_days", "test_day_bins"), results)
         engines.analyze_if_grown(
             self.engine,
-            {"test_results": results, "reports": len(new), "runs": len(new)} | rolled,
+            {"test_results": results, "reports": len(new), "runs": len(new)}
+            | rolled
+            | {"report_suites": len(new)},
         )
         return stored
 
@@ -629,6 +632,11 @@ def _raise_unstorable(exc: SQLAlchemyError) -> None:
     original = getattr(exc, "orig", None)
     if isinstance(original, UnstorableValue):
         raise InputError(str(original)) from None
+
+
+def _new_report_ids(stored: Sequence[StoredReport]) -> list[int]:
+    """The ids of the reports a call stored (not those the run held already) with results."""
+    return [r.report_id for r in stored if r.new and r.report_id is not None and r.tests]
 
 
 def _newest_runs(limit: int | None, since: datetime | None) -> Subquery:
