@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, case, func, not_, or_, select, tuple_
 
-from pilothouse.store.schema import jobs, report_suites, reports, runs, test_results
+from pilothouse.store.schema import jobs, report_suites, reports, runs, test_results, tests
 
 FAILED = ("failed", "error")
 # Tests named per query: 3 values each stay under SQLite's (32,766) and PostgreSQL's
@@ -102,31 +102,43 @@ def tallies_query(since: datetime | None, until: datetime | None = None) -> Sele
     ).join_from(counts, runs, runs.c.id == counts.c.run_id)
 
 
+def _flagged_reports(since: datetime | None, until: datetime | None) -> Select[Any]:
+    """The reports of the window with a failed or retried result (store.tallies): the
+    only ones failing_query reads, a few among thousands."""
+    s = report_suites.c
+    query = (
+        select(s.report_id)
+        .join(reports, reports.c.id == s.report_id)
+        .join(runs, runs.c.id == reports.c.run_id)
+        .where(or_(s.failed > 0, s.retried > 0))
+    )
+    return _runs_window(query, since, until)
+
+
 def failing_query(
     since: datetime | None, outage_runs: Collection[int], until: datetime | None = None
 ) -> Select[Any]:
     """The tests (classname, name, file) that failed or retried in the window outside the
-    runs *outage_runs*: a filter, then a small DISTINCT."""
+    runs *outage_runs*: the results of the window's reports that hold one, filtered,
+    then a small DISTINCT."""
     query = (
         _with_runs(test_results.c.classname, test_results.c.name, test_results.c.file)
         .where(_executed, or_(test_results.c.outcome.in_(FAILED), test_results.c.retries > 0))
+        .where(test_results.c.report_id.in_(_flagged_reports(since, until)))
         .distinct()
     )
     if outage_runs:
         query = query.where(not_(runs.c.id.in_(sorted(outage_runs))))
-    return _window(query, since, until)
+    return _runs_window(query, since, until)
 
 
-def named_query(
-    since: datetime | None, names: Sequence[str], until: datetime | None = None
-) -> Select[Any]:
-    """The tests (classname, name, file) executed in the window with one of *names*."""
-    query = (
-        _with_runs(test_results.c.classname, test_results.c.name, test_results.c.file)
-        .where(_executed, test_results.c.name.in_(list(names)))
-        .distinct()
+def named_query(names: Sequence[str]) -> Select[Any]:
+    """The tests (classname, name, file) ever stored with one of *names* (the rollups'
+    `tests`, a row per test: no walk over results); whether they ran in a window is
+    for their histories to tell."""
+    return select(tests.c.classname, tests.c.name, tests.c.file).where(
+        tests.c.name.in_(list(names))
     )
-    return _window(query, since, until)
 
 
 def histories_query(

@@ -209,6 +209,9 @@ report_suites = Table(
     Column("executed", Integer, nullable=False),
     Column("passed", Integer, nullable=False),
     Column("failed", Integer, nullable=False),
+    # executed results that were retried (in-run reruns): with `failed`, what makes a
+    # report worth reading for flaky evidence
+    Column("retried", Integer, nullable=False),
     Index(None, "report_id"),
 )
 

@@ -479,19 +479,13 @@ class Store:
         with self._reading() as connection:
             return [(row.classname, row.name, row.file) for row in connection.execute(query)]
 
-    def tests_named(
-        self,
-        names: Sequence[str],
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-    ) -> Iterator[tuple[str, str, str]]:
-        """The tests (classname, name, file) executed since *since* whose name is one of
-        *names*; history.TESTS_PER_QUERY names per query."""
+    def tests_named(self, names: Sequence[str]) -> Iterator[tuple[str, str, str]]:
+        """The tests (classname, name, file) ever stored whose name is one of *names*
+        (one row per test, not per result); history.TESTS_PER_QUERY names per query."""
         with self._reading() as connection:
             for start in range(0, len(names), history.TESTS_PER_QUERY):
                 chunk = names[start : start + history.TESTS_PER_QUERY]
-                query = history.named_query(since, chunk, until)
+                query = history.named_query(chunk)
                 for row in connection.execute(query):
                     yield row.classname, row.name, row.file
 

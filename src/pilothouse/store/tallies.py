@@ -14,7 +14,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, bindparam, case, func, insert, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    and_,
+    bindparam,
+    case,
+    func,
+    insert,
+    select,
+)
 
 from pilothouse.store.schema import report_suites, test_results
 
@@ -26,7 +36,8 @@ def _count(condition: ColumnElement[bool]) -> ColumnElement[Any]:
 
 
 def _counts() -> Select[Any]:
-    """Per report and suite of test_results: results, executed, passed and failed ones."""
+    """Per report and suite of test_results: results, executed, passed, failed and
+    retried ones."""
     r = test_results.c
     return (
         select(
@@ -36,13 +47,14 @@ def _counts() -> Select[Any]:
             _count(r.outcome != "skipped"),
             _count(r.outcome == "passed"),
             _count(r.outcome.in_(FAILED)),
+            _count(and_(r.outcome != "skipped", r.retries > 0)),
         )
         .group_by(r.report_id, r.suite)
         .order_by(r.report_id, r.suite)
     )
 
 
-_COLUMNS = ["report_id", "suite", "results", "executed", "passed", "failed"]
+_COLUMNS = ["report_id", "suite", "results", "executed", "passed", "failed", "retried"]
 
 
 def add_reports(connection: Connection, report_ids: Sequence[int]) -> None:

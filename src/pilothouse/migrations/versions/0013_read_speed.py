@@ -34,6 +34,7 @@ def upgrade() -> None:
         sa.Column("executed", sa.Integer(), nullable=False),
         sa.Column("passed", sa.Integer(), nullable=False),
         sa.Column("failed", sa.Integer(), nullable=False),
+        sa.Column("retried", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["report_id"],
             ["reports.id"],
