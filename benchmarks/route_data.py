@@ -180,7 +180,8 @@ def slowest_statement(store: Store, state: State, route: Route, name: str) -> No
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache", type=Path, default=Path("/tmp/pilothouse-read-scale"))
-    parser.add_argument("--pg", help="PostgreSQL URL (the store goes in schema read_scale_308)")
+    parser.add_argument("--pg", help="PostgreSQL URL (the store goes in schema --pg-schema)")
+    parser.add_argument("--pg-schema", default="read_scale_308", help="schema of the store")
     parser.add_argument("--end", default="2026-11-29", help="last day of the sample history")
     parser.add_argument("--repeat", type=int, default=20, help="timed calls per function")
     parser.add_argument("--only", help="time only the functions whose name contains this")
@@ -192,8 +193,11 @@ def main() -> int:
     for backend, urls in store_urls(options.cache, options.pg).items():
         if backend == "sqlite" and options.skip_sqlite:
             continue
-        ensure_loaded(backend, days, urls[days], options.pg, end)
-        bench(urls[days], options.repeat, options.only)
+        url = urls[days]
+        if backend == "postgresql":
+            url = url.replace(f"read_scale_{days}", options.pg_schema)
+        ensure_loaded(backend, days, url, options.pg, end, schema=options.pg_schema)
+        bench(url, options.repeat, options.only)
     return 0
 
 

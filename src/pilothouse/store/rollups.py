@@ -633,7 +633,9 @@ def window_totals(connection: Connection, since: datetime | None) -> Iterator[Wi
 
     rows = connection.execute(totals_query(connection, since)).all()
     raw = _raw_results(connection, since)
-    raw_last = _raw_last(connection, raw) if raw is not None else {}
+    # only a test with no result on a whole day of the window needs its raw newest one
+    unseen = raw is not None and any(row.last_outcome is None for row in rows)
+    raw_last = _raw_last(connection, raw) if raw is not None and unseen else {}
     for row in rows:
         outcome, seen = (row.last_outcome, row.last_seen)
         if outcome is None:
