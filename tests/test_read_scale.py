@@ -69,17 +69,22 @@ def test_run_counts_equal_the_result_rows(store_url: str) -> None:
     assert _listed_counts(store_url) == raw
 
 
-def test_migration_counts_existing_reports_in_sql(store_url: str) -> None:
-    with Store.open(store_url, create=True) as store:
-        _ingest_corpus(store)
-    engine = sqlalchemy.create_engine(parse_url(store_url))  # SQLite: foreign keys off
+def _downgrade(url: str, revision: str) -> None:
+    """Take the store back to *revision* (SQLite: with foreign keys off, as migrations run)."""
+    engine = sqlalchemy.create_engine(parse_url(url))
     try:
         with engine.begin() as connection:
             config = alembic_config()
             config.attributes["connection"] = connection
-            command.downgrade(config, "0005_cost")
+            command.downgrade(config, revision)
     finally:
         engine.dispose()
+
+
+def test_migration_counts_existing_reports_in_sql(store_url: str) -> None:
+    with Store.open(store_url, create=True) as store:
+        _ingest_corpus(store)
+    _downgrade(store_url, "0005_cost")
     assert Store.upgrade(store_url) == "0005_cost"
     assert _listed_counts(store_url) == _raw_counts(store_url)
 
@@ -235,13 +240,6 @@ def test_migration_counts_suites_of_existing_reports(store_url: str) -> None:
     with Store.open(store_url, create=True) as store:
         _ingest_corpus(store)
         _mixed_run(store, "m1", AT)
-    engine = sqlalchemy.create_engine(parse_url(store_url))
-    try:
-        with engine.begin() as connection:
-            config = alembic_config()
-            config.attributes["connection"] = connection
-            command.downgrade(config, "0011_score")
-    finally:
-        engine.dispose()
+    _downgrade(store_url, "0011_score")
     assert Store.upgrade(store_url) == "0011_score"
     assert _kept_tallies(store_url) == _raw_tallies(store_url)
