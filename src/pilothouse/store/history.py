@@ -12,7 +12,8 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, func, not_, or_, select, tuple_
+from sqlalchemy import Boolean, ColumnElement, Select, case, func, not_, or_, select, tuple_
+from sqlalchemy.ext.compiler import compiles
 
 from pilothouse.store.schema import jobs, report_suites, reports, runs, test_results, tests
 
@@ -43,7 +44,34 @@ def _window(query: Select[Any], since: datetime | None, until: datetime | None) 
     )
     if until is not None:
         window_reports = window_reports.where(runs.c.created_at < until)
-    return query.where(runs.c.created_at >= since, test_results.c.report_id.in_(window_reports))
+    in_window = _InReports(test_results.c.report_id, window_reports)
+    return query.where(runs.c.created_at >= since, in_window)
+
+
+class _InReports(ColumnElement[bool]):
+    """*column* IN (*reports*). PostgreSQL gets `= ANY(ARRAY(...))`: the report ids are
+    computed first (an init plan) and the results found through report_id's index,
+    where `IN` let its planner, misjudging a filter on names as rare, scan every result
+    of the history in parallel (issue 12: 1.8 s of `flaky`'s 30-day read at 2M results)."""
+
+    type = Boolean()
+    inherit_cache = False  # compiled per statement: a flaky read sends a handful
+
+    def __init__(self, column: ColumnElement[Any], reports: Select[Any]) -> None:
+        self.column = column
+        self.reports = reports
+
+
+@compiles(_InReports)
+def _in_reports(element: _InReports, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(element.column.in_(element.reports), **kw))
+
+
+@compiles(_InReports, "postgresql")
+def _any_reports(element: _InReports, compiler: Any, **kw: Any) -> str:
+    column = compiler.process(element.column, **kw)
+    ids = compiler.process(element.reports.scalar_subquery(), **kw)
+    return f"{column} = ANY(ARRAY{ids})"
 
 
 def _with_runs(*columns: ColumnElement[Any]) -> Select[Any]:
@@ -139,7 +167,7 @@ def failing_query(
     query = (
         _with_runs(test_results.c.classname, test_results.c.name, test_results.c.file)
         .where(_executed, or_(test_results.c.outcome.in_(FAILED), test_results.c.retries > 0))
-        .where(test_results.c.report_id.in_(_flagged_reports(since, until)))
+        .where(_InReports(test_results.c.report_id, _flagged_reports(since, until)))
         .distinct()
     )
     if outage_runs:
