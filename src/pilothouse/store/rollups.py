@@ -703,9 +703,7 @@ def window_bins(connection: Connection, since: datetime | None) -> dict[int, lis
     found: dict[int, list[sketch.BinSpan]] = {}
     # plain tuples, unpacked: a few thousand rows per window, where attribute access on
     # each row cost as much as reading it
-    for test_id, first, last, index, low, high in connection.execute(
-        bins_query(connection, since)
-    ).tuples():
+    for test_id, first, last, index, low, high in connection.execute(bins_query(connection, since)):
         spans = found.get(test_id)
         if spans is None:
             spans = found[test_id] = []
