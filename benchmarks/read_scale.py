@@ -155,7 +155,7 @@ def explain(url: str, since: datetime) -> None:
             "runs --limit 20 (chosen runs)": sqlalchemy.select(_newest_runs(20, None)),
             "flaky: counts per run and suite": history.tallies_query(since),
             "flaky: tests that failed or retried": history.failing_query(since, [1, 2]),
-            "flaky: tests named": history.named_query(since, ["a", "b"]),
+            "flaky: tests named": history.named_query(["a", "b"]),
             "flaky: their histories": history.histories_query(since, [("a", "b", "c")] * 2),
             "flaky: outage messages": history.messages_query([1, 2]),
         }

@@ -69,17 +69,22 @@ def test_run_counts_equal_the_result_rows(store_url: str) -> None:
     assert _listed_counts(store_url) == raw
 
 
-def test_migration_counts_existing_reports_in_sql(store_url: str) -> None:
-    with Store.open(store_url, create=True) as store:
-        _ingest_corpus(store)
-    engine = sqlalchemy.create_engine(parse_url(store_url))  # SQLite: foreign keys off
+def _downgrade(url: str, revision: str) -> None:
+    """Take the store back to *revision* (SQLite: with foreign keys off, as migrations run)."""
+    engine = sqlalchemy.create_engine(parse_url(url))
     try:
         with engine.begin() as connection:
             config = alembic_config()
             config.attributes["connection"] = connection
-            command.downgrade(config, "0005_cost")
+            command.downgrade(config, revision)
     finally:
         engine.dispose()
+
+
+def test_migration_counts_existing_reports_in_sql(store_url: str) -> None:
+    with Store.open(store_url, create=True) as store:
+        _ingest_corpus(store)
+    _downgrade(store_url, "0005_cost")
     assert Store.upgrade(store_url) == "0005_cost"
     assert _listed_counts(store_url) == _raw_counts(store_url)
 
@@ -172,3 +177,69 @@ def test_a_heavy_ingest_leaves_planner_statistics_on_postgresql(pg_url: str) -> 
         run2 = RunInfo("local", "acme/widgets", "2", job="unit", created_at=AT)
         store.add_reports(run2, [ReportInput("r.xml", "2" * 64, 1, small)], now=FIXED_NOW)
     assert _planner_rows(pg_url, "test_results") == 500  # 10 more: left to autovacuum
+
+
+# What `flaky` counted per run and suite from every result before store.tallies kept
+# the counts per report: the reference the kept counts must equal.
+_RAW_TALLIES = (
+    "SELECT reports.run_id, test_results.suite,"
+    " min(CASE WHEN test_results.outcome != 'skipped' THEN test_results.report_id END),"
+    " count(*),"
+    " sum(CASE WHEN test_results.outcome != 'skipped' THEN 1 ELSE 0 END),"
+    " sum(CASE WHEN test_results.outcome = 'passed' THEN 1 ELSE 0 END),"
+    " sum(CASE WHEN test_results.outcome IN ('failed', 'error') THEN 1 ELSE 0 END)"
+    " FROM test_results JOIN reports ON reports.id = test_results.report_id"
+    " JOIN runs ON runs.id = reports.run_id"
+    " WHERE runs.created_at IS NOT NULL GROUP BY reports.run_id, test_results.suite"
+)
+
+
+def _raw_tallies(url: str) -> set[tuple[object, ...]]:
+    engine = sqlalchemy.create_engine(parse_url(url))
+    try:
+        with engine.connect() as connection:
+            rows = connection.exec_driver_sql(_RAW_TALLIES).all()
+    finally:
+        engine.dispose()
+    return {tuple(int(v) if isinstance(v, int) else v for v in row) for row in rows}
+
+
+def _kept_tallies(url: str, since: datetime | None = None) -> set[tuple[object, ...]]:
+    with Store.open(url) as store:
+        return {
+            (t.run_id, t.suite, t.first_report, t.results, t.executed, t.passed, t.failed)
+            for t in store.suite_tallies(since=since)
+        }
+
+
+def _mixed_run(store: Store, key: str, created: datetime) -> None:
+    """Two reports of one run: a suite in both, one all skipped, failures and errors."""
+    run = RunInfo("local", "acme/widgets", key, job="unit", created_at=created)
+    first = [TestCase("a", "c", "t1", "", 0.1, "skipped"), TestCase("b", "c", "t2", "", 0.2,
+             "failed"), TestCase("b", "c", "t3", "", None, "passed")]  # fmt: skip
+    second = [TestCase("a", "c", "t1", "", 0.1, "passed"), TestCase("c", "c", "t4", "", 0.1,
+              "skipped"), TestCase("b", "c", "t5", "", 0.3, "error")]  # fmt: skip
+    store.add_reports(run, [ReportInput("1.xml", f"{key}1".rjust(64, "0"), 1, first),
+                            ReportInput("2.xml", f"{key}2".rjust(64, "0"), 1, second)],
+                      now=FIXED_NOW)  # fmt: skip
+
+
+def test_suite_tallies_kept_at_ingest_equal_the_results(store_url: str) -> None:
+    with Store.open(store_url, create=True) as store:
+        assert _ingest_corpus(store) > 10
+        _mixed_run(store, "m1", AT - timedelta(days=3))
+        _mixed_run(store, "m1", AT - timedelta(days=3))  # the same reports again: nothing
+    raw = _raw_tallies(store_url)
+    assert _kept_tallies(store_url) == raw
+    assert any(row[2] is None for row in raw) and any(row[6] for row in raw)
+    window = _kept_tallies(store_url, since=AT - timedelta(hours=1))
+    assert window and window < raw
+
+
+def test_migration_counts_suites_of_existing_reports(store_url: str) -> None:
+    with Store.open(store_url, create=True) as store:
+        _ingest_corpus(store)
+        _mixed_run(store, "m1", AT)
+    _downgrade(store_url, "0011_score")
+    assert Store.upgrade(store_url) == "0011_score"
+    assert _kept_tallies(store_url) == _raw_tallies(store_url)

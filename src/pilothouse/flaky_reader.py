@@ -70,12 +70,13 @@ def _candidates(
 ) -> dict[str, list[Triple]]:
     """Per test id that failed or retried outside outages, sorted by id, every
     (classname, name, file) it is stored as: two can make one id, and the one that never
-    failed still belongs to the test's history."""
+    failed still belongs to the test's history (one that has no result in the window adds
+    nothing to it: _histories merges the parts that come)."""
     failing = store.failing_tests(since=since, until=until, outage_runs=outage_runs)
     ids = {test_id(*triple) for triple in failing}
     names = sorted({name for test in ids for name in names_in(test)})
     found: dict[str, set[Triple]] = {}
-    for triple in [*failing, *store.tests_named(names, since=since, until=until)]:
+    for triple in [*failing, *store.tests_named(names)]:
         test = test_id(*triple)
         if test in ids:
             found.setdefault(test, set()).add(triple)

@@ -197,6 +197,24 @@ test_day_bins = Table(
     sqlite_with_rowid=False,
 )
 
+# Counts per report and suite (store.tallies, migration 0013): what `flaky` and the
+# scorecard sum per run and suite, written with the report, never updated.
+report_suites = Table(
+    "report_suites",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("report_id", ForeignKey("reports.id", ondelete="CASCADE"), nullable=False),
+    Column("suite", Text, nullable=False),
+    Column("results", Integer, nullable=False),
+    Column("executed", Integer, nullable=False),
+    Column("passed", Integer, nullable=False),
+    Column("failed", Integer, nullable=False),
+    # executed results that were retried (in-run reruns): with `failed`, what makes a
+    # report worth reading for flaky evidence
+    Column("retried", Integer, nullable=False),
+    Index(None, "report_id"),
+)
+
 # -- GitHub Actions sync (migration 0002) -------------------------------------
 
 workflows = Table(

@@ -47,7 +47,7 @@ from pilothouse.model import (
 )
 from pilothouse.store import cache as cache_io
 from pilothouse.store import cargo as cargo_io
-from pilothouse.store import costs, history, rollups
+from pilothouse.store import costs, history, rollups, tallies
 from pilothouse.store import engine as engines
 from pilothouse.store import github as gh
 from pilothouse.store import metrics as metrics_io
@@ -166,13 +166,16 @@ class Store:
         """
         with self._writing() as connection:
             stored = reports_io.add_reports(connection, run, items, now)
+            tallies.add_reports(connection, _new_report_ids(stored))
         new = [report for report in stored if report.new]
         results = sum(report.tests for report in new)
         # the rollups grow by at most a row per result: that bound stands for their growth
         rolled = dict.fromkeys(("tests", "test_days", "test_day_bins"), results)
         engines.analyze_if_grown(
             self.engine,
-            {"test_results": results, "reports": len(new), "runs": len(new)} | rolled,
+            {"test_results": results, "reports": len(new), "runs": len(new)}
+            | rolled
+            | {"report_suites": len(new)},
         )
         return stored
 
@@ -483,19 +486,13 @@ class Store:
         with self._reading() as connection:
             return [(row.classname, row.name, row.file) for row in connection.execute(query)]
 
-    def tests_named(
-        self,
-        names: Sequence[str],
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-    ) -> Iterator[tuple[str, str, str]]:
-        """The tests (classname, name, file) executed since *since* whose name is one of
-        *names*; history.TESTS_PER_QUERY names per query."""
+    def tests_named(self, names: Sequence[str]) -> Iterator[tuple[str, str, str]]:
+        """The tests (classname, name, file) ever stored whose name is one of *names*
+        (one row per test, not per result); history.TESTS_PER_QUERY names per query."""
         with self._reading() as connection:
             for start in range(0, len(names), history.TESTS_PER_QUERY):
                 chunk = names[start : start + history.TESTS_PER_QUERY]
-                query = history.named_query(since, chunk, until)
+                query = history.named_query(chunk)
                 for row in connection.execute(query):
                     yield row.classname, row.name, row.file
 
@@ -702,6 +699,11 @@ def _raise_unstorable(exc: SQLAlchemyError) -> None:
     original = getattr(exc, "orig", None)
     if isinstance(original, UnstorableValue):
         raise InputError(str(original)) from None
+
+
+def _new_report_ids(stored: Sequence[StoredReport]) -> list[int]:
+    """The ids of the reports a call stored (not those the run held already) with results."""
+    return [r.report_id for r in stored if r.new and r.report_id is not None and r.tests]
 
 
 def _newest_runs(limit: int | None, since: datetime | None) -> Subquery:
