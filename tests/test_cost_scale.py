@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import date
 from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -113,6 +114,13 @@ def record(folder: Path) -> None:  # pragma: no cover - run once, by hand
         ("9223372036854775808", (None, None)),  # beyond int64
         ("1E+30", (None, None)),
         ("0." + "1" * 100, (None, None)),
+        ("1.500000000000000", (1, 500_000_000_000)),  # 15 decimals, trailing zeros: exact
+        ("-.5", (-1, 500_000_000_000)),
+        ("+1.5", (1, 500_000_000_000)),
+        (" 2.25 ", (2, 250_000_000_000)),
+        ("1.5e3", (1500, 0)),
+        ("NaN", (None, None)),
+        ("-Infinity", (None, None)),
     ],
 )
 def test_exact_parts(text: str, parts: tuple[int | None, int | None]) -> None:
@@ -127,6 +135,17 @@ def test_exact_parts_round_trip(value: Decimal) -> None:
     units, frac = exact_parts(value)
     assert units is not None and frac is not None and 0 <= frac < 10**SCALE
     assert exact_amount(units, frac) == value
+
+
+@given(st.decimals(allow_nan=False, allow_infinity=False))
+def test_exact_parts_are_the_scaled_amount_or_none(value: Decimal) -> None:
+    """Text in any notation (the fast path moves the point, Decimal reads the rest)."""
+    scaled = Fraction(value) * 10**SCALE
+    units, frac = divmod(int(scaled), 10**SCALE) if scaled.denominator == 1 else (None, None)
+    if units is not None and not -(2**63) <= units < 2**63:
+        units = frac = None
+    for form in (str(value), f"{value:f}", value):
+        assert exact_parts(form) == (units, frac)
 
 
 # -- the database's sums --------------------------------------------------------------------

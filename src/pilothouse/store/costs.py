@@ -52,6 +52,14 @@ def exact_parts(amount: Decimal | str) -> tuple[int, int] | tuple[None, None]:
     >>> exact_parts("-1.25"), exact_parts("0.0000000000001")
     ((-2, 750000000000), (None, None))
     """
+    # Plain notation with at most SCALE decimals (what exports write, and a Decimal's
+    # str of such an amount) scales by moving the point: int() of the digits, no Decimal.
+    whole, _dot, fraction = (amount if isinstance(amount, str) else str(amount)).partition(".")
+    if len(fraction) <= SCALE:
+        try:
+            return _split(int(whole + fraction.ljust(SCALE, "0")))
+        except ValueError:  # an exponent, NaN, Infinity...: Decimal reads them
+            pass
     value = Decimal(amount)
     if not value.is_finite() or value.adjusted() > 19:  # 10**20 and more: beyond int64
         return None, None
@@ -59,10 +67,15 @@ def exact_parts(amount: Decimal | str) -> tuple[int, int] | tuple[None, None]:
         scaled = _EXACT.scaleb(value, SCALE)
     except (Inexact, Rounded):  # more digits than _EXACT keeps
         return None, None
-    whole = scaled.to_integral_value()
-    if scaled != whole:
+    whole_units = scaled.to_integral_value()
+    if scaled != whole_units:
         return None, None
-    units, frac = divmod(int(whole), _ONE)
+    return _split(int(whole_units))
+
+
+def _split(scaled: int) -> tuple[int, int] | tuple[None, None]:
+    """units + frac / 10**SCALE of *scaled* units of 10**-SCALE, when units fit int64."""
+    units, frac = divmod(scaled, _ONE)
     if not INT64[0] <= units <= INT64[1]:
         return None, None
     return units, frac
@@ -97,10 +110,11 @@ _as_is = attrgetter(*_AS_IS)
 def _row(line: CostLine) -> tuple[Any, ...]:
     """The line's values in _NAMES order, as the column types bind them (dates as
     ISO text, which both backends read as dates)."""
-    units, frac = exact_parts(line.amount)
+    amount = str(line.amount)
+    units, frac = exact_parts(amount)
     quantity, period = line.quantity, line.billing_period
     return (
-        *_as_is(line), line.day.isoformat(), str(line.amount), line.currency.upper(),
+        *_as_is(line), line.day.isoformat(), amount, line.currency.upper(),
         None if quantity is None else str(quantity), _tags_text(line.tags),
         None if period is None else period.isoformat(), units, frac,
     )  # fmt: skip

@@ -90,10 +90,6 @@ def _focus_parser(columns: _Columns) -> Callable[[_Cells], CostLine]:
     return parse
 
 
-def _category(text: str | None) -> str | None:
-    return None if text is None else _CATEGORIES.get(text.casefold(), text)
-
-
 def _focus_line(layout: _FocusLayout, cells: _Cells, pick: _Pick, keys: _Keys) -> CostLine:
     # One read of every cell the line needs: a FOCUS export is hundreds of thousands of rows.
     (line_id, service, provider, currency, category, resource, region, account, sku, unit,
@@ -113,7 +109,7 @@ def _focus_line(layout: _FocusLayout, cells: _Cells, pick: _Pick, keys: _Keys) -
         service=service or provider or "",
         amount=amount,
         currency=(currency or NO_CURRENCY).upper(),
-        category=_category(category),
+        category=category and _CATEGORIES.get(category.casefold(), category),
         resource=resource,
         region=region,
         account=account,
