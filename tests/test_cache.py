@@ -8,6 +8,7 @@ import shutil
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -343,17 +344,51 @@ def test_sample_carries_cache_logs(cli: Cli) -> None:
     assert sum(r["partial_hits"] for r in restores) > 0
     assert any(r["key_prefix"].startswith("sccache") for r in report["caches"])
     assert all(r["minutes_saved"] and r["minutes_saved"] > 0 for r in restores)
-    # the scorecard's numbers are the command's
+    # the scorecard's numbers are the command's: both read up to now, though the
+    # sample's last day has runs after noon
     with Store.open(cli.db) as store:
-        # `cache --window 20` reads to the newest run (the sample's last day ends after noon)
-        counts = store.cache_counts(since=FIXED_NOW - timedelta(days=20),
-                                    until=FIXED_NOW + timedelta(days=1),
+        counts = store.cache_counts(since=FIXED_NOW - timedelta(days=20), until=FIXED_NOW,
                                     workflows=["ci-build", "tests-all"], branch="main")  # fmt: skip
+        later = store.cache_counts(since=FIXED_NOW, until=FIXED_NOW + timedelta(days=1),
+                                   workflows=None, branch=None)  # fmt: skip
+    assert later.restores > 0
     assert counts.exact_hits == sum(r["exact_hits"] for r in restores)
     assert counts.partial_hits == sum(r["partial_hits"] for r in restores)
     assert counts.misses == sum(r["misses"] for r in restores)
     again = cli.json("sample", "--days", "20", "--end", "2026-11-27")
     assert again["cache_events"] == 0
+
+
+def _restores(report: dict[str, Any]) -> CacheCounts:
+    rows = [row for row in report["caches"] if row["restores"]]
+    return CacheCounts(sum(r["exact_hits"] for r in rows), sum(r["partial_hits"] for r in rows),
+                       sum(r["misses"] for r in rows))  # fmt: skip
+
+
+def test_cache_on_the_target_branch_is_the_scorecards_criterion(cli: Cli, tmp_path: Path) -> None:
+    cli.json("sample", "--days", "20", "--end", "2026-11-27")
+    # a feature branch's run, restoring from a restore key: counted by `cache` alone
+    _write(tmp_path, "build.log", _job_log("partial", minutes=3))
+    cli.now = FIXED_NOW - timedelta(hours=2)  # `ingest logs` dates its run by the clock
+    cli("ingest", "logs", "build.log", "--run-id", "feature-1", "--workflow", "ci-build",
+        "--branch", "feature/x")  # fmt: skip
+    cli.now = FIXED_NOW
+    (criterion,) = [c for c in cli.json("score")["criteria"] if c["id"] == "cache_hit_rate"]
+    on_main = cli.json("cache", "--branch", "main")
+    everywhere = cli.json("cache")
+    assert (on_main["branch"], on_main["scope"]) == ("main", "branch main")
+    assert (everywhere["branch"], everywhere["scope"]) == (None, "all branches")
+    main, every = _restores(on_main), _restores(everywhere)
+    assert criterion["samples"] == main.restores > 0
+    assert criterion["value"] == round(100 * main.exact_hits / main.restores, 2)
+    assert (every.restores, every.partial_hits) == (main.restores + 1, main.partial_hits + 1)
+    assert _restores(cli.json("cache", "--branch", "feature/x")) == CacheCounts(0, 1, 0)
+    code, out, _err = cli("cache", "--branch", "main")
+    assert code == 0 and "Cache restores in the last 14 days" in out
+    assert out.splitlines()[0].endswith(", branch main")
+    assert cli("cache")[1].splitlines()[0].endswith(", all branches")
+    code, out, _err = cli("cache", "--branch", "nope")
+    assert code == 0 and out.startswith("No cache events on branch nope stored yet")
 
 
 def test_sample_logs_are_deterministic() -> None:

@@ -98,32 +98,50 @@ def cache(
     path: Annotated[
         Path, typer.Option("--path", help="Repository whose .github/workflows to advise on.")
     ] = Path("."),
+    branch: Annotated[
+        str | None,
+        typer.Option(
+            "--branch",
+            help="Only runs on this branch (default: all branches; `score` counts the "
+            "[targets] branch).",
+        ),
+    ] = None,
 ) -> None:
     """Cache restores per workflow, job and key family (exact hits, restore-key hits,
     misses, hit rate, trend, minutes saved and lost) from ingested job logs, over the
-    last 14 days (--window, --since); then advice from the workflow files."""
+    last 14 days (--window, --since) on all branches (--branch); then advice from the
+    workflow files."""
     state = state_of(ctx)
     now = state.now()
     window = resolve_window(now, days=window_days, since=since, default_days=DEFAULT_WINDOW_DAYS)
     previous = _previous(window, now)
+    scope = scope_label(branch)
     with state.open_store() as store:
-        groups = store.cache_groups(since=window.since)
-        before = store.cache_groups(since=previous[0], until=previous[1]) if previous else []
+        # Up to now, as `score` counts: a run dated later (clock skew, `sample`'s whole
+        # last day) would make the two disagree.
+        groups = store.cache_groups(since=window.since, until=now, branch=branch)
+        before = (
+            store.cache_groups(since=previous[0], until=previous[1], branch=branch)
+            if previous
+            else []
+        )
         note = None
         if not groups:
             hint = ": `pilothouse ingest logs PATH` or `ingest github --logs` adds them"
-            note = empty_window_note("cache events", window, store.cache_range(), hint)
+            what = "cache events" if branch is None else f"cache events on {scope}"
+            note = empty_window_note(what, window, store.cache_range(branch=branch), hint)
     rows = summarise(groups, before)
     root = path if path.is_absolute() else state.cwd / path
     advice, problems, read = workflow_advice(root)
     for problem in problems:
         sys.stderr.write(f"pilothouse: warning: {printable(problem)}\n")
     if as_json:
-        print_json({"caches": [r.as_dict() for r in rows], "advice": [a.as_dict() for a in advice]})
+        print_json({"branch": branch, "scope": scope, "caches": [r.as_dict() for r in rows],
+                    "advice": [a.as_dict() for a in advice]})  # fmt: skip
         if note:
             sys.stderr.write(f"pilothouse: {note}\n")
         return
-    _render(stdout_console(state.env), rows, advice, window, note)
+    _render(stdout_console(state.env), rows, advice, f"{window.label}, {scope}", note)
     if not advice:  # say where advice was looked for, so "none" is not "did not look"
         folder = root / ".github" / "workflows"
         found = f"{read} workflow file(s) read" if read else "no workflow files"
@@ -132,14 +150,19 @@ def cache(
         )
 
 
+def scope_label(branch: str | None) -> str:
+    """Which runs are counted, as the title and the JSON name them."""
+    return "all branches" if branch is None else f"branch {branch}"
+
+
 def _render(
-    console: Console, rows: list[CacheRow], advice: list[Advice], window: Window, note: str | None
+    console: Console, rows: list[CacheRow], advice: list[Advice], scope: str, note: str | None
 ) -> None:
     width = console.width
     if note:
         console.print(Text(note))
     else:
-        title = f"Cache restores {window.label}"
+        title = f"Cache restores {scope}"
         console.print(fitted_table(title, COLUMNS, [_cells(r) for r in rows], width))
         total = total_counts([r for r in rows if not r.is_compiler])
         console.print(Text(
