@@ -86,6 +86,27 @@ def test_ingest_logs_then_cache_report(cli: Cli, tmp_path: Path) -> None:
     assert code == 0 and "Linux-cargo-" in out and "hit rate 50.0%" in out
 
 
+@pytest.mark.parametrize("width", [80, 100, 160])
+def test_the_footer_explains_only_the_columns_shown(
+    sqlite_cli: Cli, tmp_path: Path, width: int
+) -> None:
+    for run, outcome, minutes in (("r1", "hit", 10), ("r2", "miss", 22)):
+        _write(tmp_path / run, "build.txt", _job_log(outcome, minutes=minutes))
+        sqlite_cli("ingest", "logs", str(tmp_path / run), "--run-id", run, "--workflow", "ci-build")
+    sqlite_cli.env = {"COLUMNS": str(width)}
+    code, out, err = sqlite_cli("cache")
+    assert code == 0, err
+    headers = next(line for line in out.splitlines() if line.startswith("┃")).split("┃")
+    shown = {cell.strip() for cell in headers}
+    named = "/".join(header for header in ("saved", "lost") if header in shown)
+    assert named == {80: "", 100: "lost", 160: "saved/lost"}[width]  # saved goes first
+    footer = " ".join(out[out.index("2 restores:") :].split())
+    assert footer.startswith("2 restores: 1 exact, 0 from a restore key, 1 missed; hit rate 50.0%")
+    assert ("restores x the difference" in footer) == bool(named)
+    assert (f"{named}: restores x the difference" in footer) == bool(named)
+    assert max(len(line) for line in out.splitlines()) <= width
+
+
 def test_ingest_logs_names_run_and_job_from_github_environment(cli: Cli, tmp_path: Path) -> None:
     _write(tmp_path, "job.log", _job_log("miss", minutes=3))
     cli.env.update(GITHUB_ACTIONS="true", GITHUB_RUN_ID="777", GITHUB_JOB="test",

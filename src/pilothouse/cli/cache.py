@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -25,6 +25,10 @@ from pilothouse.cli.window import (
 from pilothouse.errors import printable
 
 DEFAULT_WINDOW_DAYS = 14  # the scorecard's window
+# Runs are read up to now, as `score` reads them: a run dated later (clock skew, the
+# whole last day of `sample`) would make the two disagree. The bound is exclusive: one
+# microsecond (the store's resolution) on, a run made this instant still counts.
+_INSTANT = timedelta(microseconds=1)
 WORKFLOW_GLOBS = ("*.yml", "*.yaml")
 
 COLUMNS = (
@@ -117,9 +121,7 @@ def cache(
     previous = _previous(window, now)
     scope = scope_label(branch)
     with state.open_store() as store:
-        # Up to now, as `score` counts: a run dated later (clock skew, `sample`'s whole
-        # last day) would make the two disagree.
-        groups = store.cache_groups(since=window.since, until=now, branch=branch)
+        groups = store.cache_groups(since=window.since, until=now + _INSTANT, branch=branch)
         before = (
             store.cache_groups(since=previous[0], until=previous[1], branch=branch)
             if previous
@@ -150,6 +152,17 @@ def cache(
         )
 
 
+def _saved_lost_note(shown: set[str]) -> str:
+    """What the saved and lost columns mean, for those of them the table shows."""
+    named = "/".join(header for header in ("saved", "lost") if header in shown)
+    if not named:
+        return ""
+    return (
+        f" {named}: restores x the difference between the mean job time (first to last log "
+        "line) on a miss or restore-key hit and on an exact hit."
+    )
+
+
 def scope_label(branch: str | None) -> str:
     """Which runs are counted, as the title and the JSON name them."""
     return "all branches" if branch is None else f"branch {branch}"
@@ -163,13 +176,14 @@ def _render(
         console.print(Text(note))
     else:
         title = f"Cache restores {scope}"
-        console.print(fitted_table(title, COLUMNS, [_cells(r) for r in rows], width))
+        table = fitted_table(title, COLUMNS, [_cells(r) for r in rows], width)
+        console.print(table)
         total = total_counts([r for r in rows if not r.is_compiler])
+        shown = {str(column.header) for column in table.columns}
         console.print(Text(
             f"{total.restores} restores: {total.exact_hits} exact, {total.partial_hits} from a "
             f"restore key, {total.misses} missed; hit rate {percent(total.hit_rate)} (exact "
-            "hits / restores). saved/lost: restores x the difference between the mean job time "
-            "(first to last log line) on a miss or restore-key hit and on an exact hit."
+            f"hits / restores).{_saved_lost_note(shown)}"
         ))  # fmt: skip
     if advice:
         cells = [(f"{a.file}:{a.line}", a.rule, a.message) for a in advice]
