@@ -253,6 +253,46 @@ jobs:
     main_only = text.replace("on: [push, pull_request]", "on:\n  push:\n    branches: [main]")
     rules = [a.rule for a in advise_workflow("ci.yml", main_only)]
     assert "saved-on-every-branch" not in rules
+    (saved,) = [a for a in advise_workflow("ci.yml", text) if a.rule == "saved-on-every-branch"]
+    assert saved.message.startswith("the cache is saved by every branch pushed to and every pull "
+                                    "request: their caches count")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("on", "saved_by"),
+    [
+        ("on: [push, pull_request]", "every branch pushed to and every pull request"),
+        ("on: push", "every branch pushed to"),
+        ("on:\n  push:\n    branches-ignore: [main]", "every branch pushed to"),
+        ("on:\n  push:\n    branches: [main]\n  pull_request:", "every pull request"),
+        ("on:\n  pull_request_target:\n  pull_request:", "every pull request"),
+        ("on:\n  push:\n    branches: [main, 'release/*']", "pushes to release/*"),
+        ("on: [merge_group, workflow_dispatch]", "every merge queue run"),
+        ("on:\n  push:\n    branches: [master]\n  schedule:\n    - cron: '0 3 * * *'", None),
+        ("on:\n  push:\n    tags: ['v*']", None),  # tags only: no branch push runs it
+        ("on: workflow_dispatch", None),
+    ],
+)
+def test_saved_on_every_branch_names_the_workflows_own_triggers(
+    on: str, saved_by: str | None
+) -> None:
+    text = f"""\
+{on}
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: Swatinem/rust-cache@v2
+"""
+    found = [
+        a.message for a in advise_workflow("ci.yml", text) if a.rule == "saved-on-every-branch"
+    ]
+    if saved_by is None:
+        assert found == []
+    else:
+        assert found[0].startswith(f"the cache is saved by {saved_by}: their caches count toward")
+        if "pull request" not in saved_by:
+            assert "pull request" not in found[0]
 
 
 def test_unreadable_workflow_is_a_warning(cli: Cli, tmp_path: Path) -> None:
