@@ -241,8 +241,9 @@ def _flush(
     and whether all were. *aside*: whether a period was set aside (else there is
     nothing to drop); *look*: look up which lines are stored before inserting (else
     the insert's ON CONFLICT alone skips them)."""
-    known = _known_keys(connection, pending) if look or aside else set()
-    fresh = sorted(key for key in pending if key not in known)  # in key order: no deadlock
+    known = _known_keys(connection, pending) if look or aside else None
+    # in key order: concurrent ingests take their locks alike, so never deadlock
+    fresh = sorted(key for key in pending if key not in known) if known else sorted(pending)
     redelivered = _drop_aside(connection, fresh) if aside else 0
     # A concurrent ingest of the same lines may insert some first: those count as known.
     inserted = _insert(connection, [pending[key] for key in fresh])

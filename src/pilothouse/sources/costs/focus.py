@@ -116,7 +116,7 @@ def _focus_line(layout: _FocusLayout, cells: _Cells, pick: _Pick, keys: _Keys) -
         sku=sku,
         quantity=cells.as_decimal(quantity, layout.quantity),
         unit=unit,
-        tags=_text_tags(cells, tags),
+        tags=_text_tags(cells, tags) if tags else (),
         billing_period=cells.as_day(period, layout.billing_period),
     )
 
