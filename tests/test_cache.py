@@ -8,6 +8,7 @@ import shutil
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -83,6 +84,27 @@ def test_ingest_logs_then_cache_report(cli: Cli, tmp_path: Path) -> None:
     assert row["minutes_lost"] == pytest.approx(11 + 3, abs=0.1)
     code, out, _err = cli("cache")
     assert code == 0 and "Linux-cargo-" in out and "hit rate 50.0%" in out
+
+
+@pytest.mark.parametrize("width", [80, 100, 160])
+def test_the_footer_explains_only_the_columns_shown(
+    sqlite_cli: Cli, tmp_path: Path, width: int
+) -> None:
+    for run, outcome, minutes in (("r1", "hit", 10), ("r2", "miss", 22)):
+        _write(tmp_path / run, "build.txt", _job_log(outcome, minutes=minutes))
+        sqlite_cli("ingest", "logs", str(tmp_path / run), "--run-id", run, "--workflow", "ci-build")
+    sqlite_cli.env = {"COLUMNS": str(width)}
+    code, out, err = sqlite_cli("cache")
+    assert code == 0, err
+    headers = next(line for line in out.splitlines() if line.startswith("┃")).split("┃")
+    shown = {cell.strip() for cell in headers}
+    named = "/".join(header for header in ("saved", "lost") if header in shown)
+    assert named == {80: "", 100: "lost", 160: "saved/lost"}[width]  # saved goes first
+    footer = " ".join(out[out.index("2 restores:") :].split())
+    assert footer.startswith("2 restores: 1 exact, 0 from a restore key, 1 missed; hit rate 50.0%")
+    assert ("restores x the difference" in footer) == bool(named)
+    assert (f"{named}: restores x the difference" in footer) == bool(named)
+    assert max(len(line) for line in out.splitlines()) <= width
 
 
 def test_ingest_logs_names_run_and_job_from_github_environment(cli: Cli, tmp_path: Path) -> None:
@@ -231,6 +253,46 @@ jobs:
     main_only = text.replace("on: [push, pull_request]", "on:\n  push:\n    branches: [main]")
     rules = [a.rule for a in advise_workflow("ci.yml", main_only)]
     assert "saved-on-every-branch" not in rules
+    (saved,) = [a for a in advise_workflow("ci.yml", text) if a.rule == "saved-on-every-branch"]
+    assert saved.message.startswith("the cache is saved by every branch pushed to and every pull "
+                                    "request: their caches count")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("on", "saved_by"),
+    [
+        ("on: [push, pull_request]", "every branch pushed to and every pull request"),
+        ("on: push", "every branch pushed to"),
+        ("on:\n  push:\n    branches-ignore: [main]", "every branch pushed to"),
+        ("on:\n  push:\n    branches: [main]\n  pull_request:", "every pull request"),
+        ("on:\n  pull_request_target:\n  pull_request:", "every pull request"),
+        ("on:\n  push:\n    branches: [main, 'release/*']", "pushes to release/*"),
+        ("on: [merge_group, workflow_dispatch]", "every merge queue run"),
+        ("on:\n  push:\n    branches: [master]\n  schedule:\n    - cron: '0 3 * * *'", None),
+        ("on:\n  push:\n    tags: ['v*']", None),  # tags only: no branch push runs it
+        ("on: workflow_dispatch", None),
+    ],
+)
+def test_saved_on_every_branch_names_the_workflows_own_triggers(
+    on: str, saved_by: str | None
+) -> None:
+    text = f"""\
+{on}
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: Swatinem/rust-cache@v2
+"""
+    found = [
+        a.message for a in advise_workflow("ci.yml", text) if a.rule == "saved-on-every-branch"
+    ]
+    if saved_by is None:
+        assert found == []
+    else:
+        assert found[0].startswith(f"the cache is saved by {saved_by}: their caches count toward")
+        if "pull request" not in saved_by:
+            assert "pull request" not in found[0]
 
 
 def test_unreadable_workflow_is_a_warning(cli: Cli, tmp_path: Path) -> None:
@@ -343,17 +405,51 @@ def test_sample_carries_cache_logs(cli: Cli) -> None:
     assert sum(r["partial_hits"] for r in restores) > 0
     assert any(r["key_prefix"].startswith("sccache") for r in report["caches"])
     assert all(r["minutes_saved"] and r["minutes_saved"] > 0 for r in restores)
-    # the scorecard's numbers are the command's
+    # the scorecard's numbers are the command's: both read up to now, though the
+    # sample's last day has runs after noon
     with Store.open(cli.db) as store:
-        # `cache --window 20` reads to the newest run (the sample's last day ends after noon)
-        counts = store.cache_counts(since=FIXED_NOW - timedelta(days=20),
-                                    until=FIXED_NOW + timedelta(days=1),
+        counts = store.cache_counts(since=FIXED_NOW - timedelta(days=20), until=FIXED_NOW,
                                     workflows=["ci-build", "tests-all"], branch="main")  # fmt: skip
+        later = store.cache_counts(since=FIXED_NOW, until=FIXED_NOW + timedelta(days=1),
+                                   workflows=None, branch=None)  # fmt: skip
+    assert later.restores > 0
     assert counts.exact_hits == sum(r["exact_hits"] for r in restores)
     assert counts.partial_hits == sum(r["partial_hits"] for r in restores)
     assert counts.misses == sum(r["misses"] for r in restores)
     again = cli.json("sample", "--days", "20", "--end", "2026-11-27")
     assert again["cache_events"] == 0
+
+
+def _restores(report: dict[str, Any]) -> CacheCounts:
+    rows = [row for row in report["caches"] if row["restores"]]
+    return CacheCounts(sum(r["exact_hits"] for r in rows), sum(r["partial_hits"] for r in rows),
+                       sum(r["misses"] for r in rows))  # fmt: skip
+
+
+def test_cache_on_the_target_branch_is_the_scorecards_criterion(cli: Cli, tmp_path: Path) -> None:
+    cli.json("sample", "--days", "20", "--end", "2026-11-27")
+    # a feature branch's run, restoring from a restore key: counted by `cache` alone
+    _write(tmp_path, "build.log", _job_log("partial", minutes=3))
+    cli.now = FIXED_NOW - timedelta(hours=2)  # `ingest logs` dates its run by the clock
+    cli("ingest", "logs", "build.log", "--run-id", "feature-1", "--workflow", "ci-build",
+        "--branch", "feature/x")  # fmt: skip
+    cli.now = FIXED_NOW
+    (criterion,) = [c for c in cli.json("score")["criteria"] if c["id"] == "cache_hit_rate"]
+    on_main = cli.json("cache", "--branch", "main")
+    everywhere = cli.json("cache")
+    assert (on_main["branch"], on_main["scope"]) == ("main", "branch main")
+    assert (everywhere["branch"], everywhere["scope"]) == (None, "all branches")
+    main, every = _restores(on_main), _restores(everywhere)
+    assert criterion["samples"] == main.restores > 0
+    assert criterion["value"] == round(100 * main.exact_hits / main.restores, 2)
+    assert (every.restores, every.partial_hits) == (main.restores + 1, main.partial_hits + 1)
+    assert _restores(cli.json("cache", "--branch", "feature/x")) == CacheCounts(0, 1, 0)
+    code, out, _err = cli("cache", "--branch", "main")
+    assert code == 0 and "Cache restores in the last 14 days" in out
+    assert out.splitlines()[0].endswith(", branch main")
+    assert cli("cache")[1].splitlines()[0].endswith(", all branches")
+    code, out, _err = cli("cache", "--branch", "nope")
+    assert code == 0 and out.startswith("No cache events on branch nope stored yet")
 
 
 def test_sample_logs_are_deterministic() -> None:

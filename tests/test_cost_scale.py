@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import date
 from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from alembic import command
 from hypothesis import given
 from hypothesis import strategies as st
 
+from pilothouse.errors import InputError
 from pilothouse.model import CostLine
 from pilothouse.sample_costs import write_sample_costs
 from pilothouse.sources.costs.focus import read_focus
@@ -113,6 +115,13 @@ def record(folder: Path) -> None:  # pragma: no cover - run once, by hand
         ("9223372036854775808", (None, None)),  # beyond int64
         ("1E+30", (None, None)),
         ("0." + "1" * 100, (None, None)),
+        ("1.500000000000000", (1, 500_000_000_000)),  # 15 decimals, trailing zeros: exact
+        ("-.5", (-1, 500_000_000_000)),
+        ("+1.5", (1, 500_000_000_000)),
+        (" 2.25 ", (2, 250_000_000_000)),
+        ("1.5e3", (1500, 0)),
+        ("NaN", (None, None)),
+        ("-Infinity", (None, None)),
     ],
 )
 def test_exact_parts(text: str, parts: tuple[int | None, int | None]) -> None:
@@ -129,11 +138,51 @@ def test_exact_parts_round_trip(value: Decimal) -> None:
     assert exact_amount(units, frac) == value
 
 
+@given(st.decimals(allow_nan=False, allow_infinity=False))
+def test_exact_parts_are_the_scaled_amount_or_none(value: Decimal) -> None:
+    """Text in any notation (the fast path moves the point, Decimal reads the rest)."""
+    scaled = Fraction(value) * 10**SCALE
+    units, frac = divmod(int(scaled), 10**SCALE) if scaled.denominator == 1 else (None, None)
+    if units is not None and not -(2**63) <= units < 2**63:
+        units = frac = None
+    for form in (str(value), f"{value:f}", value):
+        assert exact_parts(form) == (units, frac)
+
+
 # -- the database's sums --------------------------------------------------------------------
 
 
 def _line(key: str, amount: str, service: str = "EC2", day: int = 1) -> CostLine:
     return CostLine("focus", key, date(2026, 11, day), service, Decimal(amount), "USD")
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ({"service": "EC2\x00"}, "service 'EC2\\x00': contains a NUL character"),
+        ({"line_key": "k" * 256}, "256 characters, at most 255 are stored"),
+        ({"input_tokens": 2**63}, f"input tokens {2**63}: out of range"),
+    ],
+)
+def test_a_batch_is_checked_as_the_column_types_check_a_row(
+    store: Store, bad: dict[str, object], message: str
+) -> None:
+    """Checked a batch at a time, a bad value deep in a batch still names its field, and
+    the ingest stores nothing; text beyond ASCII is no bad value."""
+    lines = [_line(f"k{i}", "1.5") for i in range(1500)]
+    lines[1200] = lines[1200]._replace(**bad)
+    with pytest.raises(InputError) as raised:  # the store's one-line user error
+        store.add_cost_lines(lines)
+    assert message in str(raised.value)
+    assert store.cost_range().lines == 0
+    fine = [_line(f"k{i}", "1.5", service="Zürich ☁️") for i in range(1500)]
+    fine[7] = fine[7]._replace(tags=(("équipe", "données"),), model="m", input_tokens=2**63 - 1)
+    assert store.add_cost_lines(fine).new == 1500
+    stored = {
+        line.line_key: line for line in store.cost_lines(date(2026, 11, 1), date(2026, 11, 1))
+    }
+    assert stored["k7"].tags == (("équipe", "données"),) and stored["k7"].input_tokens == 2**63 - 1
+    assert stored["k8"].service == "Zürich ☁️" and stored["k8"].model is None
 
 
 def test_sums_are_exact_with_amounts_beyond_the_scale(store: Store) -> None:

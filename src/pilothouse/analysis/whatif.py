@@ -7,7 +7,7 @@ daily cost over the window. Every assumption is returned with the numbers.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Protocol
@@ -188,7 +188,7 @@ def _projection(
 
 
 def _with_amount(line: CostLine, amount: Decimal) -> CostLine:
-    return line if amount == line.amount else replace(line, amount=amount)
+    return line if amount == line.amount else line._replace(amount=amount)
 
 
 # -- right-sizing from utilisation ----------------------------------------------------------

@@ -64,7 +64,7 @@ COMMANDS = {
         "pilothouse.cli.cache:cache",
         "Cache restores per workflow, job and key family (exact hits, restore-key hits, misses, "
         "hit rate, trend, minutes saved and lost) from ingested job logs, over the last 14 days "
-        "(--window, --since); then advice from the workflow files.",
+        "(--window, --since) on all branches (--branch); then advice from the workflow files.",
     ),
     "serve": LazyCommand(
         "pilothouse.cli.serve:serve",

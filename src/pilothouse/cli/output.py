@@ -3,13 +3,15 @@ progress on stderr, durations."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import re
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from rich.cells import cell_len
 from rich.console import Console, JustifyMethod
@@ -33,10 +35,65 @@ def output_width(env: Mapping[str, str], *, is_terminal: bool) -> int | None:
 
 
 def stdout_console(env: Mapping[str, str] | None = None) -> Console:
-    """A console for human output on stdout that honours COLUMNS, terminal or pipe."""
+    """A console for human output on stdout that honours COLUMNS, terminal or pipe.
+
+    Off a terminal, lines lose their trailing blanks (Rich pads titles and wrapped
+    text to the width): noise in a log, a file or a diff."""
     environ = os.environ if env is None else env
-    width = output_width(environ, is_terminal=sys.stdout.isatty())
-    return Console(file=sys.stdout, highlight=False, soft_wrap=False, width=width, _environ=environ)
+    terminal = sys.stdout.isatty()
+    width = output_width(environ, is_terminal=terminal)
+    # cast: TextIOBase has what Rich uses of a file (write, flush, isatty, encoding)
+    file = sys.stdout if terminal else cast(TextIO, TrimmedLines(sys.stdout))
+    return Console(file=file, highlight=False, soft_wrap=False, width=width, _environ=environ)
+
+
+# Blanks at the end of a line, before any closing colour codes (kept: FORCE_COLOR in CI).
+_TRAILING_BLANKS = re.compile(r"[ \t]+((?:\x1b\[[0-9;]*m)*)$")
+
+
+def trim_line(line: str) -> str:
+    """*line* without its trailing blanks, colour codes after them kept.
+
+    >>> trim_line("Title   "), trim_line("\x1b[1mx  \x1b[0m")
+    ('Title', '\x1b[1mx\x1b[0m')
+    """
+    return _TRAILING_BLANKS.sub(r"\1", line)
+
+
+class TrimmedLines(io.TextIOBase):
+    """Text written to *target* with each line's trailing blanks removed. A line is
+    passed on once it ends; flush() passes on an unfinished line but holds back its
+    trailing blanks until more text shows whether they end the line."""
+
+    def __init__(self, target: TextIO) -> None:
+        super().__init__()
+        self._target = target
+        self._pending = ""
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]  # Rich reads it to pick box characters
+        return getattr(self._target, "encoding", None) or "utf-8"
+
+    def isatty(self) -> bool:
+        return False
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        *lines, self._pending = (self._pending + text).split("\n")
+        if lines:
+            self._target.write("\n".join(map(trim_line, lines)) + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        body = self._pending.rstrip(" \t")
+        self._pending = self._pending[len(body) :]
+        if getattr(self._target, "closed", False):  # at exit, after the target
+            return
+        if body:
+            self._target.write(body)
+        self._target.flush()
 
 
 def progress_bar(env: Mapping[str, str] | None = None, *, quiet: bool = False) -> Progress:

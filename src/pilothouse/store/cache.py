@@ -159,10 +159,14 @@ def _window(query: Any, since: datetime | None, until: datetime | None) -> Any:
 
 
 def cache_groups(
-    connection: Connection, since: datetime | None, until: datetime | None
+    connection: Connection,
+    since: datetime | None,
+    until: datetime | None,
+    branch: str | None = None,
 ) -> list[CacheGroup]:
     """Cache events per workflow, job name, key family, tool and kind, in the window
-    (by the run's creation), counted and averaged by the database."""
+    (by the run's creation) of runs on *branch* (any when None), counted and averaged
+    by the database."""
     span = _span_seconds(connection)
     query = _window(
         select(
@@ -192,6 +196,8 @@ def cache_groups(
         since,
         until,
     )
+    if branch is not None:
+        query = query.where(runs.c.branch == branch)
     return [
         CacheGroup(
             workflow,
@@ -243,10 +249,15 @@ def cache_counts(
     return CacheCounts(exact_hits=int(exact), partial_hits=int(partial), misses=int(missed))
 
 
-def log_range(connection: Connection) -> tuple[datetime, datetime] | None:
-    """When the first and last runs with cache events were created."""
+def log_range(
+    connection: Connection, branch: str | None = None
+) -> tuple[datetime, datetime] | None:
+    """When the first and last runs (on *branch*, any when None) with cache events
+    were created."""
     query = select(func.min(runs.c.created_at), func.max(runs.c.created_at)).where(
         runs.c.id.in_(select(jobs.c.run_id).join(cache_events, cache_events.c.job_id == jobs.c.id))
     )
+    if branch is not None:
+        query = query.where(runs.c.branch == branch)
     first, last = connection.execute(query).one()
     return None if first is None or last is None else (first, last)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import date, datetime
 from decimal import MAX_PREC, Context, Decimal, Inexact, Rounded
+from itertools import chain
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import (
@@ -49,6 +51,14 @@ def exact_parts(amount: Decimal | str) -> tuple[int, int] | tuple[None, None]:
     >>> exact_parts("-1.25"), exact_parts("0.0000000000001")
     ((-2, 750000000000), (None, None))
     """
+    # Plain notation with at most SCALE decimals (what exports write, and a Decimal's
+    # str of such an amount) scales by moving the point: int() of the digits, no Decimal.
+    whole, _dot, fraction = (amount if isinstance(amount, str) else str(amount)).partition(".")
+    if len(fraction) <= SCALE:
+        try:
+            return _split(int(whole + fraction.ljust(SCALE, "0")))
+        except ValueError:  # an exponent, NaN, Infinity...: Decimal reads them
+            pass
     value = Decimal(amount)
     if not value.is_finite() or value.adjusted() > 19:  # 10**20 and more: beyond int64
         return None, None
@@ -56,10 +66,15 @@ def exact_parts(amount: Decimal | str) -> tuple[int, int] | tuple[None, None]:
         scaled = _EXACT.scaleb(value, SCALE)
     except (Inexact, Rounded):  # more digits than _EXACT keeps
         return None, None
-    whole = scaled.to_integral_value()
-    if scaled != whole:
+    whole_units = scaled.to_integral_value()
+    if scaled != whole_units:
         return None, None
-    units, frac = divmod(int(whole), _ONE)
+    return _split(int(whole_units))
+
+
+def _split(scaled: int) -> tuple[int, int] | tuple[None, None]:
+    """units + frac / 10**SCALE of *scaled* units of 10**-SCALE, when units fit int64."""
+    units, frac = divmod(scaled, _ONE)
     if not INT64[0] <= units <= INT64[1]:
         return None, None
     return units, frac
@@ -70,57 +85,75 @@ def exact_amount(units: int, frac: int) -> Decimal:
     return Decimal(f"{units * _ONE + frac}E-{SCALE}")
 
 
+@functools.lru_cache(maxsize=4096)  # lines share their few tag sets
 def _tags_text(tags: tuple[tuple[str, str], ...]) -> str:
     return json.dumps(dict(tags), sort_keys=True) if tags else "{}"
 
 
-def _row(line: CostLine) -> tuple[Any, ...]:
-    """The line's values in _NAMES order, as the column types bind them (dates as
-    ISO text, which both backends read as dates)."""
-    units, frac = exact_parts(line.amount)
-    period = line.billing_period
-    return (
-        line.source, line.line_key, line.day.isoformat(), line.service, str(line.amount),
-        line.currency.upper(), line.category, line.resource, line.region, line.account,
-        line.sku, None if line.quantity is None else str(line.quantity), line.unit,
-        line.repository, line.workflow, line.model, line.input_tokens, line.output_tokens,
-        line.cache_read_tokens, line.cache_write_tokens, _tags_text(line.tags),
-        None if period is None else period.isoformat(), units, frac,
-    )  # fmt: skip
-
-
-# Every column but the id, in table order: the driver-level insert's parameters.
-_COLUMNS = [column for column in cost_lines.columns if column.name != "id"]
-_NAMES = ("source", "line_key", "day", "service", "amount", "currency", "category", "resource",
-          "region", "account", "sku", "quantity", "unit", "repository", "workflow", "model",
-          "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "tags",
-          "billing_period", "amount_units", "amount_frac")  # fmt: skip
-assert _NAMES == tuple(column.name for column in _COLUMNS), "_row follows the table"
+# The driver-level insert's columns: first those a line's attributes fill as they are,
+# then those derived from it (_columns' order).
+_AS_IS = ("source", "line_key", "service", "category", "resource", "region", "account", "sku",
+          "unit", "repository", "workflow", "model", "input_tokens", "output_tokens",
+          "cache_read_tokens", "cache_write_tokens")  # fmt: skip
+_NAMES = (*_AS_IS, "day", "amount", "currency", "quantity", "tags", "billing_period",
+          "amount_units", "amount_frac")  # fmt: skip
+_COLUMNS = [cost_lines.c[name] for name in _NAMES]
+assert {*_NAMES, "id"} == {column.name for column in cost_lines.columns}, "_columns fills all"
 _TEXTS = [i for i, c in enumerate(_COLUMNS) if isinstance(c.type, Name)]
 _KEYS = [(i, c.type.limit) for i, c in enumerate(_COLUMNS)
          if isinstance(c.type, Name) and c.type.limit is not None]  # fmt: skip
 _INTS = [i for i, c in enumerate(_COLUMNS) if isinstance(c.type, Int64)]
 
+Column = Sequence[Any]  # one column's values in a batch of rows
 
-def _plain(row: tuple[Any, ...]) -> bool:
-    """True when no column type check can refuse *row*: its text is ASCII without
-    NUL, its keys fit, its integers are in int64 (what store/columns.py checks)."""
-    text = "".join([value for i in _TEXTS if (value := row[i]) is not None])
+
+def _iso(day: date | None) -> str | None:
+    return None if day is None else day.isoformat()
+
+
+def _text(number: Decimal | None) -> str | None:
+    return None if number is None else str(number)
+
+
+def _columns(lines: Sequence[CostLine]) -> list[Column]:
+    """The lines' values column by column in _NAMES order, as the column types bind
+    them (dates as ISO text, which both backends read as dates). Built a column at a
+    time, mostly by C code (a CostLine is a tuple: zip transposes a batch)."""
+    fields = dict(zip(CostLine._fields, zip(*lines, strict=True), strict=True))
+    amounts = list(map(str, fields["amount"]))
+    units, fracs = zip(*map(exact_parts, amounts), strict=True)
+    derived = (
+        list(map(_iso, fields["day"])), amounts, list(map(str.upper, fields["currency"])),
+        list(map(_text, fields["quantity"])), list(map(_tags_text, fields["tags"])),
+        list(map(_iso, fields["billing_period"])), units, fracs,
+    )  # fmt: skip
+    return [*(fields[name] for name in _AS_IS), *derived]
+
+
+def _plain(columns: Sequence[Column]) -> bool:
+    """True when no column type check can refuse any value of *columns* (in _NAMES
+    order): their text is ASCII without NUL, their keys fit, their integers are in
+    int64 (what store/columns.py checks). A few C-level passes per batch, not a call
+    per row."""
+    text = "".join(chain.from_iterable(filter(None, columns[i]) for i in _TEXTS))
     if not text.isascii() or "\x00" in text:
         return False
-    if any([len(row[i]) > limit for i, limit in _KEYS]):
+    if any(max(map(len, filter(None, columns[i])), default=0) > limit for i, limit in _KEYS):
         return False
-    numbers = [value for i in _INTS if (value := row[i]) is not None]
+    numbers = list(chain.from_iterable(filter(None, columns[i]) for i in _INTS))  # 0 fits
     return not numbers or (INT64[0] <= min(numbers) and max(numbers) <= INT64[1])
 
 
-def _check(row: tuple[Any, ...], dialect: Dialect) -> tuple[Any, ...]:
-    """*row*, or UnstorableValue naming the field as the column types would."""
-    if not _plain(row):
-        for column, value in zip(_COLUMNS, row, strict=True):
-            if isinstance(column.type, Name | Int64):
-                column.type.process_bind_param(value, dialect)
-    return row
+def _check(columns: Sequence[Column], dialect: Dialect) -> None:
+    """UnstorableValue naming the first field of a batch's *columns* that the column
+    types refuse."""
+    if _plain(columns):
+        return
+    for row in zip(*columns, strict=True):
+        if not _plain([(value,) for value in row]):
+            for column, value in zip(_COLUMNS, row, strict=True):
+                if isinstance(column.type, Name | Int64):
+                    column.type.process_bind_param(value, dialect)
 
 
 def _mark(connection: Connection) -> str:
@@ -128,17 +161,30 @@ def _mark(connection: Connection) -> str:
     return "?" if connection.dialect.paramstyle == "qmark" else "%s"
 
 
-def _insert(connection: Connection, lines: Iterable[CostLine]) -> int:
-    """INSERT through the driver's executemany, past SQLAlchemy's per-value binding
-    (most of an ingest's time); the values are checked alike first. Lines a concurrent
-    ingest stored first are left alone (ON CONFLICT, both dialects); how many were new."""
-    mark = _mark(connection)
-    statement = (
-        f"INSERT INTO cost_lines ({', '.join(_NAMES)}) VALUES ({', '.join([mark] * len(_NAMES))}) "
+@functools.lru_cache(maxsize=64)
+def _insert_statement(mark: str, names: tuple[str, ...]) -> str:
+    return (
+        f"INSERT INTO cost_lines ({', '.join(names)}) VALUES ({', '.join([mark] * len(names))}) "
         "ON CONFLICT (source, line_key) DO NOTHING"
     )
-    rows = [_check(_row(line), connection.dialect) for line in lines]
-    return int(connection.exec_driver_sql(statement, rows).rowcount)
+
+
+def _insert(connection: Connection, lines: Sequence[CostLine]) -> int:
+    """INSERT through the driver's executemany, past SQLAlchemy's per-value binding
+    (most of an ingest's time); the values are checked alike first. Lines a concurrent
+    ingest stored first are left alone (ON CONFLICT, both dialects); how many were new.
+
+    Columns NULL on every line of the batch are left out of the statement (a billing
+    export fills none of the LLM columns, a usage log few of the billing ones): binding
+    fewer values is a third of the insert's time."""
+    if not lines:
+        return 0
+    columns = _columns(lines)
+    _check(columns, connection.dialect)
+    used = [i for i, column in enumerate(columns) if column.count(None) < len(column)]
+    statement = _insert_statement(_mark(connection), tuple(_NAMES[i] for i in used))
+    values = list(zip(*(columns[i] for i in used), strict=True))
+    return int(connection.exec_driver_sql(statement, values).rowcount)
 
 
 class CostIngest(NamedTuple):
@@ -191,17 +237,25 @@ def _drop_aside(connection: Connection, keys: Iterable[tuple[str, str]]) -> int:
 
 
 def _flush(
-    connection: Connection, pending: dict[tuple[str, str], CostLine], *, aside: bool = True
-) -> int:
-    """Insert the lines not stored yet; how many were not stored before this ingest.
-    *aside*: whether a period was set aside (else there is nothing to drop)."""
-    known = _known_keys(connection, pending)
-    fresh = sorted(key for key in pending if key not in known)  # in key order: no deadlock
+    connection: Connection,
+    pending: dict[tuple[str, str], CostLine],
+    *,
+    aside: bool = True,
+    look: bool = True,
+) -> tuple[int, bool]:
+    """Insert the lines not stored yet; how many were not stored before this ingest,
+    and whether all were. *aside*: whether a period was set aside (else there is
+    nothing to drop); *look*: look up which lines are stored before inserting (else
+    the insert's ON CONFLICT alone skips them)."""
+    known = _known_keys(connection, pending) if look or aside else None
+    # in key order: concurrent ingests take their locks alike, so never deadlock
+    fresh = sorted(key for key in pending if key not in known) if known else sorted(pending)
     redelivered = _drop_aside(connection, fresh) if aside else 0
     # A concurrent ingest of the same lines may insert some first: those count as known.
-    inserted = _insert(connection, [pending[key] for key in fresh]) if fresh else 0
+    inserted = _insert(connection, [pending[key] for key in fresh])
+    every = inserted == len(pending)
     pending.clear()
-    return inserted - redelivered
+    return inserted - redelivered, every
 
 
 def add_lines(
@@ -217,17 +271,24 @@ def add_lines(
     pending: dict[tuple[str, str], CostLine] = {}
     periods: set[tuple[str, date]] = set()
     seen = new = 0
+    # Once a batch was all new (a fresh export), the next ones skip the look-up of
+    # stored keys; a batch with stored lines turns it back on, so an export ingested
+    # again does not try, and on PostgreSQL spend a sequence number, for every line.
+    look = True
     for line in lines:
         seen += 1
-        period = (line.source, line.billing_period)
-        if line.source in replacing and period[1] is not None and period not in periods:
-            new += _flush(connection, pending)
-            _set_aside(connection, line.source, period[1])
-            periods.add((line.source, period[1]))
+        if line.source in replacing and line.billing_period is not None:
+            period = (line.source, line.billing_period)
+            if period not in periods:
+                added, every = _flush(connection, pending)
+                new, look = new + added, not every
+                _set_aside(connection, line.source, line.billing_period)
+                periods.add(period)
         pending[(line.source, line.line_key)] = line
         if len(pending) >= BATCH:
-            new += _flush(connection, pending, aside=bool(periods))
-    new += _flush(connection, pending, aside=bool(periods))
+            added, every = _flush(connection, pending, aside=bool(periods), look=look)
+            new, look = new + added, not every
+    new += _flush(connection, pending, aside=bool(periods), look=look)[0]
     removed = 0
     for source, start in sorted(periods):
         where = and_(cost_lines.c.source == source + _ASIDE, cost_lines.c.billing_period == start)

@@ -299,11 +299,12 @@ class Store:
             return rows
 
     def cache_groups(
-        self, *, since: datetime | None, until: datetime | None = None
+        self, *, since: datetime | None, until: datetime | None = None, branch: str | None = None
     ) -> list[CacheGroup]:
-        """Cache events per workflow, job, key family, tool and kind, summed in SQL."""
+        """Cache events per workflow, job, key family, tool and kind, summed in SQL, of
+        the runs on *branch* (any when None)."""
         with self._reading() as connection:
-            return cache_io.cache_groups(connection, since, until)
+            return cache_io.cache_groups(connection, since, until, branch)
 
     def cache_counts(
         self,
@@ -321,10 +322,11 @@ class Store:
                 connection, since=since, until=until, workflows=workflows, branch=branch
             )
 
-    def cache_range(self) -> tuple[datetime, datetime] | None:
-        """When the first and last runs with cache events were created."""
+    def cache_range(self, *, branch: str | None = None) -> tuple[datetime, datetime] | None:
+        """When the first and last runs (on *branch*, any when None) with cache events
+        were created."""
         with self._reading() as connection:
-            return cache_io.log_range(connection)
+            return cache_io.log_range(connection, branch)
 
     # -- cost ledger --------------------------------------------------------
 

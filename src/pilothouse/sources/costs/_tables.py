@@ -21,6 +21,8 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date, datetime
 from decimal import Decimal
+from itertools import product
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -242,6 +244,28 @@ class _Columns:
         return [at for at in found if at is not None]
 
 
+# A cell read as no value: empty, or NULL in any letter case.
+_NULLS = frozenset(
+    {"", *("".join(spelling) for spelling in product(*zip("null", "NULL", strict=True)))}
+)
+
+
+class _Pick:
+    """Several cells of a row by position, read at once (a header's positions: every
+    row has them, as _lines_of checks); an absent column (None) reads as None."""
+
+    __slots__ = ("get", "absent")
+
+    def __init__(self, positions: Sequence[int | None]) -> None:
+        self.absent = [i for i, p in enumerate(positions) if p is None]
+        present = [0 if p is None else p for p in positions]  # absent: any cell, then None
+        self.get: Callable[[Sequence[str]], Sequence[str]] = (
+            itemgetter(*present)
+            if len(present) > 1  # itemgetter of one position returns a cell, not a tuple
+            else lambda cells: [cells[p] for p in present]
+        )
+
+
 class _Cells:
     """One data row, read by column position; errors name the file, row and column."""
 
@@ -268,21 +292,23 @@ class _Cells:
             return None
         return value
 
-    def texts(self, positions: Sequence[int | None]) -> list[str | None]:
-        """``[self.text(p) for p in positions]``, in one call (a row reads many)."""
-        cells = self._cells
-        size = len(cells)
-        found: list[str | None] = []
-        for position in positions:
-            value = cells[position].strip() if position is not None and position < size else ""
-            if not value or (len(value) == 4 and value.casefold() == "null"):
-                found.append(None)
-            else:
-                found.append(value)
+    def texts(self, pick: _Pick) -> list[str | None]:
+        """The stripped cells *pick* names, each None when its column is absent, empty
+        or NULL: ``[self.text(p) for p in positions]``, with the row's many cells read
+        by C code (``itemgetter``, ``map``) instead of one call each.
+
+        Positions are the header's: rows shorter than the header never get here."""
+        stripped = map(str.strip, pick.get(self._cells))
+        found = [None if value in _NULLS else value for value in stripped]
+        for i in pick.absent:
+            found[i] = None
         return found
 
     def decimal(self, position: int | None) -> Decimal | None:
-        value = self.text(position)
+        return self.as_decimal(self.text(position), position)
+
+    def as_decimal(self, value: str | None, position: int | None) -> Decimal | None:
+        """The number in *value*, the text of this row's cell at *position*."""
         if value is None:
             return None
         try:
@@ -293,7 +319,10 @@ class _Cells:
             ) from None
 
     def day(self, position: int | None) -> date | None:
-        value = self.text(position)
+        return self.as_day(self.text(position), position)
+
+    def as_day(self, value: str | None, position: int | None) -> date | None:
+        """The day in *value*, the text of this row's cell at *position*."""
         if value is None:
             return None
         try:
@@ -334,7 +363,11 @@ def _lines_of(
 
 
 def _cell_tags(cells: _Cells, position: int | None) -> tuple[tuple[str, str], ...]:
-    text = cells.text(position)
+    return _text_tags(cells, cells.text(position))
+
+
+def _text_tags(cells: _Cells, text: str | None) -> tuple[tuple[str, str], ...]:
+    """The tags in *text*, the Tags cell of *cells*."""
     if text is None:
         return ()
     try:

@@ -110,6 +110,7 @@ def _tags_of(mapping: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
     return tuple(sorted((str(key), _tag_value(value)) for key, value in mapping.items()))
 
 
+@functools.lru_cache(maxsize=4096)  # an export repeats its few tag sets on many lines
 def _json_tags(text: str) -> tuple[tuple[str, str], ...]:
     """Tags from a JSON object's text; Azure's older exports leave out the braces.
     ValueError when the text is no JSON object."""

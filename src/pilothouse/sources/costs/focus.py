@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 
 from pilothouse.model import CostLine
 from pilothouse.sources.costs._tables import (
-    _cell_tags,
     _Cells,
     _Columns,
     _Keys,
     _lines_of,
+    _Pick,
+    _text_tags,
 )
 
 NO_CURRENCY = "XXX"  # ISO 4217 "no currency": a FOCUS file without BillingCurrency
@@ -45,10 +45,12 @@ class _FocusLayout:
     billing_period: int | None
 
     @property
-    def texts(self) -> tuple[int | None, ...]:
-        """The text columns, in the order _focus_line unpacks them."""
+    def cells(self) -> tuple[int | None, ...]:
+        """The columns a line is made of, in the order _focus_line unpacks them."""
         return (self.line_id, self.service, self.provider, self.currency, self.category,
-                self.resource, self.region, self.account, self.sku, self.unit)  # fmt: skip
+                self.resource, self.region, self.account, self.sku, self.unit, self.start,
+                self.effective, self.billed, self.quantity, self.tags,
+                self.billing_period)  # fmt: skip
 
     @classmethod
     def of(cls, columns: _Columns) -> _FocusLayout:
@@ -80,53 +82,42 @@ class _FocusLayout:
 def _focus_parser(columns: _Columns) -> Callable[[_Cells], CostLine]:
     layout = _FocusLayout.of(columns)
     keys = _Keys()
-
-    texts = layout.texts
+    pick = _Pick(layout.cells)
 
     def parse(cells: _Cells) -> CostLine:
-        return _focus_line(layout, cells, texts, keys)
+        return _focus_line(layout, cells, pick, keys)
 
     return parse
 
 
-def _focus_amount(layout: _FocusLayout, cells: _Cells) -> Decimal:
-    amount = cells.decimal(layout.effective)
-    if amount is None:
-        amount = cells.decimal(layout.billed)
-    if amount is None:
-        raise cells.fail("no cost: EffectiveCost and BilledCost are both empty")
-    return amount
-
-
-def _category(text: str | None) -> str | None:
-    return None if text is None else _CATEGORIES.get(text.casefold(), text)
-
-
-def _focus_line(
-    layout: _FocusLayout, cells: _Cells, texts: tuple[int | None, ...], keys: _Keys
-) -> CostLine:
-    day = cells.day(layout.start)
+def _focus_line(layout: _FocusLayout, cells: _Cells, pick: _Pick, keys: _Keys) -> CostLine:
+    # One read of every cell the line needs: a FOCUS export is hundreds of thousands of rows.
+    (line_id, service, provider, currency, category, resource, region, account, sku, unit,
+     start, effective, billed, quantity, tags, period) = cells.texts(pick)  # fmt: skip
+    day = cells.as_day(start, layout.start)
     if day is None:
         raise cells.fail("ChargePeriodStart is empty")
-    line_id, service, provider, currency, category, resource, region, account, sku, unit = (
-        cells.texts(texts)
-    )
+    amount = cells.as_decimal(effective, layout.effective)
+    if amount is None:
+        amount = cells.as_decimal(billed, layout.billed)
+    if amount is None:
+        raise cells.fail("no cost: EffectiveCost and BilledCost are both empty")
     return CostLine(
         source="focus",
         line_key=keys.given(line_id) if line_id else keys.of_content(cells.named),
         day=day,
         service=service or provider or "",
-        amount=_focus_amount(layout, cells),
+        amount=amount,
         currency=(currency or NO_CURRENCY).upper(),
-        category=_category(category),
+        category=category and _CATEGORIES.get(category.casefold(), category),
         resource=resource,
         region=region,
         account=account,
         sku=sku,
-        quantity=cells.decimal(layout.quantity),
+        quantity=cells.as_decimal(quantity, layout.quantity),
         unit=unit,
-        tags=_cell_tags(cells, layout.tags),
-        billing_period=cells.day(layout.billing_period),
+        tags=_text_tags(cells, tags) if tags else (),
+        billing_period=cells.as_day(period, layout.billing_period),
     )
 
 
