@@ -206,12 +206,17 @@ _ROWS = Table(
 )
 
 
+# PostgreSQL: a key table of this many rows or more gets planner statistics (a small one
+# is planned well without, and each ANALYZE writes to the system catalogs).
+ANALYZE_ROWS = 10_000
+
+
 def _fill_rows(connection: Connection, ids: dict[str, Any]) -> None:
     """Fill _ROWS with the results of ids["report_ids"]."""
     connection.exec_driver_sql(_statement(connection, _create_rows))
     _done_with(connection)
-    connection.execute(_statement(connection, _rows_from_results), ids)
-    if _postgres(connection):  # plan the statements that read it on its real size
+    filled = connection.execute(_statement(connection, _rows_from_results), ids).rowcount
+    if _postgres(connection) and filled >= ANALYZE_ROWS:  # plan what reads it on its real size
         connection.exec_driver_sql(f"ANALYZE {_ROWS.name}")
 
 
