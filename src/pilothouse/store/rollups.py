@@ -121,7 +121,7 @@ def add_reports(connection: Connection, report_ids: Sequence[int], *, sign: int 
         .where(reports.c.id == report_ids[0])
     ).scalar_one()
     ids = {"report_ids": list(report_ids)}
-    _sqlite_rows(connection, ids)
+    _fill_rows(connection, ids)
     if sign > 0:  # a run without a time too: a read of all history finds its tests
         connection.execute(_statement(connection, _new_tests), ids)
     if created_at is not None:
@@ -158,36 +158,21 @@ def _report_ids() -> Any:
 
 
 def _new_tests(connection: Connection) -> Any:
-    """Name the tests of the reports in `tests`, in key order (no deadlock)."""
+    """Name the tests of the reports in `tests`, in key order (no deadlock): keys
+    from _ROWS, names read for new tests only."""
     r = test_results.c
-    if not _postgres(connection):  # keys from _ROWS: names read for new tests only
-        known = select(tests.c.id).where(tests.c.key == _ROWS.c.key)
-        new = (
-            select(_ROWS.c.key, r.classname, r.name, r.file)
-            .select_from(_ROWS.join(test_results, r.id == _ROWS.c.result_id))
-            .where(~known.exists())
-            .order_by(_ROWS.c.key)
-        )
-        return (
-            _insert(connection, tests)
-            .from_select(["key", "classname", "name", "file"], new)
-            .on_conflict_do_nothing(index_elements=["key"])
-        )
-    names = (
-        select(r.classname, r.name, r.file)
-        .where(r.report_id.in_(_report_ids()))
-        .distinct()
-        .subquery()
+    known = select(tests.c.id).where(tests.c.key == _ROWS.c.key)
+    new = (
+        select(_ROWS.c.key, r.classname, r.name, r.file)
+        .select_from(_ROWS.join(test_results, r.id == _ROWS.c.result_id))
+        .where(~known.exists())
+        .order_by(_ROWS.c.key)
     )
-    key = _key_of(connection, names.c.classname, names.c.name, names.c.file)
-    chosen = select(key.label("key"), names.c.classname, names.c.name, names.c.file)
-    ordered = chosen.where(literal(True)).order_by(key)  # key order: no deadlock
-    statement = (
+    return (
         _insert(connection, tests)
-        .from_select(["key", "classname", "name", "file"], ordered)
+        .from_select(["key", "classname", "name", "file"], new)
         .on_conflict_do_nothing(index_elements=["key"])
     )
-    return statement
 
 
 def _results_with_tests(connection: Connection) -> Any:
@@ -199,11 +184,12 @@ def _results_with_tests(connection: Connection) -> Any:
 # The bin of a result that has none (skipped, or no duration): below every bin.
 UNTIMED = sketch.ZERO_BIN - 1
 
-# SQLite: the results being rolled up with their test's key and duration bin, both
-# computed by Python functions, so once per result, into this temporary table that
-# the other statements read (none computes a key again). It is clustered on (key,
-# bin): tests are inserted, and results grouped per test and per bin, by walking it
-# in order, without a sort. PostgreSQL computes both in C, inline, and groups by id.
+# The results being rolled up with their test's key and duration bin, computed once
+# per result (SQLite: by Python functions; PostgreSQL: in C) into this temporary
+# table that the other statements read: none computes a key again. It is kept in
+# (key, bin) order (SQLite clusters on it; PostgreSQL gets the rows in that order):
+# tests are inserted, and results grouped per test and per bin, by walking it in
+# order. Each connection has its own; PostgreSQL empties it at commit.
 _ROWS = Table(
     "pilothouse_rollup_rows",
     MetaData(),
@@ -216,23 +202,29 @@ _ROWS = Table(
     Column("duration", Float),
     prefixes=["TEMPORARY"],
     sqlite_with_rowid=False,
+    postgresql_on_commit="DELETE ROWS",
 )
 
 
-def _sqlite_rows(connection: Connection, ids: dict[str, Any]) -> None:
-    """On SQLite, fill _ROWS with the results of ids["report_ids"]."""
-    if _postgres(connection):
-        return
+# PostgreSQL: a key table of this many rows or more gets planner statistics (a small one
+# is planned well without, and each ANALYZE writes to the system catalogs).
+ANALYZE_ROWS = 10_000
+
+
+def _fill_rows(connection: Connection, ids: dict[str, Any]) -> None:
+    """Fill _ROWS with the results of ids["report_ids"]."""
     connection.exec_driver_sql(_statement(connection, _create_rows))
-    connection.execute(delete(_ROWS))
-    connection.execute(_statement(connection, _fill_rows), ids)
+    _done_with(connection)
+    filled = connection.execute(_statement(connection, _rows_from_results), ids).rowcount
+    if _postgres(connection) and filled >= ANALYZE_ROWS:  # plan what reads it on its real size
+        connection.exec_driver_sql(f"ANALYZE {_ROWS.name}")
 
 
 def _create_rows(connection: Connection) -> str:
     return str(CreateTable(_ROWS, if_not_exists=True).compile(dialect=connection.dialect))
 
 
-def _fill_rows(connection: Connection) -> Any:
+def _rows_from_results(connection: Connection) -> Any:
     r = test_results.c
     key = _key_of(connection, r.classname, r.name, r.file).label("key")
     index = _result_bin(connection, r.outcome, r.duration).label("bin")
@@ -251,36 +243,20 @@ def _result_bin(connection: Connection, outcome: Any, duration: Any) -> ColumnEl
 def _rows_of(connection: Connection) -> Any:
     """The results of *report_ids* as (test_id, report_id, ordinal, outcome, duration,
     bin, test): bin UNTIMED for a result without a duration or skipped; `test` is what
-    to group a test's rows by (SQLite: its key, the order _ROWS is kept in; PostgreSQL:
-    its id). On SQLite, after _sqlite_rows."""
-    if not _postgres(connection):
-        query = select(
-            tests.c.id.label("test_id"),
-            *(_ROWS.c[n] for n in ("report_id", "ordinal", "outcome", "duration", "bin")),
-            _ROWS.c.key.label("test"),
-        ).select_from(_ROWS.join(tests, tests.c.key == _ROWS.c.key))
-        return query.subquery()
-    r = test_results.c
-    index = _result_bin(connection, r.outcome, r.duration)
-    query = (
-        select(
-            tests.c.id.label("test_id"),
-            r.report_id,
-            r.ordinal,
-            r.outcome,
-            r.duration,
-            index.label("bin"),
-            tests.c.id.label("test"),
-        )
-        .select_from(_results_with_tests(connection))
-        .where(r.report_id.in_(_report_ids()))
-    )
+    to group a test's rows by (its key, the order _ROWS is kept in). After _fill_rows."""
+    query = select(
+        tests.c.id.label("test_id"),
+        *(_ROWS.c[n] for n in ("report_id", "ordinal", "outcome", "duration", "bin")),
+        _ROWS.c.key.label("test"),
+    ).select_from(_ROWS.join(tests, tests.c.key == _ROWS.c.key))
     return query.subquery()
 
 
 def _done_with(connection: Connection) -> None:
-    """Empty SQLite's temporary table (it lives as long as the connection)."""
-    if not _postgres(connection):
+    """Empty the temporary table (it lives as long as the connection)."""
+    if _postgres(connection):  # no dead rows left behind: no autovacuum of temp tables
+        connection.exec_driver_sql(f"TRUNCATE {_ROWS.name}")
+    else:
         connection.execute(delete(_ROWS))
 
 
@@ -428,7 +404,7 @@ def move_run(connection: Connection, run_id: int, old_created_at: datetime | Non
     if old_created_at is not None:
         day = day_of(old_created_at)
         ids = {"report_ids": report_ids}
-        _sqlite_rows(connection, ids)
+        _fill_rows(connection, ids)
         _roll(connection, ids, old_created_at, -1)
         _done_with(connection)
         connection.execute(
