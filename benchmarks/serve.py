@@ -87,7 +87,11 @@ def state_at(url: str, now: datetime) -> State:
 def fillers(store: Store, since: datetime) -> dict[str, str]:
     """A value for each path parameter the routes use, from the store."""
     slowest = store.test_stats(since=since)[0]
-    return {"test": quote(test_id(slowest.classname, slowest.name, slowest.file))}
+    newest = store.list_runs(limit=1, since=since)[0]
+    return {
+        "test": quote(test_id(slowest.classname, slowest.name, slowest.file)),
+        "run_id": quote(newest.id),
+    }
 
 
 def filled(path: str, values: dict[str, str]) -> str:

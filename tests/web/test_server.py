@@ -25,6 +25,8 @@ def get_routes(app: FastAPI) -> list[str]:
 def filled(path: str, client: TestClient) -> str:
     """*path* with its parameters set to things the demo store holds."""
     first = client.get("/api/tests").json()["tests"][0]
+    run = client.get("/api/pipelines").json()["runs"][0]
+    path = path.replace("{run_id}", quote(str(run["id"])))
     return path.replace("{test}", quote(f"{first['classname']}::{first['name']}"))
 
 
@@ -38,6 +40,8 @@ def test_every_route_answers_on_the_demo_store(web_client: TestClient, demo_app:
         if path.startswith("/api/"):
             assert response.headers["content-type"] == "application/json"
             assert isinstance(response.json(), dict)
+        elif path == "/metrics":
+            assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
         else:
             assert response.headers["content-type"].startswith("text/html")
             assert "<nav>" in response.text
@@ -149,3 +153,23 @@ def test_authorized(header: bytes | None, ok: bool) -> None:
 def test_json_is_written_like_the_cli(web_client: TestClient) -> None:
     body = web_client.get("/api/overview").content.decode()
     assert json.loads(body)["criteria"]
+
+
+def test_metrics_route_is_the_collector_and_parses_back(
+    web_client: TestClient, demo_state: object, demo_store: Store
+) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from pilothouse.web.metrics import metrics_payload
+
+    response = web_client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
+    families = {f.name: f for f in text_string_to_metric_families(response.text)}
+    assert {"pilothouse_target_met", "pilothouse_test_pass_ratio"} <= set(families)
+    met = {s.labels["criterion"]: s.value for s in families["pilothouse_target_met"].samples}
+    score = web_client.get("/api/overview").json()
+    judged = {c["id"]: c["status"] == "met" for c in score["criteria"] if c["status"] != "no-data"}
+    assert judged and {name: met[name] == 1 for name in judged} == judged
+    body, _ = metrics_payload(demo_state, demo_store)  # type: ignore[arg-type]
+    assert body.decode() == response.text  # the route serves the collector, nothing else

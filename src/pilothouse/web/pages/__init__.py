@@ -3,4 +3,4 @@ its /api twin) and `NAV` ((label, path), or None for a page outside the nav bar)
 
 from __future__ import annotations
 
-PAGES: tuple[str, ...] = ("overview", "pipelines", "tests", "costs", "build", "infra")
+PAGES: tuple[str, ...] = ("overview", "pipelines", "tests", "costs", "build", "infra", "metrics")

@@ -112,24 +112,23 @@ def pass_rate_chart(by_day: list[dict[str, Any]]) -> dict[str, Any]:
 # -- one test ---------------------------------------------------------------------------
 
 
-def find_test(store: Store, key: str, since: datetime) -> list[tuple[str, str, str]]:
-    """The (classname, name, file) stored under the test id or name *key* in the window."""
-    found = store.tests_named(sorted(names_in(key)), since=since)
+def find_test(store: Store, key: str) -> list[tuple[str, str, str]]:
+    """The (classname, name, file) ever stored under the test id or name *key*."""
+    found = store.tests_named(sorted(names_in(key)))
     return sorted({t for t in found if key in (test_id(*t), t[1])})
 
 
 def history_of(store: Store, key: str, window: Window) -> dict[str, Any]:
     """One test's results in the window: its statistics (as `tests --json` has them),
     every result, and its failure messages grouped; 404 when it did not run."""
-    triples = find_test(store, key, window.since)
-    if not triples:
-        raise HTTPException(404, f"no test {key[:200]!r} ran in the last {window.days} days")
     rows = [
         (triple, result)
-        for triple in triples
+        for triple in find_test(store, key)
         for result in store.test_results(triple[0], triple[1], since=window.since)
         if result.file == triple[2]
     ]
+    if not rows:
+        raise HTTPException(404, f"no test {key[:200]!r} ran in the last {window.days} days")
     rows.sort(key=lambda pair: (pair[1].created_at or window.since, pair[1].attempt))
     return {
         "test": key,
