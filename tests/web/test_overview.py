@@ -10,7 +10,7 @@ import pytest
 from pilothouse.cli import score as score_cli
 from pilothouse.cli.state import State
 from pilothouse.store import Store
-from pilothouse.web.pages.overview import sparkline
+from pilothouse.web.sections import sparkline
 from tests.conftest import FIXED_NOW, Cli
 
 
