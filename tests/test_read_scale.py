@@ -243,3 +243,23 @@ def test_migration_counts_suites_of_existing_reports(store_url: str) -> None:
     _downgrade(store_url, "0011_score")
     assert Store.upgrade(store_url) == "0011_score"
     assert _kept_tallies(store_url) == _raw_tallies(store_url)
+
+
+def test_the_window_filters_find_results_through_report_ids_index(tmp_path: Path) -> None:
+    """The flaky reader's "results of these reports" filter must reach SQLite as a plain
+    `report_id IN (...)`: compiled as `(report_id IN (...)) = 1` (a Boolean element on a
+    backend without booleans) the planner scans every result of the history."""
+    from pilothouse.store import history
+
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    Store.open(url, create=True).close()
+    engine = sqlalchemy.create_engine(url)
+    since = FIXED_NOW - timedelta(days=30)
+    with engine.connect() as connection:
+        for query in (history.failing_query(since, []), history.results_query(since, "c", "n")):
+            statement = query.compile(engine, compile_kwargs={"literal_binds": True})
+            assert ") = 1" not in str(statement)
+            plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}").all()
+            details = [row[-1] for row in plan]
+            assert not any(d.startswith("SCAN test_results") for d in details), details
+    engine.dispose()
