@@ -161,6 +161,19 @@ def test_the_pages_show_what_the_api_holds(web_client: TestClient) -> None:
     assert 'data-chart="queue"' in infra
 
 
+def test_a_compiler_cache_row_counts_compilations_as_the_cache_command(
+    web_client: TestClient,
+) -> None:
+    """sccache rows have no restores: the page shows their hits and misses, not zeros."""
+    caches = web_client.get("/api/build?days=30").json()["cache"]["caches"]
+    row = next(r for r in caches if r["tool"] == "sccache")
+    assert row["restores"] == 0 and row["compiler_hits"] and row["compiler_misses"]
+    html = web_client.get("/build?days=30").text
+    cells = html.split(f"<td>{row['key_prefix']}</td>", 1)[1].split("</tr>", 1)[0]
+    counts = [c.split("</td>")[0].strip() for c in cells.split('<td class="num">')[1:5]]
+    assert counts == ["", str(row["compiler_hits"]), "", str(row["compiler_misses"])]
+
+
 @pytest.fixture
 def empty_client(tmp_path: Path) -> TestClient:
     url = f"sqlite:///{tmp_path / 'empty.db'}"
