@@ -4,6 +4,7 @@ hostile workflow and job names stay text."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -115,4 +116,28 @@ def test_hostile_names_stay_text_in_the_browser(
             if path.startswith("/runs"):
                 assert HOSTILE in text and f"{HOSTILE}</script>" in text
         screenshot(page, "hostile-infra")
+    assert page_errors == []
+
+
+def x_range(page: Page, chart: str) -> tuple[float, float]:
+    low, high = page.get_attribute(f'[data-chart="{chart}"]', "data-x-range").split(",")
+    return float(low), float(high)
+
+
+def test_charts_keep_their_first_and_last_points_inside_the_plot(
+    page: Page, page_errors: list[str], server_url: str, tmp_path: Path
+) -> None:
+    page.goto(f"{server_url}/costs?days=30", wait_until="networkidle")
+    days = json.loads(page.locator("script#spend-USD").text_content() or "")["x"]
+    step = days[1] - days[0]  # a bar is a day wide: half of it either side of the ends
+    assert x_range(page, "spend-USD") == (days[0] - step / 2, days[-1] + step / 2)
+    db = f"sqlite:///{tmp_path / 'one.db'}"
+    ingest_hostile(Cli(cwd=tmp_path, db=db))  # one report: each test's durations are a point
+    with Store.open(db) as store, serving(create_app(web_state(db, tmp_path), store)) as url:
+        page.goto(f"{url}/tests?days=7", wait_until="networkidle")
+        page.locator("#slowest tr td a").first.click()
+        page.wait_for_load_state("networkidle")
+        (when,) = json.loads(page.locator("script#durations").text_content() or "")["x"]
+        assert x_range(page, "durations") == (when - 86400, when + 86400)  # not years
+        screenshot(page, "test-one-result")
     assert page_errors == []
