@@ -3,6 +3,7 @@ history, 404s."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -101,6 +102,10 @@ def test_the_per_test_page_shows_strip_chart_and_messages(
     assert 'data-chart="durations"' in html
     for message in data["messages"]:
         assert f'<td class="num">{message["count"]}</td>' in html
+        seen = datetime.fromisoformat(message["last_seen"]).strftime("%Y-%m-%d %H:%M")
+        assert f"<td>{seen} (run {message['run']})</td>" in html  # as the CLI writes times
+    first = datetime.fromisoformat(data["results"][0]["created_at"]).strftime("%Y-%m-%d %H:%M")
+    assert f' · {first}"></span>' in strip
 
 
 @pytest.fixture
