@@ -126,6 +126,16 @@ def test_hostile_text_is_escaped_in_the_html(hostile_client: TestClient) -> None
     assert data["messages"][0]["message"] == HOSTILE_MESSAGE  # the API keeps the text as is
 
 
+def test_failing_now_writes_its_last_seen_as_the_cli_does(hostile_client: TestClient) -> None:
+    (failing,) = [
+        t for t in hostile_client.get("/api/tests?days=30").json()["tests"] if t["failures"]
+    ]
+    seen = datetime.fromisoformat(failing["last_seen"]).strftime("%Y-%m-%d %H:%M")
+    html = hostile_client.get("/tests?days=30").text
+    table = html.split('<table id="failing">', 1)[1].split("</table>", 1)[0]
+    assert f"<td>{seen}</td></tr>" in table and failing["last_seen"] not in table
+
+
 def test_grouped_messages_fold_numbers() -> None:
     from datetime import UTC, datetime
 

@@ -16,6 +16,7 @@ from pilothouse.cli.state import State
 from pilothouse.store import Store
 from pilothouse.web.auth import TokenAuth
 from pilothouse.web.pages import PAGES
+from pilothouse.web.sections import when_text
 
 HERE = Path(__file__).parent
 
@@ -39,7 +40,7 @@ def templates() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    environment.filters.update(seconds=output.seconds, percent=output.percent, when=output.when)
+    environment.filters.update(seconds=output.seconds, percent=output.percent, when=when_text)
     return environment
 
 
