@@ -190,6 +190,7 @@ def empty_client(tmp_path: Path) -> TestClient:
         ("/build", ["pilothouse ingest github --repo OWNER/NAME --logs",
                     "pilothouse ingest logs PATH", "pilothouse ingest cargo FILE"]),
         ("/infra", ["pilothouse ingest github --repo OWNER/NAME"]),
+        ("/tests", ["pilothouse ingest junit PATH", "pilothouse sample"]),
     ],
 )  # fmt: skip
 def test_an_empty_store_names_the_command_that_fills_it(
