@@ -230,3 +230,15 @@ def test_hostile_names_render_as_text(hostile_client: TestClient, path: str) -> 
     assert "<img" not in html and "</script>x" not in html
     if path in ("/pipelines", "/runs/666"):
         assert "&lt;img src=x onerror=alert(1)&gt;" in html
+
+
+def test_the_window_selector_keeps_the_other_query_parameters(web_client: TestClient) -> None:
+    def window_links(html: str) -> list[str]:
+        selector = html.split('<div class="window"', 1)[1].split("</div>", 1)[0]
+        return [part.split('"', 1)[0] for part in selector.split('href="')[1:]]
+
+    costs = window_links(web_client.get("/costs?by=workflow&days=30").text)
+    assert costs == [f"/costs?by=workflow&amp;days={d}" for d in (7, 14, 30, 90, 365)]
+    tests = window_links(web_client.get("/tests", params={"q": "a&b <c>", "days": "7"}).text)
+    assert tests[0] == "/tests?q=a%26b+%3Cc%3E&amp;days=7"  # encoded: no new parameter, no tag
+    assert window_links(web_client.get("/pipelines").text)[0] == "/pipelines?days=7"

@@ -19,6 +19,8 @@ def page(request: Request, template: str, window: Window | None, **context: Any)
         nav=request.app.state.nav,
         path=request.url.path,
         window=window,
+        # the page's other query parameters (?q=, ?by=): the window selector keeps them
+        keep=[(key, value) for key, value in request.query_params.multi_items() if key != "days"],
         **context,
     )
     return HTMLResponse(html)
