@@ -141,3 +141,18 @@ def test_charts_keep_their_first_and_last_points_inside_the_plot(
         assert x_range(page, "durations") == (when - 86400, when + 86400)  # not years
         screenshot(page, "test-one-result")
     assert page_errors == []
+
+
+def test_chart_values_below_one_keep_two_significant_digits(
+    page: Page, page_errors: list[str], server_url: str
+) -> None:
+    page.goto(f"{server_url}/tests?days=7", wait_until="networkidle")
+    shown = page.evaluate(
+        "[0, 0.0025, 0.005, 0.0123, 0.5, 1.234, 99.999, 1234.5, -0.004, null]"
+        ".map(v => pilothouse.format('s')(null, v))"
+    )
+    assert shown == [
+        "0 s", "0.0025 s", "0.005 s", "0.012 s", "0.5 s", "1.23 s", "100 s", "1235 s",
+        "-0.004 s", "-",
+    ]  # fmt: skip
+    assert page_errors == []

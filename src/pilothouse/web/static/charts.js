@@ -16,7 +16,10 @@
   function fmt(unit) {
     return function (u, v) {
       if (v === null || v === undefined) { return "-"; }
-      var text = Math.abs(v) >= 100 ? v.toFixed(0) : (Math.round(v * 100) / 100).toString();
+      var size = Math.abs(v);  // two significant digits below 1: 0.0025 s, not 0 s
+      var text = size >= 100 ? v.toFixed(0)
+        : size >= 1 || v === 0 ? (Math.round(v * 100) / 100).toString()
+        : Number(v.toPrecision(2)).toString();
       return unit ? text + " " + unit : text;
     };
   }
@@ -153,6 +156,6 @@
     Array.prototype.forEach.call(elements, draw);
   }
 
-  window.pilothouse = { drawCharts: drawCharts };
+  window.pilothouse = { drawCharts: drawCharts, format: fmt };
   document.addEventListener("DOMContentLoaded", drawCharts);
 })();
