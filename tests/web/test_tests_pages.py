@@ -14,7 +14,13 @@ from pilothouse.store import Store
 from pilothouse.web.app import create_app
 from pilothouse.web.pages.tests import day_seconds, grouped_messages
 from tests.conftest import FIXED_NOW, Cli
-from tests.web.conftest import HOSTILE_CLASS, HOSTILE_MESSAGE, HOSTILE_NAME, web_state
+from tests.web.conftest import (
+    HOSTILE_CLASS,
+    HOSTILE_MESSAGE,
+    HOSTILE_NAME,
+    error_detail,
+    web_state,
+)
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +93,7 @@ def test_a_test_is_found_by_its_name_alone(web_client: TestClient, flaky_json: d
 def test_an_unknown_test_is_404(web_client: TestClient, path: str) -> None:
     response = web_client.get(path)
     assert response.status_code == 404
-    assert "no test 'no-such-test' ran in the last 14 days" in response.text
+    assert error_detail(response) == "no test 'no-such-test' ran in the last 14 days"
 
 
 def test_the_per_test_page_shows_strip_chart_and_messages(
