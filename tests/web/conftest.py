@@ -5,12 +5,14 @@ server (`page`)."""
 from __future__ import annotations
 
 import contextlib
+import html
 import io
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -201,3 +203,12 @@ def hostile_server_url(
         state = web_state(hostile_store_url, tmp_path_factory.mktemp("cwd"))
         with serving(create_app(state, store)) as url:
             yield url
+
+
+def error_detail(response: Any) -> str:
+    """The error message of *response*: the JSON `detail` of an /api route, the text of
+    the error page of a page's path (a person's browser gets HTML)."""
+    if response.headers["content-type"].startswith("application/json"):
+        return str(response.json()["detail"])
+    assert response.headers["content-type"].startswith("text/html")
+    return html.unescape(response.text.split('id="error-detail">', 1)[1].split("</p>", 1)[0])

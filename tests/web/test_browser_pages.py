@@ -4,6 +4,7 @@ hostile workflow and job names stay text."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -115,4 +116,43 @@ def test_hostile_names_stay_text_in_the_browser(
             if path.startswith("/runs"):
                 assert HOSTILE in text and f"{HOSTILE}</script>" in text
         screenshot(page, "hostile-infra")
+    assert page_errors == []
+
+
+def x_range(page: Page, chart: str) -> tuple[float, float]:
+    low, high = page.get_attribute(f'[data-chart="{chart}"]', "data-x-range").split(",")
+    return float(low), float(high)
+
+
+def test_charts_keep_their_first_and_last_points_inside_the_plot(
+    page: Page, page_errors: list[str], server_url: str, tmp_path: Path
+) -> None:
+    page.goto(f"{server_url}/costs?days=30", wait_until="networkidle")
+    days = json.loads(page.locator("script#spend-USD").text_content() or "")["x"]
+    step = days[1] - days[0]  # a bar is a day wide: half of it either side of the ends
+    assert x_range(page, "spend-USD") == (days[0] - step / 2, days[-1] + step / 2)
+    db = f"sqlite:///{tmp_path / 'one.db'}"
+    ingest_hostile(Cli(cwd=tmp_path, db=db))  # one report: each test's durations are a point
+    with Store.open(db) as store, serving(create_app(web_state(db, tmp_path), store)) as url:
+        page.goto(f"{url}/tests?days=7", wait_until="networkidle")
+        page.locator("#slowest tr td a").first.click()
+        page.wait_for_load_state("networkidle")
+        (when,) = json.loads(page.locator("script#durations").text_content() or "")["x"]
+        assert x_range(page, "durations") == (when - 86400, when + 86400)  # not years
+        screenshot(page, "test-one-result")
+    assert page_errors == []
+
+
+def test_chart_values_below_one_keep_two_significant_digits(
+    page: Page, page_errors: list[str], server_url: str
+) -> None:
+    page.goto(f"{server_url}/tests?days=7", wait_until="networkidle")
+    shown = page.evaluate(
+        "[0, 0.0025, 0.005, 0.0123, 0.5, 1.234, 99.999, 1234.5, -0.004, null]"
+        ".map(v => pilothouse.format('s')(null, v))"
+    )
+    assert shown == [
+        "0 s", "0.0025 s", "0.005 s", "0.012 s", "0.5 s", "1.23 s", "100 s", "1235 s",
+        "-0.004 s", "-",
+    ]  # fmt: skip
     assert page_errors == []

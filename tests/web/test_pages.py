@@ -16,7 +16,7 @@ from pilothouse.web.app import create_app
 from pilothouse.web.pages.infra import infra_data
 from pilothouse.web.pages.pipelines import RECENT_RUNS, pipelines_data
 from tests.conftest import FIXED_NOW, JUNIT, Cli
-from tests.web.conftest import web_state
+from tests.web.conftest import error_detail, web_state
 
 PAGES = ("/pipelines", "/costs", "/build", "/infra")
 HOSTILE = "<img src=x onerror=alert(1)>"
@@ -112,7 +112,7 @@ def test_the_run_api_is_that_run_of_runs_json(web_client: TestClient, demo_cli: 
 def test_an_unknown_run_is_404(web_client: TestClient, path: str) -> None:
     response = web_client.get(path)
     assert response.status_code == 404
-    assert response.json()["detail"].startswith("no run ")
+    assert error_detail(response).startswith("no run ")
 
 
 def test_the_infra_api_is_infra_data(
@@ -133,7 +133,7 @@ def test_the_infra_api_is_infra_data(
 def test_a_bad_window_is_a_clear_422(web_client: TestClient, path: str, days: str) -> None:
     response = web_client.get(path, params={"days": days})
     assert response.status_code == 422
-    assert response.json()["detail"].startswith("days must be one of 7, 14, 30, 90, 365")
+    assert error_detail(response).startswith("days must be one of 7, 14, 30, 90, 365")
 
 
 @pytest.mark.parametrize("by", ["region", "tag:", "SERVICE", "x" * 100])
@@ -141,7 +141,7 @@ def test_a_bad_grouping_is_a_clear_422(web_client: TestClient, by: str) -> None:
     for path in ("/costs", "/api/costs"):
         response = web_client.get(path, params={"by": by})
         assert response.status_code == 422
-        assert response.json()["detail"].startswith("by must be service, workflow, model or tag")
+        assert error_detail(response).startswith("by must be service, workflow, model or tag")
 
 
 def test_the_pages_show_what_the_api_holds(web_client: TestClient) -> None:
@@ -161,6 +161,19 @@ def test_the_pages_show_what_the_api_holds(web_client: TestClient) -> None:
     assert 'data-chart="queue"' in infra
 
 
+def test_a_compiler_cache_row_counts_compilations_as_the_cache_command(
+    web_client: TestClient,
+) -> None:
+    """sccache rows have no restores: the page shows their hits and misses, not zeros."""
+    caches = web_client.get("/api/build?days=30").json()["cache"]["caches"]
+    row = next(r for r in caches if r["tool"] == "sccache")
+    assert row["restores"] == 0 and row["compiler_hits"] and row["compiler_misses"]
+    html = web_client.get("/build?days=30").text
+    cells = html.split(f"<td>{row['key_prefix']}</td>", 1)[1].split("</tr>", 1)[0]
+    counts = [c.split("</td>")[0].strip() for c in cells.split('<td class="num">')[1:5]]
+    assert counts == ["", str(row["compiler_hits"]), "", str(row["compiler_misses"])]
+
+
 @pytest.fixture
 def empty_client(tmp_path: Path) -> TestClient:
     url = f"sqlite:///{tmp_path / 'empty.db'}"
@@ -177,6 +190,7 @@ def empty_client(tmp_path: Path) -> TestClient:
         ("/build", ["pilothouse ingest github --repo OWNER/NAME --logs",
                     "pilothouse ingest logs PATH", "pilothouse ingest cargo FILE"]),
         ("/infra", ["pilothouse ingest github --repo OWNER/NAME"]),
+        ("/tests", ["pilothouse ingest junit PATH", "pilothouse sample"]),
     ],
 )  # fmt: skip
 def test_an_empty_store_names_the_command_that_fills_it(
@@ -216,3 +230,15 @@ def test_hostile_names_render_as_text(hostile_client: TestClient, path: str) -> 
     assert "<img" not in html and "</script>x" not in html
     if path in ("/pipelines", "/runs/666"):
         assert "&lt;img src=x onerror=alert(1)&gt;" in html
+
+
+def test_the_window_selector_keeps_the_other_query_parameters(web_client: TestClient) -> None:
+    def window_links(html: str) -> list[str]:
+        selector = html.split('<div class="window"', 1)[1].split("</div>", 1)[0]
+        return [part.split('"', 1)[0] for part in selector.split('href="')[1:]]
+
+    costs = window_links(web_client.get("/costs?by=workflow&days=30").text)
+    assert costs == [f"/costs?by=workflow&amp;days={d}" for d in (7, 14, 30, 90, 365)]
+    tests = window_links(web_client.get("/tests", params={"q": "a&b <c>", "days": "7"}).text)
+    assert tests[0] == "/tests?q=a%26b+%3Cc%3E&amp;days=7"  # encoded: no new parameter, no tag
+    assert window_links(web_client.get("/pipelines").text)[0] == "/pipelines?days=7"

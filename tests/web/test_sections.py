@@ -178,6 +178,6 @@ def test_the_assets_are_the_packaged_files_with_uplots_licence() -> None:
     assets = report.inline_assets()
     assert assets["uplot_js"].startswith("/*! uPlot 1.6.32")
     assert "Permission is hereby granted, free of charge" in assets["uplot_js"]
-    assert "window.pilothouse = { drawCharts: drawCharts };" in assets["charts_js"]
+    assert "window.pilothouse = { drawCharts: drawCharts, format: fmt };" in assets["charts_js"]
     assert ".uplot" in assets["uplot_css"] and "--ink" in assets["style_css"]
     assert 45_000 < len(assets["uplot_js"]) < 60_000

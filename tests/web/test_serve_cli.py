@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from pilothouse.cli.serve import is_loopback, listen_lines
-from tests.conftest import Cli
+from pilothouse.cli.serve import is_loopback, listen, listen_lines
+from pilothouse.errors import InputError
+from tests.conftest import JUNIT, Cli
 
 
 def test_serve_never_creates_a_store(sqlite_cli: Cli, tmp_path: Path) -> None:
@@ -52,3 +53,21 @@ def test_the_token_is_never_shown_by_config(sqlite_cli: Cli) -> None:
     shown = {row["key"]: row for row in json.loads(sqlite_cli("config", "--json")[1])["settings"]}
     assert shown["serve.token"]["value"] == "***"
     assert shown["serve.token"]["source"] == "$PILOTHOUSE_SERVE_TOKEN"
+
+
+def test_a_port_in_use_is_one_line_naming_it(sqlite_cli: Cli) -> None:
+    assert (
+        sqlite_cli("ingest", "junit", str(JUNIT / "nextest" / "fixture-project-junit.xml"))[0] == 0
+    )
+    with listen("127.0.0.1", 0) as taken:
+        port = taken.getsockname()[1]
+        code, out, err = sqlite_cli("serve", "--port", str(port))
+    assert code == 1 and out == ""
+    assert err == f"pilothouse: error: 127.0.0.1:{port}: cannot listen: Address already in use\n"
+
+
+def test_listen_names_an_address_it_cannot_use() -> None:
+    with pytest.raises(InputError, match=r"^\[::ffff:1\.2\.3\.4\]:80: cannot listen: "):
+        listen("::ffff:1.2.3.4", 80)
+    with listen("127.0.0.1", 0) as sock:
+        assert sock.getsockname()[0] == "127.0.0.1" and sock.getsockname()[1] > 0

@@ -14,7 +14,7 @@ from pilothouse.store import Store
 from pilothouse.web.app import create_app, get_paths
 from pilothouse.web.auth import authorized
 from tests.conftest import FIXED_NOW, Cli
-from tests.web.conftest import web_state
+from tests.web.conftest import error_detail, web_state
 
 
 def get_routes(app: FastAPI) -> list[str]:
@@ -76,7 +76,7 @@ def test_a_bad_window_is_a_clear_422(web_client: TestClient, days: str) -> None:
     for path in ("/", "/api/overview"):
         response = web_client.get(path, params={"days": days})
         assert response.status_code == 422
-        detail = response.json()["detail"]
+        detail = error_detail(response)
         assert detail.startswith("days must be one of 7, 14, 30, 90, 365")
 
 
@@ -173,3 +173,25 @@ def test_metrics_route_is_the_collector_and_parses_back(
     assert judged and {name: met[name] == 1 for name in judged} == judged
     body, _ = metrics_payload(demo_state, demo_store)  # type: ignore[arg-type]
     assert body.decode() == response.text  # the route serves the collector, nothing else
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "detail"),
+    [
+        ("/?days=3", 422, "days must be one of 7, 14, 30, 90, 365 (got '3')"),
+        ("/runs/nope", 404, "no run 'nope' in the store"),
+        ("/nope", 404, "Not Found"),
+        (f"/tests?q={'x' * 201}", 422, "q: String should have at most 200 characters"),
+        ("/tests/%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E", 404, "no test '<img src=x"),
+    ],
+)
+def test_a_page_error_is_a_page_and_an_api_error_json(
+    web_client: TestClient, path: str, status: int, detail: str
+) -> None:
+    page = web_client.get(path)
+    assert page.status_code == status and page.headers["content-type"].startswith("text/html")
+    assert error_detail(page).startswith(detail)
+    assert "<nav>" in page.text and "<img" not in page.text  # the site's frame, text escaped
+    api = web_client.get(f"/api{path}" if path != "/?days=3" else "/api/overview?days=3")
+    assert api.status_code == status and api.headers["content-type"] == "application/json"
+    assert api.json()["detail"].startswith(detail)

@@ -3,6 +3,7 @@ history, 404s."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -13,7 +14,13 @@ from pilothouse.store import Store
 from pilothouse.web.app import create_app
 from pilothouse.web.pages.tests import day_seconds, grouped_messages
 from tests.conftest import FIXED_NOW, Cli
-from tests.web.conftest import HOSTILE_CLASS, HOSTILE_MESSAGE, HOSTILE_NAME, web_state
+from tests.web.conftest import (
+    HOSTILE_CLASS,
+    HOSTILE_MESSAGE,
+    HOSTILE_NAME,
+    error_detail,
+    web_state,
+)
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +93,7 @@ def test_a_test_is_found_by_its_name_alone(web_client: TestClient, flaky_json: d
 def test_an_unknown_test_is_404(web_client: TestClient, path: str) -> None:
     response = web_client.get(path)
     assert response.status_code == 404
-    assert "no test 'no-such-test' ran in the last 14 days" in response.text
+    assert error_detail(response) == "no test 'no-such-test' ran in the last 14 days"
 
 
 def test_the_per_test_page_shows_strip_chart_and_messages(
@@ -101,6 +108,10 @@ def test_the_per_test_page_shows_strip_chart_and_messages(
     assert 'data-chart="durations"' in html
     for message in data["messages"]:
         assert f'<td class="num">{message["count"]}</td>' in html
+        seen = datetime.fromisoformat(message["last_seen"]).strftime("%Y-%m-%d %H:%M")
+        assert f"<td>{seen} (run {message['run']})</td>" in html  # as the CLI writes times
+    first = datetime.fromisoformat(data["results"][0]["created_at"]).strftime("%Y-%m-%d %H:%M")
+    assert f' · {first}"></span>' in strip
 
 
 @pytest.fixture
@@ -119,6 +130,16 @@ def test_hostile_text_is_escaped_in_the_html(hostile_client: TestClient) -> None
     assert HOSTILE_MESSAGE not in history and "</script><script>" not in history
     data = hostile_client.get(f"/api/tests/{quote(test)}?days=30").json()
     assert data["messages"][0]["message"] == HOSTILE_MESSAGE  # the API keeps the text as is
+
+
+def test_failing_now_writes_its_last_seen_as_the_cli_does(hostile_client: TestClient) -> None:
+    (failing,) = [
+        t for t in hostile_client.get("/api/tests?days=30").json()["tests"] if t["failures"]
+    ]
+    seen = datetime.fromisoformat(failing["last_seen"]).strftime("%Y-%m-%d %H:%M")
+    html = hostile_client.get("/tests?days=30").text
+    table = html.split('<table id="failing">', 1)[1].split("</table>", 1)[0]
+    assert f"<td>{seen}</td></tr>" in table and failing["last_seen"] not in table
 
 
 def test_grouped_messages_fold_numbers() -> None:

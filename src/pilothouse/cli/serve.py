@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
 import sys
 import webbrowser
 from typing import Annotated
@@ -10,6 +11,7 @@ from typing import Annotated
 import typer
 
 from pilothouse.cli.state import state_of
+from pilothouse.errors import InputError
 
 LOOPBACK_NAMES = ("localhost",)
 
@@ -40,6 +42,27 @@ def listen_lines(host: str, port: int, *, token_set: bool) -> list[str]:
     return lines
 
 
+def listen(host: str, port: int) -> socket.socket:
+    """A socket bound to *host*:*port* and listening; one that cannot be (the port taken, an
+    address not of this machine) is an InputError naming it, before anything is printed."""
+    shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise InputError(f"{shown}: cannot listen: {exc.strerror or exc}") from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        raise InputError(f"{shown}: cannot listen: {exc.strerror or exc}") from None
+    return sock
+
+
 def serve(
     ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -61,8 +84,11 @@ def serve(
     token_set = bool(state.config["serve.token"])
     with state.open_store() as store:
         app = create_app(state, store)
+        sock = listen(host, port)
+        port = sock.getsockname()[1]  # --port 0: the one the system chose
         for line in listen_lines(host, port, token_set=token_set):
             sys.stderr.write(line + "\n")
         if open_browser:
             webbrowser.open(f"http://{'localhost' if is_loopback(host) else host}:{port}/")
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        with sock:
+            uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])

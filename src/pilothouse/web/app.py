@@ -8,7 +8,9 @@ from pathlib import Path
 
 import jinja2
 from fastapi import APIRouter, FastAPI
+from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pilothouse import __version__
 from pilothouse.cli import output
@@ -16,6 +18,8 @@ from pilothouse.cli.state import State
 from pilothouse.store import Store
 from pilothouse.web.auth import TokenAuth
 from pilothouse.web.pages import PAGES
+from pilothouse.web.render import http_error
+from pilothouse.web.sections import when_text
 
 HERE = Path(__file__).parent
 
@@ -39,7 +43,7 @@ def templates() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    environment.filters.update(seconds=output.seconds, percent=output.percent, when=output.when)
+    environment.filters.update(seconds=output.seconds, percent=output.percent, when=when_text)
     return environment
 
 
@@ -60,6 +64,8 @@ def create_app(state: State, store: Store) -> FastAPI:
     for router, _ in pages:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, http_error)
     token = str(state.config["serve.token"])
     if token:
         app.add_middleware(TokenAuth, token=token)

@@ -87,7 +87,7 @@ def test_row(item: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _when(value: str | datetime | None) -> str:
+def when_text(value: str | datetime | None) -> str:
     """A time of a `--json` dict, as the tables print it (ISO text or a datetime)."""
     return when(datetime.fromisoformat(value) if isinstance(value, str) else value)
 
@@ -99,7 +99,7 @@ def flaky_row(item: dict[str, Any]) -> dict[str, Any]:
         "test": item["test"],
         "score": f"{item['score']:.2f}",
         "failures": f"{item['failures']} / {item['runs']}",
-        "last_seen": _when(item["last_seen"]),
+        "last_seen": when_text(item["last_seen"]),
         "message": messages[0]["message"] if messages else "",
     }
 

@@ -28,6 +28,7 @@ NAV: tuple[str, str] | None = ("Tests", "/tests")
 SearchQuery = Annotated[str, Query(max_length=200, description="Part of a test's id.")]
 SHOWN = 25  # rows of each table on the page (the API has them all)
 FAILED = ("failed", "error")
+HINTS = ("pilothouse ingest junit PATH", "pilothouse sample")  # what adds test results
 
 
 def matching(stats: list[TestStats], query: str) -> list[TestStats]:
@@ -61,6 +62,8 @@ def tests_page(
         request,
         "tests.html",
         window,
+        stored=store.run_range(with_results=True) is not None,
+        hints=HINTS,
         q=q,
         total=len(stats),
         slowest=[row(s) for s in stats[:SHOWN]],

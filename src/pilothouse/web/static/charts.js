@@ -16,7 +16,10 @@
   function fmt(unit) {
     return function (u, v) {
       if (v === null || v === undefined) { return "-"; }
-      var text = Math.abs(v) >= 100 ? v.toFixed(0) : (Math.round(v * 100) / 100).toString();
+      var size = Math.abs(v);  // two significant digits below 1: 0.0025 s, not 0 s
+      var text = size >= 100 ? v.toFixed(0)
+        : size >= 1 || v === 0 ? (Math.round(v * 100) / 100).toString()
+        : Number(v.toPrecision(2)).toString();
       return unit ? text + " " + unit : text;
     };
   }
@@ -31,8 +34,22 @@
     });
   }
 
+  var DAY = 86400;
+
+  /* The x scale holds every point inside the plot: a bar's half step on both sides (else the
+     first and last bars are cut in half), a day on both sides of a lone point (else uPlot
+     spreads one instant over years). */
+  function xRange(xs, bars) {
+    if (xs.length === 1) {  // uPlot widens a zero span itself before asking: not from min, max
+      return function () { return [xs[0] - DAY, xs[0] + DAY]; };
+    }
+    var pad = bars ? (xs[xs.length - 1] - xs[0]) / (xs.length - 1) / 2 : 0;
+    return function (u, min, max) { return [min - pad, max + pad]; };
+  }
+
   function build(spec, width, height) {
     var kind = spec.kind;
+    var bars = kind === "bars" || kind === "stacked";
     var spark = kind === "sparkline";
     var series = spec.series || [];
     var values = kind === "stacked" ? stackedValues(series) : series.map(function (s) {
@@ -43,7 +60,7 @@
       width: width, height: height,
       legend: { show: !spark },
       cursor: { show: !spark },
-      scales: { x: { time: true } },
+      scales: { x: { time: true, range: xRange(spec.x, bars) } },
       axes: spark ? [{ show: false }, { show: false }] : [
         {},
         { values: function (u, ticks) { return ticks.map(function (t) {
@@ -51,7 +68,6 @@
       ],
       series: [{}]
     };
-    var bars = kind === "bars" || kind === "stacked";
     if (bars) {  // bars stand on zero
       opts.scales.y = { range: function (u, min, max) { return [Math.min(0, min), max * 1.05]; } };
     }
@@ -128,6 +144,10 @@
     var height = Number(element.getAttribute("data-height")) || (spark ? 40 : 240);
     var built = build(spec, width, height);
     element.textContent = "";
+    built.opts.hooks = built.opts.hooks || {};
+    built.opts.hooks.ready = [function (u) {  // the x scale drawn, for the browser tests
+      element.setAttribute("data-x-range", u.scales.x.min + "," + u.scales.x.max);
+    }];
     new uPlot(built.opts, built.data, element);
   }
 
@@ -136,6 +156,6 @@
     Array.prototype.forEach.call(elements, draw);
   }
 
-  window.pilothouse = { drawCharts: drawCharts };
+  window.pilothouse = { drawCharts: drawCharts, format: fmt };
   document.addEventListener("DOMContentLoaded", drawCharts);
 })();
