@@ -195,3 +195,10 @@ def test_a_page_error_is_a_page_and_an_api_error_json(
     api = web_client.get(f"/api{path}" if path != "/?days=3" else "/api/overview?days=3")
     assert api.status_code == status and api.headers["content-type"] == "application/json"
     assert api.json()["detail"].startswith(detail)
+
+
+@pytest.mark.parametrize(("count", "text"), [(0, "0 runs"), (1, "1 run"), (2, "2 runs")])
+def test_counts_name_their_noun_in_the_singular_only_for_one(count: int, text: str) -> None:
+    from pilothouse.web.app import templates
+
+    assert templates().from_string('{{ n|counted("run") }}').render(n=count) == text

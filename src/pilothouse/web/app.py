@@ -35,7 +35,8 @@ def page_modules() -> list[tuple[APIRouter, tuple[str, str] | None]]:
 
 def templates() -> jinja2.Environment:
     """The pages' templates; autoescape on for everything. Filters `seconds`,
-    `percent` and `when` write numbers as the CLI's tables write them."""
+    `percent` and `when` write numbers as the CLI's tables write them; `counted` a count
+    and its noun."""
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=True,
@@ -43,8 +44,15 @@ def templates() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    environment.filters.update(seconds=output.seconds, percent=output.percent, when=when_text)
+    environment.filters.update(
+        seconds=output.seconds, percent=output.percent, when=when_text, counted=counted
+    )
     return environment
+
+
+def counted(count: int, noun: str) -> str:
+    """*count* and *noun*, plural unless one: `1 run`, `2 runs`, `0 failures`."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def create_app(state: State, store: Store) -> FastAPI:
