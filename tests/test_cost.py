@@ -649,3 +649,15 @@ def test_whatif_table_fits_the_terminal_and_never_cuts_names(
     name = "us.anthropic.claude-3-7-sonnet-20250219-v1:0->cheap.model-with-a-long-name-v1"
     assert name in "".join(column)
     assert ("meets target" in out) == (width >= 90)
+
+
+def test_days_after_the_export_ends_are_no_data_not_zero_spend(sqlite_cli: Cli) -> None:
+    """A ledger whose last export ended days ago: the days since are not billed yet, so
+    neither anomalies ("spent 0.00, expected 99") nor movers read them as a drop."""
+    sqlite_cli.json("sample", "--days", "30", "--end", "2026-11-24")
+    usd = sqlite_cli.json("cost", "--until", "2026-11-29")["currencies"]["USD"]
+    assert usd["billed_through"] == "2026-11-24"
+    assert all(a["day"] <= "2026-11-24" for a in usd["anomalies"])
+    assert all(Decimal(a["amount"]) > 0 for a in usd["anomalies"])
+    spent = {d["day"]: Decimal(d["total"]) for d in usd["daily"]}
+    assert spent["2026-11-26"] == 0 and spent["2026-11-24"] > 0  # shown, not judged

@@ -163,8 +163,10 @@ def _currency_report(
     by_source = history.get(currency, {})
     lagging = cost_forecast.lagging_sources(by_source, today)
     # Movers and anomalies stop at the last day every daily-billed source has billed:
-    # a day or two of billing lag is missing spend, not a drop.
-    complete = cost_forecast.complete_through(lagging, today)
+    # a day or two of billing lag is missing spend, not a drop; and never past the last
+    # day anything was billed: the days after an export ends are no data, not zero spend.
+    billed = max((day for day, amount in totals.items() if amount), default=today)
+    complete = min(cost_forecast.complete_through(lagging, today), billed)
     report: dict[str, Any] = {
         "total": _money(sum(totals.values(), ledger.ZERO), currency),
         "daily": [
