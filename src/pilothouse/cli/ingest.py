@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.text import Text
 
 from pilothouse import ingest as service
+from pilothouse.cli.github import checked_api_url, github_api
 from pilothouse.cli.output import print_json, progress_bar, stdout_console
 from pilothouse.cli.state import State, state_of
 from pilothouse.config import DEFAULT_GITHUB_API_URL
@@ -34,16 +35,6 @@ def _timestamp(value: str | None, flag: str) -> datetime | None:
     except InputError as exc:
         message = f"{value!r} is not an ISO 8601 date-time"
         raise typer.BadParameter(message, param_hint=flag) from exc
-
-
-def _api_url(value: str) -> str:
-    """--api-url must be an http(s) URL: checked while parsing (exit 2), never retried."""
-    from pilothouse.sources.github import GitHubError, check_api_url
-
-    try:
-        return check_api_url(value)
-    except GitHubError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--api-url") from None
 
 
 def _warn(lines: list[str]) -> None:
@@ -260,7 +251,7 @@ def github_actions(
         str,
         typer.Option(
             help="API root; for GitHub Enterprise Server https://HOST/api/v3.",
-            callback=_api_url,
+            callback=checked_api_url,
         ),
     ] = DEFAULT_GITHUB_API_URL,
     since: Annotated[
@@ -291,13 +282,9 @@ def github_actions(
         raise typer.BadParameter("--since and --full exclude each other", param_hint="--since")
     since_time = _timestamp(since, "--since")
     # Imported here: `ingest junit` in a CI job should not pay for an HTTP client.
-    import httpx
-
     from pilothouse.github_sync import sync_github
-    from pilothouse.sources.github import GitHubApi, Policy, token_from_environment
 
     state = state_of(ctx)
-    token = token_from_environment(state.env)
     err = Console(stderr=True, highlight=False)
     progress = progress_bar(state.env, quiet=as_json)
     task = progress.add_task("runs", total=None)
@@ -307,15 +294,10 @@ def github_actions(
             progress.update(task, total=total)
         progress.update(task, completed=done)
 
-    with httpx.Client(timeout=30.0, follow_redirects=True) as client, progress:
-        api = GitHubApi(
-            client,
-            token,
-            api_url=api_url,
-            policy=Policy(max_wait_seconds=max_wait),
-            clock=state.now,
-            notify=lambda message: err.print(Text(message)),
-        )
+    def notify(message: str) -> None:
+        err.print(Text(message))
+
+    with github_api(state, api_url=api_url, max_wait=max_wait, notify=notify) as api, progress:
         with state.open_store(create=True) as store:
             counts = sync_github(
                 store,

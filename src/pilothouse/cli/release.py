@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from pilothouse.cli.github import checked_api_url, github_api
 from pilothouse.cli.output import print_json
 from pilothouse.cli.state import State, state_of
 from pilothouse.errors import InputError
@@ -258,12 +259,6 @@ def _owner_name(value: str) -> str:
     return checked
 
 
-def _checked_api_url(value: str) -> str:
-    from pilothouse.cli.ingest import _api_url
-
-    return _api_url(value)
-
-
 def _say(message: str) -> None:
     sys.stderr.write(f"pilothouse: {message}\n")
 
@@ -318,7 +313,7 @@ def publish(
         typer.Option(
             "--api-url",
             help="API root; for GitHub Enterprise Server https://HOST/api/v3.",
-            callback=_checked_api_url,
+            callback=checked_api_url,
         ),
     ] = "https://api.github.com",
     max_wait: Annotated[
@@ -331,27 +326,15 @@ def publish(
     The token comes from $GITHUB_TOKEN or $GH_TOKEN (contents:write) and is never
     printed; requests are retried and rate limits waited out as by `ingest github`.
     """
-    import httpx
-
     from pilothouse.delivery.release.github import Releases, Wanted
     from pilothouse.delivery.release.tags import TagPattern
-    from pilothouse.sources.github import GitHubApi, Policy, token_from_environment
 
     state = state_of(ctx)
-    token = token_from_environment(state.env)
     body = _body_for(state, tag, notes_file, checkout)
     version = TagPattern(state.config["release.tag_pattern"]).version_of(tag)
     is_pre = prerelease or bool(version is not None and version.prerelease)
     wanted = Wanted(tag, name or tag, body, draft=draft, prerelease=is_pre, target=target)
-    with httpx.Client(timeout=30.0, follow_redirects=True) as client:
-        api = GitHubApi(
-            client,
-            token,
-            api_url=api_url,
-            policy=Policy(max_wait_seconds=max_wait),
-            clock=state.now,
-            notify=_say,
-        )
+    with github_api(state, api_url=api_url, max_wait=max_wait, notify=_say) as api:
         done = Releases(api, repo).publish(wanted)
     if as_json:
         print_json(done.as_json())
