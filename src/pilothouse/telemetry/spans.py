@@ -77,7 +77,8 @@ def _status(result: str | None) -> Status:
 
 
 def _context(trace_id: int, span_id: int) -> SpanContext:
-    return SpanContext(trace_id, span_id, is_remote=False, trace_flags=TraceFlags(TraceFlags.SAMPLED))
+    flags = TraceFlags(TraceFlags.SAMPLED)
+    return SpanContext(trace_id, span_id, is_remote=False, trace_flags=flags)
 
 
 def repository_url(provider: str, repository: str) -> str | None:
