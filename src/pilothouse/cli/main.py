@@ -98,6 +98,15 @@ COMMANDS = {
         "Release notes, the next version and the changelog from Conventional Commits; "
         "GitHub Releases.",
     ),
+    "export": LazyCommand(
+        "pilothouse.cli.export:app",
+        "Send what the store holds to other tools: runs, jobs and steps as OpenTelemetry "
+        "traces (OTLP/HTTP).",
+    ),
+    "policy": LazyCommand(
+        "pilothouse.cli.policy:app",
+        "Policy as code: Rego policies (OPA) over the scorecard, costs and workflow files.",
+    ),
 }
 _SETTINGS: dict[str, Any] = {
     "pretty_exceptions_enable": False,

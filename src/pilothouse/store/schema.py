@@ -418,3 +418,16 @@ cache_events = Table(
     Column("detail", Name("detail")),
     Index(None, "job_id"),
 )
+
+# -- OpenTelemetry export (migration 0019) -----------------------------------------
+
+# Runs (attempts) already sent as traces to an OTLP destination (its URL without
+# credentials or query), so a second export sends only what is new.
+otel_exports = Table(
+    "otel_exports",
+    metadata,
+    Column("destination", Key(255, "OTLP destination"), primary_key=True),
+    Column("run_id", ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("exported_at", UTCDateTime, nullable=False),
+    Index(None, "run_id"),
+)

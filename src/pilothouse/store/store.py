@@ -51,6 +51,7 @@ from pilothouse.store import costs, history, rollups, tallies
 from pilothouse.store import engine as engines
 from pilothouse.store import github as gh
 from pilothouse.store import metrics as metrics_io
+from pilothouse.store import otel as otel_io
 from pilothouse.store import pipelines as pipes
 from pilothouse.store import reports as reports_io
 from pilothouse.store import scorecard as score_io
@@ -72,6 +73,7 @@ from pilothouse.store.schema import (
 if TYPE_CHECKING:  # the analysis layer is not imported by every writer
     from pilothouse.analysis.cost_forecast import DailySpend
     from pilothouse.analysis.test_stats import TestStats
+    from pilothouse.telemetry.model import ExportRun
 
 
 class Store:
@@ -380,6 +382,27 @@ class Store:
     def mark_alert_sent(self, key: str, at: datetime) -> None:
         with self._writing() as connection:
             costs.mark_sent(connection, key, at)
+
+    def runs_to_export(
+        self,
+        destination: str,
+        *,
+        since: datetime | None = None,
+        repository: str | None = None,
+        again: bool = False,
+    ) -> list[int]:
+        with self._reading() as connection:
+            return otel_io.runs_to_export(
+                connection, destination, since=since, repository=repository, again=again
+            )
+
+    def export_runs(self, run_ids: Sequence[int]) -> list[ExportRun]:
+        with self._reading() as connection:
+            return otel_io.export_runs(connection, run_ids)
+
+    def mark_exported(self, destination: str, run_ids: Sequence[int], at: datetime) -> int:
+        with self._writing() as connection:
+            return otel_io.mark_exported(connection, destination, run_ids, at)
 
     # -- reads --------------------------------------------------------------
 
