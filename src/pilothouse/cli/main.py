@@ -98,6 +98,13 @@ COMMANDS = {
         "Release notes, the next version and the changelog from Conventional Commits; "
         "GitHub Releases.",
     ),
+    "changes": LazyCommand(
+        "pilothouse.cli.changes:changes",
+        "Level shifts (regressions and improvements) and one-day anomalies of each "
+        "workflow's build, test and queue time, pass rate, cache hit rate and daily spend, "
+        "over the last 90 days (--window, --since); each shift with its medians before and "
+        "after and the commits, runner labels and workflow files that changed in its window.",
+    ),
 }
 _SETTINGS: dict[str, Any] = {
     "pretty_exceptions_enable": False,

@@ -71,6 +71,7 @@ from pilothouse.store.schema import (
 
 if TYPE_CHECKING:  # the analysis layer is not imported by every writer
     from pilothouse.analysis.cost_forecast import DailySpend
+    from pilothouse.analysis.regressions import Observation
     from pilothouse.analysis.test_stats import TestStats
 
 
@@ -636,6 +637,29 @@ class Store:
         """Every repository: its last complete sync, runs, unfinished runs, expired logs."""
         with self._reading() as connection:
             return pipes.repository_syncs(connection)
+
+    # -- `pilothouse changes` -------------------------------------------------
+
+    def observations(self, kind: str, since: datetime, branch: str | None) -> list[Observation]:
+        """One value per run (queue: per job) created since *since* on *branch* (any:
+        None) of *kind*: run_time, queue_time, pass_rate or cache_hit_rate."""
+        from pilothouse.store import changes
+
+        read = {
+            "run_time": changes.run_time_observations,
+            "queue_time": changes.queue_observations,
+            "pass_rate": changes.pass_rate_observations,
+            "cache_hit_rate": changes.cache_observations,
+        }[kind]
+        with self._reading() as connection:
+            return read(connection, since, branch)
+
+    def workflow_files(self) -> list[tuple[str, str, datetime | None]]:
+        """(name, path, last updated) of every synced workflow."""
+        from pilothouse.store import changes
+
+        with self._reading() as connection:
+            return changes.workflow_files(connection)
 
     def retries_of(self, classname: str, name: str) -> list[tuple[str, str]]:
         """The stored retries (kind, message) of one test, oldest first."""
