@@ -182,17 +182,18 @@ def pelt(values: Sequence[float], penalty: float, *, min_size: int = MIN_SEGMENT
     best = [-penalty] + [math.inf] * count  # the first segment pays no penalty
     previous = [0] * (count + 1)
     candidates = [0]
+    dominated: dict[int, int] = {}  # start -> the step from which it can never win
     for end in range(min_size, count + 1):
         ready = [start for start in candidates if end - start >= min_size]
         best[end], previous[end] = min(
             (best[start] + sums.cost(start, end) + penalty, start) for start in ready
         )
-        # Pruning: a start that cannot beat the best now never will (costs only grow).
-        candidates = [
-            start
-            for start in candidates
-            if end - start < min_size or best[start] + sums.cost(start, end) <= best[end]
-        ]
+        # Pruning: a start beaten by *end* now is beaten by it for good, but only once
+        # *end* may start a segment itself (min_size steps later).
+        for start in ready:
+            if start not in dominated and best[start] + sums.cost(start, end) > best[end]:
+                dominated[start] = end + min_size
+        candidates = [s for s in candidates if dominated.get(s, count + 1) > end]
         candidates.append(end)
     return _trace(previous, count)
 
@@ -223,6 +224,8 @@ def median_interval(values: Sequence[float], *, z: float = Z95) -> Level:
 
 
 def _shifts(values: Sequence[float], cuts: Sequence[int]) -> list[Shift]:
+    if not cuts:
+        return []
     bounds = [0, *cuts, len(values)]
     levels = [median_interval(values[a:b]) for a, b in zip(bounds, bounds[1:], strict=False)]
     return [
