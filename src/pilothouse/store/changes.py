@@ -33,12 +33,12 @@ def _labels(raw: str) -> tuple[str, ...]:
 
 
 def _run_labels(connection: Connection, since: datetime, branch: str | None) -> dict[int, str]:
-    """Each run's runner label sets (`a,b; c`), from its synced jobs (placeholders
-    carry no labels of their own)."""
+    """Each run's runner label sets (`a,b; c`), from its jobs (a report's placeholder
+    job keeps the labels the runner's environment named)."""
     query = (
         select(jobs.c.run_id, jobs.c.runner_labels)
         .join(runs, runs.c.id == jobs.c.run_id)
-        .where(runs.c.created_at >= since, ~jobs.c.job_key.startswith(PLACEHOLDER_PREFIX))
+        .where(runs.c.created_at >= since)
         .distinct()
     )
     if branch is not None:
