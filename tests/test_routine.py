@@ -1,0 +1,269 @@
+"""`pilothouse routine daily|weekly|monthly|quarterly` on the sample history, posting
+to a loopback webhook; the sections against the commands that own their numbers."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from pilothouse.model import RepositorySync
+from pilothouse.routines import sections
+from pilothouse.routines.model import EXIT_ATTENTION
+
+from .conftest import FIXED_NOW, Cli
+
+
+@pytest.fixture(scope="module")
+def sample_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("sample")
+    cli = Cli(cwd=folder, db=f"sqlite:///{folder / 'store.db'}")
+    code, _out, err = cli("sample", "--days", "35")
+    assert code == 0, err
+    return folder / "store.db"
+
+
+@pytest.fixture
+def sample_cli(sample_db: Path, tmp_path: Path) -> Cli:
+    shutil.copy(sample_db, tmp_path / "store.db")
+    return Cli(cwd=tmp_path, db=f"sqlite:///{tmp_path / 'store.db'}")
+
+
+Hook = tuple[str, list[dict[str, str]], list[int]]
+
+
+@pytest.fixture
+def webhook() -> Iterator[Hook]:
+    received: list[dict[str, str]] = []
+    statuses: list[int] = []  # queued answers; 200 when empty
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append(json.loads(body))
+            self.send_response(statuses.pop(0) if statuses else 200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            return
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/hook/SECRET", received, statuses
+    server.shutdown()
+    server.server_close()
+
+
+def _sections(out: str) -> dict[str, dict[str, object]]:
+    return {s["key"]: s for s in json.loads(out)["sections"]}
+
+
+@pytest.mark.parametrize(
+    ("cadence", "keys"),
+    [
+        ("daily", ["cost", "freshness", "tests", "infra"]),
+        ("weekly", ["performance", "changes", "tests", "cost"]),
+        ("monthly", ["cost", "whatif", "performance", "changes", "changelog"]),
+        ("quarterly", ["capacity", "infra", "budget", "performance"]),
+    ],
+)
+def test_each_routine_runs_on_the_sample_and_posts_its_report(
+    sample_cli: Cli, webhook: Hook, cadence: str, keys: list[str]
+) -> None:
+    url, received, _statuses = webhook
+    (sample_cli.cwd / "pilothouse.toml").write_text(f'[routine]\nwebhooks = ["{url}"]\n')
+    code, out, err = sample_cli("routine", cadence, "--notify")
+    # the sample spends over its budgets: every routine finds something for a human
+    assert code == EXIT_ATTENTION, err
+    assert out.startswith(f"## pilothouse {cadence} routine, 2026-11-27 12:00 UTC")
+    assert "**Needs a human:**" in out
+    assert [r["text"] for r in received] == [out]
+    assert "needs a human" in err and "SECRET" not in err + out
+    code, doc, err = sample_cli("routine", cadence, "--format", "json")
+    assert code == EXIT_ATTENTION, err
+    data = json.loads(doc)
+    assert data["cadence"] == cadence and data["needs_attention"] is True
+    assert [s["key"] for s in data["sections"]] == keys
+
+
+def test_daily_agrees_with_cost_and_alerts(sample_cli: Cli) -> None:
+    code, out, _err = sample_cli("routine", "daily", "--format", "json")
+    assert code == EXIT_ATTENTION
+    cost = _sections(out)["cost"]
+    alerts = sample_cli.json("cost", "alerts")
+    assert cost["data"]["alerts"] == alerts
+    assert cost["attention"] == [a["text"] for a in alerts["alerts"] if a["new"]]
+    spend = sample_cli.json("cost", "--days", "2")
+    assert cost["data"]["cost"] == spend
+    yesterday = spend["currencies"]["USD"]["daily"][0]
+    assert any(line.startswith(f"{yesterday['day']}: {yesterday['total']} USD") for line in
+               [*cost["lines"], *cost["attention"]])  # fmt: skip
+    infra = _sections(out)["infra"]
+    assert infra["lines"] == ["no infrastructure data"] and infra["attention"] == []
+
+
+def test_daily_tests_section_is_the_report_and_flaky_documents(sample_cli: Cli) -> None:
+    code, out, _err = sample_cli("routine", "daily", "--format", "json")
+    tests = _sections(out)["tests"]
+    flaky = sample_cli.json("flaky")
+    assert tests["data"]["flaky"] == flaky
+    assert tests["data"]["report"]["totals"] == sample_cli.json("report", "--window", "1")["totals"]
+
+
+def test_weekly_performance_is_the_scorecard(sample_cli: Cli) -> None:
+    code, out, _err = sample_cli("routine", "weekly", "--format", "json")
+    performance = _sections(out)["performance"]
+    assert performance["data"] == sample_cli.json("score", "--window", "7")
+    missed = [c["title"] for c in performance["data"]["criteria"] if c["status"] == "missed"]
+    assert [line.split(":")[0] for line in performance["attention"]] == missed
+
+
+def test_monthly_prices_saved_scenarios_and_reads_the_changelog(
+    sample_cli: Cli, tmp_path: Path
+) -> None:
+    (tmp_path / "pilothouse.toml").write_text(
+        '[[whatif.scenarios]]\nname = "batch half"\nkind = "batch"\nshare = 0.5\n'
+    )
+    _git_repository(tmp_path)
+    code, out, err = sample_cli("routine", "monthly", "--format", "json")
+    assert code == EXIT_ATTENTION, err
+    found = _sections(out)
+    whatif = sample_cli.json("cost", "whatif", "--days", "30")
+    assert found["whatif"]["data"] == whatif
+    changelog = found["changelog"]
+    # the commit before the period is left out; the period's two are in, as notes
+    assert changelog["lines"][0].startswith("2 commits (since ")
+    assert sorted(c["description"] for c in changelog["data"]["commits"]) == [
+        "add the retry budget",
+        "stop the double fetch",
+    ]
+    assert any("add the retry budget" in line for line in changelog["lines"])
+
+
+def _git_repository(root: Path) -> None:
+    def git(*args: str, at: datetime | None = None) -> None:
+        env = {"GIT_AUTHOR_NAME": "A", "GIT_AUTHOR_EMAIL": "a@example.com",
+               "GIT_COMMITTER_NAME": "A", "GIT_COMMITTER_EMAIL": "a@example.com",
+               "HOME": str(root), "PATH": "/usr/bin:/bin"}  # fmt: skip
+        if at is not None:
+            env["GIT_AUTHOR_DATE"] = env["GIT_COMMITTER_DATE"] = at.isoformat()
+        subprocess.run(["git", "-C", str(root), *args], check=True, env=env,
+                       capture_output=True)  # fmt: skip
+
+    git("init", "-q", "-b", "main")
+    for subject, days in (("feat: first cut", 60), ("feat: add the retry budget", 20),
+                          ("fix: stop the double fetch", 3)):  # fmt: skip
+        git("commit", "-q", "--allow-empty", "-m", subject, at=FIXED_NOW - timedelta(days=days))
+
+
+def test_notify_without_webhooks_is_a_config_error(sample_cli: Cli) -> None:
+    code, out, err = sample_cli("routine", "daily", "--notify")
+    assert code == 1 and "no routine.webhooks" in err and out == ""
+
+
+def test_budget_webhooks_serve_when_routine_has_none(sample_cli: Cli, webhook: Hook) -> None:
+    url, received, _statuses = webhook
+    (sample_cli.cwd / "pilothouse.toml").write_text(f'[budget]\nwebhooks = ["{url}"]\n')
+    code, _out, _err = sample_cli("routine", "quarterly", "--notify")
+    assert code == EXIT_ATTENTION and len(received) == 1
+
+
+def test_a_refused_delivery_is_an_error_naming_the_host_only(
+    sample_cli: Cli, webhook: Hook
+) -> None:
+    url, _received, statuses = webhook
+    (sample_cli.cwd / "pilothouse.toml").write_text(f'[routine]\nwebhooks = ["{url}"]\n')
+    statuses.append(403)
+    code, out, err = sample_cli("routine", "weekly", "--notify")
+    assert code == 1 and out.startswith("## pilothouse weekly routine")
+    assert "1 report deliveries failed: http://127.0.0.1:" in err and "HTTP 403" in err
+    assert "SECRET" not in err
+
+
+def test_a_quiet_store_needs_no_human(tmp_path: Path) -> None:
+    """Fresh runs, no spend, no failing test: exit 0, and the sections say so."""
+    cli = Cli(cwd=tmp_path, db=f"sqlite:///{tmp_path / 'store.db'}")
+    report = tmp_path / "junit.xml"
+    report.write_text('<testsuite name="s"><testcase classname="c" name="t" time="1"/></testsuite>')
+    code, _out, err = cli("ingest", "junit", str(report), "--run-id", "1", "--started",
+                          (FIXED_NOW - timedelta(hours=2)).isoformat())  # fmt: skip
+    assert code == 0, err
+    code, out, err = cli("routine", "daily")
+    assert code == 0, err
+    assert "Nothing needs a human." in out and "no infrastructure data" in out
+
+
+def test_the_watchdog_flags_a_stale_store(tmp_path: Path) -> None:
+    cli = Cli(cwd=tmp_path, db=f"sqlite:///{tmp_path / 'store.db'}")
+    report = tmp_path / "junit.xml"
+    report.write_text('<testsuite name="s"><testcase classname="c" name="t" time="1"/></testsuite>')
+    created = (FIXED_NOW - timedelta(days=3)).isoformat()
+    assert cli("ingest", "junit", str(report), "--run-id", "1", "--started", created)[0] == 0
+    code, out, err = cli("routine", "daily", "--format", "json")
+    assert code == EXIT_ATTENTION
+    (item,) = json.loads(out)["attention"]
+    assert item.startswith(
+        "Sync freshness: newest stored run created 2026-11-24 12:00 (72.0 h ago)"
+    )
+    (tmp_path / "pilothouse.toml").write_text("[routine]\nstale_hours = 100\n")
+    assert cli("routine", "daily")[0] == 0
+
+
+def _sync(synced: datetime | None, repository: str = "acme/app") -> RepositorySync:
+    return RepositorySync("github", repository, synced, synced, 10, synced, 0, 0)
+
+
+def test_sync_watchdog_names_each_repository_that_fell_behind() -> None:
+    now = datetime(2026, 11, 27, 12, tzinfo=UTC)
+    found = sections.sync_watchdog(
+        [
+            _sync(now - timedelta(hours=30), "acme/old"),
+            _sync(now - timedelta(hours=2)),
+            _sync(None, "acme/reports-only"),
+        ],  # fmt: skip
+        now - timedelta(hours=1),
+        now,
+        max_hours=26,
+    )
+    assert found.attention == (
+        "acme/old: last complete sync 30.0 h ago, over 26 h: the sync failed or did not run",
+    )
+    assert "acme/app: last complete sync 2.0 h ago" in found.lines
+    assert "acme/reports-only: no complete sync stored" in found.lines
+
+
+def test_failing_tests_flags_new_flakes_broken_and_failing_now() -> None:
+    since = datetime(2026, 11, 26, 12, tzinfo=UTC)
+    report = {
+        "totals": {"tests": 3, "failing": 2, "failing_now": 1},
+        "failing": [
+            {"classname": "a", "name": "x", "last_outcome": "failed"},
+            {"classname": "a", "name": "y", "last_outcome": "passed"},
+        ],
+    }
+    flaky = {
+        "flaky": [
+            {"test": "a::new", "score": 0.9, "first_seen": since + timedelta(hours=3)},
+            {"test": "a::old", "score": 0.8, "first_seen": since - timedelta(days=9)},
+        ],
+        "broken": [
+            {"test": "a::b", "first_commit": "abc1234", "status": "failing"},
+            {"test": "a::c", "first_commit": "def", "status": "fixed"},
+        ],
+        "outages": [],
+    }
+    found = sections.failing_tests(report, flaky, newly_since=since)
+    assert found.attention == (
+        "failing now: a::x",
+        "broken since abc1234: a::b",
+        "newly flaky: a::new (score 0.90)",
+    )
