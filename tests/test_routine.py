@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import re
 import shutil
 import subprocess
 import threading
@@ -13,10 +14,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import yaml
 
 from pilothouse.model import RepositorySync
 from pilothouse.routines import sections
-from pilothouse.routines.model import EXIT_ATTENTION
+from pilothouse.routines.model import EXIT_ATTENTION, Cadence
 
 from .conftest import FIXED_NOW, Cli
 
@@ -267,3 +269,28 @@ def test_failing_tests_flags_new_flakes_broken_and_failing_now() -> None:
         "broken since abc1234: a::b",
         "newly flaky: a::new (score 0.90)",
     )
+
+
+DOCS = Path(__file__).parent.parent / "docs" / "routines.md"
+
+
+def _blocks(text: str, language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", text, flags=re.S)
+
+
+def test_the_documented_schedules_agree() -> None:
+    """The Actions workflow parses, its crons are the cron lines' times, and every
+    cadence each schedule names is one the command takes."""
+    text = DOCS.read_text()
+    (workflow,) = (yaml.safe_load(block) for block in _blocks(text, "yaml"))
+    crons = [item["cron"] for item in workflow[True]["schedule"]]  # YAML 1.1 reads `on` as True
+    (table,) = _blocks(text, "cron")
+    lines = [line.split() for line in table.splitlines() if line.strip()]
+    assert crons == [" ".join(line[:5]) for line in lines]
+    cadences = {c.value for c in Cadence}
+    named = re.findall(r"pilothouse routine (\w+|%i|\$\{\{)", text)
+    assert set(named) - {"%i", "${{", "CADENCE"} <= cadences
+    assert [line[-2] for line in lines] == ["daily", "weekly", "monthly", "quarterly"]
+    steps = " ".join(str(step.get("run", "")) for step in workflow["jobs"]["routine"]["steps"])
+    for cron, cadence in zip(crons[1:], ["weekly", "monthly", "quarterly"], strict=True):
+        assert f'"{cron}") echo "name={cadence}"' in steps
