@@ -21,6 +21,9 @@ from pilothouse.routines import sections
 from pilothouse.routines.model import EXIT_ATTENTION, Cadence
 
 from .conftest import FIXED_NOW, Cli
+from .github_fake import FakeGitHub
+from .test_github_sync import REPO as SYNC_REPO
+from .test_github_sync import _history
 
 
 @pytest.fixture(scope="module")
@@ -294,3 +297,33 @@ def test_the_documented_schedules_agree() -> None:
     steps = " ".join(str(step.get("run", "")) for step in workflow["jobs"]["routine"]["steps"])
     for cron, cadence in zip(crons[1:], ["weekly", "monthly", "quarterly"], strict=True):
         assert f'"{cron}") echo "name={cadence}"' in steps
+
+
+def test_a_failed_sync_is_kept_and_the_watchdog_names_it(tmp_path: Path) -> None:
+    """A sync that fails after a good one is stored (its reason, never the token) and
+    the daily routine says so at once; the next good sync clears it."""
+    fake = FakeGitHub(SYNC_REPO, token="ghp_SECRET_never_print_me", clock_start=FIXED_NOW)
+    _history(fake, 3, jobs=1, days=0.5)
+    cli = Cli(cwd=tmp_path, db=f"sqlite:///{tmp_path / 'store.db'}")
+    cli.env["GITHUB_TOKEN"] = fake.token
+    with fake.serve() as url:
+        assert cli("ingest", "github", "--repo", SYNC_REPO, "--api-url", url)[0] == 0
+        code, out, err = cli("routine", "daily", "--format", "json")
+        assert code == 0, out
+        cli.env["GITHUB_TOKEN"] = "ghp_wrong"
+        cli.now = FIXED_NOW + timedelta(hours=1)
+        code, _out, err = cli("ingest", "github", "--repo", SYNC_REPO, "--api-url", url)
+        assert code == 1 and "refused the token" in err
+        code, out, err = cli("routine", "daily", "--format", "json")
+        assert code == EXIT_ATTENTION
+        (item,) = json.loads(out)["attention"]
+        assert item.startswith(
+            f"Sync freshness: {SYNC_REPO}: the sync at 2026-11-27 13:00 failed: "
+        )
+        assert "refused the token from $GITHUB_TOKEN" in item
+        assert "ghp_" not in out + err
+        cli.env["GITHUB_TOKEN"] = fake.token
+        cli.now = FIXED_NOW + timedelta(hours=2)
+        assert cli("ingest", "github", "--repo", SYNC_REPO, "--api-url", url)[0] == 0
+        assert cli("routine", "daily")[0] == 0
+    assert b"ghp_" not in (tmp_path / "store.db").read_bytes()

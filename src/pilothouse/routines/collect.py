@@ -64,6 +64,7 @@ def daily(store: Store, state: State, infra: InfraReader) -> list[Section]:
             stored[1] if stored else None,
             now,
             max_hours=float(state.config["routine.stale_hours"]),
+            failures=store.sync_failures(),
         ),
         sections.failing_tests(
             report_data(store, state, window),

@@ -73,12 +73,19 @@ def sync_watchdog(
     now: datetime,
     *,
     max_hours: float,
+    failures: Sequence[tuple[str, str, datetime, str]] = (),
 ) -> Section:
-    """A watchdog over the store's freshness: a repository whose last complete sync is
-    older than *max_hours* (its sync failed or did not run), a newest stored run older
-    than that (nothing arrives), runs a sync left unfinished."""
+    """A watchdog over the store's freshness: a sync that failed after the repository's
+    last complete sync (*failures*: provider, repository, when, why), a repository whose
+    last complete sync is older than *max_hours* (its sync failed or did not run), a
+    newest stored run older than that (nothing arrives), runs a sync left unfinished."""
     attention: list[str] = []
     lines: list[str] = []
+    synced = {(item.provider, item.repository): item.synced_at for item in syncs}
+    for provider, repository, at, why in failures:
+        last = synced.get((provider, repository))
+        if last is None or at > last:
+            attention.append(f"{repository}: the sync at {at:%Y-%m-%d %H:%M} failed: {why}")
     limit = max_hours * 3600
     for item in syncs:
         if item.synced_at is None:  # runs from reports alone: the newest run tells
@@ -105,6 +112,10 @@ def sync_watchdog(
         "max_hours": max_hours,
         "newest_run": newest_run,
         "repositories": [item._asdict() for item in syncs],
+        "failures": [
+            {"provider": p, "repository": r, "failed_at": at, "message": m}
+            for p, r, at, m in failures
+        ],
     }
     return Section("freshness", "Sync freshness", tuple(lines), tuple(attention), data)
 

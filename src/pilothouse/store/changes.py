@@ -17,8 +17,17 @@ from sqlalchemy import Connection, Select, case, func, null, or_, select
 
 from pilothouse.analysis.regressions import Observation
 from pilothouse.store.columns import seconds_between
+from pilothouse.store.keyed import upsert
 from pilothouse.store.metrics import PLACEHOLDER_PREFIX
-from pilothouse.store.schema import cache_events, jobs, report_suites, reports, runs, workflows
+from pilothouse.store.schema import (
+    cache_events,
+    jobs,
+    report_suites,
+    reports,
+    runs,
+    sync_failures,
+    workflows,
+)
 from pilothouse.store.scorecard import Span, latest_attempts
 
 _NOT_TIMED = ("cancelled", "skipped")
@@ -177,3 +186,22 @@ def workflow_files(connection: Connection) -> list[tuple[str, str, datetime | No
         workflows.c.name, workflows.c.path
     )
     return [(str(name), str(path), updated) for name, path, updated in connection.execute(query)]
+
+
+# A failure's message is cut to this many characters: one line for a report.
+MAX_FAILURE_CHARS = 500
+
+
+def record_sync_failure(
+    connection: Connection, provider: str, repository: str, at: datetime, message: str
+) -> None:
+    """Keep *message* as the last failed sync of *repository* (replacing an older one)."""
+    values = {"provider": provider, "repository": repository, "failed_at": at,
+              "message": message[:MAX_FAILURE_CHARS]}  # fmt: skip
+    upsert(connection, sync_failures, values, ("provider", "repository"))
+
+
+def sync_failure_list(connection: Connection) -> list[tuple[str, str, datetime, str]]:
+    """(provider, repository, when, why) of each repository's last failed sync."""
+    query = select(sync_failures).order_by(sync_failures.c.provider, sync_failures.c.repository)
+    return [(p, r, at, m) for p, r, at, m in connection.execute(query)]

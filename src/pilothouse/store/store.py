@@ -654,6 +654,22 @@ class Store:
         with self._reading() as connection:
             return read(connection, since, branch)
 
+    def record_sync_failure(
+        self, provider: str, repository: str, at: datetime, message: str
+    ) -> None:
+        """Keep why the sync of *repository* failed at *at* (its last failure only)."""
+        from pilothouse.store import changes
+
+        with self._writing() as connection:
+            changes.record_sync_failure(connection, provider, repository, at, message)
+
+    def sync_failures(self) -> list[tuple[str, str, datetime, str]]:
+        """(provider, repository, when, why) of each repository's last failed sync."""
+        from pilothouse.store import changes
+
+        with self._reading() as connection:
+            return changes.sync_failure_list(connection)
+
     def workflow_files(self) -> list[tuple[str, str, datetime | None]]:
         """(name, path, last updated) of every synced workflow."""
         from pilothouse.store import changes
