@@ -327,3 +327,20 @@ def test_a_failed_sync_is_kept_and_the_watchdog_names_it(tmp_path: Path) -> None
         assert cli("ingest", "github", "--repo", SYNC_REPO, "--api-url", url)[0] == 0
         assert cli("routine", "daily")[0] == 0
     assert b"ghp_" not in (tmp_path / "store.db").read_bytes()
+
+
+def test_a_sync_failure_keeps_any_text_on_both_backends(store_url: str) -> None:
+    from pilothouse.store import Store
+
+    odd = "bad \x00 byte \ud800 and " + "x" * 2000
+    with Store.open(store_url, create=True) as store:
+        store.record_sync_failure("github", "acme/app", FIXED_NOW, odd)
+        store.record_sync_failure("github", "acme/app", FIXED_NOW + timedelta(hours=1), "later")
+        store.record_sync_failure("github", "acme/other", FIXED_NOW, odd)
+        found = store.sync_failures()
+    assert [(p, r, at.isoformat()) for p, r, at, _m in found] == [
+        ("github", "acme/app", "2026-11-27T13:00:00+00:00"),
+        ("github", "acme/other", "2026-11-27T12:00:00+00:00"),
+    ]
+    assert found[0][3] == "later"
+    assert found[1][3].startswith("bad \\x00 byte ? and x") and len(found[1][3]) == 500

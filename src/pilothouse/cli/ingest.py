@@ -341,7 +341,7 @@ def _note_sync_failure(store: Store, repo: str, at: datetime, exc: PilothouseErr
     take it (the store itself failed) leaves the original error to be reported."""
     if isinstance(exc, StoreError):
         return
-    with contextlib.suppress(StoreError):
+    with contextlib.suppress(PilothouseError):
         store.record_sync_failure("github", repo, at, printable(str(exc)))
 
 

@@ -196,8 +196,11 @@ def record_sync_failure(
     connection: Connection, provider: str, repository: str, at: datetime, message: str
 ) -> None:
     """Keep *message* as the last failed sync of *repository* (replacing an older one)."""
+    # Any error text is kept: no NUL or lone surrogate reaches PostgreSQL's text.
+    text = message.replace("\x00", "\\x00").encode("utf-8", "replace").decode("utf-8")
+    text = text[:MAX_FAILURE_CHARS]
     values = {"provider": provider, "repository": repository, "failed_at": at,
-              "message": message[:MAX_FAILURE_CHARS]}  # fmt: skip
+              "message": text}  # fmt: skip
     upsert(connection, sync_failures, values, ("provider", "repository"))
 
 
