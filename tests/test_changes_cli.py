@@ -5,6 +5,8 @@ through the store's SQL and the detector."""
 from __future__ import annotations
 
 import random
+import subprocess
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -24,7 +26,11 @@ def _first_day():
     return (FIXED_NOW - timedelta(days=DAYS)).replace(hour=9, minute=0, second=0, microsecond=0)
 
 
-def _load(store_url: str) -> None:
+def _commit(day: int) -> str:
+    return f"{day:02d}" + "ab" * 19
+
+
+def _load(store_url: str, commit: Callable[[int], str] = _commit) -> None:
     rng = random.Random(8)
     with Store.open(store_url, create=True) as store:
         for day in range(DAYS):
@@ -38,7 +44,7 @@ def _load(store_url: str) -> None:
                 run_key=str(1000 + day),
                 workflow="ci-build",
                 branch="main",
-                commit=f"{day:02d}" + "ab" * 19,
+                commit=commit(day),
                 job="build",
                 created_at=at,
                 started_at=at,
@@ -100,3 +106,34 @@ def test_changes_needs_a_store(sqlite_cli: Cli) -> None:
     code, _out, err = sqlite_cli("changes")
     assert code == 1 and "pilothouse" in err
     assert not (sqlite_cli.cwd / "store.db").exists()
+
+
+def _git(root, *args: str) -> str:
+    env = {"GIT_AUTHOR_NAME": "A", "GIT_AUTHOR_EMAIL": "a@example.com",
+           "GIT_COMMITTER_NAME": "A", "GIT_COMMITTER_EMAIL": "a@example.com",
+           "HOME": str(root), "PATH": "/usr/bin:/bin"}  # fmt: skip
+    done = subprocess.run(["git", "-C", str(root), *args], check=True, env=env,
+                          capture_output=True, text=True)  # fmt: skip
+    return done.stdout.strip()
+
+
+def test_a_workflow_edit_in_the_checkout_is_named_with_its_commit(cli: Cli, store_url: str) -> None:
+    root = cli.cwd
+    _git(root, "init", "-q", "-b", "main")
+    (root / ".github" / "workflows").mkdir(parents=True)
+    (root / ".github" / "workflows" / "build.yml").write_text("on: push\n")
+    _git(root, "add", ".")
+    _git(root, "commit", "-q", "-m", "ci: build")
+    before = _git(root, "rev-parse", "HEAD")
+    (root / ".github" / "workflows" / "build.yml").write_text("on: push\njobs: {}\n")
+    (root / "src.txt").write_text("x")
+    _git(root, "add", ".")
+    _git(root, "commit", "-q", "-m", "ci: arm runners")
+    edit = _git(root, "rev-parse", "HEAD")
+    _load(
+        store_url,
+        lambda day: edit if day == SHIFT_DAY else before if day < SHIFT_DAY else _commit(day),
+    )
+    (change,) = cli.json("changes", "--metric", "build_time")["changes"]
+    assert change["commits"] == [edit]
+    assert change["workflow_files"] == [f".github/workflows/build.yml (changed in {edit[:7]})"]

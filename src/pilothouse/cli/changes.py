@@ -8,6 +8,7 @@ import enum
 import sys
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -128,6 +129,7 @@ def changes_data(
         if workflows is None or s.workflow in workflows
     ]
     found = reg.analyse(series, store.workflow_files())
+    checkout = _checkout(state.cwd)
     return {
         "window": {"since": window.since, "label": window.label},
         "branch": resolve_targets(state, None).branch,
@@ -135,9 +137,44 @@ def changes_data(
         "series": [
             {"metric": s.metric.name, "workflow": s.workflow, "days": len(s.points)} for s in series
         ],
-        "changes": [c.as_dict() for c in found.changes],
+        "changes": [_with_workflow_edits(c.as_dict(), checkout) for c in found.changes],
         "anomalies": [a.as_dict() for a in found.anomalies],
     }
+
+
+WORKFLOWS_FOLDER = ".github/workflows/"
+
+
+def _checkout(root: Path) -> Any:
+    """The git checkout at *root* (the working directory), or None."""
+    from pilothouse.delivery.release.git import GitError, Repository
+
+    try:
+        return Repository.open(root)
+    except GitError:
+        return None
+
+
+def workflow_edits(repository: Any, commits: Sequence[str]) -> list[str]:
+    """The workflow files each of *commits* changed, as `path (changed in SHA)`, read
+    from the checkout; a commit the checkout lacks (a shallow clone) is skipped."""
+    from pilothouse.delivery.release.git import GitError
+
+    found = []
+    for commit in commits:
+        try:
+            paths = repository.touched(repository.resolve(commit))
+        except GitError:
+            continue
+        found += [f"{p} (changed in {commit[:7]})" for p in paths if p.startswith(WORKFLOWS_FOLDER)]
+    return found
+
+
+def _with_workflow_edits(change: dict[str, Any], checkout: Any) -> dict[str, Any]:
+    if checkout is None or not change["commits"]:
+        return change
+    edits = workflow_edits(checkout, change["commits"])
+    return {**change, "workflow_files": [*change["workflow_files"], *edits]}
 
 
 METRIC_NAMES = ("build_time", "test_time", "run_time", "queue_time", "pass_rate",
