@@ -16,7 +16,8 @@ Both detectors see each series and name the days where a new level starts:
 A named day within TOLERANCE days of a true shift's start (each matched once) is a hit.
 Printed per detector: precision, recall, F1, the mean dating error of the hits (days),
 and the ratios pilothouse / threshold (precision and recall: higher is better; dating
-error: lower is better). Nothing is asserted.
+error: lower is better); then how many spikes pilothouse named as one-day anomalies.
+Nothing is asserted.
 
     .venv/bin/python benchmarks/changepoints.py [--series 400] [--days 90] [--seed 5]
 """
@@ -157,6 +158,13 @@ def main() -> None:
             f"{name:<12}{score.precision:>11.3f}{score.recall:>9.3f}{score.f1:>7.3f}"
             f"{score.dating:>22.2f}"
         )
+    spikes_found = Score()
+    for case in cases:
+        spikes_found.add(detect(case.values).anomalies, case.spikes)
+    print(
+        f"one-day anomalies (pilothouse only): {spikes_found.hits} of {spikes_found.true} spikes "
+        f"named (recall {spikes_found.recall:.3f}), precision {spikes_found.precision:.3f}"
+    )
     print(
         f"ratios pilothouse / threshold: precision {ours.precision / theirs.precision:.2f}x, "
         f"recall {ours.recall / theirs.recall:.2f}x, F1 {ours.f1 / theirs.f1:.2f}x, "
