@@ -137,3 +137,20 @@ def test_a_workflow_edit_in_the_checkout_is_named_with_its_commit(cli: Cli, stor
     (change,) = cli.json("changes", "--metric", "build_time")["changes"]
     assert change["commits"] == [edit]
     assert change["workflow_files"] == [f".github/workflows/build.yml (changed in {edit[:7]})"]
+
+
+def test_every_metric_reads_from_the_sample(cli: Cli) -> None:
+    """Pass rates from report suites, cache hits from job logs and spend from the ledger,
+    summed by each backend's SQL: a series per metric, with days of sane values."""
+    code, _out, err = cli("sample", "--days", "12")
+    assert code == 0, err
+    data = cli.json("changes", "--window", "12")
+    series = {(s["metric"], s["workflow"]): s["days"] for s in data["series"]}
+    assert series[("build_time", "ci-build")] == 12
+    assert series[("test_time", "tests-all")] == 12
+    assert ("run_time", "integration-tests") in series
+    assert series[("pass_rate", "tests-all")] == 12
+    assert series[("cache_hit_rate", "ci-build")] == 12
+    assert ("daily_cost", "(all)") in series
+    for item in data["anomalies"]:
+        assert item["unit"] != "%" or 0 <= item["value"] <= 100
