@@ -98,6 +98,9 @@ def test_each_routine_runs_on_the_sample_and_posts_its_report(
     data = json.loads(doc)
     assert data["cadence"] == cadence and data["needs_attention"] is True
     assert [s["key"] for s in data["sections"]] == keys
+    if cadence == "monthly":  # the working directory is no checkout: said, not failed
+        (changelog,) = (s for s in data["sections"] if s["key"] == "changelog")
+        assert "not a git repository" in changelog["lines"][0]
 
 
 def test_daily_agrees_with_cost_and_alerts(sample_cli: Cli) -> None:
@@ -138,8 +141,10 @@ def test_monthly_prices_saved_scenarios_and_reads_the_changelog(
     (tmp_path / "pilothouse.toml").write_text(
         '[[whatif.scenarios]]\nname = "batch half"\nkind = "batch"\nshare = 0.5\n'
     )
-    _git_repository(tmp_path)
-    code, out, err = sample_cli("routine", "monthly", "--format", "json")
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    _git_repository(checkout)
+    code, out, err = sample_cli("routine", "monthly", "--format", "json", "--repo", str(checkout))
     assert code == EXIT_ATTENTION, err
     found = _sections(out)
     whatif = sample_cli.json("cost", "whatif", "--days", "30")

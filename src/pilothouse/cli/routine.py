@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -65,12 +66,16 @@ def routine(
     fmt: Annotated[
         RoutineFormat, typer.Option("--format", help="Output format.")
     ] = RoutineFormat.markdown,
+    repo: Annotated[
+        Path | None,
+        typer.Option("--repo", help="The git checkout of the monthly changelog (default: .)."),
+    ] = None,
 ) -> None:
     """A routine report: daily (cost against the alert limit, sync freshness, failing
     and newly flaky tests, infrastructure), weekly (performance and changes, failing
     tests, cost), monthly (cost review with what-ifs, performance, changelog) or
     quarterly (runner capacity, budget forecast). Exit 6 when something needs a human."""
-    from pilothouse.routines.collect import build_report
+    from pilothouse.routines.collect import Sources, build_report
 
     state = state_of(ctx)
     if notify and not webhooks_of(state):
@@ -78,7 +83,7 @@ def routine(
             "--notify: no routine.webhooks (or budget.webhooks) in pilothouse.toml to post to"
         )
     with state.open_store() as store:
-        report = build_report(store, state, cadence)
+        report = build_report(store, state, cadence, Sources(checkout=repo))
     text = markdown(report)
     sys.stdout.write(json_text(report.as_dict()) + "\n" if fmt is RoutineFormat.json else text)
     if notify:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,14 @@ def no_infra(store: Store, state: State) -> Section | None:
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class Sources:
+    """Where a routine reads what the store does not hold."""
+
+    infra: InfraReader = no_infra
+    checkout: Path | None = None  # the git checkout of the changelog (None: the working dir)
+
+
 def _currency(state: State) -> str:
     return str(state.config["cost.currency"]).upper()
 
@@ -46,11 +55,11 @@ def _cost(store: Store, state: State, days: int) -> dict[str, Any]:
     return cost_cli.cost_data(store, state, cost_cli.cost_window(state.now().date(), days))
 
 
-def _infra(store: Store, state: State, infra: InfraReader) -> Section:
-    return infra(store, state) or sections.no_infrastructure_data()
+def _infra(store: Store, state: State, sources: Sources) -> Section:
+    return sources.infra(store, state) or sections.no_infrastructure_data()
 
 
-def daily(store: Store, state: State, infra: InfraReader) -> list[Section]:
+def daily(store: Store, state: State, sources: Sources) -> list[Section]:
     now = state.now()
     window = _window(state, 1)
     flaky_window = _window(state, int(state.config["flaky.window_days"]))
@@ -71,7 +80,7 @@ def daily(store: Store, state: State, infra: InfraReader) -> list[Section]:
             flaky_data(store, state, flaky_window),
             newly_since=now - timedelta(days=1),
         ),
-        _infra(store, state, infra),
+        _infra(store, state, sources),
     ]
 
 
@@ -82,7 +91,7 @@ def _changes(store: Store, state: State, days: int) -> Section:
     return sections.recent_changes(data, since.date())
 
 
-def weekly(store: Store, state: State, infra: InfraReader) -> list[Section]:
+def weekly(store: Store, state: State, sources: Sources) -> list[Section]:
     days = CADENCE_DAYS[Cadence.weekly]
     now = state.now()
     flaky_window = _window(state, int(state.config["flaky.window_days"]))
@@ -104,7 +113,7 @@ def weekly(store: Store, state: State, infra: InfraReader) -> list[Section]:
     ]
 
 
-def monthly(store: Store, state: State, infra: InfraReader) -> list[Section]:
+def monthly(store: Store, state: State, sources: Sources) -> list[Section]:
     days = CADENCE_DAYS[Cadence.monthly]
     return [
         sections.cost_tracking(
@@ -117,15 +126,15 @@ def monthly(store: Store, state: State, infra: InfraReader) -> list[Section]:
         _whatif(store, state, days),
         sections.performance(score_data(store, state, window_days=days)),
         _changes(store, state, days),
-        _changelog(state, days),
+        _changelog(state, days, sources.checkout or state.cwd),
     ]
 
 
-def quarterly(store: Store, state: State, infra: InfraReader) -> list[Section]:
+def quarterly(store: Store, state: State, sources: Sources) -> list[Section]:
     days = CADENCE_DAYS[Cadence.quarterly]
     return [
         sections.capacity(_capacity(store, state, days)),
-        _infra(store, state, infra),
+        _infra(store, state, sources),
         sections.budget_forecast(
             _cost(store, state, days),
             _currency(state),
@@ -181,20 +190,21 @@ def _month_base(root: Path, since: datetime) -> str | None:
     return found.stdout.strip() or None
 
 
-def _changelog(state: State, days: int) -> Section:
-    """The period's commits of the checkout in the working directory, as `release
-    notes --unreleased --from COMMIT` would list them."""
-    from pilothouse.cli.release import _repository, _request
+def _changelog(state: State, days: int, root: Path) -> Section:
+    """The period's commits of the checkout at *root*, as `release notes --unreleased
+    --from COMMIT` would list them."""
+    from pilothouse.cli.release import _request  # the release settings, as `release notes`
     from pilothouse.delivery.release import render
+    from pilothouse.delivery.release.git import Repository
     from pilothouse.delivery.release.history import plan
     from pilothouse.delivery.release.notes import release_json
 
     since = state.now() - timedelta(days=days)
     try:
-        repository = _repository(state, None)
+        repository = Repository.open(root)
     except PilothouseError as exc:
         return sections.changelog(None, f"no changelog: {exc}")
-    base = _month_base(state.cwd, since)
+    base = _month_base(root, since)
     request = _request(state, since=base, unreleased=True)
     try:
         release = release_json(plan(repository, request).release)
@@ -204,7 +214,7 @@ def _changelog(state: State, days: int) -> Section:
     return sections.changelog(release, note, render.markdown(release))
 
 
-CADENCES: dict[Cadence, Callable[[Store, State, InfraReader], list[Section]]] = {
+CADENCES: dict[Cadence, Callable[[Store, State, Sources], list[Section]]] = {
     Cadence.daily: daily,
     Cadence.weekly: weekly,
     Cadence.monthly: monthly,
@@ -213,9 +223,10 @@ CADENCES: dict[Cadence, Callable[[Store, State, InfraReader], list[Section]]] = 
 
 
 def build_report(
-    store: Store, state: State, cadence: Cadence, *, infra: InfraReader = no_infra
+    store: Store, state: State, cadence: Cadence, sources: Sources | None = None
 ) -> Report:
     """The *cadence* routine's report over the store as it is now."""
     now = state.now()
     since = now - timedelta(days=CADENCE_DAYS[cadence])
-    return Report(cadence, now, since, tuple(CADENCES[cadence](store, state, infra)))
+    found = CADENCES[cadence](store, state, sources or Sources())
+    return Report(cadence, now, since, tuple(found))
