@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import gc
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
@@ -341,7 +340,7 @@ def _note_sync_failure(store: Store, repo: str, at: datetime, exc: PilothouseErr
     take it (the store itself failed) leaves the original error to be reported."""
     if isinstance(exc, StoreError):
         return
-    with contextlib.suppress(PilothouseError):
+    with suppress(PilothouseError):
         store.record_sync_failure("github", repo, at, printable(str(exc)))
 
 
