@@ -349,3 +349,82 @@ def test_a_sync_failure_keeps_any_text_on_both_backends(store_url: str) -> None:
     ]
     assert found[0][3] == "later"
     assert found[1][3].startswith("bad \\x00 byte ? and x") and len(found[1][3]) == 500
+
+
+def _label(labels: str, p90: float | None, jobs: int = 10) -> dict[str, object]:
+    return {"labels": labels, "jobs": jobs, "busy_hours": 2.5, "queue_p90_seconds": p90}
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "flagged"),
+    [
+        (30.0, 90.0, True),  # tripled, over a minute
+        (30.0, 50.0, False),  # grew, but under a minute
+        (100.0, 190.0, False),  # under double
+        (None, 500.0, False),  # nothing to compare with
+    ],
+)
+def test_capacity_flags_a_queue_that_doubled(
+    first: float | None, last: float, flagged: bool
+) -> None:
+    found = sections.capacity(
+        [("Sep", [_label("linux", first)]), ("Oct", []), ("Nov", [_label("linux", last)])]
+    )
+    assert bool(found.attention) is flagged
+    assert found.lines[-1] == f"Nov: linux: 10 jobs, 2.5 runner hours, queue p90 {last:g} s"
+
+
+def _cost_doc(days: list[tuple[str, str]], month_end: str) -> dict[str, object]:
+    return {
+        "until": days[-1][0],
+        "currencies": {
+            "USD": {
+                "daily": [{"day": d, "total": t, "groups": {}} for d, t in days],
+                "movers": [],
+                "alert_limit": "105.00",
+                "today": days[-1][1],
+                "forecast": {
+                    "month_end": month_end,
+                    "interval": ["1.00", "2.00"],
+                    "trend_per_day": 0.5,
+                },  # fmt: skip
+            }
+        },
+    }
+
+
+def test_cost_tracking_compares_the_period_with_the_one_before() -> None:
+    first = datetime(2026, 11, 1, tzinfo=UTC).date()
+    days = [((first + timedelta(days=i)).isoformat(), "10.00" if i < 7 else "15.00")
+            for i in range(15)]  # fmt: skip
+    alerts = {"alerts": [{"text": "old", "new": False}, {"text": "fresh", "new": True}]}
+    found = sections.cost_tracking(
+        _cost_doc(days, "3000.00"), alerts, "USD", days=7, monthly_budget=2100
+    )
+    assert found.lines[0] == ("last 7 days to 2026-11-14: 105.00 USD; the 7 before: 70.00 (+50%)")
+    assert found.attention == (
+        "fresh",
+        "month-end forecast 3000.00 USD [1.00 .. 2.00], monthly budget 2100: over the budget",
+    )
+    calm = sections.cost_tracking(
+        _cost_doc(days, "900.00"), {"alerts": []}, "USD", days=7, monthly_budget=2100
+    )
+    assert calm.attention == ()
+
+
+def test_budget_forecast_sums_calendar_months() -> None:
+    days = [("2026-10-30", "1.50"), ("2026-10-31", "2.50"), ("2026-11-01", "4.00")]
+    found = sections.budget_forecast(_cost_doc(days, "50.00"), "USD", monthly_budget=100)
+    assert found.lines[:2] == ("2026-10: 4.00 USD", "2026-11: 4.00 USD")
+    assert found.attention == ()
+    assert sections.budget_forecast({"currencies": {}}, "USD", monthly_budget=1).lines == (
+        "no cost data in the period",
+    )
+
+
+def test_spend_over_the_daily_limit_needs_a_human() -> None:
+    days = [("2026-11-26", "120.00"), ("2026-11-27", "3.00")]
+    found = sections.spend_vs_limit(_cost_doc(days, "10.00"), {"alerts": []}, "EUR")
+    assert found.lines == ("no cost data in the window: pilothouse ingest cost PATH --format ...",)
+    found = sections.spend_vs_limit(_cost_doc(days, "10.00"), {"alerts": []}, "USD")
+    assert found.attention == ("2026-11-26: 120.00 USD (alert limit 105.00) over the limit",)
