@@ -274,6 +274,25 @@ SETTINGS: tuple[Setting, ...] = (
         secret=True,
     ),
     Setting(
+        "routine.webhooks",
+        [],
+        list,
+        "Slack-compatible webhook URLs that `routine ... --notify` posts its report to "
+        "(empty: budget.webhooks).",
+        env="PILOTHOUSE_ROUTINE_WEBHOOKS",
+        item=str,
+        check=_webhooks,
+        secret=True,
+    ),
+    Setting(
+        "routine.stale_hours",
+        26.0,
+        float,
+        "The daily routine's watchdog: a repository not synced completely, or no new run "
+        "stored, for longer than this many hours needs a human.",
+        check=_positive,
+    ),
+    Setting(
         "whatif.scenarios",
         [],
         list,

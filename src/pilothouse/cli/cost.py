@@ -607,28 +607,63 @@ def whatif(
         raise typer.BadParameter("give a scenario (--model-shift, --batch, --weekdays-only, "
                                  "--rightsize) or define whatif.scenarios")  # fmt: skip
     span = _window(state, since, until, days)
-    currency = state.config["cost.currency"].upper()
     with state.open_store() as store:
-        # Days not billed yet are missing spend: the daily means end where billing does.
-        by_source = spend_history(store, state, span[-1]).get(currency, {})
-        billed = cost_forecast.complete_through(
-            cost_forecast.lagging_sources(by_source, span[-1]), span[-1]
-        )
-        span = [day for day in span if day <= billed] or [billed]
-        sums = [
-            summed
-            for summed in load_ledger(store, state, span[0], span[-1], WHATIF_GROUPS, signed=True)
-            if summed.line.currency.upper() == currency
-        ]
+        result = whatif_data(store, state, span, chosen, empty=as_json)
         stored = store.cost_range()
-    if not sums and not as_json:
+    if result is None:
         stdout_console(state.env).print(Text(empty_window_note(span, stored)))
         return
-    baseline, projections = scenarios.project(
-        _lines_of(sums), span, chosen, counts=[summed.lines for summed in sums]
+    if as_json:
+        print_json(result)
+        return
+    console = stdout_console(state.env)
+    console.print(_whatif_table(result, wide=console.width >= 90))
+
+
+def saved_scenarios(state: State) -> list[scenarios.Scenario]:
+    """The what-if scenarios saved in pilothouse.toml (whatif.scenarios)."""
+    flags: dict[str, Any] = {"model_shift": [], "batch": None, "weekdays_only": [], "rightsize": [],
+             "rightsize_from": None, "target_cpu": 60.0}  # fmt: skip
+    return _scenarios_from(state, flags)
+
+
+def whatif_data(
+    store: Store,
+    state: State,
+    span: list[date],
+    chosen: Sequence[scenarios.Scenario],
+    *,
+    empty: bool = False,
+) -> dict[str, Any] | None:
+    """`cost whatif --json`: the daily cost over *span* (up to the last day billed)
+    under each of *chosen*, alone and combined; None when the span holds no spend
+    (unless *empty*: then the document of no spend)."""
+    currency = state.config["cost.currency"].upper()
+    # Days not billed yet are missing spend: the daily means end where billing does.
+    by_source = spend_history(store, state, span[-1]).get(currency, {})
+    billed = cost_forecast.complete_through(
+        cost_forecast.lagging_sources(by_source, span[-1]), span[-1]
     )
+    span = [day for day in span if day <= billed] or [billed]
+    sums = [
+        summed
+        for summed in load_ledger(store, state, span[0], span[-1], WHATIF_GROUPS, signed=True)
+        if summed.line.currency.upper() == currency
+    ]
+    if not sums and not empty:
+        return None
+    baseline, projections = scenarios.project(
+        _lines_of(sums), span, list(chosen), counts=[summed.lines for summed in sums]
+    )
+    return _whatif_result(state, span, baseline, projections)
+
+
+def _whatif_result(
+    state: State, span: list[date], baseline: Decimal, projections: Sequence[Any]
+) -> dict[str, Any]:
+    currency = state.config["cost.currency"].upper()
     target = Decimal(str(state.config["cost.daily_target"]))
-    result = {
+    return {
         "currency": currency,
         "days": len(span),
         "billed_through": span[-1].isoformat(),
@@ -646,11 +681,6 @@ def whatif(
             for p in projections
         ],
     }
-    if as_json:
-        print_json(result)
-        return
-    console = stdout_console(state.env)
-    console.print(_whatif_table(result, wide=console.width >= 90))
 
 
 def _whatif_table(result: dict[str, Any], *, wide: bool) -> Table:

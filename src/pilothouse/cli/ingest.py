@@ -6,10 +6,10 @@ import enum
 import gc
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import replace
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -20,8 +20,11 @@ from pilothouse.cli.github import checked_api_url, github_api
 from pilothouse.cli.output import print_json, progress_bar, stdout_console
 from pilothouse.cli.state import State, state_of
 from pilothouse.config import DEFAULT_GITHUB_API_URL
-from pilothouse.errors import InputError, printable
+from pilothouse.errors import InputError, PilothouseError, StoreError, printable
 from pilothouse.model import RunInfo
+
+if TYPE_CHECKING:
+    from pilothouse.store import Store
 
 app = typer.Typer(help="Bring outside data into the store.", no_args_is_help=True)
 
@@ -299,17 +302,21 @@ def github_actions(
 
     with github_api(state, api_url=api_url, max_wait=max_wait, notify=notify) as api, progress:
         with state.open_store(create=True) as store:
-            counts = sync_github(
-                store,
-                api,
-                repo,
-                since=since_time,
-                full=full,
-                workflow=workflow,
-                now=state.now(),
-                progress=advance,
-                logs=logs,
-            )
+            try:
+                counts = sync_github(
+                    store,
+                    api,
+                    repo,
+                    since=since_time,
+                    full=full,
+                    workflow=workflow,
+                    now=state.now(),
+                    progress=advance,
+                    logs=logs,
+                )
+            except PilothouseError as exc:
+                _note_sync_failure(store, repo, state.now(), exc)
+                raise
     if as_json:
         extra = {"logs": counts.logs, "logs_expired": counts.logs_expired,
                  "cache_events": counts.cache_events} if logs else {}  # fmt: skip
@@ -326,6 +333,15 @@ def github_actions(
             f"{counts.logs_expired} expired"
         )
     stdout_console(state.env).print(Text(line))
+
+
+def _note_sync_failure(store: Store, repo: str, at: datetime, exc: PilothouseError) -> None:
+    """Keep why the sync failed, for the daily routine's watchdog; a store that cannot
+    take it (the store itself failed) leaves the original error to be reported."""
+    if isinstance(exc, StoreError):
+        return
+    with suppress(PilothouseError):
+        store.record_sync_failure("github", repo, at, printable(str(exc)))
 
 
 # Allocations between young-generation collections while a bulk ingest runs (Python's

@@ -2,7 +2,8 @@
 
 Exit codes: 0 success; 1 user error (bad input or configuration, unreachable
 store); 2 usage error (unknown command or flag); 3 internal error (a bug: rerun
-with --debug for the traceback); 130 interrupted.
+with --debug for the traceback); 6 a routine found something that needs a human
+(`routine`); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -106,6 +107,20 @@ COMMANDS = {
     "policy": LazyCommand(
         "pilothouse.cli.policy:app",
         "Policy as code: Rego policies (OPA) over the scorecard, costs and workflow files.",
+    ),
+    "changes": LazyCommand(
+        "pilothouse.cli.changes:changes",
+        "Level shifts (regressions and improvements) and one-day anomalies of each "
+        "workflow's build, test and queue time, pass rate, cache hit rate and daily spend, "
+        "over the last 90 days (--window, --since); each shift with its medians before and "
+        "after and the commits, runner labels and workflow files that changed in its window.",
+    ),
+    "routine": LazyCommand(
+        "pilothouse.cli.routine:routine",
+        "A routine report: daily (cost against the alert limit, sync freshness, failing "
+        "and newly flaky tests, infrastructure), weekly (performance and changes, failing "
+        "tests, cost), monthly (cost review with what-ifs, performance, changelog) or "
+        "quarterly (runner capacity, budget forecast). Exit 6 when something needs a human.",
     ),
 }
 _SETTINGS: dict[str, Any] = {

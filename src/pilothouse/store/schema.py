@@ -419,6 +419,20 @@ cache_events = Table(
     Index(None, "job_id"),
 )
 
+# -- routines (migration 0018) ---------------------------------------------------------------
+
+# The last failed `ingest github` of each repository (kept by name: the first sync of a
+# repository can fail before the repository is stored), read by the daily routine's
+# watchdog: a failure after the last complete sync needs a human.
+sync_failures = Table(
+    "sync_failures",
+    metadata,
+    Column("provider", Key(32, "provider"), primary_key=True),
+    Column("repository", Key(255, "repository"), primary_key=True),
+    Column("failed_at", UTCDateTime, nullable=False),
+    Column("message", Name("sync failure"), nullable=False),
+)
+
 # -- OpenTelemetry export (migration 0019) -----------------------------------------
 
 # Runs (attempts) already sent as traces to an OTLP destination (its URL without

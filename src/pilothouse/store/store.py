@@ -72,6 +72,7 @@ from pilothouse.store.schema import (
 
 if TYPE_CHECKING:  # the analysis layer is not imported by every writer
     from pilothouse.analysis.cost_forecast import DailySpend
+    from pilothouse.analysis.regressions import Observation
     from pilothouse.analysis.test_stats import TestStats
     from pilothouse.telemetry.model import ExportRun
 
@@ -659,6 +660,45 @@ class Store:
         """Every repository: its last complete sync, runs, unfinished runs, expired logs."""
         with self._reading() as connection:
             return pipes.repository_syncs(connection)
+
+    # -- `pilothouse changes` -------------------------------------------------
+
+    def observations(self, kind: str, since: datetime, branch: str | None) -> list[Observation]:
+        """One value per run (queue: per job) created since *since* on *branch* (any:
+        None) of *kind*: run_time, queue_time, pass_rate or cache_hit_rate."""
+        from pilothouse.store import changes
+
+        read = {
+            "run_time": changes.run_time_observations,
+            "queue_time": changes.queue_observations,
+            "pass_rate": changes.pass_rate_observations,
+            "cache_hit_rate": changes.cache_observations,
+        }[kind]
+        with self._reading() as connection:
+            return read(connection, since, branch)
+
+    def record_sync_failure(
+        self, provider: str, repository: str, at: datetime, message: str
+    ) -> None:
+        """Keep why the sync of *repository* failed at *at* (its last failure only)."""
+        from pilothouse.store import changes
+
+        with self._writing() as connection:
+            changes.record_sync_failure(connection, provider, repository, at, message)
+
+    def sync_failures(self) -> list[tuple[str, str, datetime, str]]:
+        """(provider, repository, when, why) of each repository's last failed sync."""
+        from pilothouse.store import changes
+
+        with self._reading() as connection:
+            return changes.sync_failure_list(connection)
+
+    def workflow_files(self) -> list[tuple[str, str, datetime | None]]:
+        """(name, path, last updated) of every synced workflow."""
+        from pilothouse.store import changes
+
+        with self._reading() as connection:
+            return changes.workflow_files(connection)
 
     def retries_of(self, classname: str, name: str) -> list[tuple[str, str]]:
         """The stored retries (kind, message) of one test, oldest first."""

@@ -1,7 +1,7 @@
 """OpenTelemetry export: which runs each OTLP destination already has
 
 Revision ID: 0019_otel_exports
-Revises: 0013_read_speed
+Revises: 0018_routines
 
 `otel_exports` (store.otel): one row per run attempt sent as a trace to a
 destination, so `pilothouse export otel` is idempotent by run.
@@ -14,7 +14,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = "0019_otel_exports"
-down_revision: str | Sequence[str] | None = "0013_read_speed"
+down_revision: str | Sequence[str] | None = "0018_routines"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
