@@ -98,6 +98,11 @@ COMMANDS = {
         "Release notes, the next version and the changelog from Conventional Commits; "
         "GitHub Releases.",
     ),
+    "provenance": LazyCommand(
+        "pilothouse.cli.provenance:app",
+        "SLSA build provenance for release artifacts: keygen, generate (in-toto, DSSE), "
+        "verify (keys or Sigstore bundles, offline).",
+    ),
 }
 _SETTINGS: dict[str, Any] = {
     "pretty_exceptions_enable": False,
