@@ -186,7 +186,7 @@ def _context(
     if key is not None:
         context = github.with_run(context, _stored_runs(state, key))
     context = github.with_flags(context, **flags, started_on=started_on, run_id=run_id)
-    context = github.with_flags(context, finished_on=state.now())
+    context = github.finished(context, state.now())
     return github.note_unknown(context)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from pilothouse.delivery.provenance.model import GITHUB_BUILD_TYPE, BuildContext
@@ -118,6 +119,11 @@ def with_flags(context: BuildContext, **flags: Any) -> BuildContext:
     if not given:
         return context
     return dataclasses.replace(context, **given, sources=(*context.sources, "flags"))
+
+
+def finished(context: BuildContext, moment: datetime) -> BuildContext:
+    """The build is done when its provenance is made: the artifacts exist by then."""
+    return dataclasses.replace(context, finished_on=context.finished_on or moment)
 
 
 def note_unknown(context: BuildContext) -> BuildContext:
