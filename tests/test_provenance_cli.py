@@ -548,3 +548,68 @@ def test_usage_errors(sqlite_cli: Cli, dist: Path) -> None:
         "provenance", "verify", "nowhere.bin", "--provenance", "dist.intoto.jsonl"
     )
     assert code == 1 and "nowhere.bin: no such file or directory" in err
+
+
+def test_a_certificate_signed_envelope_needs_rekor(sqlite_cli: Cli, dist: Path) -> None:
+    path = _generate(sqlite_cli)
+    pem = "-----BEGIN CERTIFICATE-----\\nMIIB\\n-----END CERTIFICATE-----\\n"
+    _rewrite(path, lambda e: e["signatures"][0].update(cert=pem, keyid=""))
+    code, _, err = sqlite_cli("provenance", "verify", "dist", "--provenance", "dist.intoto.jsonl")
+    assert code == 1 and err.count("\n") == 1
+    assert "needs an online Rekor look-up, which pilothouse does not do" in err
+
+
+def test_slsa_github_generators_v02_predicate(sqlite_cli: Cli, dist: Path) -> None:
+    """A real v0.2 predicate (slsa-github-generator generic, in a Statement v0.1)."""
+    import hashlib
+
+    predicate = json.loads((DATA / "slsa_predicate_v0_2.json").read_text())
+    wheel = (dist / "demo-0.0.0-py3-none-any.whl").read_bytes()
+    body = {
+        "_type": "https://in-toto.io/Statement/v0.1",
+        "predicateType": "https://slsa.dev/provenance/v0.2",
+        "subject": [{"name": "demo.whl", "digest": {"sha256": hashlib.sha256(wheel).hexdigest()}}],
+        "predicate": predicate,
+    }
+    own = keys.load_private((sqlite_cli.cwd / "provenance.key").read_bytes())
+    envelope = dsse.sign(PAYLOAD_TYPE, json.dumps(body).encode(), [own])
+    (sqlite_cli.cwd / "v02.intoto.jsonl").write_text(json.dumps(dsse.envelope_to_json(envelope)))
+    generator = (
+        "https://github.com/slsa-framework/slsa-github-generator/.github/workflows/"
+        "generator_generic_slsa3.yml"
+    )
+    code, out, err = sqlite_cli(
+        "provenance",
+        "verify",
+        "dist/demo-0.0.0-py3-none-any.whl",
+        "--provenance",
+        "v02.intoto.jsonl",
+        "--key",
+        "provenance.pub",
+        "--source-uri",
+        "github.com/sigstore/sigstore-python",
+        "--source-tag",
+        "v3.2.0",
+        "--builder-id",
+        generator,
+        "--strict",
+        "--json",
+    )
+    assert code == 0, err
+    code, out, err = sqlite_cli(
+        "provenance",
+        "verify",
+        "dist/demo-0.0.0-py3-none-any.whl",
+        "--provenance",
+        "v02.intoto.jsonl",
+        "--key",
+        "provenance.pub",
+        "--source-uri",
+        "github.com/sigstore/sigstore-python",
+        "--source-tag",
+        "v3.1.0",
+        "--json",
+    )
+    assert code == 1 and [c["name"] for c in json.loads(out)["checks"] if not c["ok"]] == [
+        "source-ref"
+    ]

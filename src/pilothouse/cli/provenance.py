@@ -57,8 +57,8 @@ def keygen(
 
     state = state_of(ctx)
     key = keys.generate(kind.value)
-    private, public = files.write_key_pair(state.cwd / output, key, force=force)
-    typer.echo(f"Wrote {private} (private, mode 0600) and {public}; key id {key.keyid}")
+    files.write_key_pair(state.cwd / output, key, force=force)
+    typer.echo(f"Wrote {output}.key (private, mode 0600) and {output}.pub; key id {key.keyid}")
 
 
 @app.command()
@@ -299,6 +299,12 @@ def verify(
 
 def _needs(documents: list[Any], trusted: list[Any], threshold: int, root: Path | None) -> None:
     kinds = {d.kind for d in documents}
+    if "envelope" in kinds and not trusted and any(_certified(d) for d in documents):
+        raise InputError(
+            "the envelope is signed by a Sigstore certificate without its transparency log "
+            "entry (slsa-github-generator .intoto.jsonl): that needs an online Rekor look-up, "
+            "which pilothouse does not do; verify a Sigstore bundle (*.sigstore.json) instead"
+        )
     if "envelope" in kinds and not trusted:
         raise ConfigError("the provenance is DSSE-signed: pass --key PUBKEY to verify it")
     if "envelope" in kinds and threshold > len(trusted):
@@ -310,6 +316,13 @@ def _needs(documents: list[Any], trusted: list[Any], threshold: int, root: Path 
             "the provenance is a Sigstore bundle: pass --trusted-root FILE "
             "(gh attestation trusted-root > trusted_root.jsonl)"
         )
+
+
+def _certified(document: Any) -> bool:
+    signatures = document.value.get("signatures") if document.kind == "envelope" else None
+    return isinstance(signatures, list) and any(
+        isinstance(s, dict) and "cert" in s for s in signatures
+    )
 
 
 def _identity(
