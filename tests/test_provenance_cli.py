@@ -450,6 +450,11 @@ def test_sha256sum_listing_as_subjects(sqlite_cli: Cli, dist: Path) -> None:
         (b'{"hello": "world"}', "not a DSSE envelope, a Sigstore bundle or an in-toto statement"),
         (b"[1, 2, 3]", "not a JSON object"),
         (b"", "empty: no provenance"),
+        (b"[" * 100000 + b"]" * 100000, "not a JSON object"),
+        (
+            b'{"_type": "x", "subject": []}\n' + b"[" * 100000 + b"\n",
+            "line 2: JSON nested too deep",
+        ),
         (b"\xff\xfe\x00garbage", "not JSON (not UTF-8 text)"),
         (
             b'{"payloadType": "application/vnd.in-toto+json", "payload": "!!!***", '

@@ -56,7 +56,7 @@ def load_trusted_roots(path: Path, data: bytes) -> list[Any]:
     try:
         json.loads(text)
         lines = [text]
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         lines = [line for line in text.splitlines() if line.strip()]
     if not lines:
         raise ValueError(f"{path} holds no trusted root")
@@ -86,7 +86,7 @@ def authenticate_bundle(
 
     try:
         bundle = models.Bundle.from_json(raw)
-    except SigstoreError as exc:
+    except (SigstoreError, ValueError, RecursionError) as exc:
         return _failed(label, f"not a Sigstore bundle ({_line(exc)})")
     recorder = _Recorder(identity)
     problems = []
@@ -95,6 +95,9 @@ def authenticate_bundle(
             kind, payload = Verifier(trusted_root=root).verify_dsse(bundle, recorder)
         except SigstoreError as exc:
             problems.append(_explain(exc))
+            continue
+        except Exception as exc:  # fail closed: a hostile bundle may break the verifier
+            problems.append(f"{type(exc).__name__}: {_line(exc)}")
             continue
         return _verified(label, kind, payload, recorder)
     return _failed(label, "; ".join(dict.fromkeys(problems)))

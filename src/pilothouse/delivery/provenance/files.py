@@ -114,7 +114,7 @@ def read_documents(path: Path) -> list[Document]:
         raise InputError(f"{path}: not JSON (not UTF-8 text)") from None
     try:
         whole = json.loads(text)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         whole = None
     if isinstance(whole, dict):
         return [_document(path, "", whole, data)]
@@ -133,6 +133,8 @@ def _json_line(path: Path, number: int, line: str) -> dict[str, Any]:
         value = json.loads(line)
     except json.JSONDecodeError as exc:
         raise InputError(f"{path} line {number}: not JSON ({exc.msg})") from None
+    except RecursionError:
+        raise InputError(f"{path} line {number}: JSON nested too deep") from None
     if not isinstance(value, dict):
         raise InputError(f"{path} line {number}: not a JSON object")
     return value

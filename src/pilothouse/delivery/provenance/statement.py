@@ -229,6 +229,8 @@ def parse_statement(payload: bytes) -> Statement:
         document = json.loads(payload)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValueError(f"the payload is not JSON ({exc})") from None
+    except RecursionError:
+        raise ValueError("the payload is JSON nested too deep") from None
     if not isinstance(document, dict):
         raise ValueError("the payload is not a JSON object")
     kind = document.get("_type")
