@@ -65,7 +65,8 @@ def main() -> None:
     ):
         print(f"  {name:32} {wall:6.2f} {cpu:6.2f} {size / wall:8.0f}")
     print(
-        f"ratio to the in-memory limit: {memory[0] / ours[0]:.2f} wall, {memory[1] / ours[1]:.2f} CPU"
+        f"ratio to the in-memory limit: {memory[0] / ours[0]:.2f} wall, "
+        f"{memory[1] / ours[1]:.2f} CPU"
     )
     print(
         f"ratio to coreutils: {coreutils[0] / ours[0]:.2f} wall, {coreutils[1] / ours[1]:.2f} CPU"
