@@ -618,3 +618,23 @@ def test_slsa_github_generators_v02_predicate(sqlite_cli: Cli, dist: Path) -> No
     assert code == 1 and [c["name"] for c in json.loads(out)["checks"] if not c["ok"]] == [
         "source-ref"
     ]
+
+
+def test_an_unreadable_store_is_noted_not_fatal(sqlite_cli: Cli, dist: Path) -> None:
+    (sqlite_cli.cwd / "store.db").write_text("not a database")
+    code, out, err = sqlite_cli(
+        "provenance",
+        "generate",
+        "dist",
+        "--unsigned",
+        "--builder-id",
+        BUILDER,
+        "--run-id",
+        "1",
+        "--started-on",
+        "2026-11-30T10:00:00",
+    )
+    assert code == 0, err
+    assert err.startswith("pilothouse: note: the store was not read (")
+    metadata = json.loads(out)["predicate"]["runDetails"]["metadata"]
+    assert metadata["startedOn"] == "2026-11-30T10:00:00Z"

@@ -12,7 +12,7 @@ import typer
 
 from pilothouse.cli.output import print_json
 from pilothouse.cli.state import State, state_of
-from pilothouse.errors import ConfigError, InputError, StoreMissing
+from pilothouse.errors import ConfigError, InputError, StoreError, StoreMissing
 
 app = typer.Typer(
     help="SLSA build provenance for release artifacts: in-toto Statement v1, SLSA Provenance "
@@ -65,7 +65,8 @@ def keygen(
 def generate(
     ctx: typer.Context,
     artifacts: Annotated[
-        list[str] | None, typer.Argument(help="Files, directories or globs: the subjects.")
+        list[str] | None,
+        typer.Argument(help="Files, directories or globs: the subjects.", metavar="ARTIFACT"),
     ] = None,
     subjects: Annotated[
         Path | None,
@@ -84,7 +85,9 @@ def generate(
     ] = None,
     key: Annotated[
         Path | None,
-        typer.Option("--key", help="Private key PEM (else $PILOTHOUSE_PROVENANCE_KEY)."),
+        typer.Option(
+            "--key", help="Private key PEM (else $PILOTHOUSE_PROVENANCE_KEY).", metavar="KEYFILE"
+        ),
     ] = None,
     unsigned: Annotated[
         bool, typer.Option("--unsigned", help="Write the bare statement, unsigned.")
@@ -197,6 +200,9 @@ def _stored_runs(state: State, run_key: str) -> list[Any]:
             return store.runs_by_key(run_key)
     except StoreMissing:
         return []
+    except StoreError as exc:  # an enrichment: say so, and make the provenance without it
+        sys.stderr.write(f"pilothouse: note: the store was not read ({exc})\n")
+        return []
 
 
 def _emit(state: State, output: Path | None, data: bytes) -> None:
@@ -221,13 +227,16 @@ def _summary(
 @app.command()
 def verify(
     ctx: typer.Context,
-    artifacts: Annotated[list[str], typer.Argument(help="The artifacts to check.")],
+    artifacts: Annotated[
+        list[str], typer.Argument(help="The artifacts to check.", metavar="ARTIFACT")
+    ],
     provenance: Annotated[
         Path,
         typer.Option("--provenance", help="A .intoto.jsonl (DSSE envelopes) or *.sigstore.json."),
     ],
     key: Annotated[
-        list[Path] | None, typer.Option("--key", help="A trusted public key PEM (repeatable).")
+        list[Path] | None,
+        typer.Option("--key", help="A trusted public key PEM (repeatable).", metavar="PUBKEY"),
     ] = None,
     threshold: Annotated[
         int, typer.Option("--threshold", min=1, help="Distinct trusted keys that must sign.")

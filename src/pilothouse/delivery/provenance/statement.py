@@ -85,7 +85,9 @@ def serialize(document: Mapping[str, Any]) -> bytes:
 
 
 def rfc3339(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """UTC with a Z; a time without a zone is taken as UTC (never the machine's zone)."""
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def provenance_v1(context: BuildContext) -> dict[str, Any]:
