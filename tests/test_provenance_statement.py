@@ -127,6 +127,15 @@ def test_a_stored_run_fills_what_the_environment_lacks() -> None:
     assert context.sources == ("store",)
 
 
+def test_the_jobs_own_start_is_the_builds_start() -> None:
+    from pilothouse.model import JobSummary
+
+    job = JobSummary("build", "success", 2, started_at=datetime(2026, 11, 30, 12, 31, tzinfo=UTC))
+    context = BuildContext(run_id="9182555064", job="build")
+    filled = github.with_run(context, [_run(jobs=(job,))])
+    assert filled.started_on == datetime(2026, 11, 30, 12, 31, tzinfo=UTC)
+
+
 def test_the_environment_wins_over_the_store_and_flags_over_both() -> None:
     env = github.context_from_env({**TOO_LEGIT, "GITHUB_REPOSITORY": "acme/rocket"})
     filled = github.with_run(env, [_run(), _run(repository="other/repo", commit="f" * 40)])

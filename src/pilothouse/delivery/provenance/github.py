@@ -56,6 +56,7 @@ def context_from_env(env: Mapping[str, str]) -> BuildContext:
         runner_environment=env.get("RUNNER_ENVIRONMENT") or None,
         run_id=run_id,
         run_attempt=attempt,
+        job=env.get("GITHUB_JOB") or None,
         invocation_id=_invocation(server, repository, run_id, attempt),
         sources=("environment",),
     )
@@ -86,7 +87,9 @@ def with_run(context: BuildContext, runs: Sequence[RunSummary]) -> BuildContext:
     if run is None:
         return context
     attempt = _attempt(context, run)
-    started = next((a.started_at for a in run.attempts if a.attempt == attempt), None)
+    started = _job_start(context, run, attempt) or next(
+        (a.started_at for a in run.attempts if a.attempt == attempt), None
+    )
     filled: dict[str, Any] = {
         "repository": context.repository or run.repository,
         "commit": context.commit or run.commit,
@@ -105,6 +108,13 @@ def _the_run(context: BuildContext, runs: Sequence[RunSummary]) -> RunSummary | 
     if context.repository is not None:
         runs = [r for r in runs if r.repository.lower() == context.repository.lower()]
     return runs[0] if len(runs) == 1 else None
+
+
+def _job_start(context: BuildContext, run: RunSummary, attempt: int) -> datetime | None:
+    """The start of this job (a job without `name:` is shown by its id, $GITHUB_JOB)."""
+    return next(
+        (j.started_at for j in run.jobs if j.name == context.job and j.attempt == attempt), None
+    )
 
 
 def _attempt(context: BuildContext, run: RunSummary) -> int:

@@ -62,6 +62,7 @@ class BuildContext:
     runner_environment: str | None = None
     run_id: str | None = None
     run_attempt: str | None = None
+    job: str | None = None  # the job's id in the workflow ($GITHUB_JOB)
     invocation_id: str | None = None
     started_on: datetime | None = None
     finished_on: datetime | None = None
