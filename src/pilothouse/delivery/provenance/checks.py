@@ -278,19 +278,17 @@ def _level(documents: Sequence[Authenticated]) -> str:
 
 
 def _merge(named: Sequence[tuple[str, Check]], count: int) -> tuple[Check, ...]:
-    """One check per name: ok when every document's is; details labelled by document."""
+    """One check per name: ok when every document's is; with several documents each
+    detail says which one (`line 2: ...`)."""
     order: dict[str, list[tuple[str, Check]]] = {}
     for label, check in named:
         order.setdefault(check.name, []).append((label, check))
     merged = []
     for name, items in order.items():
-        if count > 1 and len(items) > 1:
-            detail = "; ".join(f"{label}: {c.detail}" if label else c.detail for label, c in items)
-        else:
-            detail = (
-                items[0][1].detail if len(items) == 1 else "; ".join(c.detail for _, c in items)
-            )
-        merged.append(Check(name, all(c.ok for _, c in items), detail))
+        details = [
+            f"{label}: {c.detail}" if label and count > 1 else c.detail for label, c in items
+        ]
+        merged.append(Check(name, all(c.ok for _, c in items), "; ".join(details)))
     return tuple(merged)
 
 
