@@ -295,3 +295,16 @@ def test_every_field_of_the_bundle_is_load_bearing() -> None:
                 continue
             assert result.payload is None, (leaf, mode)
             assert not result.checks[0].ok, (leaf, mode)
+
+
+def test_bundles_as_githubs_api_returns_them(here: Cli) -> None:
+    bundle = json.loads((here.cwd / BUNDLE).read_text())
+    (here.cwd / "api.json").write_text(
+        json.dumps({"attestations": [{"bundle": bundle, "repository_id": 804070735}]})
+    )
+    (here.cwd / "one.jsonl").write_text(json.dumps({"bundle": bundle}) + "\n")
+    for name in ("api.json", "one.jsonl"):
+        code, verdict, err = _verify(
+            here, "--source-uri", "github.com/malancas/attest-demo", bundle=name
+        )
+        assert code == 0, err

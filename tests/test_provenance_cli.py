@@ -446,11 +446,11 @@ def test_sha256sum_listing_as_subjects(sqlite_cli: Cli, dist: Path) -> None:
     "content, message",
     [
         (b"this is not json\nat all\n", "line 1: not JSON"),
-        (b"<html><body>502 Bad Gateway</body></html>", "not a JSON object"),
+        (b"<html><body>502 Bad Gateway</body></html>", "line 1: not JSON"),
         (b'{"hello": "world"}', "not a DSSE envelope, a Sigstore bundle or an in-toto statement"),
         (b"[1, 2, 3]", "not a JSON object"),
         (b"", "empty: no provenance"),
-        (b"[" * 100000 + b"]" * 100000, "not a JSON object"),
+        (b"[" * 100000 + b"]" * 100000, "line 1: JSON nested too deep"),
         (
             b'{"_type": "x", "subject": []}\n' + b"[" * 100000 + b"\n",
             "line 2: JSON nested too deep",

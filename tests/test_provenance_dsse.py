@@ -157,3 +157,90 @@ def test_envelope_json_round_trip_is_standard_base64() -> None:
     assert document["signatures"][0]["keyid"] == key.keyid
     assert "-" not in document["payload"] and "_" not in document["payload"]
     assert dsse.envelope_from_json(document) == envelope
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+_ENVELOPE_LIKE = st.fixed_dictionaries(
+    {},
+    optional={
+        "payloadType": _JSON | st.just(PAYLOAD_TYPE),
+        "payload": _JSON | st.text(alphabet="A-Za-z0-9+/=_-", max_size=40),
+        "signatures": _JSON
+        | st.lists(st.dictionaries(st.sampled_from(["sig", "keyid"]), _JSON), max_size=3),
+    },
+)
+
+
+@given(_ENVELOPE_LIKE)
+def test_any_envelope_like_json_is_read_or_refused_with_value_error(document: dict) -> None:
+    try:
+        envelope = dsse.envelope_from_json(document)
+    except ValueError:
+        return
+    tally = dsse.count_trusted(envelope, [keys.generate("ed25519").public])
+    assert tally.verified == 0
+
+
+@given(st.binary(max_size=300))
+def test_any_payload_is_read_or_refused_with_value_error(payload: bytes) -> None:
+    from pilothouse.delivery.provenance.statement import parse_statement
+
+    try:
+        parse_statement(payload)
+    except ValueError:
+        pass
+
+
+@given(st.binary(max_size=300))
+def test_any_provenance_file_is_read_or_one_input_error(tmp_path_factory, data: bytes) -> None:
+    from pilothouse.delivery.provenance.files import read_documents
+    from pilothouse.errors import InputError
+
+    path = tmp_path_factory.mktemp("fuzz") / "p.jsonl"
+    path.write_bytes(data)
+    try:
+        documents = read_documents(path)
+    except InputError as exc:
+        assert "\n" not in str(exc)
+        return
+    assert all(d.kind in ("envelope", "bundle", "statement") for d in documents)
+
+
+@given(
+    st.fixed_dictionaries(
+        {"_type": st.sampled_from(["https://in-toto.io/Statement/v1", "x"])},
+        optional={
+            "predicateType": _JSON | st.just("https://slsa.dev/provenance/v1"),
+            "subject": _JSON
+            | st.lists(
+                st.dictionaries(
+                    st.sampled_from(["name", "digest"]),
+                    _JSON | st.dictionaries(st.sampled_from(["sha256"]), _JSON | st.just("ab")),
+                ),
+                max_size=3,
+            ),
+            "predicate": _JSON,
+        },
+    )
+)
+def test_any_statement_like_json_is_read_or_refused_with_value_error(document: dict) -> None:
+    from pilothouse.delivery.provenance.checks import statement_checks
+    from pilothouse.delivery.provenance.model import Expectations
+    from pilothouse.delivery.provenance.statement import parse_statement
+
+    try:
+        parsed = parse_statement(json.dumps(document).encode())
+    except ValueError:
+        return
+    expectations = Expectations(
+        builder_id="b", source_uri="github.com/a/b", source_ref="main", strict=True
+    )
+    assert all(
+        not c.ok or c.name == "predicate-type" for c in statement_checks(parsed, expectations)
+    )

@@ -106,7 +106,8 @@ class Document:
 
 def read_documents(path: Path) -> list[Document]:
     """Every document of a provenance file: one JSON document, or JSON lines (a
-    `.intoto.jsonl` with one envelope per line is read whole)."""
+    `.intoto.jsonl` with one envelope per line is read whole). A bundle may come wrapped
+    as GitHub's attestations API returns it (`{"bundle": ...}`, `{"attestations": [...]}`)."""
     data = read_bounded(path, MAX_PROVENANCE_BYTES, "provenance file")
     try:
         text = data.decode("utf-8")
@@ -117,15 +118,38 @@ def read_documents(path: Path) -> list[Document]:
     except (json.JSONDecodeError, RecursionError):
         whole = None
     if isinstance(whole, dict):
-        return [_document(path, "", whole, data)]
+        return _unwrap(path, "", whole, data)
+    if whole is not None:
+        raise InputError(f"{path}: not a JSON object (a DSSE envelope or a Sigstore bundle)")
     lines = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
     if not lines:
         raise InputError(f"{path}: empty: no provenance")
-    if whole is not None or len(lines) == 1:
-        raise InputError(f"{path}: not a JSON object (a DSSE envelope or a Sigstore bundle)")
-    return [
-        _document(path, f"line {n}", _json_line(path, n, line), line.encode()) for n, line in lines
-    ]
+    documents = []
+    for number, line in lines:
+        value = _json_line(path, number, line)
+        documents.extend(_unwrap(path, f"line {number}", value, line.encode()))
+    return documents
+
+
+def _unwrap(path: Path, label: str, value: dict[str, Any], raw: bytes) -> list[Document]:
+    listed = value.get("attestations")
+    if isinstance(listed, list) and listed:
+        items = [a.get("bundle") if isinstance(a, dict) else None for a in listed]
+        prefix = f"{label} " if label else ""
+        return [
+            _document(path, f"{prefix}attestation {n}", _object(path, b), json.dumps(b).encode())
+            for n, b in enumerate(items, 1)
+        ]
+    inner = value.get("bundle")
+    if isinstance(inner, dict) and "mediaType" not in value:
+        return [_document(path, label, inner, json.dumps(inner).encode())]
+    return [_document(path, label, value, raw)]
+
+
+def _object(path: Path, value: object) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise InputError(f"{path}: an attestation without a bundle object")
+    return value
 
 
 def _json_line(path: Path, number: int, line: str) -> dict[str, Any]:
