@@ -100,8 +100,8 @@ COMMANDS = {
     ),
     "provenance": LazyCommand(
         "pilothouse.cli.provenance:app",
-        "SLSA build provenance for release artifacts: keygen, generate (in-toto, DSSE), "
-        "verify (keys or Sigstore bundles, offline).",
+        "SLSA build provenance for release artifacts: in-toto Statement v1, SLSA Provenance "
+        "v1, DSSE signatures; verifies GitHub's Sigstore bundles offline too.",
     ),
 }
 _SETTINGS: dict[str, Any] = {
