@@ -638,3 +638,59 @@ def test_an_unreadable_store_is_noted_not_fatal(sqlite_cli: Cli, dist: Path) -> 
     assert err.startswith("pilothouse: note: the store was not read (")
     metadata = json.loads(out)["predicate"]["runDetails"]["metadata"]
     assert metadata["startedOn"] == "2026-11-30T10:00:00Z"
+
+
+def test_a_key_others_can_read_is_noted(sqlite_cli: Cli, dist: Path) -> None:
+    (sqlite_cli.cwd / "provenance.key").chmod(0o644)
+    code, _, err = sqlite_cli(
+        "provenance",
+        "generate",
+        "dist",
+        "--key",
+        "provenance.key",
+        "--builder-id",
+        BUILDER,
+        "-o",
+        "x.jsonl",
+    )
+    assert code == 0
+    assert "note: provenance.key is readable by others (chmod 600 provenance.key)" in err
+
+
+@pytest.mark.parametrize("kind", ["encrypted", "openssh", "rsa", "p384", "garbage"])
+def test_unusable_private_keys_are_one_line(sqlite_cli: Cli, dist: Path, kind: str) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+    pkcs8 = serialization.PrivateFormat.PKCS8
+    pem = serialization.Encoding.PEM
+    made = {
+        "encrypted": lambda: ed25519.Ed25519PrivateKey.generate().private_bytes(
+            pem, pkcs8, serialization.BestAvailableEncryption(b"secret")
+        ),
+        "openssh": lambda: ed25519.Ed25519PrivateKey.generate().private_bytes(
+            pem, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
+        ),
+        "rsa": lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+            pem, pkcs8, serialization.NoEncryption()
+        ),
+        "p384": lambda: ec.generate_private_key(ec.SECP384R1()).private_bytes(
+            pem, pkcs8, serialization.NoEncryption()
+        ),
+        "garbage": lambda: (
+            b"-----BEGIN PRIVATE KEY-----\nnot base64 at all\n-----END PRIVATE KEY-----\n"
+        ),
+    }[kind]()
+    (sqlite_cli.cwd / "odd.key").write_bytes(made)
+    code, _, err = sqlite_cli(
+        "provenance", "generate", "dist", "--key", "odd.key", "--builder-id", BUILDER
+    )
+    assert code == 1 and err.count("\n") == 1 and err.startswith("pilothouse: error: ")
+    expected = {
+        "encrypted": "is encrypted",
+        "openssh": "not a readable PEM private key",
+        "rsa": "unsupported key type",
+        "p384": "unsupported curve secp384r1",
+        "garbage": "not a readable PEM private key",
+    }[kind]
+    assert expected in err

@@ -129,6 +129,8 @@ def generate(
         raise typer.BadParameter("--unsigned and --key exclude each other", param_hint="--unsigned")
     found = _subjects(state, artifacts or [], subjects, base64_subjects)
     signer = None if unsigned else files.signing_key(_path(state, key), state.env)
+    if key is not None and files.readable_by_others(state.cwd / key):
+        sys.stderr.write(f"pilothouse: note: {key} is readable by others (chmod 600 {key})\n")
     if signer is None and not unsigned:
         raise ConfigError(
             f"no signing key: pass --key FILE or set ${files.KEY_ENV} "

@@ -191,6 +191,14 @@ def signing_key(path: Path | None, env: Mapping[str, str]) -> keys.PrivateKey | 
         raise error(f"{source}: {exc}") from None
 
 
+def readable_by_others(path: Path) -> bool:
+    """Whether a key file lets its group or anyone else read it (ssh refuses such keys)."""
+    try:
+        return bool(path.stat().st_mode & 0o077)
+    except OSError:
+        return False
+
+
 def public_keys(paths: Sequence[Path]) -> list[keys.PublicKey]:
     """The trusted keys, each once (the same key given twice counts once)."""
     loaded: dict[str, keys.PublicKey] = {}
