@@ -122,6 +122,11 @@ COMMANDS = {
         "tests, cost), monthly (cost review with what-ifs, performance, changelog) or "
         "quarterly (runner capacity, budget forecast). Exit 6 when something needs a human.",
     ),
+    "provenance": LazyCommand(
+        "pilothouse.cli.provenance:app",
+        "SLSA build provenance for release artifacts: in-toto Statement v1, SLSA Provenance "
+        "v1, DSSE signatures; verifies GitHub's Sigstore bundles offline too.",
+    ),
 }
 _SETTINGS: dict[str, Any] = {
     "pretty_exceptions_enable": False,
