@@ -98,6 +98,11 @@ COMMANDS = {
         "Release notes, the next version and the changelog from Conventional Commits; "
         "GitHub Releases.",
     ),
+    "ci": LazyCommand(
+        "pilothouse.cli.ci:app",
+        "Run a workflow on demand and follow it (`ci run`); save per-workflow baselines "
+        "(`ci baseline`).",
+    ),
 }
 _SETTINGS: dict[str, Any] = {
     "pretty_exceptions_enable": False,
