@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -12,14 +13,18 @@ from rich.console import Console
 from rich.text import Text
 
 from pilothouse.cli.github import checked_api_url, github_api
-from pilothouse.cli.output import stdout_console
+from pilothouse.cli.output import Col, fitted_table, print_json, stdout_console
+from pilothouse.cli.settings import validated_by
 from pilothouse.cli.state import State, state_of
 from pilothouse.config import DEFAULT_GITHUB_API_URL
 from pilothouse.errors import printable
 
 if TYPE_CHECKING:
+    from pilothouse.ci.baseline import Window
     from pilothouse.ci.watch import RunView
+    from pilothouse.model import Baseline
     from pilothouse.sources.github import GitHubApi
+    from pilothouse.store import Store
 
 app = typer.Typer(
     help="Run a workflow on demand and follow it; save per-workflow baselines.",
@@ -180,3 +185,119 @@ def run(
     if exit_code(view):
         sys.stderr.write(f"pilothouse: run {run_id} ended {printable(str(view.conclusion))}\n")
         raise typer.Exit(1)
+
+
+def _take_baselines(
+    store: Store, window: Window, workflows: list[str] | None
+) -> tuple[list[Baseline], list[str]]:
+    """Each workflow's baseline over *window*; and the workflows without a timed run."""
+    from pilothouse.ci import baseline as bl
+    from pilothouse.store.scorecard import Span
+
+    attempts = store.run_workflows(window.since, window.until, window.branch)
+    names = workflows or sorted(set(attempts.values()))
+    queues = bl.queue_seconds(store.queue_times(window.since, window.until, window.branch))
+    tallies = store.suite_tallies(since=window.since, until=window.until)
+    passes = bl.pass_counts(tallies, attempts)
+    taken: list[Baseline] = []
+    for name in names:
+        cache = store.cache_counts(
+            since=window.since, until=window.until, workflows=[name], branch=window.branch
+        )
+        durations = store.run_durations(Span(window.since, window.until), [name], window.branch)
+        item = bl.take(
+            name,
+            window,
+            durations=durations,
+            queues=queues.get(name, []),
+            cache=cache,
+            passes=passes.get(name, (0, 0)),
+        )
+        if item is not None:
+            taken.append(item)
+    missing = [n for n in names if n not in {i.workflow for i in taken}]
+    return taken, missing
+
+
+BASELINE_COLUMNS = (
+    "workflow",
+    "runs",
+    "duration p50",
+    "p90",
+    "queue p50",
+    "p90",
+    "cache hits",
+    "pass rate",
+)
+
+
+def _baseline_rows(items: list[Baseline]) -> list[tuple[str, ...]]:
+    from pilothouse.ci.watch import duration_text
+
+    def percent(value: float | None, places: int) -> str:
+        return "-" if value is None else f"{value:.{places}f} %"
+
+    return [
+        (
+            i.workflow,
+            str(i.runs),
+            duration_text(i.duration_p50),
+            duration_text(i.duration_p90),
+            duration_text(i.queue_p50) or "-",
+            duration_text(i.queue_p90) or "-",
+            percent(i.cache_hit_percent, 1),
+            percent(i.pass_percent, 3),
+        )
+        for i in items
+    ]
+
+
+@app.command("baseline")
+def baseline(
+    ctx: typer.Context,
+    workflows: Annotated[
+        list[str] | None,
+        typer.Option("--workflow", help="Workflow name (repeatable; default: every one run)."),
+    ] = None,
+    window_days: Annotated[
+        int | None,
+        typer.Option(
+            "--window",
+            help="Days of runs to read, up to now (default targets.window_days).",
+            callback=validated_by("targets.window_days"),
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the baselines as JSON.")] = False,
+) -> None:
+    """Measure each workflow's baseline from the stored runs of the scored branch (run
+    duration p50/p90, job queue time p50/p90, cache hit rate, test pass rate) and save
+    it: `score` shows it beside the criteria it covers."""
+    from pilothouse.ci import baseline as bl
+    from pilothouse.cli.score import resolve_targets
+
+    state = state_of(ctx)
+    targets = resolve_targets(state, window_days)
+    now = state.now()
+    window = bl.Window(targets.branch, now - timedelta(days=targets.window_days), now, now)
+    with state.open_store() as store:
+        taken, missing = _take_baselines(store, window, workflows)
+    if taken:
+        with state.open_store(create=True) as store:
+            store.save_baselines(taken)
+    for name in missing:
+        sys.stderr.write(
+            f"pilothouse: warning: {printable(name)}: no completed run on {targets.branch} in "
+            f"the last {targets.window_days} days: no baseline saved\n"
+        )
+    if as_json:
+        print_json({"baselines": [bl.as_dict(i) for i in taken], "missing": missing})
+        return
+    console = stdout_console(state.env)
+    title = (
+        f"Baselines saved: {len(taken)} workflow(s) on {targets.branch}, "
+        f"last {targets.window_days} days (since {window.since:%Y-%m-%d %H:%M})"
+    )
+    columns = tuple(
+        Col(name, "left" if i == 0 else "right") for i, name in enumerate(BASELINE_COLUMNS)
+    )
+    console.print(fitted_table(title, columns, _baseline_rows(taken), console.width))
