@@ -402,3 +402,50 @@ def test_table_shows_steps_of_running_jobs_only() -> None:
     console = Console(width=100, record=True)
     console.print(watch.table(_view("completed", "success", "completed"), NOW))
     assert "Run pytest" not in console.export_text()
+
+
+# -- polling respects rate limits; a terminal gets the live table ------------------------------
+
+
+def test_a_rate_limited_poll_is_waited_out_and_said(tmp_path: Path) -> None:
+    fake = _fake()
+    fake.secondary_rate_limit(f"/repos/{REPO}/actions/runs/", retry_after=1)
+    with fake.serve() as url:
+        code, out, err = _run(_cli(tmp_path, fake), url, "nightly.yml", "--watch")
+    assert code == 0, err
+    assert "GitHub secondary rate limit: waiting 1 s" in err
+    assert out.splitlines()[-1].endswith(" in 0s") or ": success in " in out
+
+
+def test_a_rate_limit_beyond_max_wait_is_a_clear_error(tmp_path: Path) -> None:
+    fake = _fake()
+    fake.primary_rate_limit(f"/repos/{REPO}/actions/runs/", reset_in=600)
+    with fake.serve() as url:
+        code, _out, err = _run(
+            _cli(tmp_path, fake), url, "nightly.yml", "--watch", "--max-wait", "30"
+        )
+    assert code == 1
+    assert "rate limit exhausted: waiting 601 s more would exceed the bound of 30 s" in err
+
+
+def test_on_a_terminal_the_run_is_a_live_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    from rich.console import Console
+
+    from pilothouse.cli import ci as ci_cli
+
+    screen = io.StringIO()
+    terminal = Console(file=screen, force_terminal=True, width=100, color_system=None)
+    monkeypatch.setattr(ci_cli, "stdout_console", lambda _env=None: terminal)
+    fake = _fake()
+    with fake.serve() as url:
+        code, out, err = _run(_cli(tmp_path, fake), url, "nightly.yml", "--watch")
+    assert code == 0, err
+    shown = screen.getvalue()
+    run_id = next(iter(fake._runs))
+    assert f"nightly run {run_id} (attempt 1): success" in shown
+    assert "job / step" in shown and "duration" in shown
+    assert f"run {run_id} (nightly, attempt 1): queued" not in shown  # no per-change lines

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
@@ -181,14 +182,14 @@ def _styled(state: str) -> Text:
     return Text(state, style=_STYLE.get(state, "cyan" if state == "in_progress" else ""))
 
 
-def table(view: RunView, now: datetime) -> Table:
-    """Jobs and their steps, state and duration; steps are shown for jobs that run or
-    did not succeed (a finished good job is one line)."""
+def table(view: RunView, now: datetime) -> Group:
+    """A headline, then the jobs and their steps, state and duration; steps are shown for
+    jobs that run or did not succeed (a finished good job is one line)."""
     title = (
         f"{view.name} run {view.id} (attempt {view.attempt}): "
         f"{state_text(view.status, view.conclusion)}"
     )
-    grid = Table(title=title, title_justify="left", expand=False)
+    grid = Table(expand=False)
     grid.add_column("job / step")
     grid.add_column("state")
     grid.add_column("duration", justify="right")
@@ -202,7 +203,7 @@ def table(view: RunView, now: datetime) -> Table:
             step_state = state_text(step.status, step.conclusion)
             step_took = duration_text(seconds(step.started, step.completed, now))
             grid.add_row(f"  {step.name}", _styled(step_state), step_took)
-    return grid
+    return Group(Text(title), grid)
 
 
 # -- polling ------------------------------------------------------------------------------
