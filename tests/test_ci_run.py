@@ -449,3 +449,62 @@ def test_on_a_terminal_the_run_is_a_live_table(
     assert f"nightly run {run_id} (attempt 1): success" in shown
     assert "job / step" in shown and "duration" in shown
     assert f"run {run_id} (nightly, attempt 1): queued" not in shown  # no per-change lines
+
+
+# -- the fake's dispatch block answers as GitHub does -----------------------------------------
+
+
+def _client(fake: FakeGitHub):  # type: ignore[no-untyped-def]
+    import httpx
+
+    headers = {"Authorization": f"Bearer {fake.token}", "Accept": "application/vnd.github+json"}
+    return httpx.Client(transport=fake.transport(), base_url="https://api.github.com",
+                        headers=headers)  # fmt: skip
+
+
+def test_fake_dispatch_answers_204_or_the_run_details_and_plays_the_run_out() -> None:
+    from tests.github_fake import RUN_FILE, load
+
+    fake = _fake(polls_per_state=1)
+    with _client(fake) as client:
+        path = f"/repos/{REPO}/actions/workflows/nightly.yml/dispatches"
+        plain = client.post(path, json={"ref": "main"})
+        assert (plain.status_code, plain.content) == (204, b"")
+        detailed = client.post(path, json={"ref": "main", "return_run_details": True})
+        assert detailed.status_code == 200
+        body = detailed.json()
+        assert list(body) == ["workflow_run_id", "run_url", "html_url"]
+        run_path = f"/repos/{REPO}/actions/runs/{body['workflow_run_id']}"
+        assert body["run_url"].endswith(run_path)
+        listed = client.get(f"/repos/{REPO}/actions/runs", params={"event": "workflow_dispatch"})
+        assert listed.json()["total_count"] == 0  # not listed yet: GitHub is creating them
+        seen = []
+        for _poll in range(3):
+            run = client.get(run_path).json()
+            jobs = client.get(f"{run_path}/jobs").json()["jobs"]
+            seen.append((run["status"], run["conclusion"], {j["status"] for j in jobs}))
+        assert list(run) == list(load(RUN_FILE))
+        assert run["event"] == "workflow_dispatch" and run["display_title"] == "nightly"
+    assert seen == [
+        ("in_progress", None, {"completed", "in_progress"}),
+        ("completed", "success", {"completed"}),
+        ("completed", "success", {"completed"}),
+    ]
+
+
+def test_fake_contents_are_base64_as_github_serves_them() -> None:
+    import base64
+
+    fake = _fake()
+    with _client(fake) as client:
+        answer = client.get(f"/repos/{REPO}/contents/.github/workflows/nightly.yml",
+                            params={"ref": "main"}).json()  # fmt: skip
+        missing = client.get(f"/repos/{REPO}/contents/.github/workflows/nightly.yml",
+                             params={"ref": "nope"})  # fmt: skip
+        repository = client.get(f"/repos/{REPO}").json()
+    assert list(answer)[:10] == ["name", "path", "sha", "size", "url", "html_url", "git_url",
+                                 "download_url", "type", "content"]  # fmt: skip
+    assert base64.b64decode(answer["content"]).decode() == DISPATCHABLE
+    assert all(len(line) <= 60 for line in answer["content"].splitlines())
+    assert missing.status_code == 404
+    assert repository["default_branch"] == "main" and repository["full_name"] == REPO
