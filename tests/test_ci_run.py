@@ -508,3 +508,33 @@ def test_fake_contents_are_base64_as_github_serves_them() -> None:
     assert all(len(line) <= 60 for line in answer["content"].splitlines())
     assert missing.status_code == 404
     assert repository["default_branch"] == "main" and repository["full_name"] == REPO
+
+
+def test_a_bad_report_in_an_artifact_is_named_and_nothing_of_it_is_stored(tmp_path: Path) -> None:
+    fake = _fake()
+    good = (DATA / "junit" / "nextest" / "fixture-project-junit.xml").read_bytes()
+    fake.uploads = [("junit-linux", {"a/junit.xml": good, "b/broken.xml": b"<testsuite><testcase"})]
+    cli = _cli(tmp_path, fake)
+    with fake.serve() as url:
+        code, _out, err = _run(cli, url, "nightly.yml", "--ingest")
+    assert code == 1
+    assert "junit-linux-" in err and "broken.xml" in err and "malformed XML" in err
+    runs = cli.json("runs")["runs"]
+    assert len(runs) == 1 and runs[0]["tests"] == 0  # the run is stored, no report of it
+
+
+def test_huge_archives_are_refused_before_unpacking() -> None:
+    import io
+    import zipfile
+
+    from pilothouse.ci import artifacts
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for i in range(3):
+            archive.writestr(f"r{i}.xml", b"<testsuite/>")
+    with zipfile.ZipFile(buffer) as archive:
+        assert len(artifacts.xml_members(archive, "a.zip")) == 3
+        archive.infolist()[0].file_size = artifacts.MAX_UNPACKED_BYTES + 1  # as a bomb says
+        with pytest.raises(InputError, match="a.zip: unpacks to more than 2048 MiB"):
+            artifacts.xml_members(archive, "a.zip")

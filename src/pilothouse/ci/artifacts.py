@@ -6,6 +6,7 @@ run's reports exactly as `ingest junit` would inside the job."""
 from __future__ import annotations
 
 import fnmatch
+import re
 import tempfile
 import zipfile
 from collections.abc import Sequence
@@ -60,12 +61,21 @@ def xml_members(archive: zipfile.ZipFile, source: str) -> list[zipfile.ZipInfo]:
     return [m for m in members if not m.is_dir() and m.filename.lower().endswith(".xml")]
 
 
+def _safe(name: str) -> str:
+    """*name* as one path component (errors name the artifact by its folder).
+
+    >>> _safe("junit/linux ../x")
+    'junit_linux_.._x'
+    """
+    return re.sub(r"[^\w.-]", "_", name)[:100] or "artifact"
+
+
 def _extract(archive: zipfile.ZipFile, members: list[zipfile.ZipInfo], folder: Path) -> list[Path]:
     """Each member under *folder* by its index (a member's own path never decides where
     a file lands: no `../` escapes), keeping its base name for messages."""
     paths = []
     for index, member in enumerate(members):
-        target = folder / f"{index:05d}-{PurePosixPath(member.filename).name}"
+        target = folder / f"{index:05d}-{_safe(PurePosixPath(member.filename).name)}"
         with archive.open(member) as source, target.open("wb") as sink:
             while chunk := source.read(1 << 20):
                 sink.write(chunk)
@@ -118,7 +128,7 @@ def ingest_junit_artifacts(
                 source = api.download(f"/repos/{repo}/actions/artifacts/{artifact['id']}/zip", sink)
             try:
                 with zipfile.ZipFile(zip_path) as archive:
-                    folder = Path(scratch) / str(artifact["id"])
+                    folder = Path(scratch) / _safe(f"{artifact['name']}-{artifact['id']}")
                     folder.mkdir()
                     paths += _extract(archive, xml_members(archive, source), folder)
             except zipfile.BadZipFile:
