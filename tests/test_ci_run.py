@@ -66,8 +66,8 @@ def _fake(**kwargs: object) -> DispatchGitHub:
     return fake
 
 
-def _cli(tmp_path: Path, fake: FakeGitHub) -> Cli:
-    cli = Cli(cwd=tmp_path, db=f"sqlite:///{tmp_path / 'store.db'}", now=NOW)
+def _cli(tmp_path: Path, fake: FakeGitHub, db: str | None = None) -> Cli:
+    cli = Cli(cwd=tmp_path, db=db or f"sqlite:///{tmp_path / 'store.db'}", now=NOW)
     cli.env.update(GH_TOKEN=fake.token, GITHUB_REPOSITORY=REPO)
     return cli
 
@@ -151,6 +151,8 @@ def test_pick_run_matches_as_gh_workflow_run_does() -> None:
     picked = pick_run(runs, workflow_id=7, ref="main", since=since, known={5})
     assert picked is not None and picked["id"] == 6
     assert pick_run(runs[:5], workflow_id=7, ref="main", since=since, known={5}) is None
+    full = pick_run(runs, workflow_id=7, ref="refs/heads/main", since=since, known={5})
+    assert full is not None and full["id"] == 6
 
 
 # -- following a run ------------------------------------------------------------------------
@@ -321,14 +323,14 @@ def test_no_token_is_a_clear_error(tmp_path: Path) -> None:
 # -- --ingest: the finished run and its JUnit artifacts into the store ----------------------
 
 
-def test_ingest_stores_the_run_and_its_junit_artifacts(tmp_path: Path) -> None:
+def test_ingest_stores_the_run_and_its_junit_artifacts(tmp_path: Path, store_url: str) -> None:
     fake = _fake()
     report = (DATA / "junit" / "nextest" / "fixture-project-junit.xml").read_bytes()
     fake.uploads = [
         ("junit-linux", {"target/nextest/ci/junit.xml": report, "notes.txt": b"x"}),
         ("dist", {"a.xml": b"<not-a-report/>"}),
     ]
-    cli = _cli(tmp_path, fake)
+    cli = _cli(tmp_path, fake, store_url)
     with fake.serve() as url:
         code, out, err = _run(cli, url, "nightly.yml", "--ingest")
     assert code == 0, err
@@ -510,11 +512,13 @@ def test_fake_contents_are_base64_as_github_serves_them() -> None:
     assert repository["default_branch"] == "main" and repository["full_name"] == REPO
 
 
-def test_a_bad_report_in_an_artifact_is_named_and_nothing_of_it_is_stored(tmp_path: Path) -> None:
+def test_a_bad_report_in_an_artifact_is_named_and_nothing_of_it_is_stored(
+    tmp_path: Path, store_url: str
+) -> None:
     fake = _fake()
     good = (DATA / "junit" / "nextest" / "fixture-project-junit.xml").read_bytes()
     fake.uploads = [("junit-linux", {"a/junit.xml": good, "b/broken.xml": b"<testsuite><testcase"})]
-    cli = _cli(tmp_path, fake)
+    cli = _cli(tmp_path, fake, store_url)
     with fake.serve() as url:
         code, _out, err = _run(cli, url, "nightly.yml", "--ingest")
     assert code == 1

@@ -165,12 +165,13 @@ def pick_run(
     """The run a dispatch started, among listed *runs*: of the workflow, event
     workflow_dispatch, on *ref*, created at or after *since*, not among the *known*
     runs listed before the dispatch; the earliest such, None if none yet."""
+    branch = ref.removeprefix("refs/heads/").removeprefix("refs/tags/")
     found = [
         run
         for run in runs
         if run.get("workflow_id") == workflow_id
         and run.get("event") == "workflow_dispatch"
-        and run.get("head_branch") == ref
+        and run.get("head_branch") == branch
         and run.get("id") not in known
         and (parse_time(run.get("created_at")) or since) >= since
     ]
@@ -200,7 +201,7 @@ class RunSearch:
     def listed(self) -> list[Mapping[str, Any]]:
         params: dict[str, str | int] = {
             "event": "workflow_dispatch",
-            "branch": self.ref,
+            "branch": self.ref.removeprefix("refs/heads/").removeprefix("refs/tags/"),
             "created": f">={self.since.strftime('%Y-%m-%dT%H:%M:%SZ')}",
             "per_page": 100,
         }
