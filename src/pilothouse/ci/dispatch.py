@@ -67,6 +67,17 @@ def find_workflow(api: GitHubApi, repo: str, key: str) -> Workflow:
     raise ConfigError(f"{repo}: no workflow named {key!r} (registered: {names})")
 
 
+def web_root(api_url: str) -> str:
+    """The web site of a GitHub API root.
+
+    >>> web_root("https://api.github.com"), web_root("https://ghe.example/api/v3")
+    ('https://github.com', 'https://ghe.example')
+    """
+    if api_url.rstrip("/") == "https://api.github.com":
+        return "https://github.com"
+    return api_url.rstrip("/").removesuffix("/api/v3")
+
+
 def default_ref(api: GitHubApi, repo: str) -> str:
     """The repository's default branch, from GitHub."""
     branch = api.get(f"/repos/{repo}").data.get("default_branch")

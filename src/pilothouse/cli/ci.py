@@ -150,8 +150,8 @@ def run(
 
     The token comes from $GITHUB_TOKEN or $GH_TOKEN and needs actions:write.
     """
-    from pilothouse.ci import dispatch as ci
-    from pilothouse.ci.workflow import check_inputs, parse_inputs
+    from pilothouse.ci.watch import exit_code
+    from pilothouse.ci.workflow import parse_inputs
 
     state = state_of(ctx)
     repository = _repository(state, repo)
@@ -161,30 +161,44 @@ def run(
         raise typer.BadParameter(str(exc), param_hint="--input") from None
     err = Console(stderr=True, highlight=False)
     with github_api(state, api_url=api_url, max_wait=max_wait, notify=_notify(err)) as api:
-        found = ci.find_workflow(api, repository, workflow)
-        branch = ref or ci.default_ref(api, repository)
-        text, source = ci.workflow_file(api, repository, found, branch, state.cwd)
-        check_inputs(ci.trigger_of(text, source), given, source=source)
-        search = ci.RunSearch.before_dispatch(api, repository, found, branch, state.now())
-        run_id = ci.dispatch(api, repository, found, branch, given)
-        if run_id is None:
-            run_id = search.find(tries=FIND_TRIES, interval=interval, sleep=time.sleep)
-        url = f"https://github.com/{repository}/actions/runs/{run_id}"
-        err.print(Text(f"{found.path}: dispatched on {branch}: run {run_id} ({url})"))
+        run_id = _dispatched(state, api, repository, workflow, ref, given, interval, err)
         if not (watch_run or ingest):
             return
         view = _follow(state, api, repository, run_id, interval)
         if ingest:
-            stdout_console(state.env).print(
-                Text(
-                    _ingest(state, api, repository, view, list(state.config["ci.junit_artifacts"]))
-                )
-            )
-    from pilothouse.ci.watch import exit_code
-
+            patterns = list(state.config["ci.junit_artifacts"])
+            line = _ingest(state, api, repository, view, patterns)
+            stdout_console(state.env).print(Text(line))
     if exit_code(view):
         sys.stderr.write(f"pilothouse: run {run_id} ended {printable(str(view.conclusion))}\n")
         raise typer.Exit(1)
+
+
+def _dispatched(
+    state: State,
+    api: GitHubApi,
+    repository: str,
+    workflow: str,
+    ref: str | None,
+    given: dict[str, str],
+    interval: float,
+    err: Console,
+) -> int:
+    """Check the workflow file, dispatch, and find the run; says which on stderr."""
+    from pilothouse.ci import dispatch as ci
+    from pilothouse.ci.workflow import check_inputs
+
+    found = ci.find_workflow(api, repository, workflow)
+    branch = ref or ci.default_ref(api, repository)
+    text, source = ci.workflow_file(api, repository, found, branch, state.cwd)
+    check_inputs(ci.trigger_of(text, source), given, source=source)
+    search = ci.RunSearch.before_dispatch(api, repository, found, branch, state.now())
+    run_id = ci.dispatch(api, repository, found, branch, given)
+    if run_id is None:
+        run_id = search.find(tries=FIND_TRIES, interval=interval, sleep=time.sleep)
+    url = f"{ci.web_root(api.api_url)}/{repository}/actions/runs/{run_id}"
+    err.print(Text(f"{found.path}: dispatched on {branch}: run {run_id} ({url})"))
+    return run_id
 
 
 def _take_baselines(
