@@ -100,8 +100,7 @@ COMMANDS = {
     ),
     "ci": LazyCommand(
         "pilothouse.cli.ci:app",
-        "Run a workflow on demand and follow it (`ci run`); save per-workflow baselines "
-        "(`ci baseline`).",
+        "Run a workflow on demand and follow it; save per-workflow baselines.",
     ),
 }
 _SETTINGS: dict[str, Any] = {
