@@ -25,12 +25,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import http.server
+import io
 import json
 import math
 import random
 import re
 import socket
 import threading
+import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -1249,3 +1251,262 @@ def _etag_matches(header: str | None, etag: str) -> bool:
     wanted = etag.removeprefix("W/")
     tags = [tag.strip() for tag in header.split(",")]
     return any(tag == "*" or tag.removeprefix("W/") == wanted for tag in tags)
+
+
+# ================================================================ workflow_dispatch (ci run)
+#
+# A separate block (issue 16, `pilothouse ci run`): DispatchGitHub adds what triggering and
+# watching a run needs, on top of FakeGitHub, without touching its routes:
+# - POST /repos/{o}/{r}/actions/workflows/{id or file}/dispatches: 204 No Content, or with
+#   `return_run_details: true` 200 and {"workflow_run_id", "run_url", "html_url"} (GitHub's
+#   answer since 2026-02-19); 422 "Workflow does not have 'workflow_dispatch' trigger" when
+#   the workflow file has none, 422 "No ref found for: X" for an unknown branch, 422
+#   "Unexpected inputs provided: [...]" for an input the file does not declare; 404 for an
+#   unknown workflow. `old_server=True` answers 422 to `return_run_details`, as a GitHub
+#   Enterprise Server that predates it does (its message names the parameter).
+# - the run it starts appears in run listings only after `hidden_listings` listings (GitHub
+#   takes a few seconds to create it) and moves queued -> in_progress -> completed, one
+#   state per `polls_per_state` GETs of /actions/runs/{id}: the jobs listing shows the same
+#   state, so polling it is what a watcher sees.
+# - GET /repos/{o}/{r}: the repository (with default_branch); GET /contents/{path}?ref=: a
+#   workflow file as the contents API serves it (base64 in `content`, 60 columns a line).
+
+REPOSITORY_FILE = "workflow_job__in_progress.with-queued-steps.payload.json"
+DISPATCH_DOCS = "https://docs.github.com/rest/actions/workflows#create-a-workflow-dispatch-event"
+CONTENTS_DOCS = "https://docs.github.com/rest/repos/contents#get-repository-content"
+
+
+@dataclass
+class Script:
+    """Where a dispatched run is in its life: the states still to show, and how many polls
+    the current one has had."""
+
+    states: list[tuple[str, str | None]]
+    polls: int = 0
+
+
+class DispatchGitHub(FakeGitHub):
+    """FakeGitHub that also takes workflow_dispatch events and plays out the runs they start."""
+
+    def __init__(
+        self,
+        *args: Any,
+        hidden_listings: int = 1,
+        polls_per_state: int = 2,
+        old_server: bool = False,
+        branches: tuple[str, ...] = ("main",),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.hidden_listings, self.polls_per_state = hidden_listings, polls_per_state
+        self.old_server, self.branches = old_server, branches
+        self.files: dict[str, str] = {}
+        self.dispatches: list[Json] = []
+        self.outcome: str = "success"  # the conclusion the next dispatched run ends with
+        self.jobs_per_run = 3
+        self.uploads: list[tuple[str, dict[str, bytes]]] = []  # artifacts every run uploads
+        self.zips: dict[int, bytes] = {}
+        self._scripts: dict[int, Script] = {}
+        self._hidden: dict[int, int] = {}
+
+    def add_workflow_file(self, name: str, path: str, text: str, state: str = "active") -> Json:
+        """A registered workflow and its file's content (served by the contents API)."""
+        self.files[path] = text
+        return self.add_workflow(name, path, state)
+
+    # ------------------------------------------------------------ routes
+
+    def _handle(self, request: httpx.Request) -> httpx.Response:
+        storage = re.fullmatch(r"/_storage/artifacts/(\d+)\.zip", request.url.path)
+        if storage is not None:  # the signed blob URL: no token, and none is needed
+            if request.headers.get("authorization"):
+                return self._finish(request, 400, b"token sent to the storage host", {})
+            data = self.zips.get(int(storage[1]))
+            if data is None:
+                return self._finish(request, 404, b"", {})
+            return self._finish(request, 200, data, {"content-type": "application/zip"})
+        zip_match = re.fullmatch(
+            r"/repos/[^/]+/[^/]+/actions/artifacts/(\d+)/zip", request.url.path
+        )
+        if zip_match is not None and int(zip_match[1]) in self.zips and self._authorized(request):
+            base = f"{request.url.scheme}://{request.url.netloc.decode('ascii')}"
+            location = f"{base}/_storage/artifacts/{zip_match[1]}.zip?sig=secret-signature"
+            return self._finish(request, 302, b"", {"location": location})
+        match = re.fullmatch(
+            r"/repos/[^/]+/[^/]+/actions/workflows/([^/]+)/dispatches", request.url.path
+        )
+        if request.method != "POST" or match is None:
+            return super()._handle(request)
+        if not self._authorized(request):
+            return self._finish(request, 401, dumps(BAD_CREDENTIALS), {})
+        try:
+            self._local_path(request.url.path)
+            return self._dispatch(request, match[1])
+        except HttpError as error:
+            return self._finish(request, error.status, dumps(error.body), {})
+
+    def _routes(self) -> list[tuple[str, Callable[..., Page]]]:
+        return [
+            (r"", self._get_repository),
+            (r"/contents/(.+)", self._get_contents),
+            *super()._routes(),
+        ]
+
+    # ------------------------------------------------------------ dispatch
+
+    @staticmethod
+    def _unprocessable(message: str) -> HttpError:
+        return HttpError(422, {"message": message, "documentation_url": DISPATCH_DOCS})
+
+    def _dispatch(self, request: httpx.Request, key: str) -> httpx.Response:
+        workflow = self._workflow(key)
+        if workflow is None:
+            raise _not_found()
+        try:
+            body = json.loads(request.content or b"{}")
+        except ValueError:
+            raise HttpError(
+                400, {"message": "Problems parsing JSON", "documentation_url": DISPATCH_DOCS}
+            ) from None
+        if not isinstance(body, dict) or not body.get("ref"):
+            raise self._unprocessable('Invalid request.\n\n"ref" wasn\'t supplied.')
+        details = body.get("return_run_details")
+        if details is not None and self.old_server:
+            raise self._unprocessable(
+                'Invalid request.\n\nNo subschema in "anyOf" matched.\n'
+                '"return_run_details" is not a permitted key.'
+            )
+        declared = _dispatch_inputs(self.files.get(workflow["path"], ""))
+        if declared is None:
+            raise self._unprocessable("Workflow does not have 'workflow_dispatch' trigger")
+        ref = str(body["ref"]).removeprefix("refs/heads/")
+        if ref not in self.branches:
+            raise self._unprocessable(f"No ref found for: {body['ref']}")
+        unexpected = sorted(set(body.get("inputs") or {}) - set(declared))
+        if unexpected:
+            raise self._unprocessable(f"Unexpected inputs provided: {json.dumps(unexpected)}")
+        self.dispatches.append(body)
+        run = self.add_run(
+            workflow=workflow["name"],
+            created_at=self.now,
+            status="queued",
+            conclusion=None,
+            jobs=self.jobs_per_run,
+            head_branch=ref,
+            event="workflow_dispatch",
+        )
+        self._scripts[run["id"]] = Script([("in_progress", None), ("completed", self.outcome)])
+        self._hidden[run["id"]] = self.hidden_listings
+        for name, files in self.uploads:
+            self.add_artifact_zip(run["id"], name, files)
+        if not details:
+            return self._finish(request, 204, b"", {})
+        answer = {
+            "workflow_run_id": run["id"],
+            "run_url": run["url"],
+            "html_url": run["html_url"],
+        }
+        return self._finish(request, 200, dumps(answer), {})
+
+    def add_artifact_zip(self, run_id: int, name: str, files: dict[str, bytes]) -> Json:
+        """An artifact of the run whose zip (GET .../artifacts/{id}/zip, a 302 to storage)
+        holds *files*."""
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for file_name, data in files.items():
+                archive.writestr(file_name, data)
+        artifact = self.add_artifact(run_id, name, len(buffer.getvalue()))
+        self.zips[artifact["id"]] = buffer.getvalue()
+        return artifact
+
+    # ------------------------------------------------------------ playing a run out
+
+    def _advance(self, run_id: int) -> None:
+        script = self._scripts.get(run_id)
+        if script is None or not script.states:
+            return
+        script.polls += 1
+        if script.polls < self.polls_per_state:
+            return
+        status, conclusion = script.states.pop(0)
+        script.polls = 0
+        run = self._runs[run_id]
+        self._render(run, run.attempts[-1], status, conclusion, None)
+
+    def _get_run(self, request: httpx.Request, run_id: str) -> Page:
+        self._advance(int(run_id))
+        return super()._get_run(request, run_id)
+
+    def _list_runs(self, request: httpx.Request, workflow_id: int | None = None) -> Page:
+        hidden = {run_id for run_id, left in self._hidden.items() if left > 0}
+        for run_id in hidden:
+            self._hidden[run_id] -= 1
+        shown = self._runs
+        self._runs = {k: v for k, v in shown.items() if k not in hidden}
+        try:
+            return super()._list_runs(request, workflow_id)
+        finally:
+            self._runs = shown
+
+    # ------------------------------------------------------------ repository and contents
+
+    def _get_repository(self, request: httpx.Request) -> Page:
+        real: Json = template(REPOSITORY_FILE, "repository")
+        repository = {key: real.get(key) for key in real}
+        repository.update(self._repository)
+        repository.update(
+            default_branch=self.branches[0],
+            created_at=iso(self.now - timedelta(days=400)),
+            updated_at=iso(self.now),
+            pushed_at=iso(self.now),
+        )
+        return Page(repository, None)
+
+    def _get_contents(self, request: httpx.Request, path: str) -> Page:
+        ref = request.url.params.get("ref") or self.branches[0]
+        if path not in self.files or ref.removeprefix("refs/heads/") not in self.branches:
+            raise HttpError(
+                404, {"message": "Not Found", "documentation_url": CONTENTS_DOCS, "status": "404"}
+            )
+        data = self.files[path].encode()
+        encoded = base64.b64encode(data).decode()
+        content = "\n".join(encoded[i : i + 60] for i in range(0, len(encoded), 60)) + "\n"
+        sha = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+        url = f"{self.api_repo}/contents/{path}?ref={ref}"
+        body = {
+            "name": path.rsplit("/", 1)[-1],
+            "path": path,
+            "sha": sha,
+            "size": len(data),
+            "url": url,
+            "html_url": f"{WEB}/{self.repo}/blob/{ref}/{path}",
+            "git_url": f"{self.api_repo}/git/blobs/{sha}",
+            "download_url": f"https://raw.githubusercontent.com/{self.repo}/{ref}/{path}",
+            "type": "file",
+            "content": content,
+            "encoding": "base64",
+            "_links": {
+                "self": url,
+                "git": f"{self.api_repo}/git/blobs/{sha}",
+                "html": f"{WEB}/{self.repo}/blob/{ref}/{path}",
+            },
+        }
+        return Page(body, None)
+
+
+def _dispatch_inputs(text: str) -> list[str] | None:
+    """The inputs a workflow file's workflow_dispatch trigger declares; None without one.
+    (GitHub reads `on:` as a key; PyYAML's YAML 1.1 reads it as True.)"""
+    import yaml
+
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None
+    on = data.get("on", data.get(True)) if isinstance(data, dict) else None
+    if on == "workflow_dispatch" or (isinstance(on, list) and "workflow_dispatch" in on):
+        return []
+    if isinstance(on, dict) and "workflow_dispatch" in on:
+        trigger = on["workflow_dispatch"] or {}
+        return list((trigger.get("inputs") or {}) if isinstance(trigger, dict) else {})
+    return None

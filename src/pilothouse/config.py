@@ -63,6 +63,10 @@ def _workflow_names(values: list[str]) -> str | None:
     return None if all(v.strip() for v in values) else "must not hold an empty workflow name"
 
 
+def _patterns(values: list[str]) -> str | None:
+    return None if all(v.strip() for v in values) else "must not hold an empty pattern"
+
+
 def _currency(value: str) -> str | None:
     return None if re.fullmatch(r"[A-Za-z]{3}", value) else "must be an ISO 4217 code like USD"
 
@@ -453,6 +457,15 @@ SETTINGS: tuple[Setting, ...] = (
         "Rows shown by the human tables of `tests`, `runs` and `report`.",
         env="PILOTHOUSE_REPORT_LIMIT",
         check=at_least(1),
+    ),
+    Setting(
+        "ci.junit_artifacts",
+        ["junit*"],
+        list,
+        "Artifact names (shell patterns) whose XML files `ci run --ingest` stores as JUnit "
+        "reports of the run.",
+        item=str,
+        check=_patterns,
     ),
 )
 _BY_KEY = {setting.key: setting for setting in SETTINGS}

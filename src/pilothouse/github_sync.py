@@ -334,3 +334,22 @@ def sync_github(
     ctx.counts.requests = api.requests
     ctx.counts.waited_seconds = api.waited
     return ctx.counts
+
+
+def sync_run(store: Store, api: GitHubApi, repo: str, run_id: int, *, now: datetime) -> SyncCounts:
+    """Store one run (every attempt, its jobs and steps, its artifacts) as the sync stores
+    it, without moving the sync's cursor: a later `ingest github` still reads every run
+    since its last sync (`ci run --ingest`)."""
+    if repo.count("/") != 1 or not all(repo.split("/")):
+        raise PilothouseError(f"--repo {repo!r}: expected OWNER/NAME")
+    ctx = _Context(api=api, store=store, repo=repo, now=now)
+    url = f"{ctx.base}/actions/runs/{run_id}"
+    before = api.requests
+    _sync_run(ctx, api.get(url).data, store.run_versions(repo))
+    for page in api.pages(f"{url}/artifacts", {"per_page": github.PER_PAGE}):
+        items = _payload(
+            url, lambda d: [github.artifact_from_api(a) for a in d["artifacts"]], page.data
+        )
+        ctx.counts.artifacts += store.upsert_artifacts(repo, items)
+    ctx.counts.requests = api.requests - before
+    return ctx.counts

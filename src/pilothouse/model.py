@@ -538,3 +538,34 @@ class RepositorySync(NamedTuple):
     last_run_at: datetime | None
     unfinished_runs: int  # stored while queued or running, not finished since
     expired_logs: int  # job logs the sync found expired
+
+
+@dataclass(frozen=True, slots=True)
+class Baseline:
+    """What a workflow's runs on a branch measured over a window (`ci baseline`): the
+    reference the scorecard compares with. Times in seconds; counts, not ratios, so the
+    baselines of several workflows add up exactly."""
+
+    workflow: str
+    branch: str
+    since: datetime
+    until: datetime
+    taken_at: datetime
+    runs: int
+    duration_p50: float | None
+    duration_p90: float | None
+    queue_jobs: int
+    queue_p50: float | None
+    queue_p90: float | None
+    cache_restores: int
+    cache_hits: int
+    tests_executed: int
+    tests_passed: int
+
+    @property
+    def cache_hit_percent(self) -> float | None:
+        return 100 * self.cache_hits / self.cache_restores if self.cache_restores else None
+
+    @property
+    def pass_percent(self) -> float | None:
+        return 100 * self.tests_passed / self.tests_executed if self.tests_executed else None

@@ -127,6 +127,10 @@ COMMANDS = {
         "SLSA build provenance for release artifacts: in-toto Statement v1, SLSA Provenance "
         "v1, DSSE signatures; verifies GitHub's Sigstore bundles offline too.",
     ),
+    "ci": LazyCommand(
+        "pilothouse.cli.ci:app",
+        "Run a workflow on demand and follow it; save per-workflow baselines.",
+    ),
 }
 _SETTINGS: dict[str, Any] = {
     "pretty_exceptions_enable": False,

@@ -296,11 +296,28 @@ def scorecard_now(
     return build_scorecard(store, state, targets, windows, root or state.cwd)
 
 
+def score_baselines(store: Store, targets: Targets) -> dict[str, dict[str, Any]]:
+    """The saved baselines (`ci baseline`) of the criteria they cover, keyed by
+    criterion id; empty when none was taken on the scored branch."""
+    from pilothouse.ci.baseline import criterion_baselines
+
+    saved = store.baselines(branch=targets.branch)
+    if not saved:
+        return {}
+    return criterion_baselines(saved, build=targets.build_workflows, tests=targets.test_workflows)
+
+
+def _with_baseline(data: dict[str, Any], found: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    return {**data, "baseline": found} if found else data
+
+
 def score_data(
     store: Store, state: State, *, window_days: int | None = None, root: Path | None = None
 ) -> dict[str, Any]:
-    """The `score --json` dict."""
-    return scorecard_now(store, state, window_days=window_days, root=root).as_dict()
+    """The `score --json` dict: with "baseline" (each covered criterion's saved
+    baseline) once `ci baseline` has saved one."""
+    data = scorecard_now(store, state, window_days=window_days, root=root).as_dict()
+    return _with_baseline(data, score_baselines(store, resolve_targets(state, window_days)))
 
 
 # -- rendering ----------------------------------------------------------------------------
@@ -403,6 +420,14 @@ def _append_summary(state: State, text: str) -> None:
         raise InputError(f"{path}: cannot append the summary: {exc.strerror or exc}") from None
 
 
+def _baseline_note(scorecard: card.Scorecard, found: dict[str, dict[str, Any]]) -> str:
+    """One line with the baselines beside the table; empty without any."""
+    from pilothouse.ci.baseline import summary_line
+
+    titles = {c.id: c.title for c in scorecard.criteria}
+    return summary_line(found, titles) if found else ""
+
+
 def _gate(scorecard: card.Scorecard, *, strict: bool) -> None:
     """Exit 1 naming each criterion that fails the gate."""
     failing = scorecard.failing(strict=strict)
@@ -460,15 +485,19 @@ def score(
     windows = Windows.ending(state.now(), targets.window_days)
     with state.open_store() as store:
         scorecard = scorecard_now(store, state, window_days=targets.window_days, root=root)
+        found = score_baselines(store, targets)
     title = _headline(scorecard, targets, windows.current.since)
     chosen = ScoreFormat.json if as_json else fmt
+    note = _baseline_note(scorecard, found)
     if chosen is ScoreFormat.json:
-        print_json(scorecard.as_dict())
+        print_json(_with_baseline(scorecard.as_dict(), found))
     elif chosen is ScoreFormat.markdown:
-        sys.stdout.write(markdown(scorecard, title))
+        sys.stdout.write(markdown(scorecard, title) + (f"\n{note}\n" if note else ""))
     else:
         _table(state, scorecard, title)
+        if note:
+            stdout_console(state.env).print(Text(note))
     if summary:
-        _append_summary(state, markdown(scorecard, title))
+        _append_summary(state, markdown(scorecard, title) + (f"\n{note}\n" if note else ""))
     if check or strict:
         _gate(scorecard, strict=strict)

@@ -307,6 +307,8 @@ class GitHubApi:
         status = response.status_code
         if status == 304:
             return Page(None, response.headers.get("etag"), None, not_modified=True)
+        if status == 204:  # No Content: a write that answers nothing (a dispatch)
+            return Page(None, None, None)
         if status == 401:
             raise GitHubError(
                 f"{url}: GitHub refused the token from ${self.token.variable} "

@@ -419,6 +419,33 @@ cache_events = Table(
     Index(None, "job_id"),
 )
 
+# -- CI baselines (migration 0016) ---------------------------------------------------------
+
+# Per workflow and branch, what its first runs measured (`ci baseline`): the reference the
+# scorecard compares with. Saved again replaces the row; sums, not ratios, so baselines
+# of several workflows add up exactly.
+ci_baselines = Table(
+    "ci_baselines",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("workflow", Key(255, "workflow"), nullable=False),
+    Column("branch", Key(255, "branch"), nullable=False),
+    Column("since", UTCDateTime, nullable=False),
+    Column("until", UTCDateTime, nullable=False),
+    Column("taken_at", UTCDateTime, nullable=False),
+    Column("runs", Int64("runs"), nullable=False),
+    Column("duration_p50", Float),  # seconds, completed runs' wall time
+    Column("duration_p90", Float),
+    Column("queue_jobs", Int64("jobs"), nullable=False),
+    Column("queue_p50", Float),  # seconds, job created to started
+    Column("queue_p90", Float),
+    Column("cache_restores", Int64("cache restores"), nullable=False),
+    Column("cache_hits", Int64("cache hits"), nullable=False),
+    Column("tests_executed", Int64("tests executed"), nullable=False),
+    Column("tests_passed", Int64("tests passed"), nullable=False),
+    UniqueConstraint("workflow", "branch"),
+)
+
 # -- routines (migration 0018) ---------------------------------------------------------------
 
 # The last failed `ingest github` of each repository (kept by name: the first sync of a

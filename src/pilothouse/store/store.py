@@ -25,6 +25,7 @@ from pilothouse.model import (
     ArtifactRecord,
     AttemptSummary,
     AttemptTimes,
+    Baseline,
     CacheCounts,
     CacheGroup,
     CacheUsage,
@@ -45,6 +46,7 @@ from pilothouse.model import (
     WorkflowActivity,
     WorkflowRecord,
 )
+from pilothouse.store import baselines as baselines_io
 from pilothouse.store import cache as cache_io
 from pilothouse.store import cargo as cargo_io
 from pilothouse.store import costs, history, rollups, tallies
@@ -699,6 +701,32 @@ class Store:
 
         with self._reading() as connection:
             return changes.workflow_files(connection)
+
+    # -- CI baselines ----------------------------------------------------------
+
+    def save_baselines(self, items: Sequence[Baseline]) -> None:
+        """Replace the baselines of the items' workflows and branches, in one transaction."""
+        with self._writing() as connection:
+            baselines_io.save(connection, items)
+
+    def queue_times(self, since: datetime, until: datetime, branch: str) -> list[tuple[str, float]]:
+        """(workflow, queue seconds) of each started job of *branch*'s runs in the window."""
+        with self._reading() as connection:
+            return baselines_io.queue_times(connection, since, until, branch)
+
+    def run_workflows(
+        self, since: datetime, until: datetime, branch: str
+    ) -> dict[tuple[str, int], str]:
+        """The workflow of each run attempt on *branch* created in the window."""
+        with self._reading() as connection:
+            return baselines_io.run_workflows(connection, since, until, branch)
+
+    def baselines(
+        self, *, branch: str | None = None, workflows: Sequence[str] | None = None
+    ) -> list[Baseline]:
+        """Saved baselines (of *branch* and *workflows* when given), by workflow."""
+        with self._reading() as connection:
+            return baselines_io.read(connection, branch=branch, workflows=workflows)
 
     def retries_of(self, classname: str, name: str) -> list[tuple[str, str]]:
         """The stored retries (kind, message) of one test, oldest first."""
