@@ -14,7 +14,11 @@ from pilothouse.errors import ConfigError, printable
 from pilothouse.store import Store
 from pilothouse.store.engine import missing, parse_url
 
-app = typer.Typer(help="Send what the store holds to other tools.", no_args_is_help=True)
+app = typer.Typer(
+    help="Send what the store holds to other tools: runs, jobs and steps as OpenTelemetry "
+    "traces (OTLP/HTTP).",
+    no_args_is_help=True,
+)
 
 _ENDPOINT_VARS = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
 
