@@ -98,6 +98,11 @@ COMMANDS = {
         "Release notes, the next version and the changelog from Conventional Commits; "
         "GitHub Releases.",
     ),
+    "doctor": LazyCommand(
+        "pilothouse.cli.doctor:doctor",
+        "Is CI set up and running: token scopes, repository, Actions, and every workflow "
+        "file (valid, pinned, registered, active, latest run), each with its fix.",
+    ),
 }
 _SETTINGS: dict[str, Any] = {
     "pretty_exceptions_enable": False,
