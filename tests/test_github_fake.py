@@ -438,7 +438,6 @@ def test_not_found(fake: FakeGitHub, client: httpx.Client) -> None:
         "/repos/hypha-labs/other/actions/runs",
         f"{REPO}/actions/nothing",
         f"{RUNS}/12345",
-        "/user",
         f"{REPO}/actions/jobs/1",
     ):
         response = client.get(path)

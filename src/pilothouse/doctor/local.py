@@ -3,7 +3,7 @@ the local checks on them: parse, schema, hygiene, actionlint."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,8 +26,7 @@ def check_text(file: str, source: str | bytes) -> tuple[Document | None, list[Ch
                 "workflow-parse",
                 FAIL,
                 f"GitHub cannot read it: {exc}",
-                "fix the YAML at that line (`python -c 'import yaml'` style "
-                "linters and actionlint show the same)",
+                "fix the YAML at that line",
                 file,
                 exc.line,
             )
@@ -98,9 +97,11 @@ def _each(root: Path, files: list[str]) -> Iterator[tuple[str, Document | None, 
         yield file, doc, checks
 
 
-def check_local(root: Path, *, actionlint: str | None = None) -> LocalResult:
+def check_local(
+    root: Path, *, actionlint: str | None = None, actionlint_args: Sequence[str] = ()
+) -> LocalResult:
     """Every local check under *root*; actionlint runs on the workflows that parse
-    when *actionlint* (an executable) is given."""
+    when *actionlint* (an executable) is given, with *actionlint_args*."""
     result = LocalResult(workflows=workflow_files(root), actionlint=actionlint)
     parsed = []
     for file, doc, checks in _each(root, result.workflows + action_files(root)):
@@ -110,7 +111,7 @@ def check_local(root: Path, *, actionlint: str | None = None) -> LocalResult:
             if doc.kind == "workflow" and file.startswith(WORKFLOWS):
                 parsed.append(file)
     if actionlint is not None:
-        result.checks += run_actionlint(actionlint, root, parsed)
+        result.checks += run_actionlint(actionlint, root, parsed, actionlint_args)
     return result
 
 

@@ -465,25 +465,41 @@ def permissions(doc: Document) -> Iterator[Check]:
     )
 
 
-def cache_key(doc: Document) -> Iterator[Check]:
-    for _job, step in steps(doc):
+def _cache_keys(doc: Document) -> list[tuple[str | None, str, yaml.Node]]:
+    """(job, uses, key node) of every actions/cache step."""
+    found = []
+    for job, step in steps(doc):
         uses = text(get(step, "uses")).lower()
-        if not uses.startswith("actions/cache") or uses.startswith("actions/cache/save"):
-            continue
         key = get(get(step, "with"), "key")
+        if uses.startswith("actions/cache") and key is not None:
+            found.append((job, uses, key))
+    return found
+
+
+def cache_key(doc: Document) -> Iterator[Check]:
+    """A restore keyed on github.sha or run_id misses on every later commit or run;
+    unless another job of the same run saved that key (caches passed between jobs)."""
+    keys = _cache_keys(doc)
+    for job, uses, key in keys:
         found = _NEVER_HITS.search(text(key))
-        if found:
-            yield _check(
-                doc,
-                "cache-key",
-                WARN,
-                key,
-                f"cache key includes `{found[1]}`, new on every run: the key never "
-                "hits, so each run restores at best a restore-key match and saves "
-                "another cache",
-                "key the cache on what it holds, e.g. "
-                "`${{ runner.os }}-${{ hashFiles('**/lockfile') }}`",
-            )
+        if uses.startswith("actions/cache/save") or not found:
+            continue
+        prefix = text(key)[: found.end()]
+        if any(other_job != job and text(other).startswith(prefix)
+               for other_job, _uses, other in keys):  # fmt: skip
+            continue
+        every = "commit" if found[1].lower() == "github.sha" else "run"
+        yield _check(
+            doc,
+            "cache-key",
+            WARN,
+            key,
+            f"cache key includes `{found[1]}`, new on every {every}: a later {every} never "
+            "hits it exactly, so each restores at best a restore-key match and saves "
+            "another cache",
+            "key the cache on what it holds, e.g. "
+            "`${{ runner.os }}-${{ hashFiles('**/lockfile') }}`",
+        )
 
 
 def timeout(doc: Document) -> Iterator[Check]:
