@@ -88,13 +88,14 @@ def counts(checks: Iterable[Check]) -> dict[str, int]:
     return found
 
 
-def report(checks: Iterable[Check], skipped: Iterable[str] = ()) -> dict[str, Any]:
-    """The --json form: every check, the count of each status, the skipped rules."""
+def report(checks: Iterable[Check], skipped: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The --json form: every check, the count of each status, and the rules not run
+    with the reason (`{"token-scopes": "--offline"}`)."""
     shown = list(checks)
     return {
         "checks": [check.as_dict() for check in shown],
         **counts(shown),
-        "skipped": list(skipped),
+        "skipped": dict(skipped or {}),
     }
 
 

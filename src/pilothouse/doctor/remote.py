@@ -127,13 +127,13 @@ def judge_scopes(granted: Sequence[str] | None, *, private: bool | None) -> Chec
         )
     shown = ", ".join(granted) or "none"
     missing = [] if "workflow" in granted else ["workflow"]
-    if private and "repo" not in granted:
-        missing.append("repo")
+    if private is not False and "repo" not in granted:
+        missing.append("repo")  # private, or unknown because the repository is unseen
     if not missing:
         return Check("token-scopes", OK, f"scopes: {shown}")
     why = {
         "workflow": "pushes that add or change .github/workflows/* are refused",
-        "repo": "the private repository's Actions cannot be read",
+        "repo": "a private repository and its Actions cannot be seen",
     }
     return Check(
         "token-scopes",
@@ -366,9 +366,7 @@ def judge_fine_grained(kind: str, probes: Mapping[str, Answer]) -> Check:
     """What a fine-grained or app token was seen to read; writing is not tried."""
     granted = [name for name, answer in probes.items() if answer.status == 200]
     refused = [
-        f"{name} ({_needs(answer, name)})"
-        for name, answer in probes.items()
-        if answer.status in (401, 403)
+        _needs(answer, name) for name, answer in probes.items() if answer.status in (401, 403)
     ]
     if refused:
         return Check(
@@ -460,7 +458,8 @@ def _repository(
     answer = api.answer(f"/repos/{repo}")
     reach = judge_repo(answer, repo, kind)
     found.checks.append(reach)
-    private = bool(answer.data.get("private")) if isinstance(answer.data, dict) else None
+    seen = answer.status == 200 and isinstance(answer.data, dict)
+    private = bool(answer.data.get("private")) if seen else None
     if kind in SCOPED:
         found.checks.append(judge_scopes(scopes(user.headers), private=private))
     if reach.status == FAIL:
@@ -473,8 +472,7 @@ def _repository(
     found.checks.append(judge_actions(permissions))
     listing = _workflow_pages(api, repo)
     if kind not in SCOPED:
-        probes = {"actions: read": listing[0], "administration: read": permissions}
-        found.checks.append(judge_fine_grained(kind, probes))
+        found.checks.append(judge_fine_grained(kind, {"actions: read": listing[0]}))
     _workflows(api, found, repo, listing, local)
 
 

@@ -565,7 +565,7 @@ def script_injection(doc: Document) -> Iterator[Check]:
                 "script-injection",
                 FAIL,
                 f"`{found[1]}` is interpolated into a script: whoever writes it "
-                "(an issue or PR title, a branch name) can run commands",
+                "(an issue or PR title, a commit message, a branch name) can run commands",
                 'pass it through `env:` (`TITLE: ${{ ... }}`) and use "$TITLE"',
                 doc.file,
                 line,
