@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pilothouse.doctor.lint import find_actionlint, parse_output
 from pilothouse.doctor.local import check_local, check_text
@@ -703,3 +705,56 @@ def test_the_documented_workflows_pass_the_doctor(sqlite_cli, tmp_path, example)
     code, out, err = sqlite_cli("doctor", "--offline", "--json", "--path", str(root))
     report = json.loads(out)
     assert code == 0 and report["fail"] == 0, [c for c in report["checks"] if c["status"] == "fail"]
+
+
+def test_a_missing_path_is_one_line(sqlite_cli, tmp_path):
+    code, _out, err = sqlite_cli("doctor", "--offline", "--path", str(tmp_path / "nope"))
+    assert code == 1 and err.count("\n") == 1 and "not a directory" in err
+
+
+def test_github_out_of_reach_is_a_failed_check(sqlite_cli, fake, checkout):
+    fake.fail("/user", status=502, times=20)
+    sqlite_cli.cwd = checkout
+    sqlite_cli.env["GITHUB_TOKEN"] = TOKEN
+    with fake.serve() as url:
+        code, out, _err = sqlite_cli(
+            "doctor", "--json", "--repo", REPO, "--api-url", url, "--max-wait", "0"
+        )
+    report = json.loads(out)
+    (reach,) = _by_id(report)["repo-reachable"]
+    assert code == 1 and "cannot reach GitHub" in reach["summary"] and "502" in reach["summary"]
+    assert report["skipped"]["workflow-state"] == "GitHub is out of reach"
+
+
+def test_garbage_listings_are_skipped_not_fatal(sqlite_cli, fake, checkout):
+    fake.add_workflow("CI", ".github/workflows/ci.yml")
+    fake.fail("/repos/acme/rocket/actions/workflows", status=200, body={
+        "total_count": 3, "workflows": [None, {"name": "x"}, "junk"]})  # fmt: skip
+    with fake.serve() as url:
+        _code, report, _err = _doctor(sqlite_cli, checkout, url)
+    (missing,) = _by_id(report)["workflow-registered"]
+    assert missing["file"] == ".github/workflows/ci.yml"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=400))
+def test_any_text_gives_checks_not_exceptions(text):
+    _doc, checks = check_text("w.yml", text)
+    assert all(c.status in ("ok", "warn", "fail") and c.line and c.line >= 1 for c in checks)
+
+
+_SCALARS = st.sampled_from(["", "x", "on", "${{", "}}", "[", "1", "true", "null", "- a"])
+_YAMLISH = st.recursive(
+    _SCALARS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_SCALARS, inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.sampled_from(["on", "jobs", "permissions", "name"]), _YAMLISH))
+def test_any_shape_of_workflow_gives_checks(data):
+    import yaml
+
+    _doc, checks = check_text("w.yml", yaml.safe_dump(data))
+    assert all(isinstance(c, Check) for c in checks)

@@ -19,7 +19,7 @@ from pilothouse.doctor.lint import find_actionlint
 from pilothouse.doctor.local import check_local
 from pilothouse.doctor.model import FAIL, REMOTE_RULE_IDS, Check, counts, order, report, without
 from pilothouse.doctor.remote import Diagnosis, diagnose, token_variable
-from pilothouse.errors import printable
+from pilothouse.errors import InputError, printable
 
 _STYLE = {"ok": "green", "warn": "yellow", "fail": "bold red"}
 
@@ -100,6 +100,8 @@ def doctor(
     """
     state = state_of(ctx)
     root = path if path.is_absolute() else state.cwd / path
+    if not root.is_dir():
+        raise InputError(f"{printable(str(root))}: not a directory (--path is the checkout)")
     local = check_local(root, actionlint=find_actionlint(state.env.get("PATH")))
     if offline:
         remote = Diagnosis()

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from pilothouse.doctor.model import FAIL, OK, WARN, Check
-from pilothouse.sources.github import TOKEN_VARIABLES, Answer
+from pilothouse.doctor.model import FAIL, OK, REMOTE_RULE_IDS, WARN, Check
+from pilothouse.sources.github import TOKEN_VARIABLES, Answer, GitHubError
 
 CLASSIC, FINE_GRAINED, OAUTH, APP_USER, INSTALLATION, ACTIONS, UNKNOWN = (
     "classic personal access token",
@@ -252,9 +252,12 @@ class RemoteWorkflow:
     state: str
 
     @classmethod
-    def from_api(cls, data: Mapping[str, Any]) -> RemoteWorkflow:
+    def from_api(cls, data: Any) -> RemoteWorkflow | None:
+        """The workflow of one listing entry; None for an entry without an integer id."""
+        if not isinstance(data, dict) or not isinstance(data.get("id"), int):
+            return None
         return cls(
-            int(data["id"]),
+            data["id"],
             str(data.get("name") or ""),
             str(data.get("path") or ""),
             str(data.get("state") or ""),
@@ -326,7 +329,7 @@ def judge_latest_run(workflow: RemoteWorkflow, answer: Answer) -> Check:
             "give the token Actions: read",
             file,
         )
-    runs = answer.data.get("workflow_runs") or []
+    runs = [r for r in answer.data.get("workflow_runs") or [] if isinstance(r, dict)]
     if not runs:
         return Check(
             "workflow-latest-run",
@@ -414,15 +417,39 @@ _REPO_RULES = (
 def diagnose(
     api: Prober | None, env: Mapping[str, str], repo: str | None, local: Sequence[str]
 ) -> Diagnosis:
-    """Every remote check, asking GitHub through *api* (token from *env*)."""
+    """Every remote check, asking GitHub through *api* (token from *env*); GitHub out of
+    reach (after the client's retries) is a failed check, the rest skipped."""
     found = Diagnosis()
+    try:
+        _diagnose(found, api, env, repo, local)
+    except GitHubError as exc:
+        found.checks.append(
+            Check(
+                "repo-reachable",
+                FAIL,
+                f"cannot reach GitHub: {exc}",
+                "check the network, the proxy and --api-url",
+            )
+        )
+        checked = {check.id for check in found.checks}
+        found.skip([r for r in REMOTE_RULE_IDS if r not in checked], "GitHub is out of reach")
+    return found
+
+
+def _diagnose(
+    found: Diagnosis,
+    api: Prober | None,
+    env: Mapping[str, str],
+    repo: str | None,
+    local: Sequence[str],
+) -> None:
     variable = token_variable(env)
     found.checks.append(token_present(env))
     if variable is None:
         found.skip(
             ("token-valid", "token-kind", "token-scopes", "rate-limit", *_REPO_RULES), "no token"
         )
-        return found
+        return
     if api is None:
         raise ValueError("a token needs an API client to check it")
     kind = token_kind(env[variable].strip(), env)
@@ -435,12 +462,11 @@ def diagnose(
         found.checks.append(rate)
     if valid.status == FAIL:
         found.skip(("token-scopes", *_REPO_RULES), "the token is not valid")
-        return found
+        return
     if repo is None:
         found.skip(("token-scopes", *_REPO_RULES), "no repository (--repo OWNER/NAME)")
-        return found
+        return
     _repository(api, found, (repo, kind), user, local)
-    return found
 
 
 def _validity(api: Prober, user: Answer, kind: str, variable: str) -> Check:
@@ -480,7 +506,11 @@ def _workflow_pages(api: Prober, repo: str) -> tuple[Answer, list[RemoteWorkflow
     first = answer = api.answer(f"/repos/{repo}/actions/workflows", {"per_page": 100})
     workflows: list[RemoteWorkflow] = []
     while answer.status == 200 and isinstance(answer.data, dict):
-        workflows += [RemoteWorkflow.from_api(w) for w in answer.data.get("workflows") or []]
+        listed = answer.data.get("workflows")
+        for entry in listed if isinstance(listed, list) else []:
+            workflow = RemoteWorkflow.from_api(entry)
+            if workflow is not None:
+                workflows.append(workflow)
         if not answer.next_url:
             break
         answer = api.answer(answer.next_url)
