@@ -758,3 +758,33 @@ def test_any_shape_of_workflow_gives_checks(data):
 
     _doc, checks = check_text("w.yml", yaml.safe_dump(data))
     assert all(isinstance(c, Check) for c in checks)
+
+
+def test_a_reusable_workflow_takes_its_callers_permissions():
+    text = CLEAN.replace("permissions:\n  contents: read\n", "").replace("push:", "workflow_call:")
+    assert _checks(text) == []
+    assert _ids(text.replace("workflow_call:", "workflow_call:\n  push:")) == ["permissions"]
+
+
+def _flat(node, seen=None):
+    import yaml
+
+    if isinstance(node, yaml.ScalarNode):
+        return [(node.tag, node.value, node.start_mark.line)]
+    children = node.value if isinstance(node, yaml.SequenceNode) else [
+        part for pair in node.value for part in pair
+    ]  # fmt: skip
+    return [(node.tag, node.start_mark.line)] + [x for c in children for x in _flat(c)]
+
+
+def test_libyaml_and_the_python_parser_read_the_corpus_alike():
+    import yaml
+
+    from pilothouse.doctor.workflow import Yaml12CLoader, Yaml12Loader
+    from tests.doctor_corpus import CORPUS
+
+    for path in sorted(CORPUS.iterdir()):
+        text = path.read_text(encoding="utf-8")
+        fast = yaml.compose(text, Loader=Yaml12CLoader)
+        slow = yaml.compose(text, Loader=Yaml12Loader)
+        assert _flat(fast) == _flat(slow), path.name

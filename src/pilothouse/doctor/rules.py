@@ -449,6 +449,8 @@ def permissions(doc: Document) -> Iterator[Check]:
     repository's default, often write-all."""
     if doc.kind != "workflow" or get(doc.root, "permissions") is not None:
         return
+    if events(doc) == ["workflow_call"]:
+        return  # a reusable workflow's token is its caller's
     bare = [(name, key) for name, key, job in jobs(doc) if get(job, "permissions") is None]
     if not bare:
         return

@@ -29,6 +29,10 @@ class Yaml12Loader(yaml.SafeLoader):
     """PyYAML's safe loader with the YAML 1.2 core schema's implicit types."""
 
 
+class Yaml12CLoader(yaml.CSafeLoader):
+    """The same on libyaml's parser (10x faster; the types are resolved in Python)."""
+
+
 Yaml12Loader.yaml_implicit_resolvers = {}
 for _tag, _pattern, _first in (
     (_BOOL, r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
@@ -42,6 +46,10 @@ for _tag, _pattern, _first in (
     ),
 ):
     Yaml12Loader.add_implicit_resolver(_tag, re.compile(_pattern), list(_first))
+Yaml12CLoader.yaml_implicit_resolvers = Yaml12Loader.yaml_implicit_resolvers
+LOADER: type[yaml.SafeLoader | yaml.CSafeLoader] = (
+    Yaml12CLoader if yaml.__with_libyaml__ else Yaml12Loader
+)
 
 
 class WorkflowError(ValueError):
@@ -159,7 +167,7 @@ def parse(file: str, source: str | bytes) -> Document:
         except UnicodeDecodeError as exc:
             raise WorkflowError(f"not UTF-8 text (byte {exc.start})", 1) from None
     try:
-        root = yaml.compose(source, Loader=Yaml12Loader)
+        root = yaml.compose(source, Loader=LOADER)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = int(mark.line) + 1 if mark is not None else 1
