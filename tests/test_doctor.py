@@ -788,3 +788,11 @@ def test_libyaml_and_the_python_parser_read_the_corpus_alike():
         fast = yaml.compose(text, Loader=Yaml12CLoader)
         slow = yaml.compose(text, Loader=Yaml12Loader)
         assert _flat(fast) == _flat(slow), path.name
+
+
+def test_pull_request_target_checking_out_the_fork_repository_fails():
+    text = PR_TARGET.replace(
+        "ref: ${{ github.event.pull_request.head.sha }}",
+        "repository: ${{ github.event.pull_request.head.repo.full_name }}",
+    )
+    assert _ids(text) == ["pr-target-checkout"]

@@ -51,11 +51,11 @@ _NEVER_HITS = re.compile(
 _UNTRUSTED = re.compile(
     r"\$\{\{[^}]*?\b(github\.head_ref|github\.event\.[\w.*\[\]'\"-]*?"
     r"(?:\.title|\.body|\.message|\.page_name|\.head\.ref|\.head\.label|\.head_ref"
-    r"|\.author\.email|\.author\.name|\.label\.name))\b",
+    r"|\.author\.email|\.author\.name|\.head\.repo\.default_branch))\b",
     re.IGNORECASE,
 )
 _PR_HEAD = re.compile(
-    r"github\.event\.pull_request\.head\.(?:sha|ref)|github\.head_ref|"
+    r"github\.event\.pull_request\.head\.(?:sha|ref|repo\.full_name)|github\.head_ref|"
     r"refs/pull/.*?/(?:head|merge)",
     re.IGNORECASE,
 )
@@ -532,8 +532,12 @@ def pr_target_checkout(doc: Document) -> Iterator[Check]:
     for _job, step in steps(doc):
         if not text(get(step, "uses")).lower().startswith("actions/checkout"):
             continue
-        ref = get(get(step, "with"), "ref")
-        if _PR_HEAD.search(text(ref)):
+        inputs = get(step, "with")
+        heads = [
+            get(inputs, k) for k in ("ref", "repository") if _PR_HEAD.search(text(get(inputs, k)))
+        ]
+        ref = heads[0] if heads else None
+        if ref is not None:
             yield _check(
                 doc,
                 "pr-target-checkout",
