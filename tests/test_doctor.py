@@ -691,9 +691,10 @@ def test_actionlint_findings_come_with_file_and_line(checkout):
     assert '"nothing"' in lint[0].summary
 
 
-# -- the example workflows of docs/workflows/ must pass ---------------------------------------
+# -- the example workflows of docs/workflows/ and the repository's action.yml must pass -------
 
 EXAMPLES = sorted((DOCS / "workflows").glob("*.yml")) if (DOCS / "workflows").is_dir() else []
+ACTION = DOCS.parent / "action.yml"
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=[p.name for p in EXAMPLES])
@@ -701,10 +702,21 @@ def test_the_documented_workflows_pass_the_doctor(sqlite_cli, tmp_path, example)
     root = tmp_path / "repo"
     (root / ".github" / "workflows").mkdir(parents=True)
     (root / ".github" / "workflows" / example.name).write_bytes(example.read_bytes())
+    if ACTION.is_file():  # the examples may use the repository's own action (`uses: ./`)
+        (root / "action.yml").write_bytes(ACTION.read_bytes())
     sqlite_cli.cwd = tmp_path
-    code, out, err = sqlite_cli("doctor", "--offline", "--json", "--path", str(root))
+    code, out, _err = sqlite_cli("doctor", "--offline", "--json", "--path", str(root))
     report = json.loads(out)
     assert code == 0 and report["fail"] == 0, [c for c in report["checks"] if c["status"] == "fail"]
+
+
+@pytest.mark.skipif(not ACTION.is_file(), reason="no action.yml at the repository's root yet")
+def test_the_repositorys_action_passes_the_doctor(sqlite_cli, tmp_path):
+    (tmp_path / "action.yml").write_bytes(ACTION.read_bytes())
+    sqlite_cli.cwd = tmp_path
+    code, out, _err = sqlite_cli("doctor", "--offline", "--json")
+    report = json.loads(out)
+    assert code == 0 and report["fail"] == 0, report["checks"]
 
 
 def test_a_missing_path_is_one_line(sqlite_cli, tmp_path):
@@ -796,3 +808,9 @@ def test_pull_request_target_checking_out_the_fork_repository_fails():
         "repository: ${{ github.event.pull_request.head.repo.full_name }}",
     )
     assert _ids(text) == ["pr-target-checkout"]
+
+
+@pytest.mark.parametrize("text", ["[" * 100_000, "{a: " * 50_000, "a: " + "[" * 5000 + "]" * 5000])
+def test_deep_nesting_is_refused_not_a_crash(text):
+    (check,) = check_text("deep.yml", text)[1]
+    assert (check.id, check.status) == ("workflow-parse", "fail")

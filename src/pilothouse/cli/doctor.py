@@ -58,7 +58,10 @@ def _remote(
     if token_variable(state.env) is None:
         return diagnose(None, state.env, repo, local)
     err = Console(stderr=True, highlight=False)
-    notify = lambda message: err.print(Text(message))  # noqa: E731
+
+    def notify(message: str) -> None:
+        err.print(Text(message))
+
     with github_api(state, api_url=api_url, max_wait=max_wait, notify=notify) as api:
         return diagnose(api, state.env, repo, local)
 

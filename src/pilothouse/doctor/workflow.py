@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import yaml
 
+from pilothouse.doctor.model import Check
+
 # A workflow file is a few KB; GitHub refuses anything near this.
 MAX_BYTES = 1_000_000
 
@@ -180,3 +182,46 @@ def parse(file: str, source: str | bytes) -> Document:
     if duplicate is not None:
         raise WorkflowError(f"key {duplicate[0]!r} written twice in one mapping", duplicate[1])
     return Document(file, _kind(root), root)
+
+
+# -- what the rules read ----------------------------------------------------------------
+
+
+def finding(
+    doc: Document, rule: str, status: str, node: yaml.Node | None, summary: str, fix: str
+) -> Check:
+    """A check about *node* of *doc* (its line; line 1 for the file as a whole)."""
+    return Check(rule, status, summary, fix, doc.file, line_of(node) if node else 1)
+
+
+def jobs(doc: Document) -> list[tuple[str, yaml.Node, yaml.Node]]:
+    """(name, key node, job node) of every job of a workflow."""
+    found: list[tuple[str, yaml.Node, yaml.Node]] = []
+    node = get(doc.root, "jobs")
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            if isinstance(k, yaml.ScalarNode):
+                found.append((str(k.value), k, v))
+    return found
+
+
+def steps(doc: Document) -> list[tuple[str | None, yaml.MappingNode]]:
+    """(job name, step) of every step: a workflow's jobs', or a composite action's."""
+    found: list[tuple[str | None, yaml.MappingNode]] = []
+    if doc.kind == "action":
+        for step in items(get(get(doc.root, "runs"), "steps")):
+            if isinstance(step, yaml.MappingNode):
+                found.append((None, step))
+        return found
+    for name, _key, job in jobs(doc):
+        for step in items(get(job, "steps")):
+            if isinstance(step, yaml.MappingNode):
+                found.append((name, step))
+    return found
+
+
+def events(doc: Document) -> list[str]:
+    on = get(doc.root, "on")
+    if isinstance(on, yaml.MappingNode):
+        return [name for name, _v in pairs(on)]
+    return strings(on)
