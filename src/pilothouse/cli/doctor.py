@@ -94,9 +94,13 @@ def doctor(
         float, typer.Option(min=0, help="Most seconds to spend waiting on rate limits.")
     ] = 60.0,
 ) -> None:
-    """Is CI set up and running: the token (kind, scopes, rate limit), the repository
-    and Actions, and every workflow file (parses, schema, actionlint, hygiene; registered,
-    active, latest run). Each check is ok, warn or fail with its fix; exit 1 on a fail.
+    """Is CI set up and running: token scopes, repository, Actions, and every workflow
+    file (valid, pinned, registered, active, latest run), each with its fix.
+
+    Checks the token (kind, validity, scopes, rate limit), the repository and whether
+    Actions is enabled, and each workflow file (parses as YAML 1.2, schema, actionlint when
+    installed, hygiene rules; registered and active on GitHub, its latest run). Each check
+    is ok, warn or fail with its fix; exit 1 on a fail. --offline reads local files only.
 
     The token comes from $GITHUB_TOKEN or $GH_TOKEN and is never printed. Rules listed
     in pilothouse.toml's [doctor] ignore are not reported.
