@@ -354,6 +354,7 @@ class FakeGitHub:
         self.grants: dict[str, Grant] = {token: Grant()}
         self.private, self.default_branch = False, "main"
         self.actions_enabled, self.allowed_actions = True, "all"
+        self.files: dict[str, bytes] = {}  # the default branch's files, by path
 
     # ------------------------------------------------------------ ids and shared objects
 
@@ -1079,6 +1080,7 @@ class FakeGitHub:
             (r"/actions/cache/usage", self._cache_usage_page),
             (r"", self._get_repository),
             (r"/actions/permissions", self._actions_permissions),
+            (r"/contents/(.+)", self._contents),
         ]
 
     # ------------------------------------------------------------ endpoints
@@ -1271,6 +1273,9 @@ class FakeGitHub:
         actions = local.startswith("/actions/") and local != "/actions/permissions"
         if actions and grant.kind != "classic" and "actions" not in grant.permissions:
             raise self._forbidden(grant, "actions=read", "actions/workflows")
+        contents = local.startswith("/contents/")
+        if contents and grant.kind != "classic" and "contents" not in grant.permissions:
+            raise self._forbidden(grant, "contents=read", "repos/contents")
 
     def _account_route(self, request: httpx.Request) -> Page | None:
         """GET /user and GET /installation/repositories: who the token is."""
@@ -1312,6 +1317,45 @@ class FakeGitHub:
 
     def _get_repository(self, request: httpx.Request) -> Page:
         return Page(self._full_repository(), None)
+
+    def _contents(self, request: httpx.Request, path: str) -> Page:
+        """GET .../contents/{directory}: its entries as GitHub lists them (files and
+        subdirectories, sorted by name; a file's sha is its git blob SHA). Only
+        directories are served; a missing one is GitHub's 404."""
+        path = path.strip("/")
+        ref = request.url.params.get("ref") or self.default_branch
+        inside = sorted(p for p in self.files if p.startswith(f"{path}/"))
+        if ref != self.default_branch or not inside:
+            docs = f"{_REST}/repos/contents#get-repository-content"
+            body = {"message": "Not Found", "documentation_url": docs, "status": "404"}
+            raise HttpError(404, body)
+        names: dict[str, str] = {}
+        for full in inside:
+            first = full[len(path) + 1 :].split("/", 1)
+            names.setdefault(first[0], "file" if len(first) == 1 else "dir")
+        return Page([self._content_entry(f"{path}/{n}", kind, ref) for n, kind in names.items()],
+                    None)  # fmt: skip
+
+    def _content_entry(self, path: str, kind: str, ref: str) -> Json:
+        if kind == "file":
+            content = self.files[path]
+            sha = hashlib.sha1(
+                f"blob {len(content)}\0".encode() + content, usedforsecurity=False
+            ).hexdigest()
+            git = f"{self.api_repo}/git/blobs/{sha}"
+            html = f"{WEB}/{self.repo}/blob/{ref}/{path}"
+            raw: str | None = f"https://raw.githubusercontent.com/{self.repo}/{ref}/{path}"
+            size = len(content)
+        else:
+            sha = sha1_hex(f"tree:{path}")
+            git, raw, size = f"{self.api_repo}/git/trees/{sha}", None, 0
+            html = f"{WEB}/{self.repo}/tree/{ref}/{path}"
+        url = f"{self.api_repo}/contents/{quote(path)}?ref={ref}"
+        return {
+            "name": path.rsplit("/", 1)[-1], "path": path, "sha": sha, "size": size,
+            "url": url, "html_url": html, "git_url": git, "download_url": raw, "type": kind,
+            "_links": {"self": url, "git": git, "html": html},
+        }  # fmt: skip
 
     def _actions_permissions(self, request: httpx.Request) -> Page:
         grant = self._grant(request)

@@ -571,7 +571,10 @@ def test_a_fine_grained_token_without_actions_read(sqlite_cli, fake, checkout):
 
 def test_a_fine_grained_token_that_reads_says_what_it_cannot_tell(sqlite_cli, fake, checkout):
     token = "github_pat_11READS"
-    grant = Grant(kind="fine-grained", permissions={"actions": "read", "administration": "read"})
+    grant = Grant(
+        kind="fine-grained",
+        permissions={"actions": "read", "administration": "read", "contents": "read"},
+    )
     fake.add_token(token, grant)
     fake.add_workflow("CI", ".github/workflows/ci.yml")
     fake.add_run(workflow="CI", created_at=NOW - timedelta(hours=1))
@@ -584,7 +587,9 @@ def test_a_fine_grained_token_that_reads_says_what_it_cannot_tell(sqlite_cli, fa
 
 def test_the_actions_token_is_an_installation_token(sqlite_cli, fake, checkout):
     token = "ghs_actionstoken"
-    fake.add_token(token, Grant(kind="installation", permissions={"actions": "read"}))
+    fake.add_token(
+        token, Grant(kind="installation", permissions={"actions": "read", "contents": "read"})
+    )
     fake.add_workflow("CI", ".github/workflows/ci.yml")
     fake.add_run(workflow="CI", created_at=NOW - timedelta(hours=1))
     sqlite_cli.env["GITHUB_ACTIONS"] = "true"
@@ -814,3 +819,50 @@ def test_pull_request_target_checking_out_the_fork_repository_fails():
 def test_deep_nesting_is_refused_not_a_crash(text):
     (check,) = check_text("deep.yml", text)[1]
     assert (check.id, check.status) == ("workflow-parse", "fail")
+
+
+def test_a_local_file_that_differs_from_the_default_branch(sqlite_cli, fake, checkout):
+    fake.add_workflow("CI", ".github/workflows/ci.yml")
+    fake.add_workflow("Docs", ".github/workflows/docs.yml")
+    fake.add_run(workflow="CI", created_at=NOW - timedelta(hours=1))
+    fake.files[".github/workflows/ci.yml"] = CLEAN.replace("make test", "make").encode()
+    fake.files[".github/workflows/docs.yml"] = CLEAN.encode()
+    fake.files[".github/workflows/scripts/x.sh"] = b"echo\n"
+    (checkout / ".github" / "workflows" / "docs.yml").write_text(CLEAN, encoding="utf-8")
+    with fake.serve() as url:
+        _code, report, _err = _doctor(sqlite_cli, checkout, url)
+    (differs,) = _by_id(report)["workflow-differs"]
+    assert differs["file"] == ".github/workflows/ci.yml" and differs["status"] == "warn"
+    assert "differs from main's version" in differs["summary"]
+
+
+def test_git_blob_shas_are_gits(tmp_path):
+    import subprocess
+
+    from pilothouse.doctor.local import git_blob_sha
+
+    path = tmp_path / "ci.yml"
+    path.write_text(CLEAN, encoding="utf-8")
+    done = subprocess.run(["git", "hash-object", str(path)], capture_output=True, text=True)
+    assert git_blob_sha(CLEAN.encode()) == done.stdout.strip()
+
+
+def test_the_readme_recipe_prints_what_the_readme_shows(sqlite_cli, tmp_path, monkeypatch):
+    """The README's doctor recipe, pasted: its printf line and the transcript after it."""
+    import re
+    import subprocess
+
+    import pilothouse.cli.doctor
+
+    readme = (DOCS.parent / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## CI doctor") :]
+    printf = re.search(r"^\$ (printf .*)$", section, re.MULTILINE)[1]
+    shown = section.split("$ pilothouse doctor --offline\n", 1)[1].split("```", 1)[0]
+    (tmp_path / ".github" / "workflows").mkdir(parents=True)
+    subprocess.run(printf, shell=True, cwd=tmp_path, check=True)
+    monkeypatch.setattr(pilothouse.cli.doctor, "find_actionlint", lambda path=None: None)
+    monkeypatch.setenv("COLUMNS", "400")
+    sqlite_cli.cwd = tmp_path
+    sqlite_cli.env["COLUMNS"] = "400"
+    code, out, _err = sqlite_cli("doctor", "--offline")
+    assert code == 1 and out == shown

@@ -620,3 +620,18 @@ def test_workflow_states_are_githubs(fake, client) -> None:
         assert listed["state"] == state
     with pytest.raises(ValueError, match="state is one of"):
         fake.set_workflow_state("CI", "disabled")
+
+
+def test_contents_lists_a_directory_as_github_does(fake, client) -> None:
+    fake.files[".github/workflows/ci.yml"] = b"on: push\n"
+    fake.files[".github/workflows/scripts/run.sh"] = b"echo\n"
+    listed = client.get(f"{REPO}/contents/.github/workflows", params={"ref": "main"}).json()
+    assert [(e["name"], e["type"]) for e in listed] == [("ci.yml", "file"), ("scripts", "dir")]
+    assert list(listed[0]) == [
+        "name", "path", "sha", "size", "url", "html_url", "git_url", "download_url", "type",
+        "_links",
+    ]  # fmt: skip
+    assert listed[0]["sha"] == "b83836ed8c80558d4e40ea4ac5d69f4405334799"  # git hash-object
+    assert listed[0]["download_url"].endswith("/hypha-labs/hypha/main/.github/workflows/ci.yml")
+    missing = client.get(f"{REPO}/contents/.github/nothing")
+    assert missing.status_code == 404 and missing.json()["message"] == "Not Found"

@@ -16,7 +16,7 @@ from pilothouse.cli.output import print_json, stdout_console
 from pilothouse.cli.state import State, state_of
 from pilothouse.config import DEFAULT_GITHUB_API_URL
 from pilothouse.doctor.lint import find_actionlint
-from pilothouse.doctor.local import check_local
+from pilothouse.doctor.local import LocalResult, check_local
 from pilothouse.doctor.model import FAIL, REMOTE_RULE_IDS, Check, counts, order, report, without
 from pilothouse.doctor.remote import Diagnosis, diagnose, token_variable
 from pilothouse.errors import InputError, printable
@@ -53,17 +53,17 @@ def _repository(state: State, given: str | None, root: Path) -> str | None:
 
 
 def _remote(
-    state: State, repo: str | None, local: list[str], api_url: str, max_wait: float
+    state: State, repo: str | None, local: LocalResult, api_url: str, max_wait: float
 ) -> Diagnosis:
     if token_variable(state.env) is None:
-        return diagnose(None, state.env, repo, local)
+        return diagnose(None, state.env, repo, local.workflows)
     err = Console(stderr=True, highlight=False)
 
     def notify(message: str) -> None:
         err.print(Text(message))
 
     with github_api(state, api_url=api_url, max_wait=max_wait, notify=notify) as api:
-        return diagnose(api, state.env, repo, local)
+        return diagnose(api, state.env, repo, local.workflows, local.blobs)
 
 
 def doctor(
@@ -114,7 +114,7 @@ def doctor(
         remote = Diagnosis()
         remote.skip(REMOTE_RULE_IDS, "--offline")
     else:
-        remote = _remote(state, _repository(state, repo, root), local.workflows, api_url, max_wait)
+        remote = _remote(state, _repository(state, repo, root), local, api_url, max_wait)
     if local.actionlint is None:
         remote.skipped.setdefault("actionlint", "actionlint is not installed")
     checks = order(without([*remote.checks, *local.checks], state.config["doctor.ignore"]))

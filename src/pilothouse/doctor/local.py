@@ -3,6 +3,7 @@ the local checks on them: parse, schema, hygiene, actionlint."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +61,12 @@ def action_files(root: Path) -> list[str]:
     return found
 
 
+def git_blob_sha(content: bytes) -> str:
+    """The SHA git (and GitHub's contents API) gives a file with these bytes."""
+    header = f"blob {len(content)}\0".encode()
+    return hashlib.sha1(header + content, usedforsecurity=False).hexdigest()
+
+
 def _read(path: Path) -> bytes:
     with path.open("rb") as handle:
         return handle.read(MAX_BYTES + 1)  # a larger file is refused, never read whole
@@ -69,14 +76,18 @@ def _read(path: Path) -> bytes:
 class LocalResult:
     checks: list[Check] = field(default_factory=list)
     workflows: list[str] = field(default_factory=list)
+    blobs: dict[str, str] = field(default_factory=dict)  # workflow file -> git blob SHA
     documents: list[Document] = field(default_factory=list)
     actionlint: str | None = None
 
 
-def _each(root: Path, files: list[str]) -> Iterator[tuple[str, Document | None, list[Check]]]:
+def _each(
+    root: Path, files: list[str], blobs: dict[str, str]
+) -> Iterator[tuple[str, Document | None, list[Check]]]:
     for file in files:
         try:
             source = _read(root / file)
+            blobs[file] = git_blob_sha(source)
         except OSError as exc:
             yield (
                 file,
@@ -104,7 +115,7 @@ def check_local(
     when *actionlint* (an executable) is given, with *actionlint_args*."""
     result = LocalResult(workflows=workflow_files(root), actionlint=actionlint)
     parsed = []
-    for file, doc, checks in _each(root, result.workflows + action_files(root)):
+    for file, doc, checks in _each(root, result.workflows + action_files(root), result.blobs):
         result.checks += checks
         if doc is not None:
             result.documents.append(doc)
@@ -115,4 +126,11 @@ def check_local(
     return result
 
 
-__all__ = ["check_local", "check_text", "find_actionlint", "workflow_files", "action_files"]
+__all__ = [
+    "action_files",
+    "check_local",
+    "check_text",
+    "find_actionlint",
+    "git_blob_sha",
+    "workflow_files",
+]

@@ -72,6 +72,7 @@ RULES: tuple[Rule, ...] = (
     Rule("repo-reachable", True, "the repository exists and the token sees it"),
     Rule("actions-enabled", True, "GitHub Actions is enabled for the repository"),
     Rule("default-branch", True, "the repository's default branch"),
+    Rule("workflow-differs", True, "each local workflow file is the default branch's"),
     Rule("workflow-registered", True, "each local workflow is known to GitHub"),
     Rule("workflow-state", True, "each workflow is active"),
     Rule("workflow-remote-only", True, "no workflow on GitHub without a local file"),

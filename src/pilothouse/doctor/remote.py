@@ -297,6 +297,32 @@ def judge_registration(local: Sequence[str], remote: Sequence[RemoteWorkflow]) -
     return checks
 
 
+def judge_contents(answer: Answer, blobs: Mapping[str, str], branch: str) -> list[Check]:
+    """Local workflow files whose bytes differ from the default branch's (git blob SHAs
+    from GET .../contents/.github/workflows): the change is not on the default branch,
+    whose version GitHub runs for schedule, workflow_dispatch and the Actions tab."""
+    if answer.status != 200 or not isinstance(answer.data, list):
+        return []
+    remote = {
+        str(entry.get("path")): str(entry.get("sha"))
+        for entry in answer.data
+        if isinstance(entry, dict) and entry.get("type") == "file"
+    }
+    return [
+        Check(
+            "workflow-differs",
+            WARN,
+            f"differs from {branch}'s version: the change is not "
+            f"on {branch} yet, and schedule and workflow_dispatch runs use {branch}'s",
+            f"push or merge it to {branch} (line endings count: git's autocrlf can make an "
+            "unchanged file differ)",
+            path,
+        )
+        for path, sha in sorted(blobs.items())
+        if path in remote and remote[path] != sha
+    ]
+
+
 def judge_state(workflow: RemoteWorkflow) -> Check:
     file = workflow.path
     if workflow.state == "active":
@@ -407,6 +433,7 @@ _REPO_RULES = (
     "repo-reachable",
     "actions-enabled",
     "default-branch",
+    "workflow-differs",
     "workflow-registered",
     "workflow-state",
     "workflow-remote-only",
@@ -415,13 +442,17 @@ _REPO_RULES = (
 
 
 def diagnose(
-    api: Prober | None, env: Mapping[str, str], repo: str | None, local: Sequence[str]
+    api: Prober | None,
+    env: Mapping[str, str],
+    repo: str | None,
+    local: Sequence[str],
+    blobs: Mapping[str, str] | None = None,
 ) -> Diagnosis:
     """Every remote check, asking GitHub through *api* (token from *env*); GitHub out of
     reach (after the client's retries) is a failed check, the rest skipped."""
     found = Diagnosis()
     try:
-        _diagnose(found, api, env, repo, local)
+        _diagnose(found, api, env, repo, (local, blobs or {}))
     except GitHubError as exc:
         found.checks.append(
             Check(
@@ -441,7 +472,7 @@ def _diagnose(
     api: Prober | None,
     env: Mapping[str, str],
     repo: str | None,
-    local: Sequence[str],
+    files: tuple[Sequence[str], Mapping[str, str]],
 ) -> None:
     variable = token_variable(env)
     found.checks.append(token_present(env))
@@ -466,7 +497,7 @@ def _diagnose(
     if repo is None:
         found.skip(("token-scopes", *_REPO_RULES), "no repository (--repo OWNER/NAME)")
         return
-    _repository(api, found, (repo, kind), user, local)
+    _repository(api, found, (repo, kind), user, files)
 
 
 def _validity(api: Prober, user: Answer, kind: str, variable: str) -> Check:
@@ -478,9 +509,14 @@ def _validity(api: Prober, user: Answer, kind: str, variable: str) -> Check:
 
 
 def _repository(
-    api: Prober, found: Diagnosis, who: tuple[str, str], user: Answer, local: Sequence[str]
+    api: Prober,
+    found: Diagnosis,
+    who: tuple[str, str],
+    user: Answer,
+    files: tuple[Sequence[str], Mapping[str, str]],
 ) -> None:
     repo, kind = who
+    local, blobs = files
     answer = api.answer(f"/repos/{repo}")
     reach = judge_repo(answer, repo, kind)
     found.checks.append(reach)
@@ -494,11 +530,15 @@ def _repository(
         found.skip(_REPO_RULES[1:], "the repository is not reachable")
         return
     found.checks.append(judge_default_branch(answer.data))
+    branch = str(answer.data.get("default_branch") or "")
     permissions = api.answer(f"/repos/{repo}/actions/permissions")
     found.checks.append(judge_actions(permissions))
     listing = _workflow_pages(api, repo)
+    contents = api.answer(f"/repos/{repo}/contents/.github/workflows", {"ref": branch})
     if kind not in SCOPED:
-        found.checks.append(judge_fine_grained(kind, {"actions: read": listing[0]}))
+        probes = {"actions: read": listing[0], "contents: read": contents}
+        found.checks.append(judge_fine_grained(kind, probes))
+    found.checks += judge_contents(contents, blobs, branch)
     _workflows(api, found, repo, listing, local)
 
 
