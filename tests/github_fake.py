@@ -270,10 +270,41 @@ class Page:
     link: str | None
 
 
+# ---------------------------------------------------------------- doctor: tokens and access
+# (block added for `pilothouse doctor`: who a token is and what it may see)
+
+USER_FILE = "user__AuthenticatedUser.testAttributes__req1.json"
+REPOSITORY_FILE = "repos_N__Repository.setUp__req1.json"
+# GET /repos/{o}/{r}/actions/workflows `state` values (GitHub's REST reference).
+WORKFLOW_STATES = (
+    "active", "deleted", "disabled_fork", "disabled_inactivity", "disabled_manually",
+)  # fmt: skip
+TOKEN_KINDS = ("classic", "fine-grained", "installation")
+_REST = "https://docs.github.com/rest"
+_FORBIDDEN_BY_KIND = {
+    "fine-grained": "Resource not accessible by personal access token",
+    "installation": "Resource not accessible by integration",
+}
+
+
+@dataclass
+class Grant:
+    """What a token is and may do. Classic tokens carry *scopes* (sent back in
+    X-OAuth-Scopes on every answer); fine-grained and installation tokens carry
+    repository *permissions* (`{"actions": "read"}`); *repos* limits the repositories
+    it sees (None: all); *admin* is the user's admin right on the repository."""
+
+    kind: str = "classic"
+    scopes: tuple[str, ...] = ("repo", "workflow")
+    permissions: dict[str, str] = field(default_factory=dict)
+    repos: frozenset[str] | None = None
+    admin: bool = True
+
+
 class HttpError(Exception):
-    def __init__(self, status: int, body: Json) -> None:
+    def __init__(self, status: int, body: Json, headers: dict[str, str] | None = None) -> None:
         super().__init__(status)
-        self.status, self.body = status, body
+        self.status, self.body, self.headers = status, body, headers or {}
 
 
 def _not_found() -> HttpError:
@@ -322,6 +353,10 @@ class FakeGitHub:
         self._repository = self._repository_object()
         self._users: dict[str, Json] = {}
         self._request_id = _request_id(0)
+        self.grants: dict[str, Grant] = {token: Grant()}
+        self.private, self.default_branch = False, "main"
+        self.actions_enabled, self.allowed_actions = True, "all"
+        self.files: dict[str, bytes] = {}  # the default branch's files, by path
 
     # ------------------------------------------------------------ ids and shared objects
 
@@ -992,21 +1027,22 @@ class FakeGitHub:
 
     def _authorized(self, request: httpx.Request) -> bool:
         scheme, _, credential = request.headers.get("authorization", "").partition(" ")
-        return scheme.lower() in ("bearer", "token") and credential.strip() == self.token
+        return scheme.lower() in ("bearer", "token") and credential.strip() in self.grants
 
     def _handle(self, request: httpx.Request) -> httpx.Response:
         if not self._authorized(request):
             return self._finish(request, 401, dumps(BAD_CREDENTIALS), {})
+        token = self._token_headers(request)
         try:
-            page = self._route(request)
+            page = self._account_route(request) or self._route(request)
         except HttpError as error:
-            return self._finish(request, error.status, dumps(error.body), {})
+            return self._finish(request, error.status, dumps(error.body), token | error.headers)
         content = dumps(page.body)
         etag = f'W/"{hashlib.sha256(content).hexdigest()}"'
         if _etag_matches(request.headers.get("if-none-match"), etag):
-            return self._finish(request, 304, b"", {"etag": etag})
+            return self._finish(request, 304, b"", {"etag": etag} | token)
         headers = {"etag": etag} | ({"link": page.link} if page.link else {})
-        return self._finish(request, 200, content, headers)
+        return self._finish(request, 200, content, headers | token)
 
     def _local_path(self, path: str) -> str:
         """The part of the path after /repos/{owner}/{name} (or /repositories/{id})."""
@@ -1022,6 +1058,7 @@ class FakeGitHub:
         if request.method not in ("GET", "HEAD"):
             raise _not_found()
         local = self._local_path(request.url.path).rstrip("/")
+        self._check_access(request, local)
         for pattern, action in self._routes():
             match = re.fullmatch(pattern, local)
             if match:
@@ -1043,6 +1080,9 @@ class FakeGitHub:
             (r"/actions/workflows/([^/]+)", self._get_workflow),
             (r"/actions/workflows/([^/]+)/runs", self._list_workflow_runs),
             (r"/actions/cache/usage", self._cache_usage_page),
+            (r"", self._get_repository),
+            (r"/actions/permissions", self._actions_permissions),
+            (r"/contents/(.+)", self._contents),
         ]
 
     # ------------------------------------------------------------ endpoints
@@ -1180,6 +1220,162 @@ class FakeGitHub:
             "active_caches_size_in_bytes": size,
             "active_caches_count": count,
         }
+        return Page(body, None)
+
+    # ------------------------------------------------------------ doctor: tokens and access
+
+    def add_token(self, token: str, grant: Grant) -> None:
+        """Another token the fake accepts, with what it is and may do."""
+        if grant.kind not in TOKEN_KINDS:
+            raise ValueError(f"kind is one of {TOKEN_KINDS}")
+        self.grants[token] = grant
+
+    def set_workflow_state(self, key: str, state: str) -> Json:
+        """Disable or enable a workflow (by name, path, file name or id) as GitHub does."""
+        if state not in WORKFLOW_STATES:
+            raise ValueError(f"state is one of {WORKFLOW_STATES}")
+        workflow = self._workflow(key)
+        if workflow is None:
+            raise KeyError(key)
+        workflow.update(state=state, updated_at=iso_workflow(self.now))
+        return workflow
+
+    def _grant(self, request: httpx.Request) -> Grant:
+        credential = request.headers.get("authorization", "").partition(" ")[2].strip()
+        return self.grants[credential]
+
+    def _token_headers(self, request: httpx.Request) -> dict[str, str]:
+        """X-OAuth-Scopes (a classic token's scopes) and X-Accepted-OAuth-Scopes, as
+        GitHub sends them on every answer to a classic token; nothing for the others."""
+        grant = self._grant(request)
+        if grant.kind != "classic":
+            return {}
+        accepted = "repo" if request.url.path.startswith(("/repos/", "/repositories/")) else ""
+        return {"x-oauth-scopes": ", ".join(grant.scopes), "x-accepted-oauth-scopes": accepted}
+
+    def _forbidden(self, grant: Grant, permission: str, docs: str) -> HttpError:
+        body = {
+            "message": _FORBIDDEN_BY_KIND[grant.kind],
+            "documentation_url": f"{_REST}/{docs}",
+            "status": "403",
+        }
+        return HttpError(
+            403, body, {"x-accepted-github-permissions": permission} if permission else {}
+        )
+
+    def _check_access(self, request: httpx.Request, local: str) -> None:
+        """GitHub's answers to a token that may not see the repository (404, as if it
+        did not exist) or lacks the permission for its Actions (403)."""
+        grant = self._grant(request)
+        hidden = grant.repos is not None and self.repo.lower() not in {
+            r.lower() for r in grant.repos
+        }
+        if hidden or (self.private and grant.kind == "classic" and "repo" not in grant.scopes):
+            raise _not_found()
+        actions = local.startswith("/actions/") and local != "/actions/permissions"
+        if actions and grant.kind != "classic" and "actions" not in grant.permissions:
+            raise self._forbidden(grant, "actions=read", "actions/workflows")
+        contents = local.startswith("/contents/")
+        if contents and grant.kind != "classic" and "contents" not in grant.permissions:
+            raise self._forbidden(grant, "contents=read", "repos/contents")
+
+    def _account_route(self, request: httpx.Request) -> Page | None:
+        """GET /user and GET /installation/repositories: who the token is."""
+        path = request.url.path.rstrip("/")
+        grant = self._grant(request)
+        if request.method != "GET" or path not in ("/user", "/installation/repositories"):
+            return None
+        if path == "/user":
+            if grant.kind == "installation":
+                raise self._forbidden(grant, "", "users/users#get-the-authenticated-user")
+            return Page(self._authenticated_user(), None)
+        if grant.kind != "installation":
+            raise _not_found()
+        visible = grant.repos is None or self.repo.lower() in {r.lower() for r in grant.repos}
+        listed = [self._full_repository()] if visible else []
+        body = {"total_count": len(listed), "repository_selection": "selected",
+                "repositories": listed}  # fmt: skip
+        return Page(body, None)
+
+    def _authenticated_user(self) -> Json:
+        login = "hypha-dev"
+        user: Json = rewrite(template(USER_FILE), "ahmad88me", login)
+        actor = self._actor(login)
+        user.update(id=actor["id"], node_id=actor["node_id"], avatar_url=actor["avatar_url"])
+        return user
+
+    def _full_repository(self) -> Json:
+        full: Json = rewrite(template(REPOSITORY_FILE), "PyGithub/PyGithub", self.repo)
+        full = rewrite(full, "PyGithub", self.owner)
+        for key in ("id", "node_id", "name", "full_name", "description", "fork", "owner"):
+            full[key] = self._repository[key]
+        full["organization"] = self._repository["owner"]
+        full.update(
+            private=self.private,
+            visibility="private" if self.private else "public",
+            default_branch=self.default_branch,
+        )
+        return full
+
+    def _get_repository(self, request: httpx.Request) -> Page:
+        return Page(self._full_repository(), None)
+
+    def _contents(self, request: httpx.Request, path: str) -> Page:
+        """GET .../contents/{directory}: its entries as GitHub lists them (files and
+        subdirectories, sorted by name; a file's sha is its git blob SHA). Only
+        directories are served; a missing one is GitHub's 404."""
+        path = path.strip("/")
+        ref = request.url.params.get("ref") or self.default_branch
+        inside = sorted(p for p in self.files if p.startswith(f"{path}/"))
+        if ref != self.default_branch or not inside:
+            docs = f"{_REST}/repos/contents#get-repository-content"
+            body = {"message": "Not Found", "documentation_url": docs, "status": "404"}
+            raise HttpError(404, body)
+        names: dict[str, str] = {}
+        for full in inside:
+            first = full[len(path) + 1 :].split("/", 1)
+            names.setdefault(first[0], "file" if len(first) == 1 else "dir")
+        return Page([self._content_entry(f"{path}/{n}", kind, ref) for n, kind in names.items()],
+                    None)  # fmt: skip
+
+    def _content_entry(self, path: str, kind: str, ref: str) -> Json:
+        if kind == "file":
+            content = self.files[path]
+            sha = hashlib.sha1(
+                f"blob {len(content)}\0".encode() + content, usedforsecurity=False
+            ).hexdigest()
+            git = f"{self.api_repo}/git/blobs/{sha}"
+            html = f"{WEB}/{self.repo}/blob/{ref}/{path}"
+            raw: str | None = f"https://raw.githubusercontent.com/{self.repo}/{ref}/{path}"
+            size = len(content)
+        else:
+            sha = sha1_hex(f"tree:{path}")
+            git, raw, size = f"{self.api_repo}/git/trees/{sha}", None, 0
+            html = f"{WEB}/{self.repo}/tree/{ref}/{path}"
+        url = f"{self.api_repo}/contents/{quote(path)}?ref={ref}"
+        return {
+            "name": path.rsplit("/", 1)[-1], "path": path, "sha": sha, "size": size,
+            "url": url, "html_url": html, "git_url": git, "download_url": raw, "type": kind,
+            "_links": {"self": url, "git": git, "html": html},
+        }  # fmt: skip
+
+    def _actions_permissions(self, request: httpx.Request) -> Page:
+        grant = self._grant(request)
+        docs = "actions/permissions#get-github-actions-permissions-for-a-repository"
+        if grant.kind == "classic" and not grant.admin:
+            body = {"message": "Must have admin rights to Repository.",
+                    "documentation_url": f"{_REST}/{docs}", "status": "403"}  # fmt: skip
+            raise HttpError(403, body)
+        if grant.kind != "classic" and "administration" not in grant.permissions:
+            raise self._forbidden(grant, "administration=read", docs)
+        body: Json = {"enabled": self.actions_enabled}
+        if self.actions_enabled:
+            body["allowed_actions"] = self.allowed_actions
+            if self.allowed_actions == "selected":
+                body["selected_actions_url"] = (
+                    f"{self.api_repo}/actions/permissions/selected-actions"
+                )
+            body["sha_pinning_required"] = False
         return Page(body, None)
 
     # ------------------------------------------------------------ pagination

@@ -438,7 +438,6 @@ def test_not_found(fake: FakeGitHub, client: httpx.Client) -> None:
         "/repos/hypha-labs/other/actions/runs",
         f"{REPO}/actions/nothing",
         f"{RUNS}/12345",
-        "/user",
         f"{REPO}/actions/jobs/1",
     ):
         response = client.get(path)
@@ -544,3 +543,95 @@ def test_serve_over_loopback(fake: FakeGitHub) -> None:
             client.get(RUNS)
         assert client.get(RUNS).headers["x-ratelimit-resource"] == "core"
     assert fake.count(RUNS) == 7 and fake.billable == 5
+
+
+# ---------------------------------------------------------------- doctor: tokens and access
+
+
+def test_user_and_repository_have_the_real_keys_and_scope_headers(fake, client) -> None:
+    from .github_fake import REPOSITORY_FILE, USER_FILE
+
+    user = client.get("/user")
+    assert user.status_code == 200 and list(user.json()) == list(real(USER_FILE))
+    assert user.headers["x-oauth-scopes"] == "repo, workflow"
+    assert user.headers["x-accepted-oauth-scopes"] == ""
+    repo = client.get(REPO)
+    assert list(repo.json()) == list(real(REPOSITORY_FILE))
+    assert repo.json()["full_name"] == "hypha-labs/hypha" and repo.json()["private"] is False
+    assert repo.headers["x-accepted-oauth-scopes"] == "repo"
+    assert client.get(RUNS).headers["x-oauth-scopes"] == "repo, workflow"
+    bad = client.get("/user", headers={"Authorization": "Bearer nope"})
+    assert bad.status_code == 401 and bad.json()["message"] == "Bad credentials"
+    assert "x-oauth-scopes" not in bad.headers
+
+
+def test_actions_permissions_as_github_answers(fake, client) -> None:
+    path = f"{REPO}/actions/permissions"
+    assert client.get(path).json() == {
+        "enabled": True, "allowed_actions": "all", "sha_pinning_required": False
+    }  # fmt: skip
+    fake.allowed_actions = "selected"
+    assert (
+        client.get(path)
+        .json()["selected_actions_url"]
+        .endswith("/repos/hypha-labs/hypha/actions/permissions/selected-actions")
+    )
+    fake.actions_enabled = False
+    assert client.get(path).json() == {"enabled": False}
+    from .github_fake import Grant
+
+    fake.add_token("ghp_member", Grant(admin=False))
+    refused = client.get(path, headers={"Authorization": "Bearer ghp_member"})
+    assert refused.status_code == 403
+    assert refused.json()["message"] == "Must have admin rights to Repository."
+
+
+def test_tokens_without_access_get_404_and_without_permission_403(fake, client) -> None:
+    from .github_fake import Grant
+
+    fake.add_token("github_pat_elsewhere", Grant("fine-grained", repos=frozenset({"a/b"})))
+    fake.add_token("github_pat_noactions", Grant("fine-grained", permissions={"contents": "read"}))
+    fake.add_token("ghs_app", Grant("installation", permissions={"actions": "read"}))
+    elsewhere = {"Authorization": "Bearer github_pat_elsewhere"}
+    for path in (REPO, RUNS, f"{REPO}/actions/workflows"):
+        response = client.get(path, headers=elsewhere)
+        assert (response.status_code, response.json()["message"]) == (404, "Not Found")
+    noactions = client.get(RUNS, headers={"Authorization": "Bearer github_pat_noactions"})
+    assert noactions.status_code == 403
+    assert noactions.json()["message"] == "Resource not accessible by personal access token"
+    assert noactions.headers["x-accepted-github-permissions"] == "actions=read"
+    assert "x-oauth-scopes" not in noactions.headers
+    app = {"Authorization": "Bearer ghs_app"}
+    assert client.get("/user", headers=app).json()["message"] == (
+        "Resource not accessible by integration"
+    )
+    listed = client.get("/installation/repositories", headers=app).json()
+    assert [r["full_name"] for r in listed["repositories"]] == ["hypha-labs/hypha"]
+    fake.private = True
+    fake.grants["ghp_testtoken"] = Grant(scopes=("workflow",))
+    assert client.get(REPO).status_code == 404  # a private repository needs `repo`
+
+
+def test_workflow_states_are_githubs(fake, client) -> None:
+    fake.add_workflow("CI", ".github/workflows/ci.yml")
+    for state in ("disabled_manually", "disabled_inactivity", "active"):
+        fake.set_workflow_state("ci.yml", state)
+        (listed,) = client.get(f"{REPO}/actions/workflows").json()["workflows"]
+        assert listed["state"] == state
+    with pytest.raises(ValueError, match="state is one of"):
+        fake.set_workflow_state("CI", "disabled")
+
+
+def test_contents_lists_a_directory_as_github_does(fake, client) -> None:
+    fake.files[".github/workflows/ci.yml"] = b"on: push\n"
+    fake.files[".github/workflows/scripts/run.sh"] = b"echo\n"
+    listed = client.get(f"{REPO}/contents/.github/workflows", params={"ref": "main"}).json()
+    assert [(e["name"], e["type"]) for e in listed] == [("ci.yml", "file"), ("scripts", "dir")]
+    assert list(listed[0]) == [
+        "name", "path", "sha", "size", "url", "html_url", "git_url", "download_url", "type",
+        "_links",
+    ]  # fmt: skip
+    assert listed[0]["sha"] == "b83836ed8c80558d4e40ea4ac5d69f4405334799"  # git hash-object
+    assert listed[0]["download_url"].endswith("/hypha-labs/hypha/main/.github/workflows/ci.yml")
+    missing = client.get(f"{REPO}/contents/.github/nothing")
+    assert missing.status_code == 404 and missing.json()["message"] == "Not Found"

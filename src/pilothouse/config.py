@@ -99,6 +99,17 @@ def _tag_pattern(value: str) -> str | None:
     return None if value.count("{version}") == 1 else "must hold {version} exactly once"
 
 
+def _rule_ids(values: list[str]) -> str | None:
+    from pilothouse.doctor.model import RULE_IDS
+
+    wrong = next((v for v in values if v not in RULE_IDS), None)
+    if wrong is None:
+        return None
+    close = difflib.get_close_matches(wrong, RULE_IDS, n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]!r}?)" if close else " (docs/doctor.md lists them)"
+    return f"has {wrong!r}, not a doctor rule id{hint}, got {values!r}"
+
+
 def _is_http_url(value: str) -> bool:
     parts = urlsplit(value)
     return parts.scheme in ("http", "https") and bool(parts.hostname)
@@ -449,6 +460,14 @@ SETTINGS: tuple[Setting, ...] = (
         "none; set it, from the environment, before binding beyond 127.0.0.1).",
         env="PILOTHOUSE_SERVE_TOKEN",
         secret=True,
+    ),
+    Setting(
+        "doctor.ignore",
+        [],
+        list,
+        "Rule ids `pilothouse doctor` does not report (docs/doctor.md lists them).",
+        item=str,
+        check=_rule_ids,
     ),
     Setting(
         "report.limit",

@@ -131,6 +131,11 @@ COMMANDS = {
         "pilothouse.cli.ci:app",
         "Run a workflow on demand and follow it; save per-workflow baselines.",
     ),
+    "doctor": LazyCommand(
+        "pilothouse.cli.doctor:doctor",
+        "Is CI set up and running: token scopes, repository, Actions, and every workflow "
+        "file (valid, pinned, registered, active, latest run), each with its fix.",
+    ),
 }
 _SETTINGS: dict[str, Any] = {
     "pretty_exceptions_enable": False,

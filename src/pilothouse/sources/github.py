@@ -74,6 +74,23 @@ class Page:
     not_modified: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """One API answer as it came: status, headers, JSON (None when not JSON), URL shown."""
+
+    status: int
+    headers: Mapping[str, str]
+    data: Any
+    url: str
+    next_url: str | None = None
+
+    @property
+    def message(self) -> str:
+        body = self.data
+        message = body.get("message") if isinstance(body, dict) else None
+        return str(message) if message else f"HTTP {self.status}"
+
+
 @dataclass
 class Policy:
     """How patient the client is."""
@@ -201,6 +218,25 @@ class GitHubApi:
         if etag:
             headers["If-None-Match"] = etag
         return self._page(self._send(url, params, headers), url)
+
+    def answer(self, path: str, params: Mapping[str, str | int] | None = None) -> Answer:
+        """GET one page and hand back whatever GitHub said (4xx included, not raised),
+        with its headers: for callers that judge the status themselves (`doctor`).
+        Retries, rate-limit waits and the host check are those of `get`."""
+        url = self.url(path)
+        headers = {
+            "Authorization": f"Bearer {self.token.value}",
+            "Accept": "application/vnd.github+json",
+            "X-GitHub-Api-Version": API_VERSION,
+        }
+        response = self._send(url, params, headers)
+        try:
+            data = response.json() if response.content else None
+        except ValueError:
+            data = None
+        return Answer(
+            response.status_code, response.headers, data, _shown(url), _next_link(response)
+        )
 
     def send(self, method: str, path: str, body: Mapping[str, Any], *, permission: str) -> Page:
         """One write (POST, PATCH) with the same retries and rate-limit waits as GET.
