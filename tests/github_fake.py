@@ -1464,10 +1464,10 @@ def _etag_matches(header: str | None, etag: str) -> bool:
 #   takes a few seconds to create it) and moves queued -> in_progress -> completed, one
 #   state per `polls_per_state` GETs of /actions/runs/{id}: the jobs listing shows the same
 #   state, so polling it is what a watcher sees.
-# - GET /repos/{o}/{r}: the repository (with default_branch); GET /contents/{path}?ref=: a
+# - GET /repos/{o}/{r}: the doctor block's repository, default_branch the first of
+#   `branches`; GET /contents/{path}?ref=: a
 #   workflow file as the contents API serves it (base64 in `content`, 60 columns a line).
 
-REPOSITORY_FILE = "workflow_job__in_progress.with-queued-steps.payload.json"
 DISPATCH_DOCS = "https://docs.github.com/rest/actions/workflows#create-a-workflow-dispatch-event"
 CONTENTS_DOCS = "https://docs.github.com/rest/repos/contents#get-repository-content"
 
@@ -1496,6 +1496,7 @@ class DispatchGitHub(FakeGitHub):
         super().__init__(*args, **kwargs)
         self.hidden_listings, self.polls_per_state = hidden_listings, polls_per_state
         self.old_server, self.branches = old_server, branches
+        self.default_branch = branches[0]  # GET /repos/{o}/{r} (the doctor block) says so
         self.files: dict[str, str] = {}
         self.dispatches: list[Json] = []
         self.outcome: str = "success"  # the conclusion the next dispatched run ends with
@@ -1645,18 +1646,6 @@ class DispatchGitHub(FakeGitHub):
             self._runs = shown
 
     # ------------------------------------------------------------ repository and contents
-
-    def _get_repository(self, request: httpx.Request) -> Page:
-        real: Json = template(REPOSITORY_FILE, "repository")
-        repository = {key: real.get(key) for key in real}
-        repository.update(self._repository)
-        repository.update(
-            default_branch=self.branches[0],
-            created_at=iso(self.now - timedelta(days=400)),
-            updated_at=iso(self.now),
-            pushed_at=iso(self.now),
-        )
-        return Page(repository, None)
 
     def _get_contents(self, request: httpx.Request, path: str) -> Page:
         ref = request.url.params.get("ref") or self.branches[0]

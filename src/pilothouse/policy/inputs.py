@@ -8,30 +8,15 @@ Pure but for reading the files; the store kinds (score, cost, tests, flaky) are 
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from pilothouse.doctor.workflow import LOADER
 from pilothouse.errors import InputError, printable
 
 MAX_WORKFLOW_BYTES = 1_000_000
-
-
-class _Yaml12Bools(yaml.SafeLoader):
-    """PyYAML's safe loader with YAML 1.2's booleans (true/false only)."""
-
-
-_Yaml12Bools.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_Yaml12Bools.add_implicit_resolver(
-    "tag:yaml.org,2002:bool",
-    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
-    list("tTfF"),
-)
 
 
 def workflow_document(name: str, data: bytes) -> Any:
@@ -39,7 +24,8 @@ def workflow_document(name: str, data: bytes) -> Any:
     if len(data) > MAX_WORKFLOW_BYTES:
         raise InputError(f"{name}: {len(data):,} bytes is too large for a workflow file")
     try:
-        document = yaml.load(data.decode("utf-8"), Loader=_Yaml12Bools)  # noqa: S506 - safe
+        # The doctor's loader: YAML 1.2's core schema, on libyaml's parser when present.
+        document = yaml.load(data.decode("utf-8"), Loader=LOADER)  # noqa: S506 - safe
     except UnicodeDecodeError as exc:
         raise InputError(f"{name}: not UTF-8 text (byte {exc.start})") from None
     except yaml.YAMLError as exc:
