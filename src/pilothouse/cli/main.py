@@ -98,6 +98,11 @@ COMMANDS = {
         "Release notes, the next version and the changelog from Conventional Commits; "
         "GitHub Releases.",
     ),
+    "canary": LazyCommand(
+        "pilothouse.cli.canary:app",
+        "Canary analysis: the canary's metrics against the baseline's (Kayenta's judge, "
+        "plus rate, distribution and threshold checks).",
+    ),
 }
 _SETTINGS: dict[str, Any] = {
     "pretty_exceptions_enable": False,
