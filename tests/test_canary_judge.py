@@ -276,9 +276,17 @@ def test_the_json_shape() -> None:
     assert set(doc) == {"score", "classification", "reason", "metrics", "groups"}
     (metric,) = doc["metrics"]
     assert set(metric) >= {
-        "name", "group", "classification", "critical", "statistic", "interval",
-        "estimate", "effect", "p_value", "reason",
-    }  # fmt: skip
+        "name",
+        "group",
+        "classification",
+        "critical",
+        "statistic",
+        "interval",
+        "estimate",
+        "effect",
+        "p_value",
+        "reason",
+    }
     assert isinstance(metric["interval"], list) and len(metric["interval"]) == 2
     json.dumps(doc, allow_nan=False)
 
