@@ -57,6 +57,23 @@ def test_the_bad_example_fails_with_exit_5_and_says_why(canary_cli: Cli) -> None
     assert set(doc["groups"]) == {"errors", "latency", "saturation"}
 
 
+def test_kayenta_alone_misses_the_error_burst(canary_cli: Cli) -> None:
+    code, out, _ = canary_cli(
+        "canary",
+        "judge",
+        "--config",
+        "docs/examples/canary.toml",
+        "--data",
+        "docs/examples/canary-bad.csv",
+        "--kayenta-only",
+        "--json",
+    )
+    doc = json.loads(out)
+    errors = next(m for m in doc["metrics"] if m["name"] == "http_5xx")
+    assert errors["classification"] == "pass" and errors["test"] == "mann-whitney"
+    assert doc["score"] == 70.0 and code == 5
+
+
 def _config(tmp_path: Path, body: str) -> str:
     (tmp_path / "c.toml").write_text(body)
     return "c.toml"

@@ -208,21 +208,21 @@ def _compare(
         effect=effect,
         p_value=mw.p_value,
     )
-    shown = f"{confidence:.0%} interval [{mw.lower:.4g}, {mw.upper:.4g}]"
+    shown = f"shift {mw.estimate:+.3g}, {confidence:.0%} interval {mw.lower:.3g} to {mw.upper:.3g}"
     gated = math.isnan(effect)
     if (
         metric.direction != "decrease"
         and mw.lower > bound
         and (gated or effect >= metric.allowed_increase)
     ):
-        return replace(result, classification="high", reason=f"canary higher: {shown}")
+        return replace(result, classification="high", reason=f"higher: {shown}")
     if (
         metric.direction != "increase"
         and mw.upper < -bound
         and (gated or effect <= metric.allowed_decrease)
     ):
-        return replace(result, classification="low", reason=f"canary lower: {shown}")
-    return replace(result, reason=f"no significant shift: {shown}")
+        return replace(result, classification="low", reason=f"lower: {shown}")
+    return replace(result, reason=f"no significant change: {shown}")
 
 
 def _with_noise(values: list[float], key: str) -> list[float]:
@@ -251,7 +251,7 @@ def _critical(metric: MetricConfig, result: MetricResult) -> MetricResult:
     )
     if not beyond:
         return result
-    return replace(result, critical=True, reason=f"{result.reason} (critical)")
+    return replace(result, critical=True)
 
 
 # ------------------------------------------------------- beyond Kayenta
@@ -298,7 +298,7 @@ def _rate(
         or (side == "low" and effect > metric.allowed_decrease)
     ):
         return None
-    totals = f"{sum(can):g} events in {len(can)} samples against {sum(base):g} in {len(base)}"
+    totals = f"{sum(can):g} events in {len(can)} steps against {sum(base):g} in {len(base)}"
     result = MetricResult(
         metric.name,
         metric.group,
@@ -307,7 +307,7 @@ def _rate(
         statistic=test.statistic,
         effect=effect,
         p_value=test.p_value,
-        reason=f"canary rate {side}er: {totals} (Poisson E-test p={test.p_value:.3g})",
+        reason=f"rate {side}er: {totals} (Poisson E-test p={test.p_value:.2g})",
     )
     return _critical(metric, result)
 
@@ -330,8 +330,8 @@ def _distribution(
         test="ks",
         statistic=test.statistic,
         p_value=test.p_value,
-        reason=f"canary distribution differs, {side}er tail or spread "
-        f"(Kolmogorov-Smirnov D={test.statistic:.3g}, p={test.p_value:.3g})",
+        reason=f"distribution {side}er in tail or spread "
+        f"(Kolmogorov-Smirnov D={test.statistic:.2g}, p={test.p_value:.2g})",
     )
     # No effect-size gate: a change of spread leaves the mean ratio at 1.
     return replace(_critical(metric, result), effect=_effect(metric, base, can))
@@ -348,7 +348,7 @@ def score(config: CanaryConfig, results: tuple[MetricResult, ...]) -> Judgement:
     nodata = sum(1 for r in active if r.classification == "nodata" and not r.counted)
     reason: str | None = None
     if failed is not None:
-        total, reason = 0.0, f"critical metric {failed.name}: {failed.reason}"
+        total, reason = 0.0, f"critical metric {failed.name} is {failed.classification}"
     elif active and nodata * 100 / len(active) >= NODATA_THRESHOLD:
         total, reason = 0.0, f"{NODATA_THRESHOLD:g}% or more of the metrics have no data"
     else:
