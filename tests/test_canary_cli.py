@@ -191,3 +191,32 @@ def test_help_lists_the_judge() -> None:
     from pilothouse.cli.main import COMMANDS
 
     assert "canary" in COMMANDS
+
+
+def test_the_readme_transcript_is_what_the_command_prints(canary_cli: Cli) -> None:
+    readme = (EXAMPLES.parent.parent / "README.md").read_text()
+    section = readme[readme.index("## Canary analysis") :]
+    command = "$ pilothouse canary judge --config docs/examples/canary.toml --data docs/examples/"
+    bad = section[section.index(command + "canary-bad.csv") :].split("\n")[1:]
+    shown = "\n".join(bad[: bad.index("$ echo $?")])
+    canary_cli.env["COLUMNS"] = "118"
+    code, out, _ = canary_cli(
+        "canary",
+        "judge",
+        "--config",
+        "docs/examples/canary.toml",
+        "--data",
+        "docs/examples/canary-bad.csv",
+    )
+    assert code == 5
+    assert out.rstrip("\n") == shown
+    good = section[section.index(command + "canary-good.csv | tail -1") :].split("\n")[1]
+    _, out, _ = canary_cli(
+        "canary",
+        "judge",
+        "--config",
+        "docs/examples/canary.toml",
+        "--data",
+        "docs/examples/canary-good.csv",
+    )
+    assert out.rstrip("\n").split("\n")[-1] == good

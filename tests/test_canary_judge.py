@@ -201,7 +201,7 @@ def test_kayenta_passes_what_pilothouse_catches(metric, baseline, canary) -> Non
     assert classify(metric, baseline, canary, beyond_kayenta=False).classification == "pass"
     result = classify(metric, baseline, canary, confidence=0.95)
     assert result.classification == "high"
-    assert result.test in ("poisson-rate", "ks") and result.p_value is not None
+    assert result.test in ("poisson-rate", "ks", "spread") and result.p_value is not None
     assert result.p_value < 0.05 and result.reason
 
 

@@ -315,26 +315,40 @@ def _rate(
 def _distribution(
     metric: MetricConfig, base: list[float], can: list[float], alpha: float
 ) -> MetricResult | None:
-    test = stats.ks_test(can, base)
-    if test.p_value >= alpha:
+    """Kolmogorov-Smirnov (any change of shape) and Brown-Forsythe (a change of spread),
+    each at alpha / 2 so that together they flag a healthy metric at most alpha of the time."""
+    tests = (
+        ("ks", "Kolmogorov-Smirnov D", stats.ks_test(can, base)),
+        ("spread", "Brown-Forsythe W", stats.spread_test(can, base)),
+    )
+    found = [
+        (name, label, test)
+        for name, label, test in tests
+        if test.p_value < alpha / 2 and _allowed(metric, test.heavier)
+    ]
+    if not found:
         return None
+    name, label, test = min(found, key=lambda t: t[2].p_value)
     side: Classification = "high" if test.heavier == "high" else "low"
-    if (side == "high" and metric.direction == "decrease") or (
-        side == "low" and metric.direction == "increase"
-    ):
-        return None
+    what = "tail or shape" if name == "ks" else "spread"
     result = MetricResult(
         metric.name,
         metric.group,
         side,
-        test="ks",
+        test=name,
         statistic=test.statistic,
         p_value=test.p_value,
-        reason=f"distribution {side}er in tail or spread "
-        f"(Kolmogorov-Smirnov D={test.statistic:.2g}, p={test.p_value:.2g})",
+        reason=f"{what} {side}er ({label}={test.statistic:.2g}, p={test.p_value:.2g})",
     )
     # No effect-size gate: a change of spread leaves the mean ratio at 1.
     return replace(_critical(metric, result), effect=_effect(metric, base, can))
+
+
+def _allowed(metric: MetricConfig, side: str) -> bool:
+    """Whether the metric's direction cares about a change on *side*."""
+    if side == "high":
+        return metric.direction != "decrease"
+    return metric.direction != "increase"
 
 
 # ---------------------------------------------------------------- the score

@@ -12,7 +12,7 @@ import io
 import json
 import math
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,9 +20,8 @@ from typing import Any
 import httpx
 
 from pilothouse.delivery.canary.config import SCOPE_PLACEHOLDER, CanaryConfig
+from pilothouse.delivery.canary.judge import Series
 from pilothouse.errors import ConfigError, InputError
-
-Series = Mapping[tuple[str, str], Sequence[float]]
 
 SCOPES = ("baseline", "canary")
 HEADER = ("metric", "scope", "timestamp", "value")

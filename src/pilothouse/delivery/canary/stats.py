@@ -302,3 +302,23 @@ def _heavier_side(canary: Sequence[float], baseline: Sequence[float]) -> str:
     if cm != bm:
         return "high" if cm > bm else "low"
     return "high" if float(np.std(canary)) >= float(np.std(baseline)) else "low"
+
+
+def spread_test(canary: Sequence[float], baseline: Sequence[float]) -> DistributionTest:
+    """Brown-Forsythe's test (Levene's, centred on the median) that canary and baseline
+    spread alike; "high" when the canary spreads more. p is 1 when neither side varies."""
+    can, base = np.asarray(canary, dtype=float), np.asarray(baseline, dtype=float)
+    wider = "high" if _mad(can) >= _mad(base) else "low"
+    if len(can) < 2 or len(base) < 2:
+        return DistributionTest(0.0, 1.0, wider)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        result = sps.levene(can, base, center="median")
+    statistic, p_value = float(result.statistic), float(result.pvalue)
+    if not math.isfinite(p_value):
+        return DistributionTest(0.0, 1.0, wider)
+    return DistributionTest(statistic, p_value, wider)
+
+
+def _mad(values: np.ndarray) -> float:
+    """The mean absolute deviation from the median: what Brown-Forsythe compares."""
+    return float(np.mean(np.abs(values - np.median(values))))
