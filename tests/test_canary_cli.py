@@ -102,6 +102,15 @@ def test_a_marginal_score_exits_4(tmp_path: Path) -> None:
     assert "score 75.00: MARGINAL" in out
 
 
+def test_metrics_the_config_does_not_name_are_noted(tmp_path: Path) -> None:
+    cli = Cli(cwd=tmp_path, db="sqlite:///unused.db")
+    config = _config(tmp_path, '[[metric]]\nname = "latency_ms"\n')
+    data = _data(tmp_path, [("latency", "baseline", 1, 1.0), ("latency", "canary", 1, 1.0)])
+    code, out, err = cli("canary", "judge", "--config", config, "--data", data)
+    assert code == 5 and "no data for the canary and baseline" in out
+    assert err == "pilothouse: note: not in the configuration, ignored: latency\n"
+
+
 def test_the_judge_over_prometheus(tmp_path: Path) -> None:
     config = _config(
         tmp_path,

@@ -184,3 +184,14 @@ def test_brown_forsythe_sees_a_wider_canary() -> None:
     assert fixed.p_value == pytest.approx(float(sps.f.sf(36 / 17, 1, 4)))
     assert stats.spread_test([1.0, 1.0], [2.0, 2.0]).p_value == 1.0
     assert stats.spread_test([1.0], [2.0, 3.0]).p_value == 1.0
+
+
+def test_the_e_test_on_large_counts_is_normal_and_cheap() -> None:
+    busy = stats.poisson_rate_test([50_000.0] * 30, [50_000.0] * 30)
+    assert busy.p_value == pytest.approx(1.0) and busy.ratio == 1.0
+    worse = stats.poisson_rate_test([50_500.0] * 30, [50_000.0] * 30, "greater")
+    assert worse.p_value < 1e-6 and worse.ratio == pytest.approx(1.01)
+    # Below the switch the sum is exact, and already close to the normal approximation.
+    exact = stats.poisson_rate_test([40.0] * 10, [36.0] * 10, "greater")
+    z = (400 / 10 - 360 / 10) / math.sqrt(400 / 100 + 360 / 100)
+    assert exact.p_value == pytest.approx(float(sps.norm.sf(z)), abs=0.01)

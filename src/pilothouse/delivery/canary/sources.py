@@ -54,6 +54,13 @@ _Record = tuple[str, str, float, float]
 
 def _csv(handle: io.TextIOBase | Any, path: Path) -> Iterator[_Record]:
     reader = csv.reader(handle)
+    try:
+        yield from _csv_rows(reader, path)
+    except csv.Error as exc:
+        raise InputError(f"{path}:{reader.line_num}: not CSV: {exc}") from None
+
+
+def _csv_rows(reader: Any, path: Path) -> Iterator[_Record]:
     header = next(reader, None)
     if header is None or tuple(h.strip().lower() for h in header) != HEADER:
         raise InputError(f"{path}:1: expected the CSV header {','.join(HEADER)}")
