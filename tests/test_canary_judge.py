@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pilothouse.delivery.canary import CanaryConfig, MetricConfig, judge, parse_config
 from pilothouse.delivery.canary.judge import (
@@ -326,3 +328,29 @@ def test_same_distribution_fails_no_more_often_than_the_confidence_allows(metric
     assert ours - kayenta <= alpha + slack
     # ... and Kayenta's own test (98 %, tolerance band) stays within its 2 %.
     assert kayenta <= 0.02 + 3 * math.sqrt(0.02 * 0.98 / TRIALS)
+
+
+VALUES = st.lists(
+    st.one_of(
+        st.floats(-1e9, 1e9, allow_nan=False),
+        st.sampled_from([0.0, 1.0, math.nan, math.inf, -math.inf]),
+    ),
+    max_size=25,
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    VALUES,
+    VALUES,
+    st.sampled_from(["gauge", "count"]),
+    st.sampled_from(["remove", "replace"]),
+    st.sampled_from(["none", "remove"]),
+)
+def test_any_series_gets_a_verdict(base, can, kind, nan, outliers) -> None:  # type: ignore[no-untyped-def]
+    metric = MetricConfig("m", "g", kind=kind, nan_strategy=nan, outliers=outliers)
+    if kind == "count":
+        base, can = [abs(v) for v in base], [abs(v) for v in can]
+    result = classify(metric, base, can)
+    assert result.classification in ("pass", "high", "low", "nodata")
+    json.dumps(score(CanaryConfig(metrics=(metric,)), (result,)).to_json(), allow_nan=False)

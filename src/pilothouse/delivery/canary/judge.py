@@ -123,11 +123,12 @@ def judge(config: CanaryConfig, series: Series, *, beyond_kayenta: bool = True) 
 
 
 def prepare(values: Sequence[float], metric: MetricConfig) -> list[float]:
-    """NaNs removed (or replaced by 0), then outliers removed when configured."""
+    """NaNs removed (or replaced by 0), then outliers removed when configured.
+    An infinity counts as NaN: it has no place on the scale the tests compare."""
     if metric.nan_strategy == "remove":
-        kept = [float(v) for v in values if not math.isnan(v)]
+        kept = [float(v) for v in values if math.isfinite(v)]
     else:
-        kept = [0.0 if math.isnan(v) else float(v) for v in values]
+        kept = [float(v) if math.isfinite(v) else 0.0 for v in values]
     if metric.outliers == "remove":
         kept = stats.iqr_keep(kept, metric.outlier_factor)
     return kept
