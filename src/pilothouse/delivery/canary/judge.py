@@ -5,8 +5,8 @@ Per metric (`classify`): NaN handling and IQR outlier removal; Kayenta's short-c
 (no data, identical, one distinct value); the Mann-Whitney interval against a tolerance
 of 0.25 of the Hodges-Lehmann estimate, gated by the effect size; the critical override.
 A metric Kayenta passes then meets pilothouse's own checks: the absolute `min`/`max`,
-a Poisson rate test on the totals of a `count` metric, and a Kolmogorov-Smirnov test of a
-`gauge` (a change of spread or tail with no shift of location).
+a Poisson rate test on the totals of a `count` metric, and Kolmogorov-Smirnov and
+Brown-Forsythe tests of a `gauge` (a change of shape or spread with no shift of location).
 
 The score (`score`): per group 100 x passes / counted metrics, weighted; 0 when a critical
 metric fails or when half or more of the metrics have no data; then pass / marginal / fail.

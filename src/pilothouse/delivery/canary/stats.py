@@ -3,9 +3,9 @@
 `mann_whitney` is Kayenta's port of R's ``wilcox.test(x, y, conf.int=TRUE)`` (the
 tie-corrected normal approximation with continuity correction, its roots found by
 Brent's method at tolerance 1e-4) and returns the same interval and Hodges-Lehmann
-estimate. The rest go beyond Kayenta: an exact-enough Poisson rate test on totals
-(the E-test), the two-sample Kolmogorov-Smirnov test, Kayenta's effect sizes and its
-IQR outlier fences.
+estimate. The rest go beyond Kayenta: a Poisson rate test on totals (the E-test), the
+two-sample Kolmogorov-Smirnov test and Brown-Forsythe's test of spread; and Kayenta's
+effect sizes and IQR outlier fences.
 """
 
 from __future__ import annotations
