@@ -265,6 +265,14 @@ def test_a_metric_without_data_on_a_side() -> None:
     assert judgement.reason is not None and "no data" in judgement.reason
 
 
+def test_a_test_that_cannot_run_counts_neither_way() -> None:
+    # One value per side: after Kayenta's noise every shift ties them (Kayenta: Error).
+    result = classify(LATENCY, [0.0], [1.0])
+    assert result.error and result.classification == "nodata" and not result.counted
+    other = classify(LATENCY, [1.0, 2.0, 3.0], [1.0, 2.0, 3.0])
+    assert score(CanaryConfig(), (result, other)).score == 100.0
+
+
 def test_constant_series_get_repeatable_noise() -> None:
     first = kayenta_classify(LATENCY, [1.0] * 5, [10.0] * 5)
     second = kayenta_classify(LATENCY, [1.0] * 5, [10.0] * 5)

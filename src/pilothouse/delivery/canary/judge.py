@@ -56,6 +56,7 @@ class MetricResult:
     p_value: float | None = None
     counted: bool = True  # counts in its group's score (a plain no-data result does not)
     muted: bool = False
+    error: bool = False  # the test could not run (Kayenta's Error): neither scored nor no data
 
     def to_json(self) -> dict[str, Any]:
         """The record of the `--json` output."""
@@ -195,7 +196,13 @@ def _compare(
     """Mann-Whitney of canary against baseline, outside ±tolerance |estimate| to count."""
     if len(set(base)) == 1 and len(set(can)) == 1:
         base, can = _with_noise(base, metric.name + "/b"), _with_noise(can, metric.name + "/c")
-    mw = stats.mann_whitney(can, base, confidence)
+    try:
+        mw = stats.mann_whitney(can, base, confidence)
+    except stats.AllTied:  # one value per side, say: Kayenta's "Metric Classification Failed"
+        reason = "the test cannot run: every observation is tied"
+        return MetricResult(
+            metric.name, metric.group, "nodata", reason=reason, counted=False, error=True
+        )
     effect = _effect(metric, base, can)
     bound = tolerance * abs(mw.estimate)
     result = MetricResult(
@@ -360,7 +367,7 @@ def score(config: CanaryConfig, results: tuple[MetricResult, ...]) -> Judgement:
     active = [r for r in results if not r.muted]
     groups = _group_scores(active)
     failed = next((r for r in active if r.critical and r.classification != "pass"), None)
-    nodata = sum(1 for r in active if r.classification == "nodata" and not r.counted)
+    nodata = sum(1 for r in active if r.classification == "nodata" and not (r.counted or r.error))
     reason: str | None = None
     if failed is not None:
         total, reason = 0.0, f"critical metric {failed.name} is {failed.classification}"
