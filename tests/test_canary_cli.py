@@ -229,3 +229,13 @@ def test_the_readme_transcript_is_what_the_command_prints(canary_cli: Cli) -> No
         "docs/examples/canary-good.csv",
     )
     assert out.rstrip("\n").split("\n")[-1] == good
+
+
+def test_the_example_data_is_what_its_script_writes(tmp_path: Path) -> None:
+    import runpy
+
+    script = runpy.run_path(str(EXAMPLES / "canary_data.py"))
+    script["write"](tmp_path / "good.csv", 20261130, bad=False)
+    script["write"](tmp_path / "bad.csv", 20261201, bad=True)
+    assert (tmp_path / "good.csv").read_bytes() == (EXAMPLES / "canary-good.csv").read_bytes()
+    assert (tmp_path / "bad.csv").read_bytes() == (EXAMPLES / "canary-bad.csv").read_bytes()
