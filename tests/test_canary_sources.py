@@ -275,6 +275,24 @@ def test_prometheus_errors_are_one_line(status: int, body: dict | str, message: 
     assert f"{url}/api/v1/query_range" in text and "query 'sum(increase(" in text
 
 
+def test_credentials_in_the_url_are_used_and_never_shown() -> None:
+    fake = FakePrometheus()
+    fake.fail(
+        _q("errors", "baseline"),
+        503,
+        {"status": "error", "errorType": "unavailable", "error": "overloaded"},
+    )
+    with fake.serve() as url:
+        secret = url.replace("http://", "http://bot:s3cret@")
+        with pytest.raises(InputError) as info:
+            _query(secret)
+    assert "s3cret" not in str(info.value) and "bot" not in str(info.value)
+    assert f"{url}/api/v1/query_range" in str(info.value)
+    with pytest.raises(InputError) as closed:
+        _query(secret)
+    assert "s3cret" not in str(closed.value)
+
+
 def test_several_series_must_be_aggregated() -> None:
     fake = FakePrometheus()
     fake.add(_q("errors", "baseline"), ["1", "2"], ["3", "4"])

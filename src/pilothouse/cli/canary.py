@@ -120,12 +120,12 @@ def _from_prometheus(
     import httpx
 
     from pilothouse.delivery.canary import query_prometheus
-    from pilothouse.delivery.canary.sources import parse_step, parse_time
+    from pilothouse.delivery.canary.sources import parse_step, parse_time, public_url
 
     if start is None or end is None or step is None:
         raise typer.BadParameter("--prometheus needs --start, --end and --step")
     if not url.startswith(("http://", "https://")):
-        raise typer.BadParameter(f"--prometheus must be an http(s) URL, not {url!r}")
+        raise typer.BadParameter(f"--prometheus must be an http(s) URL, not {public_url(url)!r}")
     try:
         begin, finish, seconds = parse_time(start), parse_time(end), parse_step(step)
     except ValueError as exc:

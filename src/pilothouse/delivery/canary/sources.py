@@ -16,6 +16,7 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -232,10 +233,25 @@ def _prom_time(when: datetime) -> str:
     return f"{when.timestamp():.3f}"
 
 
+def public_url(url: str) -> str:
+    """*url* without the user and password it may carry (http://user:pass@host basic
+    auth): fit for an error message.
+
+    >>> public_url("https://bot:s3cret@prom.example:9090/prometheus")
+    'https://prom.example:9090/prometheus'
+    """
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
 def _range(client: httpx.Client, base_url: str, params: dict[str, str]) -> list[float]:
     url = base_url.rstrip("/") + "/api/v1/query_range"
     body, status = _get(client, url, params)
-    shown = f"{url} (query {params['query']!r})"
+    shown = f"{public_url(url)} (query {params['query']!r})"
     try:
         answer = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError):
@@ -258,11 +274,16 @@ def _get(client: httpx.Client, url: str, params: dict[str, str]) -> tuple[bytes,
             for chunk in response.iter_bytes():
                 size += len(chunk)
                 if size > MAX_RESPONSE_BYTES:
-                    raise InputError(f"{url}: the answer is over {MAX_RESPONSE_BYTES} bytes")
+                    raise InputError(
+                        f"{public_url(url)}: the answer is over {MAX_RESPONSE_BYTES} bytes"
+                    )
                 chunks.append(chunk)
             return b"".join(chunks), response.status_code
     except httpx.HTTPError as exc:
-        raise InputError(f"{url}: cannot query Prometheus: {type(exc).__name__}: {exc}") from None
+        reason = str(exc).replace(url, public_url(url))
+        raise InputError(
+            f"{public_url(url)}: cannot query Prometheus: {type(exc).__name__}: {reason}"
+        ) from None
 
 
 def _matrix(data: Any, shown: str) -> list[float]:
