@@ -107,7 +107,10 @@ def test_the_rank_sum_p_value_is_rs() -> None:
     st.lists(st.integers(-50, 50), min_size=2, max_size=25),
 )
 def test_the_estimate_lies_in_the_interval_range(x: list[int], y: list[int]) -> None:
-    if len(set(x) | set(y)) == 1:
+    if len(set(x)) == 1 and len(set(y)) == 1:
+        # Kayenta's MannWhitney throws here too (its classifier adds noise first).
+        with pytest.raises(stats.AllTied):
+            stats.mann_whitney([float(v) for v in x], [float(v) for v in y], 0.98)
         return
     r = stats.mann_whitney([float(v) for v in x], [float(v) for v in y], 0.98)
     low, high = min(x) - max(y), max(x) - min(y)
