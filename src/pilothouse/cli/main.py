@@ -136,6 +136,11 @@ COMMANDS = {
         "Is CI set up and running: token scopes, repository, Actions, and every workflow "
         "file (valid, pinned, registered, active, latest run), each with its fix.",
     ),
+    "canary": LazyCommand(
+        "pilothouse.cli.canary:app",
+        "Canary analysis: the canary's metrics against the baseline's (Kayenta's judge, "
+        "plus rate, distribution and threshold checks).",
+    ),
 }
 _SETTINGS: dict[str, Any] = {
     "pretty_exceptions_enable": False,
