@@ -274,6 +274,17 @@ SETTINGS: tuple[Setting, ...] = (
         secret=True,
     ),
     Setting(
+        "rollout.webhooks",
+        [],
+        list,
+        "Slack-compatible webhook URLs that `rollout` tells when a rollout pauses, is "
+        "promoted or rolls back.",
+        env="PILOTHOUSE_ROLLOUT_WEBHOOKS",
+        item=str,
+        check=_webhooks,
+        secret=True,
+    ),
+    Setting(
         "whatif.scenarios",
         [],
         list,

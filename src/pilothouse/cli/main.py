@@ -98,6 +98,10 @@ COMMANDS = {
         "Release notes, the next version and the changelog from Conventional Commits; "
         "GitHub Releases.",
     ),
+    "rollout": LazyCommand(
+        "pilothouse.cli.rollout:app",
+        "Staged rollouts: waves of targets, traffic steps, the canary judge, rollback.",
+    ),
 }
 _SETTINGS: dict[str, Any] = {
     "pretty_exceptions_enable": False,
