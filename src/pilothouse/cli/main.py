@@ -102,6 +102,11 @@ COMMANDS = {
         "pilothouse.cli.rollout:app",
         "Staged rollouts: waves of targets, traffic steps, the canary judge, rollback.",
     ),
+    "canary": LazyCommand(
+        "pilothouse.cli.canary:app",
+        "Canary analysis: the canary's metrics against the baseline's (Kayenta's judge, "
+        "plus rate, distribution and threshold checks).",
+    ),
 }
 _SETTINGS: dict[str, Any] = {
     "pretty_exceptions_enable": False,

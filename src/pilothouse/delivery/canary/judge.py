@@ -1,0 +1,367 @@
+"""Classify each metric of a canary against its baseline and score the whole, as
+Kayenta's NetflixACAJudge does, plus the checks Kayenta lacks.
+
+Per metric (`classify`): NaN handling and IQR outlier removal; Kayenta's short-circuits
+(no data, identical, one distinct value); the Mann-Whitney interval against a tolerance
+of 0.25 of the Hodges-Lehmann estimate, gated by the effect size; the critical override.
+A metric Kayenta passes then meets pilothouse's own checks: the absolute `min`/`max`,
+a Poisson rate test on the totals of a `count` metric, and a Kolmogorov-Smirnov test of a
+`gauge` (a change of spread or tail with no shift of location).
+
+The score (`score`): per group 100 x passes / counted metrics, weighted; 0 when a critical
+metric fails or when half or more of the metrics have no data; then pass / marginal / fail.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, Literal
+
+import numpy as np
+
+from pilothouse.delivery.canary import stats
+from pilothouse.delivery.canary.config import (
+    KAYENTA_CONFIDENCE,
+    KAYENTA_TOLERANCE,
+    CanaryConfig,
+    MetricConfig,
+)
+
+Classification = Literal["pass", "high", "low", "nodata"]
+Verdict = Literal["pass", "marginal", "fail"]
+Series = Mapping[tuple[str, str], Sequence[float]]
+
+NODATA_THRESHOLD = 50.0  # percent of metrics without data that fails the canary
+NOISE_SCALE = 1e-5  # Kayenta's Gaussian noise on two constant series, relative to the value
+
+
+@dataclass(frozen=True)
+class MetricResult:
+    """How one metric of the canary compares with the baseline, and why."""
+
+    name: str
+    group: str
+    classification: Classification
+    critical: bool = False
+    reason: str = ""
+    test: str | None = None  # the test that decided: mann-whitney, poisson-rate, ks, max, min
+    statistic: float | None = None
+    interval: tuple[float, float] | None = None
+    estimate: float | None = None
+    effect: float | None = None
+    p_value: float | None = None
+    counted: bool = True  # counts in its group's score (a plain no-data result does not)
+    muted: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        """The record of the `--json` output."""
+        return {
+            "name": self.name,
+            "group": self.group,
+            "classification": self.classification,
+            "critical": self.critical,
+            "statistic": _finite(self.statistic),
+            "interval": None if self.interval is None else [_finite(v) for v in self.interval],
+            "estimate": _finite(self.estimate),
+            "effect": _finite(self.effect),
+            "p_value": _finite(self.p_value),
+            "reason": self.reason,
+            "test": self.test,
+        }
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """The canary's score (0-100), its classification, each metric and each group."""
+
+    score: float
+    classification: Verdict
+    metrics: tuple[MetricResult, ...]
+    groups: Mapping[str, float] = field(default_factory=dict)
+    reason: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The `--json` document."""
+        return {
+            "score": self.score,
+            "classification": self.classification,
+            "reason": self.reason,
+            "metrics": [m.to_json() for m in self.metrics],
+            "groups": dict(self.groups),
+        }
+
+
+def _finite(value: float | None) -> float | None:
+    """JSON has no NaN or infinity: those become null."""
+    return value if value is not None and math.isfinite(value) else None
+
+
+def judge(config: CanaryConfig, series: Series) -> Judgement:
+    """Classify every configured metric from *series* and score the canary.
+
+    A metric absent from *series* has no data on that side.
+    """
+    results = tuple(
+        classify(
+            metric,
+            series.get((metric.name, "baseline"), ()),
+            series.get((metric.name, "canary"), ()),
+            confidence=config.confidence,
+        )
+        for metric in config.metrics
+    )
+    return score(config, results)
+
+
+# ---------------------------------------------------------------- one metric
+
+
+def prepare(values: Sequence[float], metric: MetricConfig) -> list[float]:
+    """NaNs removed (or replaced by 0), then outliers removed when configured."""
+    if metric.nan_strategy == "remove":
+        kept = [float(v) for v in values if not math.isnan(v)]
+    else:
+        kept = [0.0 if math.isnan(v) else float(v) for v in values]
+    if metric.outliers == "remove":
+        kept = stats.iqr_keep(kept, metric.outlier_factor)
+    return kept
+
+
+def classify(
+    metric: MetricConfig,
+    baseline: Sequence[float],
+    canary: Sequence[float],
+    *,
+    confidence: float = 0.95,
+) -> MetricResult:
+    """One metric's result: Kayenta's classification, then pilothouse's checks."""
+    base, can = prepare(baseline, metric), prepare(canary, metric)
+    result = _kayenta(metric, base, can)
+    if result.classification == "pass" and can:
+        result = _absolute(metric, can) or result
+    if result.classification == "pass" and result.test == "mann-whitney":
+        result = _beyond_kayenta(metric, base, can, 1.0 - confidence) or result
+    return replace(result, muted=metric.muted)
+
+
+def _kayenta(metric: MetricConfig, base: list[float], can: list[float]) -> MetricResult:
+    """The MannWhitneyClassifier of Kayenta's NetflixACAJudge."""
+    start = MetricResult(metric.name, metric.group, "pass")
+    if not base or not can:
+        return _no_data(metric, base, can, start)
+    if sorted(base) == sorted(can):
+        return replace(start, reason="the canary and baseline data are identical")
+    if len(set(base) | set(can)) == 1:
+        return replace(start, reason="one value in both canary and baseline")
+    return _critical(metric, _compare(metric, base, can))
+
+
+def _no_data(
+    metric: MetricConfig, base: list[float], can: list[float], start: MetricResult
+) -> MetricResult:
+    if metric.nan_strategy == "replace":  # Kayenta: no data with NaNs replaced is a pass
+        return replace(start, reason="no data (NaNs replaced by 0): nothing to compare")
+    side = "canary and baseline" if not base and not can else "canary" if not can else "baseline"
+    reason = f"no data for the {side}"
+    if metric.must_have_data and not metric.critical:
+        return replace(start, classification="nodata", reason=f"{reason} (must have data)")
+    return replace(
+        start, classification="nodata", reason=reason, critical=metric.critical, counted=False
+    )
+
+
+def _compare(metric: MetricConfig, base: list[float], can: list[float]) -> MetricResult:
+    """Mann-Whitney of canary against baseline, outside ±0.25 |estimate| to count."""
+    if len(set(base)) == 1 and len(set(can)) == 1:
+        base, can = _with_noise(base, metric.name + "/b"), _with_noise(can, metric.name + "/c")
+    mw = stats.mann_whitney(can, base, KAYENTA_CONFIDENCE)
+    effect = _effect(metric, base, can)
+    bound = KAYENTA_TOLERANCE * abs(mw.estimate)
+    result = MetricResult(
+        metric.name,
+        metric.group,
+        "pass",
+        test="mann-whitney",
+        statistic=mw.statistic,
+        interval=(mw.lower, mw.upper),
+        estimate=mw.estimate,
+        effect=effect,
+        p_value=mw.p_value,
+    )
+    shown = f"{KAYENTA_CONFIDENCE:.0%} interval [{mw.lower:.4g}, {mw.upper:.4g}]"
+    gated = math.isnan(effect)
+    if (
+        metric.direction != "decrease"
+        and mw.lower > bound
+        and (gated or effect >= metric.allowed_increase)
+    ):
+        return replace(result, classification="high", reason=f"canary higher: {shown}")
+    if (
+        metric.direction != "increase"
+        and mw.upper < -bound
+        and (gated or effect <= metric.allowed_decrease)
+    ):
+        return replace(result, classification="low", reason=f"canary lower: {shown}")
+    return replace(result, reason=f"no significant shift: {shown}")
+
+
+def _with_noise(values: list[float], key: str) -> list[float]:
+    """Kayenta breaks the ties of a constant series with Gaussian noise; seeded here
+    by the metric's name so that a judgement can be repeated."""
+    rng = np.random.default_rng(zlib.crc32(key.encode()))
+    noise = rng.normal(0.0, abs(values[0]) * NOISE_SCALE, len(values))
+    return [v + float(n) for v, n in zip(values, noise, strict=True)]
+
+
+def _effect(metric: MetricConfig, base: list[float], can: list[float]) -> float:
+    if metric.effect_size == "cles":
+        return stats.cles(base, can)
+    return stats.mean_ratio(base, can)
+
+
+def _critical(metric: MetricConfig, result: MetricResult) -> MetricResult:
+    """A critical metric high or low beyond its critical effect size fails the canary."""
+    if not metric.critical or result.classification not in ("high", "low"):
+        return result
+    effect = result.effect if result.effect is not None else math.nan
+    beyond = (
+        math.isnan(effect)
+        or (result.classification == "high" and effect >= metric.critical_increase)
+        or (result.classification == "low" and effect <= metric.critical_decrease)
+    )
+    if not beyond:
+        return result
+    return replace(result, critical=True, reason=f"{result.reason} (critical)")
+
+
+# ------------------------------------------------------- beyond Kayenta
+
+
+def _absolute(metric: MetricConfig, can: list[float]) -> MetricResult | None:
+    """Flagger's thresholdRange on the canary's mean."""
+    mean = float(np.mean(can))
+    start = MetricResult(
+        metric.name, metric.group, "pass", critical=metric.critical, statistic=mean
+    )
+    if metric.max is not None and mean > metric.max:
+        reason = f"canary mean {mean:.4g} above max {metric.max:g}"
+        return replace(start, classification="high", test="max", reason=reason)
+    if metric.min is not None and mean < metric.min:
+        reason = f"canary mean {mean:.4g} below min {metric.min:g}"
+        return replace(start, classification="low", test="min", reason=reason)
+    return None
+
+
+_ALTERNATIVE = {"increase": "greater", "decrease": "less", "either": "two-sided"}
+
+
+def _beyond_kayenta(
+    metric: MetricConfig, base: list[float], can: list[float], alpha: float
+) -> MetricResult | None:
+    """The rate test of a count, the distribution test of a gauge: a result when the
+    canary differs significantly (p < alpha) in a direction the metric cares about."""
+    if metric.kind == "count":
+        return _rate(metric, base, can, alpha)
+    return _distribution(metric, base, can, alpha)
+
+
+def _rate(
+    metric: MetricConfig, base: list[float], can: list[float], alpha: float
+) -> MetricResult | None:
+    test = stats.poisson_rate_test(can, base, _ALTERNATIVE[metric.direction])
+    if test.p_value >= alpha or test.ratio == 1.0:
+        return None
+    side: Classification = "high" if test.ratio > 1 else "low"
+    effect = _effect(metric, base, can)
+    if not math.isnan(effect) and (
+        (side == "high" and effect < metric.allowed_increase)
+        or (side == "low" and effect > metric.allowed_decrease)
+    ):
+        return None
+    totals = f"{sum(can):g} events in {len(can)} samples against {sum(base):g} in {len(base)}"
+    result = MetricResult(
+        metric.name,
+        metric.group,
+        side,
+        test="poisson-rate",
+        statistic=test.statistic,
+        effect=effect,
+        p_value=test.p_value,
+        reason=f"canary rate {side}er: {totals} (Poisson E-test p={test.p_value:.3g})",
+    )
+    return _critical(metric, result)
+
+
+def _distribution(
+    metric: MetricConfig, base: list[float], can: list[float], alpha: float
+) -> MetricResult | None:
+    test = stats.ks_test(can, base)
+    if test.p_value >= alpha:
+        return None
+    side: Classification = "high" if test.heavier == "high" else "low"
+    if (side == "high" and metric.direction == "decrease") or (
+        side == "low" and metric.direction == "increase"
+    ):
+        return None
+    result = MetricResult(
+        metric.name,
+        metric.group,
+        side,
+        test="ks",
+        statistic=test.statistic,
+        p_value=test.p_value,
+        reason=f"canary distribution differs, {side}er tail or spread "
+        f"(Kolmogorov-Smirnov D={test.statistic:.3g}, p={test.p_value:.3g})",
+    )
+    # No effect-size gate: a change of spread leaves the mean ratio at 1.
+    return replace(_critical(metric, result), effect=_effect(metric, base, can))
+
+
+# ---------------------------------------------------------------- the score
+
+
+def score(config: CanaryConfig, results: tuple[MetricResult, ...]) -> Judgement:
+    """Kayenta's WeightedSumScorer and ThresholdScoreClassifier over *results*."""
+    active = [r for r in results if not r.muted]
+    groups = _group_scores(active)
+    failed = next((r for r in active if r.critical and r.classification != "pass"), None)
+    nodata = sum(1 for r in active if r.classification == "nodata" and not r.counted)
+    reason: str | None = None
+    if failed is not None:
+        total, reason = 0.0, f"critical metric {failed.name}: {failed.reason}"
+    elif active and nodata * 100 / len(active) >= NODATA_THRESHOLD:
+        total, reason = 0.0, f"{NODATA_THRESHOLD:g}% or more of the metrics have no data"
+    else:
+        total = _weighted_sum(groups, config.groups)
+    return Judgement(total, _verdict(config, total), results, groups, reason)
+
+
+def _group_scores(results: list[MetricResult]) -> dict[str, float]:
+    """100 x passes / counted metrics per group; a group with none counted scores 100."""
+    scores: dict[str, float] = {}
+    for group in dict.fromkeys(r.group for r in results):
+        counted = [r for r in results if r.group == group and r.counted]
+        passed = sum(1 for r in counted if r.classification == "pass")
+        scores[group] = 100.0 * passed / len(counted) if counted else 100.0
+    return scores
+
+
+def _weighted_sum(groups: Mapping[str, float], weights: Mapping[str, float]) -> float:
+    """Σ score x weight / 100; groups without a weight share what the weights leave."""
+    unweighted = [g for g in groups if g not in weights]
+    share = (100.0 - sum(weights.values())) / len(unweighted) if unweighted else 0.0
+    total = sum(s * weights.get(g, share) / 100 for g, s in groups.items())
+    # Kayenta's Precision.round: half up on the shortest decimal representation.
+    return float(Decimal(repr(total)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+def _verdict(config: CanaryConfig, total: float) -> Verdict:
+    if total >= config.pass_score:
+        return "pass"
+    if total >= config.marginal_score:
+        return "marginal"
+    return "fail"
