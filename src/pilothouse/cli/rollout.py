@@ -15,6 +15,7 @@ from pilothouse.cli.state import State, state_of
 from pilothouse.errors import PilothouseError
 
 if TYPE_CHECKING:
+    from pilothouse.delivery.rollout.analysis import Analyzer
     from pilothouse.delivery.rollout.core import Transition
     from pilothouse.delivery.rollout.runner import Conductor
     from pilothouse.store import Store
@@ -29,6 +30,7 @@ app = typer.Typer(
 )
 
 EXIT_PAUSED = 4
+PROMETHEUS_TIMEOUT = 30.0  # seconds per query
 
 IdOption = Annotated[
     int | None, typer.Option("--id", help="The rollout (default: the newest).", show_default=False)
@@ -181,27 +183,31 @@ def _record(store: Store, rollout_id: int | None) -> RolloutRecord:
 
 
 def _drive(state: State, store: Store, rollout_id: int | None, act: str, reason: str = "") -> int:
-    from pilothouse.delivery.rollout import core, runner
+    import httpx
 
-    conductor = _conductor(state, store, _record(store, rollout_id))
-    if act == "approve":
-        outcome = runner.approve(conductor)
-    elif act == "abort":
-        outcome = runner.abort(conductor, reason)
-    else:
-        outcome = runner.drive(conductor)
-    sys.stdout.write(f"rollout {conductor.rollout.id}: {outcome.status}\n")
+    from pilothouse.delivery.rollout import core, runner
+    from pilothouse.delivery.rollout.prometheus import prometheus_analyzer
+
+    record = _record(store, rollout_id)
+    with httpx.Client(timeout=PROMETHEUS_TIMEOUT) as client:
+        conductor = _conductor(state, store, record, prometheus_analyzer(client))
+        if act == "approve":
+            outcome = runner.approve(conductor)
+        elif act == "abort":
+            outcome = runner.abort(conductor, reason)
+        else:
+            outcome = runner.drive(conductor)
+    sys.stdout.write(f"rollout {record.id}: {outcome.status}\n")
     if outcome.status == core.PROMOTED:
         return 0
     if outcome.status == "paused":
         sys.stdout.write(f"paused: {outcome.reason}\n")
         return EXIT_PAUSED
-    raise RolledBack(f"rollout {conductor.rollout.id} {outcome.status}: {outcome.reason}")
+    raise RolledBack(f"rollout {record.id} {outcome.status}: {outcome.reason}")
 
 
-def _conductor(state: State, store: Store, record: RolloutRecord) -> Conductor:
+def _conductor(state: State, store: Store, record: RolloutRecord, analyzer: Analyzer) -> Conductor:
     from pilothouse.delivery.rollout.plan import parse_plan
-    from pilothouse.delivery.rollout.prometheus import judge_with_prometheus
     from pilothouse.delivery.rollout.runner import Conductor
 
     path = Path(record.plan_path)
@@ -210,7 +216,7 @@ def _conductor(state: State, store: Store, record: RolloutRecord) -> Conductor:
         store=store,
         rollout=record,
         plan=plan,
-        analyzer=judge_with_prometheus,
+        analyzer=analyzer,
         env=state.env,
         clock=state.now,
         sleep=time.sleep,

@@ -1,11 +1,40 @@
-"""The real analyzer: the canary judge over series queried from Prometheus."""
+"""The real analyzer: the canary judge over the series Prometheus serves."""
 
 from __future__ import annotations
 
-from pilothouse.delivery.rollout.analysis import AnalysisRequest, Verdict
-from pilothouse.errors import ConfigError
+import httpx
+
+from pilothouse.delivery.canary import Judgement, judge, load_config, query_prometheus
+from pilothouse.delivery.rollout.analysis import AnalysisRequest, Analyzer, Verdict
+
+SHOWN_METRICS = 3  # metrics named in a verdict's detail, worst first
 
 
-def judge_with_prometheus(request: AnalysisRequest) -> Verdict:
-    """Query *request*'s window from Prometheus and judge it with its judge config."""
-    raise ConfigError(f"{request.judge}: the canary judge is not part of this build yet")
+def prometheus_analyzer(client: httpx.Client) -> Analyzer:
+    """An Analyzer querying Prometheus through *client* (its transport decides where)."""
+
+    def analyze(request: AnalysisRequest) -> Verdict:
+        config = load_config(request.judge)
+        series = query_prometheus(
+            client,
+            request.prometheus,
+            config,
+            start=request.start,
+            end=request.end,
+            step=request.step,
+            scopes=request.scopes,
+        )
+        return verdict_of(judge(config, series))
+
+    return analyze
+
+
+def verdict_of(judgement: Judgement) -> Verdict:
+    """The classification, with the score and the metrics that did not pass."""
+    off = [m for m in judgement.metrics if m.classification != "pass"]
+    named = "; ".join(f"{m.name} {m.classification}: {m.reason}" for m in off[:SHOWN_METRICS])
+    more = f" (+{len(off) - SHOWN_METRICS} more)" if len(off) > SHOWN_METRICS else ""
+    head = f"score {judgement.score:g}"
+    if judgement.reason:
+        head += f" ({judgement.reason})"
+    return Verdict(str(judgement.classification), f"{head}: {named}{more}" if off else head)
