@@ -17,6 +17,7 @@ from pilothouse.errors import PilothouseError
 if TYPE_CHECKING:
     from pilothouse.delivery.rollout.analysis import Analyzer
     from pilothouse.delivery.rollout.core import Transition
+    from pilothouse.delivery.rollout.plan import Plan
     from pilothouse.delivery.rollout.runner import Conductor
     from pilothouse.store import Store
     from pilothouse.store.rollouts import RolloutRecord
@@ -59,6 +60,7 @@ def start(
     plan, text = plans.load_plan(state.cwd / plan_path)
     if not version.strip():
         raise PilothouseError("--version must not be empty")
+    _check_judges(plan)
     if dry_run:
         sys.stdout.write("\n".join(render.dry_run(plan, version)) + "\n")
         return 0
@@ -170,6 +172,18 @@ def _summary(record: RolloutRecord, rows: list[Transition]) -> dict[str, object]
         "status": core.status_of(rows),
         "reason": core.stop_reason(rows),
     }
+
+
+def _check_judges(plan: Plan) -> None:
+    """Read every judge config now, not when a wave is half deployed."""
+    from pilothouse.delivery.canary import load_config
+    from pilothouse.errors import ConfigError
+
+    for judge in sorted({w.analysis.judge for w in plan.waves if w.analysis}):
+        config = load_config(judge)
+        for metric in config.metrics:
+            if metric.query is None:
+                raise ConfigError(f"{judge}: metric {metric.name!r}: no query for Prometheus")
 
 
 def _record(store: Store, rollout_id: int | None) -> RolloutRecord:

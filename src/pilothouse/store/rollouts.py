@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, insert, select
 
 from pilothouse.store import keyed
 from pilothouse.store.schema import rollout_transitions, rollouts
@@ -100,8 +100,5 @@ def unfinished(connection: Connection, name: str) -> list[int]:
     """Rollouts of plan *name* without a finish transition."""
     finished = select(_T.c.rollout_id).where(_T.c.kind == "finish")
     query = select(rollouts.c.id).where(rollouts.c.name == name, rollouts.c.id.not_in(finished))
-    return [int(i) for i in connection.execute(query.order_by(rollouts.c.id))]
+    return [int(i) for i in connection.scalars(query.order_by(rollouts.c.id))]
 
-
-def count(connection: Connection) -> int:
-    return int(connection.execute(select(func.count()).select_from(rollouts)).scalar_one())
