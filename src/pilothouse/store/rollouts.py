@@ -101,4 +101,3 @@ def unfinished(connection: Connection, name: str) -> list[int]:
     finished = select(_T.c.rollout_id).where(_T.c.kind == "finish")
     query = select(rollouts.c.id).where(rollouts.c.name == name, rollouts.c.id.not_in(finished))
     return [int(i) for i in connection.scalars(query.order_by(rollouts.c.id))]
-
