@@ -137,6 +137,11 @@ def test_defaults_and_placeholders() -> None:
             "the analysis needs a window",
         ),  # fmt: skip
         (HEAD + WAVE + 'analysis = "yes"\n', "analysis must be true, false or a table"),
+        (
+            HEAD
+            + WAVE.replace('["staging"]', str([f"t{i}" for i in range(1001)]).replace("'", '"')),
+            "1001 targets: at most 1000 in one plan",
+        ),  # fmt: skip
     ],
 )
 def test_errors_name_the_file_and_the_fault(text: str, message: str) -> None:

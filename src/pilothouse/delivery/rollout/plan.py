@@ -22,6 +22,7 @@ REQUIRED_HOOKS = ("deploy", "set_weight", "promote", "rollback")
 PLACEHOLDERS = ("target", "weight", "version")
 SCOPES = ("wave", "all")
 DEFAULT_TIMEOUT = 300.0
+MAX_TARGETS = 1000  # each step is a row and a hook call per target: more is several plans
 MAX_PLAN_BYTES = 1 << 20  # a plan is a page of TOML; refuse anything huge before parsing
 # {word} in a hook's argv: a placeholder, refused unless known (a typo would pass through)
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
@@ -322,6 +323,9 @@ def _is_name(value: Any) -> bool:
 
 
 def _unique_targets(waves: Sequence[Wave], where: _Where) -> None:
+    total = sum(len(wave.targets) for wave in waves)
+    if total > MAX_TARGETS:
+        raise where.error(f"{total} targets: at most {MAX_TARGETS} in one plan (split it)")
     seen: dict[str, str] = {}
     for wave in waves:
         for target in wave.targets:
