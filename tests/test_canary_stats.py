@@ -162,3 +162,12 @@ def test_ks_sees_a_change_of_spread() -> None:
     assert wider.p_value < 0.01 and wider.heavier == "high"
     narrower = stats.ks_test(rng.normal(100, 5, 60), rng.normal(100, 25, 60))
     assert narrower.heavier == "low"
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=1, max_size=40))
+def test_average_ranks_are_scipys(values: list[float]) -> None:
+    data = np.array(values)
+    ranks, counts = stats.average_ranks(data)
+    assert ranks.tolist() == sps.rankdata(data, method="average").tolist()
+    assert sorted(counts.tolist()) == sorted(np.unique(data, return_counts=True)[1].tolist())

@@ -58,6 +58,13 @@ def judge_command(
         str | None, typer.Option("--step", help="With --prometheus: seconds or 30s, 1m, ...")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="The judgement as JSON.")] = False,
+    kayenta: Annotated[
+        bool,
+        typer.Option(
+            "--kayenta-only",
+            help="Only Kayenta's own classification (NetflixACAJudge), to compare.",
+        ),
+    ] = False,
 ) -> int:
     """Judge the canary: exit 0 pass, 4 marginal, 5 fail."""
     from pilothouse.delivery.canary import judge, load_config
@@ -65,7 +72,7 @@ def judge_command(
     state = state_of(ctx)
     settings = load_config(state.cwd / config)
     series = _series(settings, state.cwd, data, prometheus, start, end, step)
-    judgement = judge(settings, series)
+    judgement = judge(settings, series, beyond_kayenta=not kayenta)
     if as_json:
         print_json(judgement.to_json())
     else:

@@ -100,10 +100,11 @@ def _finite(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
 
-def judge(config: CanaryConfig, series: Series) -> Judgement:
+def judge(config: CanaryConfig, series: Series, *, beyond_kayenta: bool = True) -> Judgement:
     """Classify every configured metric from *series* and score the canary.
 
-    A metric absent from *series* has no data on that side.
+    A metric absent from *series* has no data on that side. With *beyond_kayenta*
+    False only Kayenta's own classification runs (the benchmark's reference judge).
     """
     results = tuple(
         classify(
@@ -111,6 +112,7 @@ def judge(config: CanaryConfig, series: Series) -> Judgement:
             series.get((metric.name, "baseline"), ()),
             series.get((metric.name, "canary"), ()),
             confidence=config.confidence,
+            beyond_kayenta=beyond_kayenta,
         )
         for metric in config.metrics
     )
@@ -137,10 +139,13 @@ def classify(
     canary: Sequence[float],
     *,
     confidence: float = 0.95,
+    beyond_kayenta: bool = True,
 ) -> MetricResult:
     """One metric's result: Kayenta's classification, then pilothouse's checks."""
     base, can = prepare(baseline, metric), prepare(canary, metric)
-    result = _kayenta(metric, base, can)
+    result = kayenta_classify(metric, base, can)
+    if not beyond_kayenta:
+        return replace(result, muted=metric.muted)
     if result.classification == "pass" and can:
         result = _absolute(metric, can) or result
     if result.classification == "pass" and result.test == "mann-whitney":
@@ -148,8 +153,17 @@ def classify(
     return replace(result, muted=metric.muted)
 
 
-def _kayenta(metric: MetricConfig, base: list[float], can: list[float]) -> MetricResult:
-    """The MannWhitneyClassifier of Kayenta's NetflixACAJudge."""
+def kayenta_classify(
+    metric: MetricConfig,
+    base: Sequence[float],
+    can: Sequence[float],
+    *,
+    tolerance: float = KAYENTA_TOLERANCE,
+    confidence: float = KAYENTA_CONFIDENCE,
+) -> MetricResult:
+    """The MannWhitneyClassifier of Kayenta's NetflixACAJudge on prepared values (the
+    judge uses Kayenta's tolerance 0.25 and confidence 0.98; its unit tests vary them)."""
+    base, can = list(base), list(can)
     start = MetricResult(metric.name, metric.group, "pass")
     if not base or not can:
         return _no_data(metric, base, can, start)
@@ -157,7 +171,7 @@ def _kayenta(metric: MetricConfig, base: list[float], can: list[float]) -> Metri
         return replace(start, reason="the canary and baseline data are identical")
     if len(set(base) | set(can)) == 1:
         return replace(start, reason="one value in both canary and baseline")
-    return _critical(metric, _compare(metric, base, can))
+    return _critical(metric, _compare(metric, base, can, tolerance, confidence))
 
 
 def _no_data(
@@ -174,13 +188,15 @@ def _no_data(
     )
 
 
-def _compare(metric: MetricConfig, base: list[float], can: list[float]) -> MetricResult:
-    """Mann-Whitney of canary against baseline, outside ±0.25 |estimate| to count."""
+def _compare(
+    metric: MetricConfig, base: list[float], can: list[float], tolerance: float, confidence: float
+) -> MetricResult:
+    """Mann-Whitney of canary against baseline, outside ±tolerance |estimate| to count."""
     if len(set(base)) == 1 and len(set(can)) == 1:
         base, can = _with_noise(base, metric.name + "/b"), _with_noise(can, metric.name + "/c")
-    mw = stats.mann_whitney(can, base, KAYENTA_CONFIDENCE)
+    mw = stats.mann_whitney(can, base, confidence)
     effect = _effect(metric, base, can)
-    bound = KAYENTA_TOLERANCE * abs(mw.estimate)
+    bound = tolerance * abs(mw.estimate)
     result = MetricResult(
         metric.name,
         metric.group,
@@ -192,21 +208,21 @@ def _compare(metric: MetricConfig, base: list[float], can: list[float]) -> Metri
         effect=effect,
         p_value=mw.p_value,
     )
-    shown = f"{KAYENTA_CONFIDENCE:.0%} interval [{mw.lower:.4g}, {mw.upper:.4g}]"
+    shown = f"shift {mw.estimate:+.3g}, {confidence:.0%} interval {mw.lower:.3g} to {mw.upper:.3g}"
     gated = math.isnan(effect)
     if (
         metric.direction != "decrease"
         and mw.lower > bound
         and (gated or effect >= metric.allowed_increase)
     ):
-        return replace(result, classification="high", reason=f"canary higher: {shown}")
+        return replace(result, classification="high", reason=f"higher: {shown}")
     if (
         metric.direction != "increase"
         and mw.upper < -bound
         and (gated or effect <= metric.allowed_decrease)
     ):
-        return replace(result, classification="low", reason=f"canary lower: {shown}")
-    return replace(result, reason=f"no significant shift: {shown}")
+        return replace(result, classification="low", reason=f"lower: {shown}")
+    return replace(result, reason=f"no significant change: {shown}")
 
 
 def _with_noise(values: list[float], key: str) -> list[float]:
@@ -235,7 +251,7 @@ def _critical(metric: MetricConfig, result: MetricResult) -> MetricResult:
     )
     if not beyond:
         return result
-    return replace(result, critical=True, reason=f"{result.reason} (critical)")
+    return replace(result, critical=True)
 
 
 # ------------------------------------------------------- beyond Kayenta
@@ -282,7 +298,7 @@ def _rate(
         or (side == "low" and effect > metric.allowed_decrease)
     ):
         return None
-    totals = f"{sum(can):g} events in {len(can)} samples against {sum(base):g} in {len(base)}"
+    totals = f"{sum(can):g} events in {len(can)} steps against {sum(base):g} in {len(base)}"
     result = MetricResult(
         metric.name,
         metric.group,
@@ -291,7 +307,7 @@ def _rate(
         statistic=test.statistic,
         effect=effect,
         p_value=test.p_value,
-        reason=f"canary rate {side}er: {totals} (Poisson E-test p={test.p_value:.3g})",
+        reason=f"rate {side}er: {totals} (Poisson E-test p={test.p_value:.2g})",
     )
     return _critical(metric, result)
 
@@ -314,8 +330,8 @@ def _distribution(
         test="ks",
         statistic=test.statistic,
         p_value=test.p_value,
-        reason=f"canary distribution differs, {side}er tail or spread "
-        f"(Kolmogorov-Smirnov D={test.statistic:.3g}, p={test.p_value:.3g})",
+        reason=f"distribution {side}er in tail or spread "
+        f"(Kolmogorov-Smirnov D={test.statistic:.2g}, p={test.p_value:.2g})",
     )
     # No effect-size gate: a change of spread leaves the mean ratio at 1.
     return replace(_critical(metric, result), effect=_effect(metric, base, can))
@@ -332,29 +348,36 @@ def score(config: CanaryConfig, results: tuple[MetricResult, ...]) -> Judgement:
     nodata = sum(1 for r in active if r.classification == "nodata" and not r.counted)
     reason: str | None = None
     if failed is not None:
-        total, reason = 0.0, f"critical metric {failed.name}: {failed.reason}"
+        total, reason = 0.0, f"critical metric {failed.name} is {failed.classification}"
     elif active and nodata * 100 / len(active) >= NODATA_THRESHOLD:
         total, reason = 0.0, f"{NODATA_THRESHOLD:g}% or more of the metrics have no data"
     else:
-        total = _weighted_sum(groups, config.groups)
+        no_data = {g for g in groups if not any(r.counted for r in active if r.group == g)}
+        total = _weighted_sum(groups, config.groups, no_data)
     return Judgement(total, _verdict(config, total), results, groups, reason)
 
 
 def _group_scores(results: list[MetricResult]) -> dict[str, float]:
-    """100 x passes / counted metrics per group; a group with none counted scores 100."""
+    """100 x passes / counted metrics per group; 0 for a group with none counted
+    (reported as Kayenta reports it; the summary counts such a group as 100)."""
     scores: dict[str, float] = {}
     for group in dict.fromkeys(r.group for r in results):
         counted = [r for r in results if r.group == group and r.counted]
         passed = sum(1 for r in counted if r.classification == "pass")
-        scores[group] = 100.0 * passed / len(counted) if counted else 100.0
+        scores[group] = 100.0 * passed / len(counted) if counted else 0.0
     return scores
 
 
-def _weighted_sum(groups: Mapping[str, float], weights: Mapping[str, float]) -> float:
+def _weighted_sum(
+    groups: Mapping[str, float], weights: Mapping[str, float], no_data: set[str]
+) -> float:
     """Σ score x weight / 100; groups without a weight share what the weights leave."""
     unweighted = [g for g in groups if g not in weights]
     share = (100.0 - sum(weights.values())) / len(unweighted) if unweighted else 0.0
-    total = sum(s * weights.get(g, share) / 100 for g, s in groups.items())
+    total = 0.0
+    for group, group_score in groups.items():
+        effective = 100.0 if group in no_data else group_score
+        total += effective * (weights.get(group, share) / 100)
     # Kayenta's Precision.round: half up on the shortest decimal representation.
     return float(Decimal(repr(total)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
