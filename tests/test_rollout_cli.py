@@ -103,7 +103,10 @@ def test_pause_promote_and_abort_by_cli(sqlite_cli: Cli, tmp_path: Path) -> None
     assert code == 1 and "rollout 1 of shop has not finished" in err
     code, out, _ = sqlite_cli("rollout", "resume")
     assert code == 4 and len(calls(tmp_path / "kit")) == 6  # resume does not pass a gate
-    code, out, _ = sqlite_cli("rollout", "status", "--json")
+    status = sqlite_cli.json("rollout", "status")
+    assert (status["status"], status["reason"]) == ("paused", "manual gate before wave prod")
+    code, out, _ = sqlite_cli("rollout", "status")
+    assert out.startswith("rollout 1: shop 1.2.4: paused (manual gate before wave prod)\n")
     code, out, err = sqlite_cli("rollout", "promote")
     assert code == 0 and out.endswith("rollout 1: promoted\n"), err
     code, _, err = sqlite_cli("rollout", "promote")

@@ -129,7 +129,7 @@ def status(ctx: typer.Context, rollout_id: IdOption = None, as_json: JsonFlag = 
         )
         return
     line = f"rollout {record.id}: {record.name} {record.version}: {core.status_of(rows)}"
-    reason = core.stop_reason(rows)
+    reason = core.reason_of(rows)
     sys.stdout.write(line + (f" ({reason})" if reason else "") + "\n")
     sys.stdout.write("\n".join(render.transition_lines(rows)) + "\n")
 
@@ -170,7 +170,7 @@ def _summary(record: RolloutRecord, rows: list[Transition]) -> dict[str, object]
         "plan": record.plan_path,
         "created_at": record.created_at.isoformat(),
         "status": core.status_of(rows),
-        "reason": core.stop_reason(rows),
+        "reason": core.reason_of(rows),
     }
 
 

@@ -201,6 +201,13 @@ def stop_reason(rows: Sequence[Transition]) -> str | None:
     return next((r.detail for r in rows if r.kind in ("fail", "abort")), None)
 
 
+def reason_of(rows: Sequence[Transition]) -> str | None:
+    """Why the rollout rolls back, or why it is paused; None otherwise."""
+    if status_of(rows) == "paused":
+        return rows[-1].detail
+    return stop_reason(rows)
+
+
 def expected_seconds(plan: Plan) -> float:
     """The soak time the plan waits in all (hooks and analysis add to it)."""
     return sum(len(w.batches()) * len(w.steps) * w.soak for w in plan.waves)
