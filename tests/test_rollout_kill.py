@@ -13,6 +13,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,7 @@ import pytest
 from pilothouse.store import Store
 
 from .conftest import Cli
-from .rollout_kit import calls, hook_env, reset, write_kit
+from .rollout_kit import PLAN, calls, hook_env, reset, write_kit
 
 V = "1.2.4"
 
@@ -78,3 +80,45 @@ def test_a_rollout_killed_at_any_step_resumes_exactly(
         assert f"rollout {rollout_id}: {outcome}" in out
         assert calls(kit) == expected_calls, kill_at
         assert _transitions(store_url, rollout_id) == expected, kill_at
+
+
+def test_a_rollout_killed_while_it_soaks_resumes_the_soak(tmp_path: Path, store_url: str) -> None:
+    kit = tmp_path / "kit"
+    text = PLAN.replace("steps = [50, 100]", "steps = [50, 100]\nsoak = 2")
+    plan = write_kit(kit, text)
+    cli = Cli(cwd=tmp_path, db=store_url, env=hook_env(kit), now=datetime.now(UTC))
+    assert cli("rollout", "start", str(plan), "--version", V)[0] == 0
+    expected_calls, expected = calls(kit), _transitions(store_url, 1)
+    assert [row[1] for row in expected].count("soak") == 2
+    reset(kit)
+    command = [sys.executable, "-m", "pilothouse", "--db", store_url, "rollout", "start"]
+    process = subprocess.Popen(
+        [*command, str(plan), "--version", V],
+        env={**os.environ, **hook_env(kit)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # the first soak is 2 s long: kill it there
+            rows = _transitions(store_url, 2) if _has(store_url, 2) else []
+            if rows and rows[-1][1] == "soak":
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError("the rollout never soaked")
+        process.kill()
+    finally:
+        assert process.wait(timeout=60) == -9
+    assert calls(kit) == expected_calls[:2]  # deploy, set weight 50: then killed in the soak
+    cli.now = datetime.now(UTC)
+    code, out, err = cli("rollout", "resume")
+    assert code == 0, out + err
+    assert out.startswith("resume: soak wave staging at 50% (it was running)\n")
+    assert calls(kit) == expected_calls
+    assert _transitions(store_url, 2) == expected
+
+
+def _has(url: str, rollout_id: int) -> bool:
+    with Store.open(url) as store:
+        return store.rollout(rollout_id) is not None
