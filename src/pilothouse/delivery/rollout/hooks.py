@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import IO, NamedTuple
 
 from pilothouse.errors import printable
 
@@ -25,28 +26,30 @@ def run_hook(
     """Run *argv* in *cwd*; ok when it exits 0 within *timeout* seconds.
 
     The hook runs in its own process group, killed whole on a timeout, so a hook
-    that started children leaves none behind.
+    that started children leaves none behind. Its output goes to a temporary file
+    (a chatty hook costs disk, not memory) of which only the tail is read.
     """
-    try:
-        process = subprocess.Popen(
-            list(argv),
-            cwd=cwd,
-            env=dict(env),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    except OSError as exc:
-        return HookResult(False, f"{argv[0]}: cannot run: {exc.strerror}")
-    try:
-        output, _ = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        _kill_group(process)
-        return HookResult(False, f"{argv[0]}: timed out after {timeout:g} s")
-    if process.returncode == 0:
-        return HookResult(True, "")
-    return HookResult(False, f"{argv[0]}: {_status(process.returncode)}{_tail(output)}")
+    with tempfile.TemporaryFile() as output:
+        try:
+            process = subprocess.Popen(
+                list(argv),
+                cwd=cwd,
+                env=dict(env),
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            return HookResult(False, f"{argv[0]}: cannot run: {exc.strerror}")
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill_group(process)
+            return HookResult(False, f"{argv[0]}: timed out after {timeout:g} s")
+        if process.returncode == 0:
+            return HookResult(True, "")
+        return HookResult(False, f"{argv[0]}: {_status(process.returncode)}{_tail(output)}")
 
 
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
@@ -54,7 +57,7 @@ def _kill_group(process: subprocess.Popen[bytes]) -> None:
         os.killpg(process.pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
-    process.communicate()
+    process.wait()
 
 
 def _status(code: int) -> str:
@@ -63,6 +66,8 @@ def _status(code: int) -> str:
     return f"exit {code}"
 
 
-def _tail(output: bytes) -> str:
-    text = printable(output.decode("utf-8", "replace")[-TAIL_CHARS:])
+def _tail(output: IO[bytes]) -> str:
+    size = output.seek(0, os.SEEK_END)
+    output.seek(max(0, size - 4 * TAIL_CHARS))  # UTF-8: at most 4 bytes a character
+    text = printable(output.read().decode("utf-8", "replace")[-TAIL_CHARS:])
     return f": {text}" if text else ""
