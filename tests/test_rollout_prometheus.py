@@ -185,3 +185,17 @@ def test_a_killed_rollout_resumes_exactly(
         assert code == 1 and f"rollout {kill_at + 1}: rolled back" in out, out + err
         assert calls(directory) == expected_calls, kill_at
         assert _transitions(store_url, kill_at + 1) == expected, kill_at
+
+
+def test_no_judgement_is_not_a_pass(tmp_path: Path, store_url: str) -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        closed = Prometheus(f"http://127.0.0.1:{s.getsockname()[1]}", 0.0)
+    plan = kit(tmp_path, closed, [("canary", ["good-a"])])
+    code, out, err = cli_for(tmp_path, store_url)("rollout", "start", str(plan), "--version", V)
+    assert code == 1, out + err
+    assert "rolled back: analyze good-a at 25%: analysis failed: " in err
+    assert "cannot query Prometheus: ConnectError" in err
+    assert calls(tmp_path / "kit")[-1] == f"rollback good-a 0 {V}"
