@@ -47,6 +47,9 @@ def run_hook(
         except subprocess.TimeoutExpired:
             _kill_group(process)
             return HookResult(False, f"{argv[0]}: timed out after {timeout:g} s")
+        except KeyboardInterrupt:  # ^C reaches the controller only (the hook has its session)
+            _kill_group(process)
+            raise
         if process.returncode == 0:
             return HookResult(True, "")
         return HookResult(False, f"{argv[0]}: {_status(process.returncode)}{_tail(output)}")
