@@ -54,7 +54,7 @@ targets = ["eu-west-1", "us-east-1", "ap-south-1"]
 max_parallel = 2
 steps = [5, 25, 100]
 soak = 600
-analysis = { lookback = 300 }
+analysis = { lookback = 300, pass = 90, marginal = 60 }
 [wave.hooks]
 promote = ["./hooks/promote-prod", "{target}", "{version}"]
 """,
@@ -71,6 +71,7 @@ promote = ["./hooks/promote-prod", "{target}", "{version}"]
     assert prod.analysis is not None
     assert prod.analysis.judge == Path("/plans/canary.toml") and prod.analysis.lookback == 300
     assert prod.analysis.step == 15
+    assert (prod.analysis.pass_score, prod.analysis.marginal_score) == (90.0, 60.0)
     assert prod.analysis.scopes("eu-west-1") == {
         "baseline": 'track="stable",region="eu-west-1"',
         "canary": 'track="canary",region="eu-west-1"',
@@ -137,6 +138,19 @@ def test_defaults_and_placeholders() -> None:
             "the analysis needs a window",
         ),  # fmt: skip
         (HEAD + WAVE + 'analysis = "yes"\n', "analysis must be true, false or a table"),
+        (
+            HEAD
+            + '[analysis]\njudge = "c.toml"\nprometheus = "http://p"\nlookback = 9\npass = 101\n'
+            + WAVE,
+            "[analysis]: pass must be a score from 0 to 100, not 101",
+        ),  # fmt: skip
+        (
+            HEAD
+            + '[analysis]\njudge = "c.toml"\nprometheus = "http://p"\nlookback = 9\npass = 50\n'
+            + WAVE
+            + "analysis = { marginal = 60 }\n",
+            "(staging) analysis: marginal (60) must not be above pass (50)",
+        ),  # fmt: skip
         (
             HEAD
             + WAVE.replace('["staging"]', str([f"t{i}" for i in range(1001)]).replace("'", '"')),

@@ -41,7 +41,9 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]
     yield from prometheus_server.serve(tmp_path_factory.mktemp("prometheus"), SCENARIOS)
 
 
-def plan_text(url: str, waves: list[tuple[str, list[str]]], scope: str = "wave") -> str:
+def plan_text(
+    url: str, waves: list[tuple[str, list[str]]], scope: str = "wave", extra: str = ""
+) -> str:
     head = f"""[rollout]
 name = "payments"
 rollback_scope = "{scope}"
@@ -58,15 +60,15 @@ canary = 'target="{{target}}",track="canary"'
 """
     body = "".join(
         f'\n[[wave]]\nname = "{name}"\ntargets = {json.dumps(targets)}\nmax_parallel = 1\n'
-        "steps = [25, 100]\n"
+        f"steps = [25, 100]\n{extra}"
         for name, targets in waves
     )
     return head + body
 
 
 def kit(tmp_path: Path, prometheus: Prometheus, waves: list[tuple[str, list[str]]],
-        scope: str = "wave") -> Path:  # fmt: skip
-    path = write_kit(tmp_path / "kit", plan_text(prometheus.url, waves, scope))
+        scope: str = "wave", extra: str = "") -> Path:  # fmt: skip
+    path = write_kit(tmp_path / "kit", plan_text(prometheus.url, waves, scope, extra))
     (path.parent / "canary.toml").write_text(JUDGE)
     return path
 
@@ -199,3 +201,16 @@ def test_no_judgement_is_not_a_pass(tmp_path: Path, store_url: str) -> None:
     assert "rolled back: analyze good-a at 25%: analysis failed: " in err
     assert "cannot query Prometheus: ConnectError" in err
     assert calls(tmp_path / "kit")[-1] == f"rollback good-a 0 {V}"
+
+
+def test_the_plan_sets_the_judge_thresholds(
+    tmp_path: Path, store_url: str, prometheus: Prometheus
+) -> None:
+    lenient = "analysis = { pass = 40, marginal = 30 }\n"  # bad-a scores 50
+    plan = kit(tmp_path, prometheus, [("canary", ["bad-a"])], extra=lenient)
+    code, out, err = cli_for(tmp_path, store_url)("rollout", "start", str(plan), "--version", V)
+    assert code == 0, out + err
+    assert out.count("judge: pass: score 50: latency high") == 2
+    code, out, _ = cli_for(tmp_path, store_url)("rollout", "start", str(plan), "--version", V,
+                                                 "--dry-run")  # fmt: skip
+    assert "  analyze bad-a at 25%: judge canary.toml (pass 40, marginal 30) on http://" in out

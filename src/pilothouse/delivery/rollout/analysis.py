@@ -25,6 +25,8 @@ class AnalysisRequest(NamedTuple):
     step: float
     target: str
     scopes: Mapping[str, str] | None  # baseline / canary selectors, {target} filled in
+    pass_score: float | None = None  # the plan's thresholds over the judge config's
+    marginal_score: float | None = None
 
 
 class Verdict(NamedTuple):

@@ -61,6 +61,8 @@ class Analysis:
     lookback: float
     baseline: str | None
     canary: str | None
+    pass_score: float | None = None  # override the judge config's [judge] pass
+    marginal_score: float | None = None  # and marginal
 
     def scopes(self, target: str) -> dict[str, str] | None:
         """The baseline and canary selectors for *target* ({target} filled in)."""
@@ -227,7 +229,9 @@ def _hook(value: Any, where: _Where, name: str, timeout: float) -> Hook:
     return Hook(tuple(value), timeout)
 
 
-_ANALYSIS_KEYS = ("judge", "prometheus", "step", "lookback", "baseline", "canary")
+_ANALYSIS_KEYS = (
+    "judge", "prometheus", "step", "lookback", "baseline", "canary", "pass", "marginal"
+)  # fmt: skip
 
 
 def _analysis(
@@ -247,7 +251,22 @@ def _analysis(
     lookback = _seconds(table, "lookback", where, base.lookback if base else 0.0)
     baseline = _text(table, "baseline", where) or (base.baseline if base else None)
     canary = _text(table, "canary", where) or (base.canary if base else None)
-    return Analysis(judge, url, step, lookback, baseline, canary)
+    passing = _score(table, "pass", where, base.pass_score if base else None)
+    marginal = _score(table, "marginal", where, base.marginal_score if base else None)
+    if passing is not None and marginal is not None and marginal > passing:
+        raise where.error(f"marginal ({marginal:g}) must not be above pass ({passing:g})")
+    return Analysis(judge, url, step, lookback, baseline, canary, passing, marginal)
+
+
+def _score(
+    table: Mapping[str, Any], key: str, where: _Where, default: float | None
+) -> float | None:
+    value = table.get(key, default)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 100:
+        raise where.error(f"{key} must be a score from 0 to 100, not {value!r}")
+    return float(value)
 
 
 _WAVE_KEYS = ("name", "targets", "max_parallel", "steps", "soak", "analysis", "hooks")

@@ -51,13 +51,26 @@ def _op_line(plan: Plan, op: Op, version: str) -> str:
         assert wave.analysis is not None and op.target is not None
         window = wave.analysis.lookback or wave.soak
         return (
-            f"analyze {op.target} at {op.weight}%: judge {wave.analysis.judge.name} on "
-            f"{wave.analysis.prometheus}, last {duration(window)}"
+            f"analyze {op.target} at {op.weight}%: judge {wave.analysis.judge.name}"
+            f"{_thresholds(wave)} on {wave.analysis.prometheus}, last {duration(window)}"
         )
     assert op.target is not None
     weight = op.weight if op.weight is not None else (100 if op.kind == "promote" else 0)
     argv = wave.hooks[op.kind].command(target=op.target, version=version, weight=weight)
     return f"{op.describe(plan)}: {shlex.join(argv)}"
+
+
+def _thresholds(wave: Wave) -> str:
+    assert wave.analysis is not None
+    shown = [
+        f"{name} {value:g}"
+        for name, value in (
+            ("pass", wave.analysis.pass_score),
+            ("marginal", wave.analysis.marginal_score),
+        )
+        if value is not None
+    ]
+    return f" ({', '.join(shown)})" if shown else ""
 
 
 def _on_failure(plan: Plan) -> str:

@@ -182,6 +182,8 @@ def _analyze(conductor: Conductor, op: Op) -> Result:
         analysis.step,
         op.target,
         analysis.scopes(op.target),
+        analysis.pass_score,
+        analysis.marginal_score,
     )
     try:
         verdict = conductor.analyzer(request)
