@@ -169,3 +169,15 @@ def test_the_readme_recipe_runs_as_pasted(tmp_path: Path) -> None:
     for shown in ("rollout 1: promoted", "rollout 2: rolled back", "abort        aborted: p99"):
         assert any(shown in out for out in outputs), shown
     assert outputs[-1].splitlines()[1].endswith("echo 1.4.0: promoted")
+
+
+def test_the_plan_reference_in_the_docs_is_a_valid_plan() -> None:
+    from pilothouse.delivery.rollout.plan import parse_plan
+
+    docs = (ROOT / "docs" / "rollout.md").read_text()
+    section = docs[docs.index("## The plan") :]
+    text = section[section.index("```toml\n") + 8 : section.index("\n```\n")]
+    plan = parse_plan(text, source="docs/rollout.md", directory=ROOT)
+    (wave,) = plan.waves
+    assert plan.rollback_scope == "all" and wave.steps == (5, 25, 50, 100)
+    assert wave.hooks["promote"].argv[-2] == "--staging" and wave.hooks["health"].timeout == 60
