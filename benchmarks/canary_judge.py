@@ -21,6 +21,7 @@ from pilothouse.delivery.canary import CanaryConfig, MetricConfig, judge
 
 Draw = Callable[[np.random.Generator, int], list[float]]
 
+CONFIDENCE = 0.95
 LATENCY = MetricConfig("latency", "latency", direction="increase")
 ERRORS = MetricConfig("errors", "errors", kind="count", direction="increase")
 
@@ -76,7 +77,7 @@ SCENARIOS = [
 def run(scenario: Scenario, trials: int, steps: int, seed: int) -> tuple[float, float, float]:
     """(pilothouse's wrong rate, Kayenta's wrong rate, seconds per pilothouse judgement)."""
     rng = np.random.default_rng(seed)
-    config = CanaryConfig(confidence=0.95, metrics=(scenario.metric,))
+    config = CanaryConfig(confidence=CONFIDENCE, metrics=(scenario.metric,))
     wrong = {True: 0, False: 0}
     spent = 0.0
     for _ in range(trials):
@@ -107,11 +108,17 @@ def main() -> None:
         totals[scenario.healthy].append((ours, theirs))
         kind = "false alarm" if scenario.healthy else "false pass"
         print(f"{scenario.name:44} {kind:11} {ours:10.1%} {theirs:8.1%} {seconds * 1000:9.1f}")
-    for healthy, label in ((True, "false alarms"), (False, "false passes")):
-        ours = float(np.mean([o for o, _ in totals[healthy]]))
-        theirs = float(np.mean([t for _, t in totals[healthy]]))
-        ratio = f"{ours / theirs:.2f}x Kayenta's" if theirs else "Kayenta: none"
-        print(f"mean {label}: pilothouse {ours:.1%}, Kayenta {theirs:.1%} ({ratio})")
+    alarms = [o for o, _ in totals[True]], [t for _, t in totals[True]]
+    passes = [o for o, _ in totals[False]], [t for _, t in totals[False]]
+    print(
+        f"mean false alarms: pilothouse {np.mean(alarms[0]):.1%}, Kayenta {np.mean(alarms[1]):.1%}"
+        f" (worst {max(alarms[0]):.1%}; the checks beyond Kayenta run at {1 - CONFIDENCE:.0%})"
+    )
+    ratio = float(np.mean(passes[0]) / np.mean(passes[1]))
+    print(
+        f"mean false passes: pilothouse {np.mean(passes[0]):.1%}, Kayenta {np.mean(passes[1]):.1%}"
+        f" ({ratio:.2f}x Kayenta's)"
+    )
 
 
 if __name__ == "__main__":

@@ -53,7 +53,10 @@ class FakePrometheus:
                 when = start + i * step
                 if when > end or value is None:
                     continue
-                values.append([when, value if isinstance(value, str) else repr(float(value))])
+                # Prometheus writes times as JSON numbers with up to 3 decimals (1435781451.781)
+                # and sample values as strings ("1", "0.25", "NaN", "+Inf").
+                stamp = int(when) if when == int(when) else round(when, 3)
+                values.append([stamp, value if isinstance(value, str) else f"{float(value):g}"])
             result.append({"metric": labels, "values": values})
         body = {"status": "success", "data": {"resultType": "matrix", "result": result}}
         return 200, json.dumps(body).encode()

@@ -102,6 +102,15 @@ def test_a_marginal_score_exits_4(tmp_path: Path) -> None:
     assert "score 75.00: MARGINAL" in out
 
 
+def test_metrics_the_config_does_not_name_are_noted(tmp_path: Path) -> None:
+    cli = Cli(cwd=tmp_path, db="sqlite:///unused.db")
+    config = _config(tmp_path, '[[metric]]\nname = "latency_ms"\n')
+    data = _data(tmp_path, [("latency", "baseline", 1, 1.0), ("latency", "canary", 1, 1.0)])
+    code, out, err = cli("canary", "judge", "--config", config, "--data", data)
+    assert code == 5 and "no data for the canary and baseline" in out
+    assert err == "pilothouse: note: not in the configuration, ignored: latency\n"
+
+
 def test_the_judge_over_prometheus(tmp_path: Path) -> None:
     config = _config(
         tmp_path,
@@ -191,3 +200,32 @@ def test_help_lists_the_judge() -> None:
     from pilothouse.cli.main import COMMANDS
 
     assert "canary" in COMMANDS
+
+
+def test_the_readme_transcript_is_what_the_command_prints(canary_cli: Cli) -> None:
+    readme = (EXAMPLES.parent.parent / "README.md").read_text()
+    section = readme[readme.index("## Canary analysis") :]
+    command = "$ pilothouse canary judge --config docs/examples/canary.toml --data docs/examples/"
+    bad = section[section.index(command + "canary-bad.csv") :].split("\n")[1:]
+    shown = "\n".join(bad[: bad.index("$ echo $?")])
+    canary_cli.env["COLUMNS"] = "118"
+    code, out, _ = canary_cli(
+        "canary",
+        "judge",
+        "--config",
+        "docs/examples/canary.toml",
+        "--data",
+        "docs/examples/canary-bad.csv",
+    )
+    assert code == 5
+    assert out.rstrip("\n") == shown
+    good = section[section.index(command + "canary-good.csv | tail -1") :].split("\n")[1]
+    _, out, _ = canary_cli(
+        "canary",
+        "judge",
+        "--config",
+        "docs/examples/canary.toml",
+        "--data",
+        "docs/examples/canary-good.csv",
+    )
+    assert out.rstrip("\n").split("\n")[-1] == good

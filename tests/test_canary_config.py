@@ -117,3 +117,15 @@ def test_garbage_is_a_config_error_or_a_config(text: str) -> None:
         parse_config(text, "fuzz.toml")
     except ConfigError as exc:
         assert str(exc).startswith("fuzz.toml: ")
+
+
+def test_a_table_embedded_in_another_file() -> None:
+    import tomllib
+
+    from pilothouse.delivery.canary import config_from_table
+
+    plan = tomllib.loads('[wave.judge.judge]\npass = 90\n[[wave.judge.metric]]\nname = "m"\n')
+    config = config_from_table(plan["wave"]["judge"], "plan.toml [wave.judge]")
+    assert config.pass_score == 90.0 and config.metrics[0].name == "m"
+    with pytest.raises(ConfigError, match=r"plan.toml \[wave.judge\]: unknown key 'x'"):
+        config_from_table({"x": 1}, "plan.toml [wave.judge]")

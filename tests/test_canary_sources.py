@@ -128,6 +128,13 @@ def test_unreadable_data_files(tmp_path: Path) -> None:
         read_data_file(binary)
 
 
+def test_a_huge_field_is_one_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "data.csv"
+    path.write_text('metric,scope,timestamp,value\nm,canary,1,"' + "9" * 200_000 + '"\n')
+    with pytest.raises(InputError, match=r"data.csv:\d+: not CSV: field larger than field limit"):
+        read_data_file(path)
+
+
 def test_a_large_file_reads_in_one_pass(tmp_path: Path) -> None:
     path = tmp_path / "big.csv"
     rows = "".join(f"m,{'canary' if i % 2 else 'baseline'},{i},{i % 7}\n" for i in range(200_000))

@@ -171,3 +171,27 @@ def test_average_ranks_are_scipys(values: list[float]) -> None:
     ranks, counts = stats.average_ranks(data)
     assert ranks.tolist() == sps.rankdata(data, method="average").tolist()
     assert sorted(counts.tolist()) == sorted(np.unique(data, return_counts=True)[1].tolist())
+
+
+def test_brown_forsythe_sees_a_wider_canary() -> None:
+    rng = np.random.default_rng(4)
+    wider = stats.spread_test(rng.normal(100, 30, 30), rng.normal(100, 10, 30))
+    assert wider.p_value < 0.001 and wider.heavier == "high"
+    # By hand: deviations from the medians [4, 0, 4] and [1, 0, 1]; between-group sum of
+    # squares 6 (1 df), within 102/9 (4 df): W = 6 / (102/36) = 36/17, p = P(F(1,4) > W).
+    fixed = stats.spread_test([1.0, 5.0, 9.0], [4.0, 5.0, 6.0])
+    assert fixed.statistic == pytest.approx(36 / 17)
+    assert fixed.p_value == pytest.approx(float(sps.f.sf(36 / 17, 1, 4)))
+    assert stats.spread_test([1.0, 1.0], [2.0, 2.0]).p_value == 1.0
+    assert stats.spread_test([1.0], [2.0, 3.0]).p_value == 1.0
+
+
+def test_the_e_test_on_large_counts_is_normal_and_cheap() -> None:
+    busy = stats.poisson_rate_test([50_000.0] * 30, [50_000.0] * 30)
+    assert busy.p_value == pytest.approx(1.0) and busy.ratio == 1.0
+    worse = stats.poisson_rate_test([50_500.0] * 30, [50_000.0] * 30, "greater")
+    assert worse.p_value < 1e-6 and worse.ratio == pytest.approx(1.01)
+    # Below the switch the sum is exact, and already close to the normal approximation.
+    exact = stats.poisson_rate_test([40.0] * 10, [36.0] * 10, "greater")
+    z = (400 / 10 - 360 / 10) / math.sqrt(400 / 100 + 360 / 100)
+    assert exact.p_value == pytest.approx(float(sps.norm.sf(z)), abs=0.01)

@@ -5,6 +5,7 @@ Exit 0 pass, 4 marginal, 5 fail (1 bad input or configuration, 2 usage, 3 a bug)
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -72,6 +73,7 @@ def judge_command(
     state = state_of(ctx)
     settings = load_config(state.cwd / config)
     series = _series(settings, state.cwd, data, prometheus, start, end, step)
+    _note_unknown(settings, series)
     judgement = judge(settings, series, beyond_kayenta=not kayenta)
     if as_json:
         print_json(judgement.to_json())
@@ -99,6 +101,17 @@ def _series(
         return read_data_file(cwd / data)
     assert prometheus is not None
     return _from_prometheus(settings, prometheus, start, end, step)
+
+
+def _note_unknown(settings: CanaryConfig, series: Series) -> None:
+    """Say on stderr which metrics of the data the configuration does not name (a typo
+    there would otherwise show only as a metric without data)."""
+    unknown = sorted({name for name, _ in series} - {m.name for m in settings.metrics})
+    if unknown:
+        shown = ", ".join(unknown[:5]) + (
+            f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+        )
+        sys.stderr.write(f"pilothouse: note: not in the configuration, ignored: {shown}\n")
 
 
 def _from_prometheus(

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pilothouse.delivery.canary.config import (
     CanaryConfig,
     MetricConfig,
+    config_from_table,
     load_config,
     parse_config,
 )
@@ -24,6 +25,7 @@ __all__ = [
     "MetricConfig",
     "MetricResult",
     "Series",
+    "config_from_table",
     "judge",
     "load_config",
     "parse_config",

@@ -122,6 +122,12 @@ def parse_config(text: str, source: str) -> CanaryConfig:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    return config_from_table(raw, source)
+
+
+def config_from_table(raw: Mapping[str, Any], source: str) -> CanaryConfig:
+    """Validate an already parsed table (``judge``, ``scope``, ``groups``, ``metric``
+    keys): a judge configuration embedded in another TOML file, e.g. a rollout plan."""
     _refuse_unknown(raw, _TOP, source, "")
     judge = _table(raw, "judge", source)
     _refuse_unknown(judge, _JUDGE, source, "judge.")

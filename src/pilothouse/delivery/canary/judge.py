@@ -5,8 +5,8 @@ Per metric (`classify`): NaN handling and IQR outlier removal; Kayenta's short-c
 (no data, identical, one distinct value); the Mann-Whitney interval against a tolerance
 of 0.25 of the Hodges-Lehmann estimate, gated by the effect size; the critical override.
 A metric Kayenta passes then meets pilothouse's own checks: the absolute `min`/`max`,
-a Poisson rate test on the totals of a `count` metric, and a Kolmogorov-Smirnov test of a
-`gauge` (a change of spread or tail with no shift of location).
+a Poisson rate test on the totals of a `count` metric, and Kolmogorov-Smirnov and
+Brown-Forsythe tests of a `gauge` (a change of shape or spread with no shift of location).
 
 The score (`score`): per group 100 x passes / counted metrics, weighted; 0 when a critical
 metric fails or when half or more of the metrics have no data; then pass / marginal / fail.
@@ -123,11 +123,12 @@ def judge(config: CanaryConfig, series: Series, *, beyond_kayenta: bool = True) 
 
 
 def prepare(values: Sequence[float], metric: MetricConfig) -> list[float]:
-    """NaNs removed (or replaced by 0), then outliers removed when configured."""
+    """NaNs removed (or replaced by 0), then outliers removed when configured.
+    An infinity counts as NaN: it has no place on the scale the tests compare."""
     if metric.nan_strategy == "remove":
-        kept = [float(v) for v in values if not math.isnan(v)]
+        kept = [float(v) for v in values if math.isfinite(v)]
     else:
-        kept = [0.0 if math.isnan(v) else float(v) for v in values]
+        kept = [float(v) if math.isfinite(v) else 0.0 for v in values]
     if metric.outliers == "remove":
         kept = stats.iqr_keep(kept, metric.outlier_factor)
     return kept
@@ -315,26 +316,40 @@ def _rate(
 def _distribution(
     metric: MetricConfig, base: list[float], can: list[float], alpha: float
 ) -> MetricResult | None:
-    test = stats.ks_test(can, base)
-    if test.p_value >= alpha:
+    """Kolmogorov-Smirnov (any change of shape) and Brown-Forsythe (a change of spread),
+    each at alpha / 2 so that together they flag a healthy metric at most alpha of the time."""
+    tests = (
+        ("ks", "Kolmogorov-Smirnov D", stats.ks_test(can, base)),
+        ("spread", "Brown-Forsythe W", stats.spread_test(can, base)),
+    )
+    found = [
+        (name, label, test)
+        for name, label, test in tests
+        if test.p_value < alpha / 2 and _allowed(metric, test.heavier)
+    ]
+    if not found:
         return None
+    name, label, test = min(found, key=lambda t: t[2].p_value)
     side: Classification = "high" if test.heavier == "high" else "low"
-    if (side == "high" and metric.direction == "decrease") or (
-        side == "low" and metric.direction == "increase"
-    ):
-        return None
+    what = "tail or shape" if name == "ks" else "spread"
     result = MetricResult(
         metric.name,
         metric.group,
         side,
-        test="ks",
+        test=name,
         statistic=test.statistic,
         p_value=test.p_value,
-        reason=f"distribution {side}er in tail or spread "
-        f"(Kolmogorov-Smirnov D={test.statistic:.2g}, p={test.p_value:.2g})",
+        reason=f"{what} {side}er ({label}={test.statistic:.2g}, p={test.p_value:.2g})",
     )
     # No effect-size gate: a change of spread leaves the mean ratio at 1.
     return replace(_critical(metric, result), effect=_effect(metric, base, can))
+
+
+def _allowed(metric: MetricConfig, side: str) -> bool:
+    """Whether the metric's direction cares about a change on *side*."""
+    if side == "high":
+        return metric.direction != "decrease"
+    return metric.direction != "increase"
 
 
 # ---------------------------------------------------------------- the score

@@ -12,7 +12,7 @@ import io
 import json
 import math
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,9 +20,8 @@ from typing import Any
 import httpx
 
 from pilothouse.delivery.canary.config import SCOPE_PLACEHOLDER, CanaryConfig
+from pilothouse.delivery.canary.judge import Series
 from pilothouse.errors import ConfigError, InputError
-
-Series = Mapping[tuple[str, str], Sequence[float]]
 
 SCOPES = ("baseline", "canary")
 HEADER = ("metric", "scope", "timestamp", "value")
@@ -55,6 +54,13 @@ _Record = tuple[str, str, float, float]
 
 def _csv(handle: io.TextIOBase | Any, path: Path) -> Iterator[_Record]:
     reader = csv.reader(handle)
+    try:
+        yield from _csv_rows(reader, path)
+    except csv.Error as exc:
+        raise InputError(f"{path}:{reader.line_num}: not CSV: {exc}") from None
+
+
+def _csv_rows(reader: Any, path: Path) -> Iterator[_Record]:
     header = next(reader, None)
     if header is None or tuple(h.strip().lower() for h in header) != HEADER:
         raise InputError(f"{path}:1: expected the CSV header {','.join(HEADER)}")

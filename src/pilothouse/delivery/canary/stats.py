@@ -3,9 +3,9 @@
 `mann_whitney` is Kayenta's port of R's ``wilcox.test(x, y, conf.int=TRUE)`` (the
 tie-corrected normal approximation with continuity correction, its roots found by
 Brent's method at tolerance 1e-4) and returns the same interval and Hodges-Lehmann
-estimate. The rest go beyond Kayenta: an exact-enough Poisson rate test on totals
-(the E-test), the two-sample Kolmogorov-Smirnov test, Kayenta's effect sizes and its
-IQR outlier fences.
+estimate. The rest go beyond Kayenta: a Poisson rate test on totals (the E-test), the
+two-sample Kolmogorov-Smirnov test and Brown-Forsythe's test of spread; and Kayenta's
+effect sizes and IQR outlier fences.
 """
 
 from __future__ import annotations
@@ -241,6 +241,8 @@ def poisson_rate_test(
     if k1 + k2 == 0:
         return RateTest(0.0, 1.0, ratio)
     rate = (k1 + k2) / (n1 + n2)
+    if _grid_side(n1 * rate) * _grid_side(n2 * rate) > MAX_GRID:
+        return RateTest(float(observed), _normal_p(float(observed), alternative), ratio)
     grid1, grid2, weight = _poisson_grid(n1 * rate, n2 * rate)
     t = _e_statistic(grid1, grid2, n1, n2)
     p_greater = float(weight[t >= observed - 1e-12].sum())
@@ -252,6 +254,23 @@ def poisson_rate_test(
     else:
         p = float(weight[np.abs(t) >= abs(observed) - 1e-12].sum())
     return RateTest(float(observed), min(1.0, p), ratio)
+
+
+# Past this many pairs of counts the exact sum is costly and T is normal to many digits.
+MAX_GRID = 1_000_000
+
+
+def _grid_side(mean: float) -> int:
+    return int(sps.poisson.ppf(1 - 1e-12, mean)) + 2
+
+
+def _normal_p(statistic: float, alternative: str) -> float:
+    """The E-test's p-value for large counts, where T is standard normal."""
+    if alternative == "greater":
+        return float(sps.norm.sf(statistic))
+    if alternative == "less":
+        return float(sps.norm.cdf(statistic))
+    return float(2 * sps.norm.sf(abs(statistic)))
 
 
 def _poisson_grid(mean1: float, mean2: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -302,3 +321,23 @@ def _heavier_side(canary: Sequence[float], baseline: Sequence[float]) -> str:
     if cm != bm:
         return "high" if cm > bm else "low"
     return "high" if float(np.std(canary)) >= float(np.std(baseline)) else "low"
+
+
+def spread_test(canary: Sequence[float], baseline: Sequence[float]) -> DistributionTest:
+    """Brown-Forsythe's test (Levene's, centred on the median) that canary and baseline
+    spread alike; "high" when the canary spreads more. p is 1 when neither side varies."""
+    can, base = np.asarray(canary, dtype=float), np.asarray(baseline, dtype=float)
+    wider = "high" if _mad(can) >= _mad(base) else "low"
+    if len(can) < 2 or len(base) < 2:
+        return DistributionTest(0.0, 1.0, wider)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        result = sps.levene(can, base, center="median")
+    statistic, p_value = float(result.statistic), float(result.pvalue)
+    if not math.isfinite(p_value):
+        return DistributionTest(0.0, 1.0, wider)
+    return DistributionTest(statistic, p_value, wider)
+
+
+def _mad(values: np.ndarray) -> float:
+    """The mean absolute deviation from the median: what Brown-Forsythe compares."""
+    return float(np.mean(np.abs(values - np.median(values))))
