@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: demo test lint typecheck pytest services chromium bench constraints clean
+.PHONY: demo test lint typecheck pytest services chromium prometheus bench constraints clean
 
 $(VENV)/.base: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -34,7 +34,7 @@ lint: $(VENV)/.dev
 typecheck: $(VENV)/.dev
 	$(BIN)/mypy
 
-pytest: $(VENV)/.dev services chromium
+pytest: $(VENV)/.dev services chromium prometheus
 	$(BIN)/pytest -n 2
 
 # The dashboard's browser tests drive Debian's Chromium (Playwright cannot download its own).
@@ -44,6 +44,14 @@ chromium: $(CHROMIUM)
 $(CHROMIUM):
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
+
+# The rollout tests judge canaries over a real Prometheus, backfilled with promtool.
+PROMETHEUS := /usr/bin/prometheus
+prometheus: $(PROMETHEUS)
+
+$(PROMETHEUS):
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus
 
 bench: $(VENV)/.dev
 	$(BIN)/python benchmarks/junit_ingest.py

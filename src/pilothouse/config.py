@@ -300,6 +300,17 @@ SETTINGS: tuple[Setting, ...] = (
         secret=True,
     ),
     Setting(
+        "rollout.webhooks",
+        [],
+        list,
+        "Slack-compatible webhook URLs that `rollout` tells when a rollout pauses, is "
+        "promoted or rolls back.",
+        env="PILOTHOUSE_ROLLOUT_WEBHOOKS",
+        item=str,
+        check=_webhooks,
+        secret=True,
+    ),
+    Setting(
         "routine.stale_hours",
         26.0,
         float,

@@ -136,6 +136,10 @@ COMMANDS = {
         "Is CI set up and running: token scopes, repository, Actions, and every workflow "
         "file (valid, pinned, registered, active, latest run), each with its fix.",
     ),
+    "rollout": LazyCommand(
+        "pilothouse.cli.rollout:app",
+        "Staged rollouts: waves of targets, traffic steps, the canary judge, rollback.",
+    ),
     "canary": LazyCommand(
         "pilothouse.cli.canary:app",
         "Canary analysis: the canary's metrics against the baseline's (Kayenta's judge, "

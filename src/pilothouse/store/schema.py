@@ -419,6 +419,38 @@ cache_events = Table(
     Index(None, "job_id"),
 )
 
+# -- rollouts and their transitions (migration 0015) --------------------------------------------
+
+# A rollout of one version by one plan; the plan's text is kept so `resume` reads what
+# `start` read, whatever happened to the file since.
+rollouts = Table(
+    "rollouts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", Name("rollout name"), nullable=False),
+    Column("version", Name("version"), nullable=False),
+    Column("plan_path", Name("plan path"), nullable=False),
+    Column("plan_text", Name("plan"), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+# One row per transition, committed before the operation it names runs; (rollout, seq)
+# is unique, so two processes cannot both write the next transition.
+rollout_transitions = Table(
+    "rollout_transitions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("rollout_id", ForeignKey("rollouts.id", ondelete="CASCADE"), nullable=False),
+    Column("seq", Int32("transition"), nullable=False),
+    Column("kind", Key(16, "transition kind"), nullable=False),
+    Column("wave", Int32("wave")),
+    Column("target", Name("target")),
+    Column("weight", Int32("weight")),
+    Column("detail", Name("detail"), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    UniqueConstraint("rollout_id", "seq"),
+)
+
 # -- CI baselines (migration 0016) ---------------------------------------------------------
 
 # Per workflow and branch, what its first runs measured (`ci baseline`): the reference the

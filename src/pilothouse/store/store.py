@@ -56,6 +56,7 @@ from pilothouse.store import metrics as metrics_io
 from pilothouse.store import otel as otel_io
 from pilothouse.store import pipelines as pipes
 from pilothouse.store import reports as reports_io
+from pilothouse.store import rollouts as rollouts_io
 from pilothouse.store import scorecard as score_io
 from pilothouse.store.columns import UnstorableValue
 from pilothouse.store.reports import BATCH_ROWS, ReportInput, StoredReport
@@ -406,6 +407,46 @@ class Store:
     def mark_exported(self, destination: str, run_ids: Sequence[int], at: datetime) -> int:
         with self._writing() as connection:
             return otel_io.mark_exported(connection, destination, run_ids, at)
+
+    # -- rollouts (store.rollouts) -----------------------------------------
+
+    def start_rollout(
+        self, *, name: str, version: str, plan_path: str, plan_text: str, now: datetime
+    ) -> int:
+        """Record a new rollout and its `start` transition; its id."""
+        with self._writing() as connection:
+            return rollouts_io.add_rollout(
+                connection,
+                name=name,
+                version=version,
+                plan_path=plan_path,
+                plan_text=plan_text,
+                now=now,
+            )
+
+    def add_rollout_transition(self, rollout_id: int, row: rollouts_io.TransitionRow) -> bool:
+        """Commit one transition; False when the rollout has one at that seq already."""
+        with self._writing() as connection:
+            return rollouts_io.add_transition(connection, rollout_id, row)
+
+    def rollout(self, rollout_id: int | None = None) -> rollouts_io.RolloutRecord | None:
+        """The rollout *rollout_id* (the newest when None), or None."""
+        with self._reading() as connection:
+            return rollouts_io.rollout(connection, rollout_id)
+
+    def rollout_transitions(self, rollout_id: int) -> list[rollouts_io.TransitionRow]:
+        with self._reading() as connection:
+            return rollouts_io.transitions(connection, rollout_id)
+
+    def unfinished_rollouts(self, name: str) -> list[int]:
+        with self._reading() as connection:
+            return rollouts_io.unfinished(connection, name)
+
+    def rollout_history(
+        self, *, limit: int = 20
+    ) -> list[tuple[rollouts_io.RolloutRecord, list[rollouts_io.TransitionRow]]]:
+        with self._reading() as connection:
+            return rollouts_io.history(connection, limit=limit)
 
     # -- reads --------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """CI baselines: per workflow and branch, the reference the scorecard compares with
 
 Revision ID: 0016_baselines
-Revises: 0013_read_speed
+Revises: 0015_rollout
 
 `ci_baselines` (store.baselines): what `pilothouse ci baseline` measured of a
 workflow's first runs (run duration, job queue time, cache restores, test pass
@@ -15,7 +15,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = "0016_baselines"
-down_revision: str | Sequence[str] | None = "0013_read_speed"
+down_revision: str | Sequence[str] | None = "0015_rollout"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
