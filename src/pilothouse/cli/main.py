@@ -98,6 +98,12 @@ COMMANDS = {
         "Release notes, the next version and the changelog from Conventional Commits; "
         "GitHub Releases.",
     ),
+    "infra": LazyCommand(
+        "pilothouse.cli.infra:infra",
+        "Instances and Auto Scaling groups: state, type, CPU and memory p50/p95, idle hours, "
+        "what weekday-only provisioning and right-sizing would save; self-hosted runners and "
+        "their label queues; over the last 14 days (--window, --since).",
+    ),
 }
 _SETTINGS: dict[str, Any] = {
     "pretty_exceptions_enable": False,
