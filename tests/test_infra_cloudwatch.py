@@ -228,3 +228,15 @@ def test_infra_never_creates_a_store(tmp_path: Path) -> None:
     code, _out, err = reader("infra")
     assert code == 1 and "no pilothouse store here" in err
     assert not (tmp_path / "none.db").exists()
+
+
+def test_the_table_gives_the_advice_with_its_saving(cli: Cli, fleet: dict[str, Any]) -> None:
+    cli.json("ingest", "cloudwatch")
+    cli.env["COLUMNS"] = "160"
+    code, out, _err = cli("infra")
+    assert code == 0
+    assert "weekdays only (-2.63 USD/day); -> m5.xlarge (-4.61 USD/day)" in out
+    assert "weekdays only 2.63 USD, right-sizing 4.61 USD" in " ".join(out.split())
+    cli.env["COLUMNS"] = "60"
+    narrow = cli("infra")[1]
+    assert max(len(line) for line in narrow.splitlines()) <= 60 and "idle h" in narrow

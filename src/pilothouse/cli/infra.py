@@ -116,14 +116,14 @@ def infra_data(
 # -- rendering --------------------------------------------------------------------------------
 
 RESOURCE_COLUMNS = (
-    Col("instance or group", fold=True, min_width=20),
+    Col("instance or group", fold=True, min_width=16),
     Col("state", drop=5),
     Col("type", drop=4),
     Col("cpu p50", "right", drop=3),
     Col("cpu p95", "right"),
     Col("mem p95", "right", drop=2),
     Col("idle h", "right"),
-    Col("advice", fold=True, min_width=16, prose=True),
+    Col("advice", fold=True, min_width=14, prose=True),
 )
 
 
