@@ -17,6 +17,7 @@ from pilothouse.infra import report
 from pilothouse.infra.model import GROUP, INSTANCE, MetricPoint, MetricStats, Resource, Runner
 from pilothouse.model import CostLine
 from pilothouse.store import Store
+from tests.conftest import Cli
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)  # a Friday
 
@@ -294,3 +295,23 @@ def test_runners_for_a_label_set_are_those_holding_every_label() -> None:
     assert report.runners_for(["self-hosted"], fleet) == {"idle": 1, "busy": 1, "offline": 1}
     assert report.runners_for(["ubuntu-latest"], fleet) == {"idle": 0, "busy": 0, "offline": 0}
     assert report.runners_for([], fleet) == {"idle": 0, "busy": 0, "offline": 0}
+
+
+# -- the sample ----------------------------------------------------------------------------
+
+
+def test_the_sample_holds_an_idle_build_cache_and_a_busy_runner_pool(sqlite_cli: Cli) -> None:
+    loaded = sqlite_cli.json("sample", "--days", "14", "--end", "2026-11-27")
+    assert loaded["infra_points"] == 2 * 5 * 14 * 24
+    again = sqlite_cli.json("sample", "--days", "14", "--end", "2026-11-27")
+    assert again["infra_points"] == loaded["infra_points"]
+    data = sqlite_cli.json("infra", "--window", "14")
+    rows = {row["key"]: row for row in data["instances"]}
+    cache, pool = rows["i-build-cache"], rows["i-ci-runner-pool"]
+    assert cache["weekdays_only"] and cache["rightsize_to"] == "m5.large"
+    assert cache["cpu_percent"]["points"] == 14 * 24 - 12  # the window starts at noon
+    assert not pool["weekdays_only"] and pool["rightsize_to"] is None
+    assert pool["status_check_failed"] is True and cache["status_check_failed"] is False
+    whatif = sqlite_cli.json("cost", "whatif", "--from-infra", "--days", "14")
+    savings = {s["name"]: Decimal(s["saving_per_day"]) for s in whatif["scenarios"]}
+    assert savings["rightsize from utilisation"] > 0 and savings["weekdays-only"] > 0
