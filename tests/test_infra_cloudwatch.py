@@ -240,3 +240,12 @@ def test_the_table_gives_the_advice_with_its_saving(cli: Cli, fleet: dict[str, A
     cli.env["COLUMNS"] = "60"
     narrow = cli("infra")[1]
     assert max(len(line) for line in narrow.splitlines()) <= 60 and "idle h" in narrow
+
+
+def test_a_missing_profile_is_one_line(cli: Cli, aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_PROFILE", "nobody")
+    code, out, err = cli("ingest", "cloudwatch")
+    assert code == 1 and out == ""
+    assert err.strip() == (
+        "pilothouse: error: AWS session: The config profile (nobody) could not be found"
+    )

@@ -32,7 +32,8 @@ def session(region: str) -> Any:
         raise ConfigError(
             f"ingest cloudwatch needs boto3, which is not installed: {EXTRA_HINT}"
         ) from None
-    made = boto3.session.Session(region_name=region or None)
+    with calling("AWS session"):  # a missing $AWS_PROFILE fails here
+        made = boto3.session.Session(region_name=region or None)
     if not made.region_name:
         raise ConfigError(
             "ingest cloudwatch: no AWS region: set infra.region in pilothouse.toml, "
