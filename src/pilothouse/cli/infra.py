@@ -18,7 +18,8 @@ from pilothouse.cli.output import Col, fitted_table, percent, print_json, second
 from pilothouse.cli.state import State, state_of
 from pilothouse.cli.window import SinceOption, WindowOption, resolve_window
 from pilothouse.infra import report
-from pilothouse.infra.model import GROUP
+from pilothouse.infra.model import GROUP, Runner
+from pilothouse.model import JobTimes, RepositorySync
 from pilothouse.store import Store
 from pilothouse.store.scorecard import Span
 
@@ -42,7 +43,7 @@ def infra_statuses(
     return report.statuses(stored, stats, state.config["cost.instance_prices"], thresholds)
 
 
-def _repository(item: Any, now: datetime) -> dict[str, Any]:
+def _repository(item: RepositorySync, now: datetime) -> dict[str, Any]:
     status, age = flow.sync_freshness(item.synced_at, now)
     return {
         "provider": item.provider,
@@ -58,7 +59,7 @@ def _repository(item: Any, now: datetime) -> dict[str, Any]:
     }
 
 
-def _labels(jobs: list[Any], runners: list[Any]) -> list[dict[str, Any]]:
+def _labels(jobs: list[JobTimes], runners: list[Runner]) -> list[dict[str, Any]]:
     """Each runner label set's jobs and queue time, with the runners that can take them."""
     found = []
     for queue in flow.label_queues(jobs):
