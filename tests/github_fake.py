@@ -1695,3 +1695,99 @@ def _dispatch_inputs(text: str) -> list[str] | None:
         trigger = on["workflow_dispatch"] or {}
         return list((trigger.get("inputs") or {}) if isinstance(trigger, dict) else {})
     return None
+
+
+# ================================================================ self-hosted runners (issue 17)
+# GET /repos/{owner}/{repo}/actions/runners and GET /orgs/{org}/actions/runners, shaped as
+# https://docs.github.com/rest/actions/self-hosted-runners documents them: `total_count` and
+# `runners`, each with id, name, os, status (online|offline), busy, ephemeral and labels
+# ({id, name, type: read-only|custom}); org runners also carry runner_group_id. Listing needs
+# admin rights: without them GitHub answers 403 "Resource not accessible by integration"
+# (a repository) and 404 for an organisation the token cannot administer.
+
+RUNNERS_DOCS = (
+    "https://docs.github.com/rest/actions/self-hosted-runners"
+    "#list-self-hosted-runners-for-a-repository"
+)
+NOT_ACCESSIBLE: Json = {
+    "message": "Resource not accessible by integration",
+    "documentation_url": RUNNERS_DOCS,
+    "status": "403",
+}
+# The labels GitHub gives every self-hosted runner (type read-only), by runner OS.
+DEFAULT_RUNNER_LABELS = {"linux": ["self-hosted", "Linux", "X64"],
+                         "macos": ["self-hosted", "macOS", "ARM64"],
+                         "windows": ["self-hosted", "Windows", "X64"]}  # fmt: skip
+
+
+class FakeGitHubRunners(FakeGitHub):
+    """FakeGitHub that also lists self-hosted runners of the repository and of
+    organisations (`add_org` first). `runner_admin` False: the repository's listing
+    answers 403, as it does for a token without admin rights."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.runner_admin = True
+        self._repo_runners: list[Json] = []
+        self._org_runners: dict[str, list[Json]] = {}
+        self._label_ids: dict[str, int] = {}
+
+    def add_org(self, org: str) -> None:
+        self._org_runners.setdefault(org, [])
+
+    def add_runner(
+        self,
+        name: str,
+        custom_labels: list[str],
+        *,
+        os: str = "linux",
+        status: str = "online",
+        busy: bool = False,
+        org: str | None = None,
+    ) -> Json:
+        """A registered runner with GitHub's default labels for its OS and *custom_labels*."""
+        runner: Json = {
+            "id": self._next(1, 1),
+            "name": name,
+            "os": os,
+            "status": status,
+            "busy": busy,
+            "ephemeral": False,
+            "labels": [self._label(label, "read-only") for label in DEFAULT_RUNNER_LABELS[os]]
+            + [self._label(label, "custom") for label in custom_labels],
+        }
+        if org is not None:
+            runner = {"id": runner["id"], "runner_group_id": 1} | runner
+            self._org_runners[org].append(runner)
+        else:
+            self._repo_runners.append(runner)
+        return runner
+
+    def set_runner(self, name: str, *, status: str, busy: bool) -> None:
+        for runner in [*self._repo_runners, *(r for rs in self._org_runners.values() for r in rs)]:
+            if runner["name"] == name:
+                runner.update(status=status, busy=busy)
+
+    def remove_runner(self, name: str) -> None:
+        self._repo_runners = [r for r in self._repo_runners if r["name"] != name]
+
+    def _label(self, name: str, kind: str) -> Json:
+        ident = self._label_ids.setdefault(name, len(self._label_ids) + 1)
+        return {"id": ident, "name": name, "type": kind}
+
+    def _route(self, request: httpx.Request) -> Page:
+        path = request.url.path.rstrip("/")
+        org = re.fullmatch(r"/orgs/([^/]+)/actions/runners", path)
+        if org is not None and request.method == "GET":
+            if org[1] not in self._org_runners:
+                raise _not_found()
+            return self._runners_page(request, self._org_runners[org[1]])
+        if request.method == "GET" and self._local_path(path) == "/actions/runners":
+            if not self.runner_admin:
+                raise HttpError(403, dict(NOT_ACCESSIBLE))
+            return self._runners_page(request, self._repo_runners)
+        return super()._route(request)
+
+    def _runners_page(self, request: httpx.Request, runners: list[Json]) -> Page:
+        page = self._paginate(request, runners, capped=False)
+        return Page({"total_count": len(runners), "runners": page.body}, page.link)

@@ -20,7 +20,7 @@ from pilothouse.analysis import whatif as scenarios
 from pilothouse.analysis.actions_cost import actions_cost_lines, without_covered_days
 from pilothouse.cli.output import print_json, stdout_console
 from pilothouse.cli.state import State, state_of
-from pilothouse.errors import ConfigError, PilothouseError
+from pilothouse.errors import ConfigError, InputError, PilothouseError
 from pilothouse.model import CostLine
 from pilothouse.sources.costs import price_book_from_config, token_pricer
 from pilothouse.sources.utilisation import read_utilisation
@@ -532,6 +532,25 @@ def _scenarios_from(state: State, flags: dict[str, Any]) -> list[scenarios.Scena
     return found
 
 
+def _infra_scenarios(
+    store: Store, state: State, span: list[date], target_cpu: float
+) -> list[scenarios.Scenario]:
+    """The scenarios of the stored utilisation over the days of *span* (cli/infra.py)."""
+    from pilothouse.cli.infra import infra_statuses
+    from pilothouse.infra.report import whatif_scenarios
+
+    since = datetime.combine(span[0], time(), tzinfo=UTC)
+    until = datetime.combine(span[-1] + timedelta(days=1), time(), tzinfo=UTC)
+    statuses = infra_statuses(store, state, since, until)
+    found = whatif_scenarios(statuses, state.config["cost.instance_prices"], target_cpu)
+    if not found:
+        raise InputError(
+            f"--from-infra: no instance has a day of stored CPU utilisation from {span[0]} to "
+            f"{span[-1]}: `pilothouse ingest cloudwatch` reads it"
+        )
+    return found
+
+
 def _rightsize(pattern: str, old: str, new: str, prices: dict[str, float]) -> scenarios.Scenario:
     try:
         return scenarios.rightsize(pattern, old, new, prices)
@@ -593,6 +612,14 @@ def whatif(
     target_cpu: Annotated[
         float, typer.Option(min=1, max=100, help="Peak CPU a smaller size may reach.")
     ] = 60.0,
+    from_infra: Annotated[
+        bool,
+        typer.Option(
+            "--from-infra",
+            help="Right-size by the stored CloudWatch p95 CPU and run weekend-idle instances "
+            "on weekdays only (`pilothouse ingest cloudwatch`), over the same days.",
+        ),
+    ] = False,
     since: SinceOption = None,
     until: UntilOption = None,
     as_json: JsonFlag = False,
@@ -603,11 +630,15 @@ def whatif(
              "weekdays_only": weekdays_only or [], "rightsize": rightsize or [],
              "rightsize_from": rightsize_from, "target_cpu": target_cpu}  # fmt: skip
     chosen = _scenarios_from(state, flags)
-    if not chosen:
-        raise typer.BadParameter("give a scenario (--model-shift, --batch, --weekdays-only, "
-                                 "--rightsize) or define whatif.scenarios")  # fmt: skip
+    if not chosen and not from_infra:
+        raise typer.BadParameter(
+            "give a scenario (--model-shift, --batch, --weekdays-only, --rightsize, "
+            "--from-infra) or define whatif.scenarios"
+        )
     span = _window(state, since, until, days)
     with state.open_store() as store:
+        if from_infra:
+            chosen += _infra_scenarios(store, state, span, target_cpu)
         result = whatif_data(store, state, span, chosen, empty=as_json)
         stored = store.cost_range()
     if result is None:

@@ -417,3 +417,118 @@ def cost_exports(
     if skipped.count:
         line += f", {skipped.count} log records skipped ({'; '.join(skipped.notes[:3])})"
     stdout_console(state.env).print(Text(line))
+
+
+# -- infrastructure status (src/pilothouse/infra) ----------------------------------------------
+
+
+@app.command("cloudwatch")
+def cloudwatch(
+    ctx: typer.Context,
+    instance: Annotated[
+        list[str] | None,
+        typer.Option(help="EC2 instance id to read (repeatable; default infra.instances)."),
+    ] = None,
+    group: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Auto Scaling group to read, with its instances (repeatable; default "
+            "infra.auto_scaling_groups)."
+        ),
+    ] = None,
+    region: Annotated[
+        str | None, typer.Option(help="AWS region (default infra.region, else the AWS chain's).")
+    ] = None,
+    hourly: Annotated[
+        bool, typer.Option("--hourly", help="Hourly periods (default infra.period_seconds).")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print counts as JSON.")] = False,
+) -> None:
+    """Read EC2 instances and Auto Scaling groups (state, type) and their CloudWatch
+    metrics: CPU, memory (the CloudWatch agent's mem_used_percent), network in and out,
+    status checks.
+
+    Reads the instances and groups named (flags, else infra.instances and
+    infra.auto_scaling_groups), else every instance tagged infra.watch_tag. Incremental:
+    each metric is read from where the last read ended (infra.backfill_days the first
+    time). AWS credentials come from the standard chain only (environment, profile, SSO,
+    instance role) and are never stored. Needs boto3: pip install 'pilothouse[aws]'.
+    """
+    from pilothouse.infra import cloudwatch as aws
+    from pilothouse.infra.ingest import Selection, ingest_cloudwatch
+
+    state = state_of(ctx)
+    config = state.config
+    selection = Selection(
+        instances=instance or config["infra.instances"],
+        groups=group or config["infra.auto_scaling_groups"],
+        watch_tag=config["infra.watch_tag"],
+        period_seconds=3600 if hourly else int(config["infra.period_seconds"]),
+        backfill_days=int(config["infra.backfill_days"]),
+    )
+    session = aws.session(region or config["infra.region"])
+    with state.open_store(create=True) as store:
+        counts = ingest_cloudwatch(store, session, selection, now=state.now())
+    if as_json:
+        print_json(counts.as_dict())
+        return
+    line = (
+        f"{counts.instances} instance(s), {counts.groups} group(s) in {session.region_name}: "
+        f"{counts.points} CloudWatch points read in {counts.queries} metric queries, "
+        f"{counts.new_points} new"
+    )
+    if not counts.instances and not counts.groups:
+        line += f" (no instance tagged {selection.watch_tag!r}; name some in [infra])"
+    stdout_console(state.env).print(Text(line))
+
+
+@app.command("runners")
+def runners(
+    ctx: typer.Context,
+    repo: Annotated[
+        list[str] | None,
+        typer.Option(help="Repository OWNER/NAME whose runners to list (repeatable)."),
+    ] = None,
+    org: Annotated[
+        list[str] | None, typer.Option(help="Organisation whose runners to list (repeatable).")
+    ] = None,
+    api_url: Annotated[
+        str,
+        typer.Option(
+            help="API root; for GitHub Enterprise Server https://HOST/api/v3.",
+            callback=checked_api_url,
+        ),
+    ] = DEFAULT_GITHUB_API_URL,
+    as_json: Annotated[bool, typer.Option("--json", help="Print counts as JSON.")] = False,
+) -> None:
+    """List self-hosted GitHub Actions runners (online, offline, busy; labels) of
+    repositories and organisations into the store, replacing the last listing.
+
+    The token comes from $GITHUB_TOKEN or $GH_TOKEN and needs admin read access
+    (repository Administration, or organisation Self-hosted runners); a scope it may
+    not list (403, 404) is skipped with a warning, and fails the command when every
+    scope is.
+    """
+    from pilothouse.infra.ingest import store_runners
+    from pilothouse.infra.runners import list_runners, scopes
+
+    for name in repo or []:
+        _repository(name)
+    if not repo and not org:
+        raise typer.BadParameter("name a --repo OWNER/NAME or an --org", param_hint="--repo")
+    state = state_of(ctx)
+    notes: list[str] = []
+    with github_api(state, api_url=api_url, max_wait=900.0, notify=notes.append) as api:
+        listings = list_runners(api, scopes(repo or [], org or []), note=notes.append)
+    _warn(notes)
+    if not listings:
+        raise InputError("no runners listed: the token may list none of the scopes given")
+    with state.open_store(create=True) as store:
+        counts = store_runners(store, listings, now=state.now())
+    if as_json:
+        print_json(counts)
+        return
+    stdout_console(state.env).print(Text(
+        f"{counts['runners']} runner(s) in {counts['scopes']} scope(s): {counts['online']} "
+        f"online ({counts['busy']} busy), {counts['offline']} offline; {counts['new']} new"
+    ))  # fmt: skip

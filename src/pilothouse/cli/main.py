@@ -145,6 +145,12 @@ COMMANDS = {
         "Canary analysis: the canary's metrics against the baseline's (Kayenta's judge, "
         "plus rate, distribution and threshold checks).",
     ),
+    "infra": LazyCommand(
+        "pilothouse.cli.infra:infra",
+        "Instances and Auto Scaling groups: state, type, CPU and memory p50/p95, idle hours, "
+        "what weekday-only provisioning and right-sizing would save; self-hosted runners and "
+        "their label queues; over the last 14 days (--window, --since).",
+    ),
 }
 _SETTINGS: dict[str, Any] = {
     "pretty_exceptions_enable": False,

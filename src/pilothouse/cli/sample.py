@@ -68,6 +68,7 @@ def sample(
         new_costs, known_costs = _load_costs(store, state, days=days, end=last_day, seed=seed)
         workflows, artifacts = _load_github_records(store, days=days, end=last_day, seed=seed)
         cache_events = sum(s.events for s in store.add_job_logs(logs, now=state.now()))
+        infra = _load_infra(store, days=days, end=last_day, seed=seed, now=state.now())
     result = {
         "runs": len(runs),
         **total.as_dict(),
@@ -77,6 +78,7 @@ def sample(
         "cargo_units": units,
         "job_logs": len(logs),
         "cache_events": cache_events,
+        "infra_points": infra,
     }
     if as_json:
         print_json(result)
@@ -87,7 +89,8 @@ def sample(
             f"{total.tests} test results ({total.failed} failed, "
             f"{total.duplicates} already stored); {new_costs + known_costs} cost lines "
             f"({known_costs} already stored); {units} cargo units, {workflows} workflows, "
-            f"{artifacts} artifacts, {len(logs)} job logs ({cache_events} new cache events)"
+            f"{artifacts} artifacts, {len(logs)} job logs ({cache_events} new cache events), "
+            f"{infra} infrastructure points"
         )
     )
 
@@ -106,6 +109,15 @@ def _load_github_records(store: Store, *, days: int, end: date, seed: int) -> tu
     store.upsert_workflows(samples.REPOSITORY, workflows)
     store.upsert_artifacts(samples.REPOSITORY, artifacts)
     return len(workflows), len(artifacts)
+
+
+def _load_infra(store: Store, *, days: int, end: date, seed: int, now: datetime) -> int:
+    """Two EC2 instances and their hourly CloudWatch points, as `ingest cloudwatch` stores them."""
+    from pilothouse import sample_infra
+
+    points = sample_infra.infra_points(days=days, end=end, seed=seed)
+    store.save_infra(sample_infra.RESOURCES, points, {}, seen_at=now)
+    return len(points)
 
 
 def _job_logs(run: RunInfo, seed: int) -> list[tuple[RunInfo, LogInput]]:

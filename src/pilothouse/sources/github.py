@@ -359,7 +359,8 @@ class GitHubApi:
         if status == 403:
             raise GitHubError(
                 f"{url}: forbidden (403): the token from ${self.token.variable} lacks "
-                f"permission (needs {permission}): {_message(response)}"
+                f"permission (needs {permission}): {_message(response)}",
+                status=403,
             )
         if status >= 400:
             raise GitHubError(f"{url}: HTTP {status}: {_message(response)}", status=status)

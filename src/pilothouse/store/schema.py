@@ -419,6 +419,68 @@ cache_events = Table(
     Index(None, "job_id"),
 )
 
+# -- infrastructure status (migration 0017_infra) -------------------------------------------
+
+# An EC2 instance (key: its id) or Auto Scaling group (key: asg:NAME) as the newest
+# `ingest cloudwatch` saw it.
+infra_resources = Table(
+    "infra_resources",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("resource_key", Key(255, "instance or group"), nullable=False),
+    Column("kind", Key(16, "resource kind"), nullable=False),
+    Column("name", Name("resource name"), nullable=False),
+    Column("region", Name("region"), nullable=False),
+    Column("state", Name("resource state"), nullable=False),
+    Column("instance_type", Name("instance type"), nullable=False),
+    Column("group_name", Name("Auto Scaling group")),
+    Column("launched_at", UTCDateTime),
+    Column("capacity", Int32("desired capacity")),
+    Column("seen_at", UTCDateTime, nullable=False),
+    UniqueConstraint("resource_key"),
+)
+
+# One CloudWatch period of one metric of one resource: a completed period never changes,
+# so a point is written once (ON CONFLICT DO NOTHING). Rows in key order on SQLite; the
+# window's points of every resource through period_start's index.
+infra_points = Table(
+    "infra_points",
+    metadata,
+    Column("resource_id", ForeignKey("infra_resources.id", ondelete="CASCADE"), primary_key=True),
+    Column("metric", Key(32, "metric"), primary_key=True),
+    Column("period_start", UTCDateTime, primary_key=True),
+    Column("period_seconds", Int32("period"), nullable=False),
+    Column("value", Float, nullable=False),
+    Index(None, "period_start"),
+    sqlite_with_rowid=False,
+)
+
+# Where the reads of each metric of each resource got to (the end of the last read):
+# the next read starts there, also when CloudWatch had no data (memory without the agent).
+infra_cursors = Table(
+    "infra_cursors",
+    metadata,
+    Column("resource_id", ForeignKey("infra_resources.id", ondelete="CASCADE"), primary_key=True),
+    Column("metric", Key(32, "metric"), primary_key=True),
+    Column("read_through", UTCDateTime, nullable=False),
+)
+
+# Self-hosted GitHub Actions runners of a repository or organisation, as last listed.
+runners = Table(
+    "runners",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("scope", Key(255, "runner scope"), nullable=False),
+    Column("runner_key", Key(64, "runner id"), nullable=False),
+    Column("name", Name("runner name"), nullable=False),
+    Column("os", Name("runner OS"), nullable=False),
+    Column("status", Name("runner status"), nullable=False),
+    Column("busy", Boolean, nullable=False),
+    Column("labels", Name("runner labels"), nullable=False),
+    Column("seen_at", UTCDateTime, nullable=False),
+    UniqueConstraint("scope", "runner_key"),
+)
+
 # -- rollouts and their transitions (migration 0015) --------------------------------------------
 
 # A rollout of one version by one plan; the plan's text is kept so `resume` reads what

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
@@ -52,6 +52,7 @@ from pilothouse.store import cargo as cargo_io
 from pilothouse.store import costs, history, rollups, tallies
 from pilothouse.store import engine as engines
 from pilothouse.store import github as gh
+from pilothouse.store import infra as infra_io
 from pilothouse.store import metrics as metrics_io
 from pilothouse.store import otel as otel_io
 from pilothouse.store import pipelines as pipes
@@ -779,6 +780,59 @@ class Store:
         )
         with self._reading() as connection:
             return [(row.kind, row.message) for row in connection.execute(query)]
+
+    # -- infrastructure status (store/infra.py) ------------------------------------------
+
+    def save_infra(
+        self,
+        resources: Sequence[infra_io.Resource],
+        points: Iterable[infra_io.MetricPoint],
+        read_through: Mapping[tuple[str, str], datetime],
+        *,
+        seen_at: datetime,
+    ) -> infra_io.SavedStatus:
+        """Store what one `ingest cloudwatch` read, in one transaction."""
+        with self._writing() as connection:
+            saved = infra_io.save_status(connection, resources, points, read_through, seen_at)
+        engines.analyze_if_grown(self.engine, {"infra_points": saved.points})
+        return saved
+
+    def infra_cursors(self) -> dict[tuple[str, str], datetime]:
+        """Where the reads of each (resource, metric) got to."""
+        with self._reading() as connection:
+            return infra_io.cursors(connection)
+
+    def infra_resources(self) -> list[infra_io.StoredResource]:
+        """Every instance and group as last described."""
+        with self._reading() as connection:
+            return infra_io.resources(connection)
+
+    def infra_stats(
+        self, since: datetime, until: datetime, *, idle_below: float
+    ) -> list[infra_io.MetricStats]:
+        """Per resource and metric, the window's points aggregated by the database."""
+        with self._reading() as connection:
+            return infra_io.metric_stats(connection, since, until, idle_below)
+
+    def infra_range(self) -> tuple[datetime, datetime] | None:
+        """The first and last stored CloudWatch period."""
+        with self._reading() as connection:
+            return infra_io.point_range(connection)
+
+    def replace_runners(
+        self, listings: Mapping[str, Sequence[infra_io.Runner]], *, seen_at: datetime
+    ) -> int:
+        """Each scope's runners become its listing, all in one transaction; new runners."""
+        with self._writing() as connection:
+            return sum(
+                infra_io.replace_runners(connection, scope, listed, seen_at)
+                for scope, listed in sorted(listings.items())
+            )
+
+    def runners(self) -> list[infra_io.StoredRunner]:
+        """Every self-hosted runner as last listed."""
+        with self._reading() as connection:
+            return infra_io.stored_runners(connection)
 
 
 def observations_query(since: datetime | None) -> Select[Any]:

@@ -1,7 +1,7 @@
 """routines: the last failed sync of each repository
 
 Revision ID: 0018_routines
-Revises: 0016_baselines
+Revises: 0017_infra
 
 `sync_failures` keeps, per repository, when its last `ingest github` failed and why,
 so the daily routine's watchdog can say "the sync failed" instead of waiting for the
@@ -15,7 +15,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = "0018_routines"
-down_revision: str | Sequence[str] | None = "0016_baselines"
+down_revision: str | Sequence[str] | None = "0017_infra"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,75 +1,33 @@
-"""Infrastructure (`/infra`): sync freshness per repository (last complete sync, age,
-what the syncs left unfinished or found expired), runner labels in use with their jobs'
-queue time (table and chart per day), workflows active and disabled. `/api/infra` is
-`infra_data`."""
+"""Infrastructure (`/infra`): instances and Auto Scaling groups with their utilisation,
+idle hours and savings; self-hosted runners; sync freshness per repository (last complete
+sync, age, what the syncs left unfinished or found expired), runner labels in use with
+their jobs' queue time and the runners that can take them (table and chart per day),
+workflows active and disabled. `/api/infra` is `infra_data`, as `pilothouse infra --json`."""
 
 from __future__ import annotations
 
-from collections import Counter
-from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from pilothouse.analysis import pipelines as flow
-from pilothouse.cli.state import State
-from pilothouse.store import Store
-from pilothouse.store.scorecard import Span
+from pilothouse.cli.infra import CLOUDWATCH_HINT, RUNNERS_HINT, infra_data
 from pilothouse.web import specs
 from pilothouse.web.deps import StateDep, StoreDep, WindowDep
 from pilothouse.web.render import api, page
+
+__all__ = ["infra_data"]
 
 router = APIRouter()
 NAV: tuple[str, str] | None = ("Infrastructure", "/infra")
 
 SYNC_HINT = "pilothouse ingest github --repo {repository}"
 HINTS = {
+    "instances": (CLOUDWATCH_HINT,),
+    "runners": (RUNNERS_HINT,),
     "repositories": ("pilothouse ingest github --repo OWNER/NAME", "pilothouse sample"),
     "workflows": ("pilothouse ingest github --repo OWNER/NAME",),
 }
-
-
-def _repository(item: Any, now: Any) -> dict[str, Any]:
-    status, age = flow.sync_freshness(item.synced_at, now)
-    return {
-        "provider": item.provider,
-        "repository": item.repository,
-        "last_sync": item.synced_at,
-        "age_seconds": age,
-        "status": status,
-        "synced_through": item.cursor,
-        "runs": item.runs,
-        "last_run_at": item.last_run_at,
-        "unfinished_runs": item.unfinished_runs,
-        "expired_logs": item.expired_logs,
-    }
-
-
-def infra_data(store: Store, state: State, *, window_days: int) -> dict[str, Any]:
-    """The Infrastructure page over the last *window_days*: each repository's sync
-    freshness, runner label sets with their jobs' queue time (and its daily p90), and
-    the registered workflows with their state and runs."""
-    now = state.now()
-    since = now - timedelta(days=window_days)
-    jobs = store.job_times(since)
-    days = flow.days_between(since.date(), now.date())
-    activity = store.workflow_activity(Span(since))
-    return {
-        "window_days": window_days,
-        "since": since,
-        "until": now,
-        "repositories": [_repository(item, now) for item in store.repository_syncs()],
-        "labels": [item.as_dict() for item in flow.label_queues(jobs)],
-        "queue_daily": {
-            "days": [day.isoformat() for day in days],
-            "labels": flow.daily_label_queues(jobs, days),
-        },
-        "workflows": [
-            {"name": w.name, "path": w.path, "state": w.state, "runs": w.runs} for w in activity
-        ],
-        "workflow_states": dict(sorted(Counter(w.state for w in activity).items())),
-    }
 
 
 def queue_chart(data: dict[str, Any]) -> dict[str, Any]:
@@ -98,4 +56,5 @@ def infra(request: Request, store: StoreDep, state: StateDep, window: WindowDep)
         queue_chart=queue_chart(data),
         hints=HINTS,
         sync_hint=SYNC_HINT,
+        currency=str(state.config["cost.currency"]).upper(),
     )
