@@ -116,7 +116,16 @@ def test_daily_agrees_with_cost_and_alerts(sample_cli: Cli) -> None:
     assert any(line.startswith(f"{yesterday['day']}: {yesterday['total']} USD") for line in
                [*cost["lines"], *cost["attention"]])  # fmt: skip
     infra = _sections(out)["infra"]
-    assert infra["lines"] == ["no infrastructure data"] and infra["attention"] == []
+    document = sample_cli.json("infra")  # the sample's two EC2 instances
+    assert infra["data"] == document
+    names = [item["name"] or item["key"] for item in document["instances"]]
+    assert len(names) == 2
+    assert [line.split(" (")[0] for line in infra["lines"]] == names
+    failed = [n for n, item in zip(names, document["instances"], strict=True)
+              if item["status_check_failed"]]  # fmt: skip
+    assert [a for a in infra["attention"] if "status check" in a] == [
+        f"{name}: a status check failed" for name in failed
+    ]
 
 
 def test_daily_tests_section_is_the_report_and_flaky_documents(sample_cli: Cli) -> None:

@@ -30,16 +30,18 @@ from pilothouse.store import Store
 InfraReader = Callable[[Store, State], Section | None]
 
 
-def no_infra(store: Store, state: State) -> Section | None:
-    """No infrastructure reader is wired in yet."""
-    return None
+def store_infra(store: Store, state: State) -> Section | None:
+    """The infra section from what `pilothouse infra --json` reads (None: nothing stored)."""
+    from pilothouse.cli.infra import DEFAULT_WINDOW_DAYS, infra_data
+
+    return sections.infra_section(infra_data(store, state, window_days=DEFAULT_WINDOW_DAYS))
 
 
 @dataclass(frozen=True, slots=True)
 class Sources:
     """Where a routine reads what the store does not hold."""
 
-    infra: InfraReader = no_infra
+    infra: InfraReader = store_infra
     checkout: Path | None = None  # the git checkout of the changelog (None: the working dir)
 
 

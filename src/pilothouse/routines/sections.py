@@ -325,3 +325,37 @@ def budget_forecast(cost: Mapping[str, Any], currency: str, *, monthly_budget: f
         lines.append(text)
     data = {"months": {m: str(t) for m, t in months.items()}, "forecast": forecast}
     return Section("budget", "Budget forecast", tuple(lines), tuple(attention), data)
+
+
+def infra_section(data: dict[str, Any]) -> Section | None:
+    """The infra section from `infra --json` (*data*): each instance and group with its
+    utilisation and advice; a failed status check, an instance not running and an
+    offline runner need a human. None when the store holds no infrastructure."""
+    resources = [*data.get("groups", []), *data.get("instances", [])]
+    runners = data.get("runners", [])
+    if not resources and not runners:
+        return None
+    lines, attention = [], []
+    for item in resources:
+        cpu = item.get("cpu_percent") or {}
+        usage = "no CPU points" if not cpu else f"CPU p95 {cpu.get('p95', 0):.0f} %"
+        advice = []
+        if item.get("weekdays_only"):
+            advice.append("weekdays only")
+        if item.get("rightsize_to"):
+            advice.append(f"right-size to {item['rightsize_to']}")
+        kind = item.get("instance_type") or item.get("kind")
+        line = f"{item['name'] or item['key']} ({kind}, {item.get('state') or 'unknown'}): {usage}"
+        if item.get("idle_hours") is not None:
+            line += f", idle {item['idle_hours']:.0f} of {item['hours']:.0f} h"
+        lines.append(line + (f"; {', '.join(advice)}" if advice else ""))
+        if item.get("status_check_failed"):
+            attention.append(f"{item['name'] or item['key']}: a status check failed")
+        if item.get("kind") != "group" and item.get("state") not in (None, "running"):
+            attention.append(f"{item['name'] or item['key']} is {item['state']}")
+    offline = [r["name"] for r in runners if r.get("status") == "offline"]
+    if runners:
+        busy = sum(1 for r in runners if r.get("busy"))
+        lines.append(f"{len(runners)} self-hosted runners: {busy} busy, {len(offline)} offline")
+    attention += [f"runner {name} is offline" for name in offline]
+    return Section("infra", "Infrastructure", tuple(lines), tuple(attention), data)
