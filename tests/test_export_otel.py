@@ -259,7 +259,7 @@ def test_no_store_is_not_created(tmp_path: Path) -> None:
 
 
 def test_the_sample_history_exports_every_run(sqlite_cli: Cli) -> None:
-    assert sqlite_cli("sample")[0] == 0
+    assert sqlite_cli("sample", "--days", "14")[0] == 0
     with Store.open(sqlite_cli.db) as store:
         runs = store.counts()["runs"]
     with otlp_receiver() as (url, receiver):

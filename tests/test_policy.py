@@ -64,7 +64,7 @@ def test_a_policy_gates_the_sample_scorecard(sample: Cli, tmp_path: Path) -> Non
 
 
 def test_the_same_gate_on_postgresql(cli: Cli, tmp_path: Path) -> None:
-    assert cli("sample")[0] == 0
+    assert cli("sample", "--days", "14")[0] == 0
     missed = sorted(c["id"] for c in cli.json("score")["criteria"] if c["status"] == "missed")
     code, out, _err = cli("policy", "check", _write(tmp_path, "gate.rego", MISSED), "--json")
     report = json.loads(out)

@@ -292,7 +292,7 @@ SETTINGS: tuple[Setting, ...] = (
         "routine.webhooks",
         [],
         list,
-        "Slack-compatible webhook URLs that `routine ... --notify` posts its report to "
+        "Slack-compatible webhook URLs that `routine CADENCE --notify` posts its report to "
         "(empty: budget.webhooks).",
         env="PILOTHOUSE_ROUTINE_WEBHOOKS",
         item=str,
