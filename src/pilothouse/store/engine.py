@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 # The newest migration under pilothouse/migrations/versions. Checked against
 # Alembic's own view in the tests; knowing it here lets a store that is up to
 # date open without importing Alembic at all (a tenth of a second per command).
-SCHEMA_REVISION = "0013_read_speed"
+SCHEMA_REVISION = "0014_lean_results"
 WRITE_FLAG = "pilothouse_write"
 SQLITE_BUSY_TIMEOUT_MS = 120_000
 # Any fixed 64-bit number; serialises concurrent first-use migrations on PostgreSQL.

@@ -66,6 +66,7 @@ from pilothouse.store.schema import (
     steps,
     test_results,
     test_retries,
+    tests,
     workflows,
 )
 
@@ -642,7 +643,8 @@ class Store:
         query = (
             select(test_retries.c.kind, test_retries.c.message)
             .join(test_results, test_results.c.id == test_retries.c.result_id)
-            .where(test_results.c.classname == classname, test_results.c.name == name)
+            .join(tests, tests.c.id == test_results.c.test_id)
+            .where(tests.c.classname == classname, tests.c.name == name)
             .order_by(test_results.c.report_id, test_results.c.ordinal, test_retries.c.attempt)
         )
         with self._reading() as connection:
@@ -654,9 +656,9 @@ def observations_query(since: datetime | None) -> Select[Any]:
     finds the runs, reports.run_id and test_results.report_id the rest (EXPLAIN in
     benchmarks/read_scale.py), so a window reads its own rows, not the history."""
     query = _results_with_runs(
-        test_results.c.classname,
-        test_results.c.name,
-        test_results.c.file,
+        tests.c.classname,
+        tests.c.name,
+        tests.c.file,
         test_results.c.outcome,
         test_results.c.duration,
         runs.c.created_at,
@@ -665,10 +667,11 @@ def observations_query(since: datetime | None) -> Select[Any]:
 
 
 def _results_with_runs(*columns: ColumnElement[Any]) -> Select[Any]:
-    """*columns* of test results joined to their report and run."""
+    """*columns* of test results joined to their test, report and run."""
     return (
         select(*columns)
         .select_from(test_results)
+        .join(tests, tests.c.id == test_results.c.test_id)
         .join(reports, reports.c.id == test_results.c.report_id)
         .join(runs, runs.c.id == reports.c.run_id)
     )
