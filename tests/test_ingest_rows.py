@@ -37,11 +37,11 @@ HOSTILE = [
 
 
 def _stored(store: Store) -> list[tuple[object, ...]]:
-    """Every stored result with its test's names (migration 0014), in storage order."""
+    """Every stored result with its test's names (migration 0014), in report order."""
     r, t = test_results.c, tests.c
     columns = (r.suite, t.classname, t.name, t.file, r.duration, r.outcome, r.message, r.ordinal)
     with store.engine.connect() as connection:
-        query = sqlalchemy.select(*columns).join(tests, t.id == r.test_id).order_by(r.id)
+        query = sqlalchemy.select(*columns).join(tests, t.id == r.test_id).order_by(r.ordinal)
         return [tuple(row) for row in connection.execute(query)]
 
 

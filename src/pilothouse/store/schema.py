@@ -137,7 +137,9 @@ test_results = Table(
     # from the join with `tests` that stores the result (store.reports), and a check
     # per row would cost ingest another b-tree probe.
     Column("test_id", Integer, nullable=False),
-    Index(None, "report_id"),
+    # a report's results in test order (0014): the rollups group a new report's results
+    # by test walking this index, without a sort
+    Index(None, "report_id", "test_id"),
 )
 
 test_retries = Table(

@@ -203,7 +203,7 @@ def _results(_connection: Connection) -> Any:
             tests.c.id,
         )  # fmt: skip
         .select_from(STAGED.join(tests, tests.c.key == s.key))
-        .order_by(s.ordinal)
+        .order_by(tests.c.id, s.ordinal)  # appended to (report_id, test_id)'s index
     )
     columns = ["report_id", "ordinal", "suite", "duration", "outcome", "message", "retries",
                "test_id"]  # fmt: skip

@@ -10,7 +10,8 @@ and file and gains `test_id` (the `tests` row that names them once; store.stagin
 Every stored result's test is named in `tests` first (a store migrated from before
 0008 has none), by the same digest; then each result gets its test's id through the
 digest's unique index, and the names are dropped (SQLite recreates the tables, with
-foreign keys off, as every migration runs there).
+foreign keys off, as every migration runs there). The results' index on report_id
+becomes (report_id, test_id): the rollups group a report's results by test along it.
 
 The per-day rollups are filled here when they are empty (0008 made them empty;
 a store that was rolling up already holds them whole): the statements of
@@ -109,6 +110,8 @@ def upgrade() -> None:
         for name in _NAMES:
             batch_op.drop_column(name)
         batch_op.alter_column("test_id", existing_type=sa.Integer(), nullable=False)
+        batch_op.drop_index(op.f("ix_test_results_report_id"))
+        batch_op.create_index(op.f("ix_test_results_report_id_test_id"), ["report_id", "test_id"])
     if connection.execute(sa.select(_test_days.c.day).limit(1)).first() is None:
         rollups.backfill(connection)
     if connection.dialect.name == "postgresql":  # plan the first reads with statistics
@@ -131,7 +134,9 @@ def downgrade() -> None:
     with op.batch_alter_table("test_results", schema=None) as batch_op:
         for name in _NAMES:
             batch_op.alter_column(name, existing_type=sa.Text(), nullable=False)
+        batch_op.drop_index(op.f("ix_test_results_report_id_test_id"))
         batch_op.drop_column("test_id")
+        batch_op.create_index(op.f("ix_test_results_report_id"), ["report_id"])
     _hex_keys(op.get_bind())
 
 
