@@ -463,8 +463,13 @@ class Store:
         oldest first."""
         query = observations_query(since)
         with self._reading() as connection:
-            for row in connection.execute(query.execution_options(yield_per=BATCH_ROWS)):
-                yield TestObservation(*row)
+            # each test's names read once (a row per test), not joined to every result
+            tested = connection.execute(observed_tests_query(since))
+            names: dict[int, tuple[str, str, str]] = {i: (c, n, f) for i, c, n, f in tested}
+            rows = connection.execute(query.execution_options(yield_per=BATCH_ROWS))
+            for test_id, outcome, duration, created_at in rows:
+                classname, name, file = names[test_id]
+                yield TestObservation(classname, name, file, outcome, duration, created_at)
 
     def suite_tallies(
         self, *, since: datetime | None = None, until: datetime | None = None
@@ -654,11 +659,10 @@ class Store:
 def observations_query(since: datetime | None) -> Select[Any]:
     """The results of runs created since *since*, oldest first: runs.created_at's index
     finds the runs, reports.run_id and test_results.report_id the rest (EXPLAIN in
-    benchmarks/read_scale.py), so a window reads its own rows, not the history."""
+    benchmarks/read_scale.py), so a window reads its own rows, not the history.
+    The rows carry their test's id (observed_tests_query names them)."""
     query = _results_with_runs(
-        tests.c.classname,
-        tests.c.name,
-        tests.c.file,
+        test_results.c.test_id,
         test_results.c.outcome,
         test_results.c.duration,
         runs.c.created_at,
@@ -666,12 +670,21 @@ def observations_query(since: datetime | None) -> Select[Any]:
     return query if since is None else _in_window(query, since)
 
 
+def observed_tests_query(since: datetime | None) -> Select[Any]:
+    """(id, classname, name, file) of the tests with results in observations_query(since):
+    the window's test ids come from (report_id, test_id)'s index alone."""
+    named = select(tests.c.id, tests.c.classname, tests.c.name, tests.c.file)
+    if since is None:
+        return named
+    window = _in_window(_results_with_runs(test_results.c.test_id), since)
+    return named.where(tests.c.id.in_(window))
+
+
 def _results_with_runs(*columns: ColumnElement[Any]) -> Select[Any]:
-    """*columns* of test results joined to their test, report and run."""
+    """*columns* of test results joined to their report and run."""
     return (
         select(*columns)
         .select_from(test_results)
-        .join(tests, tests.c.id == test_results.c.test_id)
         .join(reports, reports.c.id == test_results.c.report_id)
         .join(runs, runs.c.id == reports.c.run_id)
     )
