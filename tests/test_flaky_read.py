@@ -22,7 +22,7 @@ from pilothouse.sources import durations
 from pilothouse.store import Store, history
 from pilothouse.store.engine import parse_url
 from pilothouse.store.reports import ReportInput
-from pilothouse.store.schema import jobs, reports, runs, test_results
+from pilothouse.store.schema import jobs, reports, runs, test_results, tests
 
 from .conftest import PG_URL, Cli
 
@@ -108,12 +108,13 @@ def _every_result(url: str, since: datetime | None) -> list[analysis.Result]:
     result), the reference the bounded read must agree with."""
     query = (
         sqlalchemy.select(
-            test_results.c.classname, test_results.c.name, test_results.c.file,
+            tests.c.classname, tests.c.name, tests.c.file,
             test_results.c.suite, runs.c.run_key, runs.c.attempt, jobs.c.name.label("job"),
             runs.c.commit_sha, runs.c.created_at, test_results.c.outcome,
             test_results.c.retries, test_results.c.message,
         )
         .select_from(test_results)
+        .join(tests, tests.c.id == test_results.c.test_id)
         .join(reports, reports.c.id == test_results.c.report_id)
         .join(runs, runs.c.id == reports.c.run_id)
         .outerjoin(jobs, jobs.c.id == reports.c.job_id)

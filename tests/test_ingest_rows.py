@@ -1,6 +1,7 @@
-"""The hot path of ingest: result rows written past SQLAlchemy (SQLite executemany,
-PostgreSQL COPY) store the same values and fail the same way on both backends, and the
-garbage collector runs less often only while reports are read."""
+"""The hot path of ingest: result rows staged past SQLAlchemy (SQLite executemany,
+PostgreSQL COPY) and stored by set-based statements keep the same values and fail the
+same way on both backends, and the garbage collector runs less often only while reports
+are read."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ from pilothouse.errors import InputError, StoreError
 from pilothouse.ingest import ingest_reports
 from pilothouse.model import Retry, RunInfo, TestCase
 from pilothouse.sources.junit import ReportFile
-from pilothouse.store import ReportInput, Store
+from pilothouse.store import ReportInput, Store, staging
 from pilothouse.store import reports as reports_io
-from pilothouse.store.schema import test_results
+from pilothouse.store.rollups import key_of_test
+from pilothouse.store.schema import test_results, tests
 
 from .conftest import FIXED_NOW, JUNIT
 
@@ -35,10 +37,11 @@ HOSTILE = [
 
 
 def _stored(store: Store) -> list[tuple[object, ...]]:
-    r = test_results.c
-    columns = (r.suite, r.classname, r.name, r.file, r.duration, r.outcome, r.message, r.ordinal)
+    """Every stored result with its test's names (migration 0014), in report order."""
+    r, t = test_results.c, tests.c
+    columns = (r.suite, t.classname, t.name, t.file, r.duration, r.outcome, r.message, r.ordinal)
     with store.engine.connect() as connection:
-        query = sqlalchemy.select(*columns).order_by(r.id)
+        query = sqlalchemy.select(*columns).join(tests, t.id == r.test_id).order_by(r.ordinal)
         return [tuple(row) for row in connection.execute(query)]
 
 
@@ -68,12 +71,32 @@ def test_a_batch_holding_retries_keeps_every_row(store: Store) -> None:
     assert stored == [(*case[:7], ordinal) for ordinal, case in enumerate(cases)]
 
 
-def test_a_bulk_write_the_database_refuses_fails_as_a_store_error(store: Store) -> None:
-    # no report 999: the foreign key refuses the rows, through COPY as through INSERT
-    row = (*HOSTILE[0][:7], 999, 0, 0)
+def test_a_staged_row_the_database_refuses_fails_as_a_store_error(store: Store) -> None:
+    # a row without its test's key: NOT NULL refuses it, through COPY as through INSERT
+    row = (None, *HOSTILE[0][:7], 0, 0)
     with pytest.raises(StoreError, match="write failed"), store._writing() as connection:
-        reports_io._write_rows(connection, [row])
+        staging.begin(connection)
+        staging._write(connection, [row])
     assert _stored(store) == []
+
+
+def test_results_the_database_refuses_fail_as_a_store_error(store: Store) -> None:
+    # no report 999: the foreign key refuses the staged rows as they are stored
+    with pytest.raises(StoreError, match="write failed"), store._writing() as connection:
+        staging.begin(connection)
+        staging.stage(connection, 0, HOSTILE)
+        staging.store(connection, 999)
+    assert _stored(store) == []
+    with store.engine.connect() as connection:  # nothing of it: the tests neither
+        assert connection.execute(sqlalchemy.select(tests.c.id)).all() == []
+
+
+def test_staged_rows_are_the_cases_with_their_test_keys() -> None:
+    rows = staging.rows(7, HOSTILE[:2])
+    assert rows == [
+        (key_of_test(*case[1:4]), *case[:7], ordinal, 0)
+        for ordinal, case in enumerate(HOSTILE[:2], start=7)
+    ]
 
 
 def test_the_collector_runs_less_often_only_while_reports_are_read(store: Store) -> None:

@@ -20,7 +20,7 @@ from pilothouse.analysis.test_stats import TestStats, percentile, summarize_test
 from pilothouse.model import RunInfo, TestCase
 from pilothouse.store import ReportInput, Store
 from pilothouse.store import engine as engines
-from pilothouse.store.rollups import _whole_days_from, key_of_test
+from pilothouse.store.rollups import KEY_BYTES, _whole_days_from, key_of_test
 from pilothouse.store.schema import test_day_bins, test_days, tests
 
 from .conftest import FIXED_NOW, Cli
@@ -84,7 +84,7 @@ def test_zero_durations_are_exact_and_bins_are_ordered() -> None:
 def test_test_key_is_unambiguous() -> None:
     assert key_of_test("a\x1fb", "c", "") != key_of_test("a", "b\x1fc", "")
     assert key_of_test("ab", "c", "d") != key_of_test("a", "bc", "d")
-    assert len(key_of_test("x" * 100_000, "é", "")) == 64
+    assert len(key_of_test("x" * 100_000, "é", "")) == KEY_BYTES == 16
 
 
 # -- the store: rollups == the raw results -------------------------------------------

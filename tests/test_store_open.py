@@ -22,7 +22,7 @@ from pilothouse.store.engine import (
     create_store_engine,
     parse_url,
 )
-from pilothouse.store.schema import reports, repositories, runs, test_results
+from pilothouse.store.schema import reports, repositories, runs
 
 from .conftest import FIXED_NOW, JUNIT, Cli
 
@@ -216,6 +216,16 @@ def test_upgrading_a_store_with_history_keeps_every_row(cli: Cli) -> None:
         assert counts["runs"] == 2 and counts["steps"] == 1 and counts["test_results"] == 2
         assert counts["reports"] == 1 and counts["jobs"] == 1
         assert [run.branch for run in store.list_runs()] == ["main", "feature/x"]
+        # 0014 named the tests and rolled the results up: the readers see them
+        assert sorted(s.name for s in store.test_stats()) == sorted(c.name for c in CASES)
+
+
+# test_results as schema 0003 has it (its names moved to `tests` in 0014).
+_RESULTS_0003 = sqlalchemy.table(
+    "test_results",
+    *(sqlalchemy.column(name) for name in ("report_id", "ordinal", "suite", "classname", "name",
+                                            "file", "duration", "outcome", "message", "retries")),
+)  # fmt: skip
 
 
 def _add_report_0003(store: Store) -> None:
@@ -233,7 +243,7 @@ def _add_report_0003(store: Store) -> None:
                                     tests=len(CASES), ingested_at=FIXED_NOW)
         ).inserted_primary_key  # fmt: skip
         connection.execute(
-            test_results.insert(),
+            _RESULTS_0003.insert(),
             [{"report_id": report[0], "ordinal": i, "suite": c.suite, "classname": c.classname,
               "name": c.name, "file": c.file, "duration": c.duration, "outcome": c.outcome,
               "message": "", "retries": 0} for i, c in enumerate(CASES)],

@@ -46,6 +46,8 @@ _DUMP = {
     "steps": ("number", "name"),
     "cost_lines": ("source", "line_key", "service", "amount", "input_tokens", "tags"),
 }
+# A result's names are its test's (migration 0014).
+_FROM = {"test_results": "test_results JOIN tests ON tests.id = test_results.test_id"}
 
 
 def _dump(url: str) -> dict[str, list[tuple[Any, ...]]]:
@@ -58,7 +60,9 @@ def _dump(url: str) -> dict[str, list[tuple[Any, ...]]]:
             present = set(sqlalchemy.inspect(connection).get_table_names())
             return {
                 table: sorted(
-                    connection.exec_driver_sql(f"SELECT {', '.join(columns)} FROM {table}").all(),
+                    connection.exec_driver_sql(
+                        f"SELECT {', '.join(columns)} FROM {_FROM.get(table, table)}"
+                    ).all(),
                     key=repr,
                 )
                 for table, columns in _DUMP.items()

@@ -18,6 +18,8 @@ from sqlalchemy.sql.sqltypes import NULLTYPE
 
 from pilothouse.store.schema import jobs, report_suites, reports, runs, test_results, tests
 
+_tests = tests  # histories_query's parameter shadows the table's name
+
 FAILED = ("failed", "error")
 # Tests named per query: 3 values each stay under SQLite's (32,766) and PostgreSQL's
 # (65,535) limits on bound values.
@@ -78,10 +80,15 @@ def _any_reports(element: _InReports, compiler: Any, **kw: Any) -> str:
     return f"{column} = ANY(ARRAY{ids})"
 
 
-def _with_runs(*columns: ColumnElement[Any]) -> Select[Any]:
+def _with_runs(*columns: ColumnElement[Any], named: bool = False) -> Select[Any]:
+    """*columns* of test results joined to their report and run (and, *named*, to their
+    test's names)."""
+    results: Any = test_results
+    if named:
+        results = test_results.join(tests, tests.c.id == test_results.c.test_id)
     return (
         select(*columns)
-        .select_from(test_results)
+        .select_from(results)
         .join(reports, reports.c.id == test_results.c.report_id)
         .join(runs, runs.c.id == reports.c.run_id)
     )
@@ -169,7 +176,7 @@ def failing_query(
     runs *outage_runs*: the results of the window's reports that hold one, filtered,
     then a small DISTINCT."""
     query = (
-        _with_runs(test_results.c.classname, test_results.c.name, test_results.c.file)
+        _with_runs(tests.c.classname, tests.c.name, tests.c.file, named=True)
         .where(_executed, or_(test_results.c.outcome.in_(FAILED), test_results.c.retries > 0))
         .where(_InReports(test_results.c.report_id, _flagged_reports(since, until)))
         .distinct()
@@ -195,11 +202,14 @@ def histories_query(
 ) -> Select[Any]:
     """The executed results of *tests* (classname, name, file) in the window with their run,
     attempt, job and commit, test after test, each oldest first."""
+    named = _tests.c
+    names = tuple_(named.classname, named.name, named.file)
+    wanted = select(named.id).where(names.in_(list(tests)))
     query = (
         _with_runs(
-            test_results.c.classname,
-            test_results.c.name,
-            test_results.c.file,
+            named.classname,
+            named.name,
+            named.file,
             test_results.c.suite,
             runs.c.run_key,
             runs.c.attempt,
@@ -211,18 +221,14 @@ def histories_query(
             test_results.c.message,
             test_results.c.report_id,
             test_results.c.ordinal,
+            named=True,
         )
         .outerjoin(jobs, jobs.c.id == reports.c.job_id)
-        .where(
-            _executed,
-            tuple_(test_results.c.classname, test_results.c.name, test_results.c.file).in_(
-                list(tests)
-            ),
-        )
+        .where(_executed, test_results.c.test_id.in_(wanted))
         .order_by(
-            test_results.c.classname,
-            test_results.c.name,
-            test_results.c.file,
+            named.classname,
+            named.name,
+            named.file,
             runs.c.created_at,
             runs.c.attempt,
             test_results.c.report_id,
@@ -256,7 +262,7 @@ def results_query(since: datetime | None, classname: str, name: str) -> Select[A
     attempt, job, time, duration and message, oldest first."""
     query = (
         _with_runs(
-            test_results.c.file,
+            tests.c.file,
             runs.c.run_key,
             runs.c.attempt,
             jobs.c.name,
@@ -265,9 +271,10 @@ def results_query(since: datetime | None, classname: str, name: str) -> Select[A
             test_results.c.outcome,
             test_results.c.duration,
             test_results.c.message,
+            named=True,
         )
         .outerjoin(jobs, jobs.c.id == reports.c.job_id)
-        .where(test_results.c.classname == classname, test_results.c.name == name)
+        .where(tests.c.classname == classname, tests.c.name == name)
         .order_by(
             runs.c.created_at, runs.c.attempt, test_results.c.report_id, test_results.c.ordinal
         )

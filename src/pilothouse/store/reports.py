@@ -7,18 +7,17 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import islice, repeat
-from operator import add, attrgetter, itemgetter
+from itertools import islice
+from operator import attrgetter
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, literal, select, update
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Connection, func, literal, select, update
 
 from pilothouse.model import RunInfo, TestCase
 from pilothouse.store import github as gh
-from pilothouse.store import keyed, rollups
+from pilothouse.store import keyed, rollups, staging
 from pilothouse.store.columns import check_text
-from pilothouse.store.schema import jobs, reports, runs, test_results, test_retries
+from pilothouse.store.schema import jobs, reports, runs
 
 BATCH_ROWS = 5000
 
@@ -153,48 +152,6 @@ def _ensure_job(connection: Connection, run_id: int, run: RunInfo) -> int:
     return keyed.ensure_id(connection, jobs, values, ("run_id", "job_key"))[0]
 
 
-# The testcase's own fields first, in TestCase order, so a row is the case's head
-# plus three values (see _rows).
-_RESULT_COLUMNS = (
-    "suite", "classname", "name", "file", "duration", "outcome", "message",
-    "report_id", "ordinal", "retries",
-)  # fmt: skip
-_CASE_HEAD = itemgetter(slice(0, 7))  # TestCase suite .. message
-_OUTCOME = attrgetter("outcome")
-_RETRIES = attrgetter("retries")
-
-
-_COLUMN_LIST = ", ".join(_RESULT_COLUMNS)
-_INSERT_SQL = (
-    f"INSERT INTO {test_results.name} ({_COLUMN_LIST}) "
-    f"VALUES ({', '.join('?' for _ in _RESULT_COLUMNS)})"
-)  # SQLite's executemany
-_COPY_SQL = f"COPY {test_results.name} ({_COLUMN_LIST}) FROM STDIN"  # PostgreSQL
-
-
-def _write_rows(connection: Connection, rows: list[tuple[Any, ...]]) -> None:
-    """Insert result rows (tuples in _RESULT_COLUMNS order): the hot path of ingest.
-
-    SQLAlchemy's per-row parameter processing costs more than the insert itself,
-    and these columns need none, so the driver gets the tuples: SQLite through
-    executemany, PostgreSQL through COPY in the same transaction (six times
-    faster than a statement per row; constraints are checked alike).
-    """
-    if connection.dialect.name != "postgresql":
-        connection.exec_driver_sql(_INSERT_SQL, rows)
-        return
-    driver = connection.connection.driver_connection
-    assert driver is not None
-    try:
-        with driver.cursor() as cursor, cursor.copy(_COPY_SQL) as copy:
-            for row in rows:
-                copy.write_row(row)
-    except connection.dialect.loaded_dbapi.Error as exc:  # as SQLAlchemy would raise it
-        raise DBAPIError.instance(
-            _COPY_SQL, None, exc, connection.dialect.loaded_dbapi.Error
-        ) from exc
-
-
 def _chunks(cases: Iterable[TestCase]) -> Iterator[list[TestCase]]:
     """*cases* BATCH_ROWS at a time."""
     iterator = iter(cases)
@@ -202,52 +159,7 @@ def _chunks(cases: Iterable[TestCase]) -> Iterator[list[TestCase]]:
         yield chunk
 
 
-def _rows(report_id: int, first: int, chunk: list[TestCase]) -> list[tuple[Any, ...]]:
-    """The rows of testcases without retries, numbered from *first*: each built by
-    C code (a slice and a concatenation), not by Python code per testcase."""
-    keys = zip(repeat(report_id), range(first, first + len(chunk)), repeat(0))
-    return list(map(add, map(_CASE_HEAD, chunk), keys))
-
-
-def _insert_chunk(
-    connection: Connection, report_id: int, first: int, chunk: list[TestCase]
-) -> None:
-    """Insert testcases numbered from *first*; one with retries (rare) alone, to
-    learn its id for its retries."""
-    if not any(map(_RETRIES, chunk)):
-        _write_rows(connection, _rows(report_id, first, chunk))
-        return
-    rows = []
-    for ordinal, case in enumerate(chunk, first):
-        row = (*case[:7], report_id, ordinal, len(case.retries))
-        if case.retries:
-            _insert_with_retries(connection, row, case)
-        else:
-            rows.append(row)
-    if rows:
-        _write_rows(connection, rows)
-
-
-def _insert_with_retries(connection: Connection, row: tuple[Any, ...], case: TestCase) -> None:
-    """A testcase with retries (rare): insert it alone to learn its id."""
-    result_id = connection.execute(
-        insert(test_results)
-        .values(dict(zip(_RESULT_COLUMNS, row, strict=True)))
-        .returning(test_results.c.id)
-    ).scalar_one()
-    connection.execute(
-        insert(test_retries),
-        [
-            {
-                "result_id": result_id,
-                "attempt": attempt,
-                "kind": retry.kind,
-                "message": retry.message,
-                "duration": retry.duration,
-            }
-            for attempt, retry in enumerate(case.retries, start=1)
-        ],
-    )
+_OUTCOME = attrgetter("outcome")
 
 
 def _as_text(path: str) -> str:
@@ -280,10 +192,12 @@ def _add_report(
     report_id = int(new[0])
     outcomes: Counter[str] = Counter()
     tests = 0
+    staging.begin(connection)
     for chunk in _chunks(item.cases):
         outcomes.update(map(_OUTCOME, chunk))
-        _insert_chunk(connection, report_id, tests, chunk)
+        staging.stage(connection, tests, chunk)
         tests += len(chunk)
+    staging.store(connection, report_id)
     failed = outcomes["failed"] + outcomes["error"]
     connection.execute(
         update(reports).where(reports.c.id == report_id).values(tests=tests, failed=failed)

@@ -1,11 +1,13 @@
 """Per-test per-day rollups of test results, kept in the transaction that stores them.
 
 `tests` names each test (classname, name, file) once, keyed by a digest (a btree
-cannot hold 100 KB names); `test_days` sums a test's results of one UTC day (the
-day of its run's `created_at`) and remembers the newest; `test_day_bins` is that
-day's duration histogram (analysis/sketch.py). Every write is an
-``INSERT ... SELECT ... ON CONFLICT DO UPDATE`` that adds counts, so concurrent
-ingests add up exactly; rows are written in key order, so they cannot deadlock.
+cannot hold 100 KB names); a result carries its test's id (store.staging).
+`test_days` sums a test's results of one UTC day (the day of its run's
+`created_at`) and remembers the newest; `test_day_bins` is that day's duration
+histogram (analysis/sketch.py). Every write is an
+``INSERT ... SELECT ... GROUP BY test_id ... ON CONFLICT DO UPDATE`` over the new
+results that adds counts, so concurrent ingests add up exactly; rows are written in
+key order, so they cannot deadlock.
 
 Results of a run without `created_at` are not rolled up (no day); a window read
 over all history reads them raw. A run whose `created_at` changes (a GitHub sync
@@ -15,28 +17,24 @@ gives the real time of a run that ingest dated) is moved: see `move_run`.
 from __future__ import annotations
 
 import hashlib
+import math
+import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     BigInteger,
-    Column,
     ColumnElement,
     Connection,
-    Float,
     Integer,
-    MetaData,
     Select,
-    String,
-    Table,
     and_,
     bindparam,
     case,
     cast,
     delete,
     func,
-    insert,
     literal,
     or_,
     select,
@@ -45,7 +43,6 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.schema import CreateTable
 
 from pilothouse.analysis import sketch
 from pilothouse.store.schema import reports, runs, test_day_bins, test_days, test_results, tests
@@ -55,41 +52,56 @@ if TYPE_CHECKING:  # the reads' record; writers (ingest) do not import the analy
 
 _CODES = {"passed": 0, "failed": 1, "error": 2, "skipped": 3}
 SQLITE_TEST_KEY = "pilothouse_test_key"
-SQLITE_DURATION_BIN = "pilothouse_duration_bin"
 
 
-def key_of_test(classname: str, name: str, file: str) -> str:
-    """The digest that keys a test: sha256 of its three names, each length-prefixed
-    (no separator a name could contain), as hex. PostgreSQL computes the same."""
+# Bytes of the sha256 digest that key a test: 128 bits, so no two tests of any store
+# share a key (a collision is about as likely as one of sha256 itself at 2**64 tests),
+# a quarter of the 64 hex characters keys took before 0014 (its index was the largest
+# of a store).
+KEY_BYTES = 16
+
+
+def key_of_test(classname: str, name: str, file: str) -> bytes:
+    """The digest that keys a test: the first KEY_BYTES of the sha256 of its three
+    names, each length-prefixed (no separator a name could contain). PostgreSQL
+    computes the same (key_sql)."""
     text = f"{len(classname)}:{classname}{len(name)}:{name}{file}"
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return hashlib.sha256(text.encode("utf-8")).digest()[:KEY_BYTES]
 
 
 def sqlite_functions(dbapi_connection: Any) -> None:
-    """Give a SQLite connection the functions the rollup statements call."""
+    """Give a SQLite connection the functions the rollup statements call: the test
+    key (migrations name tests with it), and `ln` and `ceil` where SQLite was built
+    without its math functions (they are C's log and ceil, as Python's are)."""
     dbapi_connection.create_function(SQLITE_TEST_KEY, 3, key_of_test, deterministic=True)
-    dbapi_connection.create_function(SQLITE_DURATION_BIN, 1, sketch.bin_of, deterministic=True)
+    try:
+        dbapi_connection.execute("SELECT ln(2.0), ceil(0.5)")
+    except sqlite3.OperationalError:  # pragma: no cover - SQLite built without them
+        dbapi_connection.create_function("ln", 1, math.log, deterministic=True)
+        dbapi_connection.create_function("ceil", 1, math.ceil, deterministic=True)
 
 
 def _postgres(connection: Connection) -> bool:
     return connection.dialect.name == "postgresql"
 
 
-def _key_of(connection: Connection, c: Any, n: Any, f: Any) -> ColumnElement[str]:
+def key_sql(connection: Connection, c: Any, n: Any, f: Any) -> ColumnElement[bytes]:
+    """key_of_test in SQL, for migrations that name tests from stored names."""
     if not _postgres(connection):
-        sqlite_key: ColumnElement[str] = getattr(func, SQLITE_TEST_KEY)(c, n, f)
+        sqlite_key: ColumnElement[bytes] = getattr(func, SQLITE_TEST_KEY)(c, n, f)
         return sqlite_key
     text = (
         cast(func.length(c), postgresql.TEXT) + ":" + c
         + cast(func.length(n), postgresql.TEXT) + ":" + n + f
     )  # fmt: skip
-    return func.encode(func.sha256(func.convert_to(text, "UTF8")), "hex")
+    digest = func.sha256(func.convert_to(text, "UTF8"))
+    return func.substring(digest, 1, KEY_BYTES, type_=postgresql.BYTEA)
 
 
-def _bin_of(connection: Connection, duration: Any) -> ColumnElement[int]:
-    if not _postgres(connection):
-        sqlite_bin: ColumnElement[int] = getattr(func, SQLITE_DURATION_BIN)(duration)
-        return sqlite_bin
+def _bin_of(duration: Any) -> ColumnElement[int]:
+    """sketch.bin_of in SQL, computed by the database's C code on both backends; the
+    same double operations as Python's (C's log, a division by the bound LOG_GAMMA,
+    ceil), so the same bin."""
     exact = cast(func.ceil(func.ln(duration) / literal(sketch.LOG_GAMMA)), Integer)
     return case((duration > 0, exact), else_=sketch.ZERO_BIN)
 
@@ -112,7 +124,7 @@ def _midnight(day: date) -> datetime:
 def add_reports(connection: Connection, report_ids: Sequence[int], *, sign: int = 1) -> None:
     """Roll the results of *report_ids* (reports of one run) into their day; with
     sign=-1 take them out again (the newest result of a day is then repaired by
-    move_run)."""
+    move_run). Their tests are named already (store.staging)."""
     if not report_ids:
         return
     created_at = connection.execute(
@@ -120,13 +132,8 @@ def add_reports(connection: Connection, report_ids: Sequence[int], *, sign: int 
         .join(reports, reports.c.run_id == runs.c.id)
         .where(reports.c.id == report_ids[0])
     ).scalar_one()
-    ids = {"report_ids": list(report_ids)}
-    _fill_rows(connection, ids)
-    if sign > 0:  # a run without a time too: a read of all history finds its tests
-        connection.execute(_statement(connection, _new_tests), ids)
     if created_at is not None:
-        _roll(connection, ids, created_at, sign)
-    _done_with(connection)
+        _roll(connection, {"report_ids": list(report_ids)}, created_at, sign)
 
 
 def _roll(connection: Connection, ids: dict[str, Any], created_at: datetime, sign: int) -> None:
@@ -157,107 +164,33 @@ def _report_ids() -> Any:
     return bindparam("report_ids", expanding=True)
 
 
-def _new_tests(connection: Connection) -> Any:
-    """Name the tests of the reports in `tests`, in key order (no deadlock): keys
-    from _ROWS, names read for new tests only."""
-    r = test_results.c
-    known = select(tests.c.id).where(tests.c.key == _ROWS.c.key)
-    new = (
-        select(_ROWS.c.key, r.classname, r.name, r.file)
-        .select_from(_ROWS.join(test_results, r.id == _ROWS.c.result_id))
-        .where(~known.exists())
-        .order_by(_ROWS.c.key)
-    )
-    return (
-        _insert(connection, tests)
-        .from_select(["key", "classname", "name", "file"], new)
-        .on_conflict_do_nothing(index_elements=["key"])
-    )
-
-
-def _results_with_tests(connection: Connection) -> Any:
-    r = test_results.c
-    key = _key_of(connection, r.classname, r.name, r.file)
-    return test_results.join(tests, tests.c.key == key)
+def _results_with_tests() -> Any:
+    return test_results.join(tests, tests.c.id == test_results.c.test_id)
 
 
 # The bin of a result that has none (skipped, or no duration): below every bin.
 UNTIMED = sketch.ZERO_BIN - 1
 
-# The results being rolled up with their test's key and duration bin, computed once
-# per result (SQLite: by Python functions; PostgreSQL: in C) into this temporary
-# table that the other statements read: none computes a key again. It is kept in
-# (key, bin) order (SQLite clusters on it; PostgreSQL gets the rows in that order):
-# tests are inserted, and results grouped per test and per bin, by walking it in
-# order. Each connection has its own; PostgreSQL empties it at commit.
-_ROWS = Table(
-    "pilothouse_rollup_rows",
-    MetaData(),
-    Column("key", String(64), primary_key=True),
-    Column("bin", Integer, primary_key=True, autoincrement=False),
-    Column("report_id", Integer, primary_key=True, autoincrement=False),
-    Column("ordinal", Integer, primary_key=True, autoincrement=False),
-    Column("result_id", Integer, nullable=False),
-    Column("outcome", String(8), nullable=False),
-    Column("duration", Float),
-    prefixes=["TEMPORARY"],
-    sqlite_with_rowid=False,
-    postgresql_on_commit="DELETE ROWS",
-)
+
+def _result_bin(outcome: Any, duration: Any) -> ColumnElement[int]:
+    return case((_timed(outcome, duration), _bin_of(duration)), else_=UNTIMED)
 
 
-# PostgreSQL: a key table of this many rows or more gets planner statistics (a small one
-# is planned well without, and each ANALYZE writes to the system catalogs).
-ANALYZE_ROWS = 10_000
-
-
-def _fill_rows(connection: Connection, ids: dict[str, Any]) -> None:
-    """Fill _ROWS with the results of ids["report_ids"]."""
-    connection.exec_driver_sql(_statement(connection, _create_rows))
-    _done_with(connection)
-    filled = connection.execute(_statement(connection, _rows_from_results), ids).rowcount
-    if _postgres(connection) and filled >= ANALYZE_ROWS:  # plan what reads it on its real size
-        connection.exec_driver_sql(f"ANALYZE {_ROWS.name}")
-
-
-def _create_rows(connection: Connection) -> str:
-    return str(CreateTable(_ROWS, if_not_exists=True).compile(dialect=connection.dialect))
-
-
-def _rows_from_results(connection: Connection) -> Any:
+def _rows_of(_connection: Connection) -> Any:
+    """The results of the reports ids["report_ids"] as (test_id, report_id, ordinal,
+    outcome, duration, bin, test): bin UNTIMED for a result without a duration or
+    skipped; `test` is what to group a test's rows by (its id)."""
     r = test_results.c
-    key = _key_of(connection, r.classname, r.name, r.file).label("key")
-    index = _result_bin(connection, r.outcome, r.duration).label("bin")
-    query = (
-        select(key, index, r.report_id, r.ordinal, r.id, r.outcome, r.duration)
-        .where(r.report_id.in_(_report_ids()))
-        .order_by(key, index, r.report_id, r.ordinal)  # sorted, then appended in order
-    )
-    return insert(_ROWS).from_select([c.name for c in _ROWS.c], query)
-
-
-def _result_bin(connection: Connection, outcome: Any, duration: Any) -> ColumnElement[int]:
-    return case((_timed(outcome, duration), _bin_of(connection, duration)), else_=UNTIMED)
-
-
-def _rows_of(connection: Connection) -> Any:
-    """The results of *report_ids* as (test_id, report_id, ordinal, outcome, duration,
-    bin, test): bin UNTIMED for a result without a duration or skipped; `test` is what
-    to group a test's rows by (its key, the order _ROWS is kept in). After _fill_rows."""
     query = select(
-        tests.c.id.label("test_id"),
-        *(_ROWS.c[n] for n in ("report_id", "ordinal", "outcome", "duration", "bin")),
-        _ROWS.c.key.label("test"),
-    ).select_from(_ROWS.join(tests, tests.c.key == _ROWS.c.key))
+        r.test_id,
+        r.report_id,
+        r.ordinal,
+        r.outcome,
+        r.duration,
+        _result_bin(r.outcome, r.duration).label("bin"),
+        r.test_id.label("test"),
+    ).where(r.report_id.in_(_report_ids()))
     return query.subquery()
-
-
-def _done_with(connection: Connection) -> None:
-    """Empty the temporary table (it lives as long as the connection)."""
-    if _postgres(connection):  # no dead rows left behind: no autovacuum of temp tables
-        connection.exec_driver_sql(f"TRUNCATE {_ROWS.name}")
-    else:
-        connection.execute(delete(_ROWS))
 
 
 def _counted(outcome: Any, *wanted: str) -> ColumnElement[int]:
@@ -403,10 +336,7 @@ def move_run(connection: Connection, run_id: int, old_created_at: datetime | Non
         return
     if old_created_at is not None:
         day = day_of(old_created_at)
-        ids = {"report_ids": report_ids}
-        _fill_rows(connection, ids)
-        _roll(connection, ids, old_created_at, -1)
-        _done_with(connection)
+        _roll(connection, {"report_ids": report_ids}, old_created_at, -1)
         connection.execute(
             delete(test_days).where(
                 test_days.c.day == day,
@@ -439,7 +369,7 @@ def _repair_newest(connection: Connection, day: date, report_ids: Sequence[int])
             newest.label("rn"),
         )
         .select_from(
-            _results_with_tests(connection)
+            _results_with_tests()
             .join(reports, reports.c.id == r.report_id)
             .join(runs, runs.c.id == reports.c.run_id)
         )
@@ -520,7 +450,7 @@ def _raw_results(connection: Connection, since: datetime | None) -> Select[Any] 
     return (
         select()
         .select_from(
-            _results_with_tests(connection)
+            _results_with_tests()
             .join(reports, reports.c.id == r.report_id)
             .join(runs, runs.c.id == reports.c.run_id)
         )
@@ -646,7 +576,7 @@ def bins_query(connection: Connection, since: datetime | None) -> Select[Any]:
     if raw is not None:
         parts.append(
             raw.with_only_columns(
-                tests.c.id, _bin_of(connection, r.duration), literal(1), r.duration, r.duration
+                tests.c.id, _bin_of(r.duration), literal(1), r.duration, r.duration
             ).where(_timed(r.outcome, r.duration))
         )
     both = union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()

@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -127,14 +128,18 @@ test_results = Table(
     Column("report_id", ForeignKey("reports.id", ondelete="CASCADE"), nullable=False),
     Column("ordinal", Integer, nullable=False),
     Column("suite", Text, nullable=False),
-    Column("classname", Text, nullable=False),
-    Column("name", Text, nullable=False),
-    Column("file", Text, nullable=False),
     Column("duration", Float),
     Column("outcome", String(8), nullable=False),
     Column("message", Text, nullable=False),
     Column("retries", Integer, nullable=False),
-    Index(None, "report_id"),
+    # the test (classname, name, file) is named once in `tests` (migration 0014): a
+    # result carries its id, not the three names again. No foreign key: the id comes
+    # from the join with `tests` that stores the result (store.reports), and a check
+    # per row would cost ingest another b-tree probe.
+    Column("test_id", Integer, nullable=False),
+    # a report's results in test order (0014): the rollups group a new report's results
+    # by test walking this index, without a sort
+    Index(None, "report_id", "test_id"),
 )
 
 test_retries = Table(
@@ -150,15 +155,16 @@ test_retries = Table(
 # -- per-test rollups (migration 0008) -----------------------------------------
 
 # One row per test (classname, name, file), keyed by a digest of the three
-# (store.rollups.key_of_test): PostgreSQL cannot put 100 KB names in a btree.
+# (store.rollups.key_of_test, 16 bytes since 0014; the column is last since then):
+# PostgreSQL cannot put 100 KB names in a btree.
 tests = Table(
     "tests",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("key", Key(64, "test key"), nullable=False),
     Column("classname", Name("classname"), nullable=False),
     Column("name", Name("test name"), nullable=False),
     Column("file", Name("test file"), nullable=False),
+    Column("key", LargeBinary, nullable=False),
     UniqueConstraint("key"),
 )
 

@@ -71,6 +71,7 @@ from pilothouse.store.schema import (
     steps,
     test_results,
     test_retries,
+    tests,
     workflows,
 )
 
@@ -530,8 +531,12 @@ class Store:
         oldest first."""
         query = observations_query(since)
         with self._reading() as connection:
-            for row in connection.execute(query.execution_options(yield_per=BATCH_ROWS)):
-                yield TestObservation(*row)
+            # each test's names read once (a row per test), not joined to every result
+            tested = connection.execute(observed_tests_query(since))
+            names: dict[int, tuple[str, str, str]] = {i: (c, n, f) for i, c, n, f in tested}
+            rows = connection.execute(query.execution_options(yield_per=BATCH_ROWS))
+            for test_id, outcome, duration, created_at in rows:
+                yield _new_record(TestObservation, (*names[test_id], outcome, duration, created_at))
 
     def suite_tallies(
         self, *, since: datetime | None = None, until: datetime | None = None
@@ -775,7 +780,8 @@ class Store:
         query = (
             select(test_retries.c.kind, test_retries.c.message)
             .join(test_results, test_results.c.id == test_retries.c.result_id)
-            .where(test_results.c.classname == classname, test_results.c.name == name)
+            .join(tests, tests.c.id == test_results.c.test_id)
+            .where(tests.c.classname == classname, tests.c.name == name)
             .order_by(test_results.c.report_id, test_results.c.ordinal, test_retries.c.attempt)
         )
         with self._reading() as connection:
@@ -835,19 +841,31 @@ class Store:
             return infra_io.stored_runners(connection)
 
 
+_new_record = tuple.__new__  # a NamedTuple without NamedTuple.__new__'s overhead
+
+
 def observations_query(since: datetime | None) -> Select[Any]:
     """The results of runs created since *since*, oldest first: runs.created_at's index
     finds the runs, reports.run_id and test_results.report_id the rest (EXPLAIN in
-    benchmarks/read_scale.py), so a window reads its own rows, not the history."""
+    benchmarks/read_scale.py), so a window reads its own rows, not the history.
+    The rows carry their test's id (observed_tests_query names them)."""
     query = _results_with_runs(
-        test_results.c.classname,
-        test_results.c.name,
-        test_results.c.file,
+        test_results.c.test_id,
         test_results.c.outcome,
         test_results.c.duration,
         runs.c.created_at,
     ).order_by(runs.c.created_at, test_results.c.report_id, test_results.c.ordinal)
     return query if since is None else _in_window(query, since)
+
+
+def observed_tests_query(since: datetime | None) -> Select[Any]:
+    """(id, classname, name, file) of the tests with results in observations_query(since):
+    the window's test ids come from (report_id, test_id)'s index alone."""
+    named = select(tests.c.id, tests.c.classname, tests.c.name, tests.c.file)
+    if since is None:
+        return named
+    window = _in_window(_results_with_runs(test_results.c.test_id), since)
+    return named.where(tests.c.id.in_(window))
 
 
 def _results_with_runs(*columns: ColumnElement[Any]) -> Select[Any]:

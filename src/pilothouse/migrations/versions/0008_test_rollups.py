@@ -5,10 +5,8 @@ Revises: 0007_cost_scale
 
 `tests` (one row per classname, name, file, keyed by a sha256 digest), `test_days`
 (a test's counts, durations and newest result of one UTC day) and `test_day_bins`
-(that day's duration histogram). The backfill replays every stored report through
-the same set-based statements ingest runs (store.rollups), one run's reports per
-statement: digests are computed once per distinct test of a report, never per row
-in Python.
+(that day's duration histogram). They are filled by 0014_lean_results, once the
+results carry their test's id (the statements of store.rollups read that id).
 """
 
 from collections.abc import Sequence
@@ -16,7 +14,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from pilothouse.store import rollups
 from pilothouse.store.columns import Key, Name, UTCDateTime
 
 # revision identifiers, used by Alembic.
@@ -74,14 +71,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("day", "test_id", "bin", name=op.f("pk_test_day_bins")),
         sqlite_with_rowid=False,
     )
-    connection = op.get_bind()
-    if connection.dialect.name == "sqlite":  # the engine adds them; a bare connection may not
-        driver = connection.connection.driver_connection
-        rollups.sqlite_functions(driver)
-    rollups.backfill(connection)
-    if connection.dialect.name == "postgresql":  # plan the first reads with statistics
-        for table in ("tests", "test_days", "test_day_bins"):
-            op.execute(f"ANALYZE {table}")
 
 
 def downgrade() -> None:

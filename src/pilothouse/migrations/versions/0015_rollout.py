@@ -1,7 +1,7 @@
 """rollout: staged rollouts and their transitions
 
 Revision ID: 0015_rollout
-Revises: 0013_read_speed
+Revises: 0014_lean_results
 
 `rollouts` (one per `pilothouse rollout start`, with the plan's text) and
 `rollout_transitions` (one row per step transition, unique per rollout and seq).
@@ -14,7 +14,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = "0015_rollout"
-down_revision: str | Sequence[str] | None = "0013_read_speed"
+down_revision: str | Sequence[str] | None = "0014_lean_results"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
