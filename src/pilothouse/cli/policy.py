@@ -16,6 +16,7 @@ import typer
 
 from pilothouse.cli.output import print_json
 from pilothouse.cli.state import State, state_of
+from pilothouse.config import MAX_WINDOW_DAYS
 from pilothouse.errors import InputError, printable
 
 app = typer.Typer(
@@ -51,7 +52,12 @@ FileOption = Annotated[
 ]
 DaysOption = Annotated[
     int | None,
-    typer.Option("--window", min=1, help="Days of history (default: the command's own)."),
+    typer.Option(
+        "--window",
+        min=1,
+        max=MAX_WINDOW_DAYS,
+        help="Days of history (default: the command's own).",
+    ),
 ]
 
 
