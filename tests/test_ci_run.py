@@ -542,3 +542,27 @@ def test_huge_archives_are_refused_before_unpacking() -> None:
         archive.infolist()[0].file_size = artifacts.MAX_UNPACKED_BYTES + 1  # as a bomb says
         with pytest.raises(InputError, match="a.zip: unpacks to more than 2048 MiB"):
             artifacts.xml_members(archive, "a.zip")
+
+
+@pytest.mark.parametrize(
+    ("key", "body"),
+    [
+        ("nightly.yml", {"name": "<script>x</script>", "path": ".github/workflows/n.yml"}),
+        ("nightly.yml", ["not", "an", "object"]),
+        ("Nightly", {"total_count": 1, "workflows": [{"id": "x", "name": "n"}]}),
+        ("Nightly", {"total_count": 1, "workflows": "<html>"}),
+    ],
+)
+def test_a_workflow_answer_not_shaped_like_githubs_is_one_line(key: str, body: object) -> None:
+    import httpx
+
+    from pilothouse.ci.dispatch import find_workflow
+    from pilothouse.sources.github import GitHubApi, GitHubError, Token
+
+    transport = httpx.MockTransport(lambda _request: httpx.Response(200, json=body))
+    api = GitHubApi(
+        httpx.Client(transport=transport), Token("t", "GITHUB_TOKEN"), sleep=lambda _s: None
+    )
+    with pytest.raises(GitHubError) as info:
+        find_workflow(api, REPO, key)
+    assert f"/repos/{REPO}/actions/workflows: unexpected answer from GitHub" in str(info.value)
