@@ -566,3 +566,15 @@ def test_a_workflow_answer_not_shaped_like_githubs_is_one_line(key: str, body: o
     with pytest.raises(GitHubError) as info:
         find_workflow(api, REPO, key)
     assert f"/repos/{REPO}/actions/workflows: unexpected answer from GitHub" in str(info.value)
+
+
+def test_a_step_named_like_rich_markup_is_shown_as_written() -> None:
+    from rich.console import Console
+
+    view = _view("in_progress", None, "in_progress")
+    step = watch.StepView(1, "[/]echo [bold]hi", "in_progress", None, NOW, None)
+    job = watch.JobView(9, view.jobs[0].name, "in_progress", None, NOW, None, (step,))
+    running = watch.RunView(1, "nightly", 1, "in_progress", None, "https://x/1", NOW, NOW, (job,))
+    console = Console(width=100, record=True)
+    console.print(watch.table(running, NOW + timedelta(seconds=7)))
+    assert "[/]echo [bold]hi" in console.export_text()
