@@ -239,3 +239,23 @@ def test_the_example_data_is_what_its_script_writes(tmp_path: Path) -> None:
     script["write"](tmp_path / "bad.csv", 20261201, bad=True)
     assert (tmp_path / "good.csv").read_bytes() == (EXAMPLES / "canary-good.csv").read_bytes()
     assert (tmp_path / "bad.csv").read_bytes() == (EXAMPLES / "canary-bad.csv").read_bytes()
+
+
+def test_names_that_look_like_rich_markup_are_printed_as_they_are(canary_cli: Cli) -> None:
+    folder = canary_cli.cwd / "docs" / "examples"
+    name = "[/]<b>5xx[bold]"
+    config = (folder / "canary.toml").read_text().replace('"http_5xx"', f'"{name}"')
+    (folder / "markup.toml").write_text(config)
+    data = (folder / "canary-bad.csv").read_text().replace("\nhttp_5xx,", f"\n{name},")
+    (folder / "markup.csv").write_text(data)
+    code, out, err = canary_cli(
+        "canary",
+        "judge",
+        "--config",
+        str(folder / "markup.toml"),
+        "--data",
+        str(folder / "markup.csv"),
+    )
+    assert code == 5, err
+    assert out.splitlines()[1].startswith(name)
+    assert out.splitlines()[-1] == f"score 0.00: FAIL (critical metric {name} is high)"

@@ -105,6 +105,7 @@ def test_json_lines_hold_the_same_records(tmp_path: Path) -> None:
             '{"metric": "x", "scope": "canary", "timestamp": 1, "value": 1}\n{oops\n',
             "data.csv:2: not a JSON",
         ),
+        ('{"metric": ' + "[" * 200_000 + "\n", "data.csv:1: not a JSON object: nested too deeply"),
         (
             '{"metric": "x", "scope": "canary", "timestamp": 1, "value": true}\n',
             "value must be a number",
@@ -243,6 +244,7 @@ def test_scopes_override_the_configured_selectors() -> None:
             "expected a matrix result",
         ),
         (200, "[1, 2]", "not a Prometheus API answer"),
+        (200, "[" * 200_000, "not a Prometheus API answer"),  # nested too deeply
         (
             200,
             {

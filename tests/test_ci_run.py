@@ -542,3 +542,39 @@ def test_huge_archives_are_refused_before_unpacking() -> None:
         archive.infolist()[0].file_size = artifacts.MAX_UNPACKED_BYTES + 1  # as a bomb says
         with pytest.raises(InputError, match="a.zip: unpacks to more than 2048 MiB"):
             artifacts.xml_members(archive, "a.zip")
+
+
+@pytest.mark.parametrize(
+    ("key", "body"),
+    [
+        ("nightly.yml", {"name": "<script>x</script>", "path": ".github/workflows/n.yml"}),
+        ("nightly.yml", ["not", "an", "object"]),
+        ("Nightly", {"total_count": 1, "workflows": [{"id": "x", "name": "n"}]}),
+        ("Nightly", {"total_count": 1, "workflows": "<html>"}),
+    ],
+)
+def test_a_workflow_answer_not_shaped_like_githubs_is_one_line(key: str, body: object) -> None:
+    import httpx
+
+    from pilothouse.ci.dispatch import find_workflow
+    from pilothouse.sources.github import GitHubApi, GitHubError, Token
+
+    transport = httpx.MockTransport(lambda _request: httpx.Response(200, json=body))
+    api = GitHubApi(
+        httpx.Client(transport=transport), Token("t", "GITHUB_TOKEN"), sleep=lambda _s: None
+    )
+    with pytest.raises(GitHubError) as info:
+        find_workflow(api, REPO, key)
+    assert f"/repos/{REPO}/actions/workflows: unexpected answer from GitHub" in str(info.value)
+
+
+def test_a_step_named_like_rich_markup_is_shown_as_written() -> None:
+    from rich.console import Console
+
+    view = _view("in_progress", None, "in_progress")
+    step = watch.StepView(1, "[/]echo [bold]hi", "in_progress", None, NOW, None)
+    job = watch.JobView(9, view.jobs[0].name, "in_progress", None, NOW, None, (step,))
+    running = watch.RunView(1, "nightly", 1, "in_progress", None, "https://x/1", NOW, NOW, (job,))
+    console = Console(width=100, record=True)
+    console.print(watch.table(running, NOW + timedelta(seconds=7)))
+    assert "[/]echo [bold]hi" in console.export_text()

@@ -661,3 +661,32 @@ def test_days_after_the_export_ends_are_no_data_not_zero_spend(sqlite_cli: Cli) 
     assert all(Decimal(a["amount"]) > 0 for a in usd["anomalies"])
     spent = {d["day"]: Decimal(d["total"]) for d in usd["daily"]}
     assert spent["2026-11-26"] == 0 and spent["2026-11-24"] > 0  # shown, not judged
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"\xb5\xff binary", "not UTF-8 text (byte 0)"),
+        (
+            b'resource,instance_type,peak_cpu\ni-1,"' + b"x" * 200_000 + b'",3\n',
+            "not CSV: field larger than field limit",
+        ),
+    ],
+)
+def test_a_garbage_utilisation_file_is_one_line(
+    tmp_path: Path, content: bytes, message: str
+) -> None:
+    from pilothouse.errors import InputError
+    from pilothouse.sources.utilisation import read_utilisation
+
+    path = tmp_path / "util.csv"
+    path.write_bytes(content)
+    with pytest.raises(InputError) as info:
+        read_utilisation(path)
+    assert str(info.value).startswith(f"{path}: {message}") and "\n" not in str(info.value)
+
+
+def test_an_endless_utilisation_file_is_refused(sqlite_cli: Cli) -> None:
+    code, out, err = sqlite_cli("cost", "whatif", "--rightsize-from", "/dev/zero")
+    assert (code, out) == (1, "")
+    assert err == "pilothouse: error: /dev/zero: over 16 MiB: not a utilisation CSV\n"

@@ -866,3 +866,17 @@ def test_the_readme_recipe_prints_what_the_readme_shows(sqlite_cli, tmp_path, mo
     sqlite_cli.env["COLUMNS"] = "400"
     code, out, _err = sqlite_cli("doctor", "--offline")
     assert code == 1 and out == shown
+
+
+@pytest.mark.parametrize("data", [None, ["a", "list"], {"message": "hello"}])
+def test_an_http_200_that_is_not_githubs_answer_fails(data: object) -> None:
+    from pilothouse.doctor.remote import judge_repo, judge_user
+    from pilothouse.sources.github import Answer
+
+    answer = Answer(200, {}, data, "https://proxy.example/user")
+    user = judge_user(answer, "classic token", "GITHUB_TOKEN")
+    assert (user.id, user.status) == ("token-valid", "fail")
+    assert user.summary == "GET /user: HTTP 200 without a user: not GitHub's API answering"
+    repo = judge_repo(answer, "a/b", "classic token")
+    assert (repo.id, repo.status) == ("repo-reachable", "fail")
+    assert "(HTTP 200)" not in repo.summary and "--api-url" in (repo.fix or "")

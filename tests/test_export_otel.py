@@ -324,3 +324,37 @@ def test_the_destination_never_keeps_credentials() -> None:
     )
     assert destination_of("http://[::1]:4318/v1/traces") == "http://[::1]:4318/v1/traces"
     assert json.dumps(destination_of("http://h/")) == '"http://h/"'
+
+
+@pytest.mark.parametrize(
+    ("flags", "scope"),
+    [
+        ((), " over all history "),
+        (("--window", "2"), " in the last 2 days (since "),
+        (("--since", "2026-11-01"), " since 2026-11-01 "),
+    ],
+)
+def test_nothing_new_names_the_window_in_plain_words(
+    sqlite_cli: Cli, flags: tuple[str, ...], scope: str
+) -> None:
+    assert sqlite_cli("db", "upgrade")[0] == 0
+    code, out, err = sqlite_cli("export", "otel", "--endpoint", "http://127.0.0.1:9", *flags)
+    assert code == 0, err
+    assert out.startswith(f"nothing new to send to http://127.0.0.1:9/v1/traces{scope}")
+    assert " over in " not in out and " over since " not in out
+
+
+def test_a_malformed_header_variable_is_refused_and_never_printed(
+    synced: FakeGitHub, cli: Cli, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", "x-api-key:SECRET123")  # ':' not '='
+    with otlp_receiver() as (url, receiver):
+        code, out, err = cli("export", "otel", "--endpoint", url)
+        assert receiver.requests == []  # not sent without the key the user meant to send
+    assert (code, out) == (1, "")
+    assert err == (
+        "pilothouse: error: $OTEL_EXPORTER_OTLP_HEADERS (or $OTEL_EXPORTER_OTLP_TRACES_HEADERS): "
+        "an entry is not KEY=VALUE (comma-separated, URL-encoded); its value is not shown\n"
+    )
+    printed = capfd.readouterr()
+    assert "SECRET123" not in printed.out + printed.err  # nor by the SDK's own logging

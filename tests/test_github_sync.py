@@ -488,3 +488,12 @@ def test_the_api_url_is_checked_before_any_request(tmp_path: Path, url: str) -> 
     assert ":p@" not in err
     with pytest.raises(GitHubError, match="http"):
         Recorded().api(httpx.Client(), url)
+
+
+@pytest.mark.parametrize("status", [200, 400])
+def test_json_nested_too_deeply_is_no_api_answer(status: int) -> None:
+    deep = b"[" * 200_000  # json's recursion limit, not a ValueError
+    transport = httpx.MockTransport(lambda _request: httpx.Response(status, content=deep))
+    api = Recorded().api(httpx.Client(transport=transport))
+    with pytest.raises(GitHubError, match=r"answer is not JSON \(HTTP 200\)|HTTP 400: \[\[\["):
+        api.get(f"/repos/{REPO}/actions/runs")

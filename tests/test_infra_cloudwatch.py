@@ -249,3 +249,52 @@ def test_a_missing_profile_is_one_line(cli: Cli, aws: Any, monkeypatch: pytest.M
     assert err.strip() == (
         "pilothouse: error: AWS session: The config profile (nobody) could not be found"
     )
+
+
+def test_a_region_boto3_refuses_is_one_line(cli: Cli, aws: Any) -> None:
+    code, out, err = cli("ingest", "cloudwatch", "--region", "eu-west-1<b>")
+    assert (code, out) == (1, "")
+    assert err.startswith("pilothouse: error: ec2 client: Provided region_name 'eu-west-1<b>'")
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_an_endpoint_that_is_not_aws_is_one_line(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import http.server
+    import threading
+
+    class Html(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+            self.rfile.read(int(self.headers.get("content-length", 0)))
+            body = b"<html><body><h1>502 Bad Gateway</h1><p>proxy</body></html>"
+            self.send_response(200)
+            self.send_header("content-type", "text/html")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args: Any) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Html)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing-secret",
+        "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{server.server_port}",
+        "AWS_MAX_ATTEMPTS": "1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    try:
+        code, out, err = cli("ingest", "cloudwatch", "--region", "eu-west-1", "--instance", "i-1")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert (code, out) == (1, "")
+    assert err == (
+        "pilothouse: error: ec2 describe_instances: the answer is not AWS's "
+        "(is $AWS_ENDPOINT_URL right?)\n"
+    )

@@ -232,3 +232,45 @@ def test_pure_parts() -> None:
     assert [f.message for f in findings([policy], results)] == ["x", "y"]
     assert parse_error("Errors:\nboom\n-- p.rego:3:1\n x\n", "raw") == "p.rego:3:1: boom"
     assert parse_error("", "(error\n  raw)") == "(error raw)"
+
+
+# A new user's hostile inputs: each a one-line error, exit 1, never a hang or a traceback.
+
+
+def test_deeply_nested_input_is_a_one_line_error(sqlite_cli: Cli, tmp_path: Path) -> None:
+    document = tmp_path / "deep.json"
+    document.write_text("[" * 100_000 + "]" * 100_000)
+    policy = _write(tmp_path, "gate.rego", MISSED)
+    code, _out, err = sqlite_cli("policy", "check", policy, "--input-file", str(document))
+    assert (code, err) == (1, f"pilothouse: error: {document}: JSON nested too deeply\n")
+
+
+@pytest.mark.parametrize("flag", ["--input-file", None])
+def test_an_endless_file_is_refused_not_read_forever(
+    sqlite_cli: Cli, tmp_path: Path, flag: str | None
+) -> None:
+    policy = _write(tmp_path, "gate.rego", MISSED)
+    args = [policy, flag, "/dev/zero"] if flag else ["/dev/zero"]
+    code, _out, err = sqlite_cli("policy", "check", *args)
+    assert code == 1 and err.startswith("pilothouse: error: /dev/zero: over ")
+    assert len(err.splitlines()) == 1
+
+
+def test_a_missing_checkout_is_an_error_not_an_empty_document(
+    sqlite_cli: Cli, tmp_path: Path
+) -> None:
+    missing = tmp_path / "no-such-checkout"
+    for command in ("input", "check"):
+        args = [] if command == "input" else [str(EXAMPLES / "workflows.rego")]
+        code, out, err = sqlite_cli(
+            "policy", command, *args, "--input", "workflows", "--path", str(missing)
+        )
+        assert (code, out) == (1, "")
+        assert err == f"pilothouse: error: {missing}: not a directory (--path is the checkout)\n"
+
+
+def test_the_docs_scorecard_example_passes_a_store_without_data(sqlite_cli: Cli) -> None:
+    assert sqlite_cli("db", "upgrade")[0] == 0
+    code, out, err = sqlite_cli("policy", "check", str(EXAMPLES / "scorecard.rego"))
+    assert code == 0, out + err  # no test time is not a test time over 40 minutes
+    assert out.startswith("0 failures, 0 warnings")

@@ -4,6 +4,7 @@ trip, every tamper case failing with the right check named, bad input as one lin
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import stat
 from pathlib import Path
@@ -694,3 +695,22 @@ def test_unusable_private_keys_are_one_line(sqlite_cli: Cli, dist: Path, kind: s
         "garbage": "not a readable PEM private key",
     }[kind]
     assert expected in err
+
+
+def test_an_output_that_is_no_regular_file_is_written_through_not_replaced(
+    sqlite_cli: Cli, dist: Path
+) -> None:
+    # `-o /dev/stdout` is written to, never swapped for a regular file (as root, the rename
+    # would have replaced the device); links in tmp_path stand in for /dev's own names.
+    (sqlite_cli.cwd / "null").symlink_to("/dev/null")
+    _generate(sqlite_cli, output="null")
+    assert (sqlite_cli.cwd / "null").is_symlink()
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+    (sqlite_cli.cwd / "full").symlink_to("/dev/full")
+    code, out, err = sqlite_cli(
+        "provenance", "generate", "dist", "--unsigned", "--builder-id", BUILDER, "-o", "full"
+    )
+    assert (code, out) == (1, "")
+    full = sqlite_cli.cwd / "full"
+    assert err == f"pilothouse: error: {full}: cannot write (No space left on device)\n"
+    assert (sqlite_cli.cwd / "full").is_symlink()

@@ -125,8 +125,19 @@ def test_pause_promote_and_abort_by_cli(sqlite_cli: Cli, tmp_path: Path) -> None
 def test_without_a_store(sqlite_cli: Cli, tmp_path: Path, command: str) -> None:
     code, _, err = sqlite_cli("rollout", command)
     assert code == 1 and err.startswith("pilothouse: error:")
-    if command in ("status", "history"):  # readers never create a store
-        assert not (tmp_path / "store.db").exists()
+    assert len(err.splitlines()) == 1
+    assert not (tmp_path / "store.db").exists()  # nothing to read or drive: nothing created
+    if command in ("resume", "promote", "abort"):
+        assert err.endswith(" has no rollout: pilothouse rollout start PLAN --version V\n")
+
+
+def test_an_endless_plan_is_refused(sqlite_cli: Cli, tmp_path: Path) -> None:
+    code, _, err = sqlite_cli("rollout", "start", "/dev/zero", "--version", V)
+    assert (code, err) == (
+        1,
+        "pilothouse: error: /dev/zero: over 1 MiB is not a rollout plan (at most 1 MiB)\n",
+    )
+    assert not (tmp_path / "store.db").exists()
 
 
 def test_unknown_rollout_and_bad_plans(sqlite_cli: Cli, tmp_path: Path) -> None:

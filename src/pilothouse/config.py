@@ -32,6 +32,15 @@ def at_least(low: float) -> Check:
     return lambda value: None if value >= low else f"must be at least {low}"
 
 
+MAX_WINDOW_DAYS = 36_500  # a century: further back, dates leave Python's calendar
+
+
+def _window_days(value: int) -> str | None:
+    if value < 1:
+        return "must be at least 1"
+    return None if value <= MAX_WINDOW_DAYS else f"must be at most {MAX_WINDOW_DAYS} (a century)"
+
+
 def _positive(value: float) -> str | None:
     return None if value > 0 else "must be greater than 0"
 
@@ -169,7 +178,7 @@ SETTINGS: tuple[Setting, ...] = (
         int,
         "Days of history `flaky` reads.",
         env="PILOTHOUSE_FLAKY_WINDOW_DAYS",
-        check=at_least(1),
+        check=_window_days,
     ),
     Setting(
         "flaky.min_runs",
@@ -332,7 +341,7 @@ SETTINGS: tuple[Setting, ...] = (
         "Days the scorecard (`score`, `artifacts`) reads; the previous window of as many days "
         "is the trend.",
         env="PILOTHOUSE_TARGETS_WINDOW_DAYS",
-        check=at_least(1),
+        check=_window_days,
     ),
     Setting(
         "targets.branch",

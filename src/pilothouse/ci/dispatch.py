@@ -49,6 +49,13 @@ def find_workflow(api: GitHubApi, repo: str, key: str) -> Workflow:
     """The workflow named by *key*: its id, file name (`ci.yml`), path
     (`.github/workflows/ci.yml`) or name (`CI`)."""
     base = f"/repos/{repo}/actions/workflows"
+    try:
+        return _find_workflow(api, repo, key, base)
+    except (KeyError, ValueError, TypeError, AttributeError) as exc:  # not GitHub's shape
+        raise GitHubError(f"{base}: unexpected answer from GitHub: {exc!r}") from None
+
+
+def _find_workflow(api: GitHubApi, repo: str, key: str, base: str) -> Workflow:
     if key.isdigit() or _is_file_name(key):
         try:
             page = api.get(f"{base}/{key.rsplit('/', 1)[-1]}")

@@ -202,7 +202,7 @@ def table(view: RunView, now: datetime) -> Group:
         for step in job.steps:
             step_state = state_text(step.status, step.conclusion)
             step_took = duration_text(seconds(step.started, step.completed, now))
-            grid.add_row(f"  {step.name}", _styled(step_state), step_took)
+            grid.add_row(Text(f"  {step.name}"), _styled(step_state), step_took)  # not markup
     return Group(Text(title), grid)
 
 

@@ -136,6 +136,7 @@ def _from_prometheus(
 
 def _render(judgement: Judgement, env: Mapping[str, str]) -> None:
     from rich.table import Table
+    from rich.text import Text  # names are the user's text, never Rich markup ("[/]")
 
     table = Table(title=None, box=None, pad_edge=False)
     for column in ("metric", "group", "result", "test", "p", "effect", "reason"):
@@ -145,14 +146,20 @@ def _render(judgement: Judgement, env: Mapping[str, str]) -> None:
         if m.muted:
             result += " (muted)"
         table.add_row(
-            m.name, m.group, result, m.test or "-", _num(m.p_value), _num(m.effect), m.reason
+            Text(m.name),
+            Text(m.group),
+            result,
+            m.test or "-",
+            _num(m.p_value),
+            _num(m.effect),
+            Text(m.reason),
         )
     console = stdout_console(env)
     console.print(table)
     groups = ", ".join(f"{name} {score:.1f}" for name, score in judgement.groups.items())
-    console.print(f"groups: {groups}")
+    console.print(Text(f"groups: {groups}"))
     why = f" ({judgement.reason})" if judgement.reason else ""
-    console.print(f"score {judgement.score:.2f}: {judgement.classification.upper()}{why}")
+    console.print(Text(f"score {judgement.score:.2f}: {judgement.classification.upper()}{why}"))
 
 
 def _num(value: float | None) -> str:

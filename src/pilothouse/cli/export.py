@@ -150,4 +150,5 @@ def otel(
         typer.echo(f"sent {sent_runs} runs ({sent_spans} spans) to {destination}")
     else:
         again_hint = "" if again else " (add --again to send them again)"
-        typer.echo(f"nothing new to send to {destination} over {where.label}{again_hint}")
+        scope = f"over {where.label}" if where.since is None else where.label  # "since ..."
+        typer.echo(f"nothing new to send to {destination} {scope}{again_hint}")

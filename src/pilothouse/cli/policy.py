@@ -16,6 +16,7 @@ import typer
 
 from pilothouse.cli.output import print_json
 from pilothouse.cli.state import State, state_of
+from pilothouse.config import MAX_WINDOW_DAYS
 from pilothouse.errors import InputError, printable
 
 app = typer.Typer(
@@ -51,7 +52,12 @@ FileOption = Annotated[
 ]
 DaysOption = Annotated[
     int | None,
-    typer.Option("--window", min=1, help="Days of history (default: the command's own)."),
+    typer.Option(
+        "--window",
+        min=1,
+        max=MAX_WINDOW_DAYS,
+        help="Days of history (default: the command's own).",
+    ),
 ]
 
 
@@ -60,6 +66,8 @@ def input_document(state: State, kind: Kind, *, days: int | None, root: Path) ->
     if kind is Kind.workflows:
         from pilothouse.policy.inputs import workflows_input
 
+        if not root.is_dir():
+            raise InputError(f"{printable(str(root))}: not a directory (--path is the checkout)")
         return workflows_input(root)
     with state.open_store() as store:
         if kind is Kind.score:
@@ -86,23 +94,41 @@ def input_document(state: State, kind: Kind, *, days: int | None, root: Path) ->
         return flaky_data(store, state, window)
 
 
+MAX_INPUT_BYTES = 64 * 1024 * 1024  # far above any `--json` output; /dev/zero is refused
+
+
+def _read_at_most(path: Path, limit: int) -> bytes:
+    """At most *limit* + 1 bytes of *path* ('-': stdin): an endless file never hangs."""
+    import sys
+
+    if str(path) == "-":
+        return sys.stdin.buffer.read(limit + 1)
+    with path.open("rb") as handle:
+        return handle.read(limit + 1)
+
+
 def _read_file(path: Path) -> Any:
     import json
-    import sys
 
     name = "<stdin>" if str(path) == "-" else str(path)
     try:
-        data = sys.stdin.buffer.read() if name == "<stdin>" else path.read_bytes()
+        data = _read_at_most(path, MAX_INPUT_BYTES)
     except OSError as exc:
         raise InputError(f"{printable(name)}: cannot read: {exc.strerror}") from None
+    if len(data) > MAX_INPUT_BYTES:
+        raise InputError(
+            f"{printable(name)}: over {MAX_INPUT_BYTES >> 20} MiB: not an input document"
+        )
     try:
         return json.loads(data)
+    except RecursionError:
+        raise InputError(f"{printable(name)}: JSON nested too deeply") from None
     except ValueError as exc:
         raise InputError(f"{printable(name)}: not JSON: {exc}") from None
 
 
 def _policies(paths: list[Path]) -> list[Any]:
-    from pilothouse.policy.rego import policy_of
+    from pilothouse.policy.rego import MAX_POLICY_BYTES, policy_of
 
     files: list[Path] = []
     for path in paths:
@@ -116,7 +142,7 @@ def _policies(paths: list[Path]) -> list[Any]:
     policies = []
     for file in files:
         try:
-            data = file.read_bytes()
+            data = _read_at_most(file, MAX_POLICY_BYTES)
         except OSError as exc:
             raise InputError(f"{printable(str(file))}: cannot read: {exc.strerror}") from None
         policies.append(policy_of(str(file), data))

@@ -86,7 +86,7 @@ def start(
 def resume(ctx: typer.Context, rollout_id: IdOption = None) -> int:
     """Go on from the last recorded step (after a crash, a kill, a reboot)."""
     state = state_of(ctx)
-    with state.open_store(create=True) as store:
+    with _open_existing(state, rollout_id) as store:
         return _drive(state, store, rollout_id, "drive")
 
 
@@ -94,7 +94,7 @@ def resume(ctx: typer.Context, rollout_id: IdOption = None) -> int:
 def promote(ctx: typer.Context, rollout_id: IdOption = None) -> int:
     """Pass a pause (manual gate, marginal judgement) and go on."""
     state = state_of(ctx)
-    with state.open_store(create=True) as store:
+    with _open_existing(state, rollout_id) as store:
         return _drive(state, store, rollout_id, "approve")
 
 
@@ -106,7 +106,7 @@ def abort(
 ) -> int:
     """Roll back now, skipping analysis (fast-track rollback)."""
     state = state_of(ctx)
-    with state.open_store(create=True) as store:
+    with _open_existing(state, rollout_id) as store:
         return _drive(state, store, rollout_id, "abort", reason)
 
 
@@ -186,13 +186,25 @@ def _check_judges(plan: Plan) -> None:
                 raise ConfigError(f"{judge}: metric {metric.name!r}: no query for Prometheus")
 
 
+def _no_rollout(where: str, rollout_id: int | None) -> PilothouseError:
+    which = f"rollout {rollout_id}" if rollout_id is not None else "rollout"
+    return PilothouseError(f"{where} has no {which}: pilothouse rollout start PLAN --version V")
+
+
+def _open_existing(state: State, rollout_id: int | None = None) -> Store:
+    """The store, upgraded if need be; none at all holds no rollout, and none is created."""
+    from pilothouse.store import Store
+    from pilothouse.store.engine import describe, parse_url
+
+    if Store.revision(state.store_url) is None:
+        raise _no_rollout(describe(parse_url(state.store_url)), rollout_id)
+    return state.open_store(create=True)
+
+
 def _record(store: Store, rollout_id: int | None) -> RolloutRecord:
     record = store.rollout(rollout_id)
     if record is None:
-        which = f"rollout {rollout_id}" if rollout_id is not None else "a rollout"
-        raise PilothouseError(
-            f"{store.description} has no {which}: pilothouse rollout start PLAN --version V"
-        )
+        raise _no_rollout(store.description, rollout_id)
     return record
 
 

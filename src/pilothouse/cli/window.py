@@ -9,11 +9,14 @@ from typing import Annotated
 
 import typer
 
+from pilothouse.config import MAX_WINDOW_DAYS
 from pilothouse.store import Store
 
 WindowOption = Annotated[
     int | None,
-    typer.Option("--window", min=1, help="Days of history to read, up to now."),
+    typer.Option(
+        "--window", min=1, max=MAX_WINDOW_DAYS, help="Days of history to read, up to now."
+    ),
 ]
 SinceOption = Annotated[
     str | None,

@@ -77,9 +77,16 @@ def token_present(env: Mapping[str, str]) -> Check:
 
 def judge_user(answer: Answer, kind: str, variable: str) -> Check:
     """token-valid from GET /user (an installation token's 403 is judged later)."""
-    if answer.status == 200:
-        login = answer.data.get("login") if isinstance(answer.data, dict) else None
+    login = answer.data.get("login") if isinstance(answer.data, dict) else None
+    if answer.status == 200 and login:
         return Check("token-valid", OK, f"GitHub accepts the token from ${variable} (user {login})")
+    if answer.status == 200:  # a proxy's or a web server's page, not GitHub's API
+        return Check(
+            "token-valid",
+            FAIL,
+            "GET /user: HTTP 200 without a user: not GitHub's API answering",
+            "check --api-url: GitHub Enterprise Server's API root is https://HOST/api/v3",
+        )
     if answer.status == 401:
         return Check(
             "token-valid",
@@ -182,15 +189,22 @@ def _access_fix(kind: str) -> str:
 
 
 def judge_repo(answer: Answer, repo: str, kind: str) -> Check:
-    if answer.status == 200 and isinstance(answer.data, dict):
+    if answer.status == 200 and isinstance(answer.data, dict) and answer.data.get("full_name"):
         seen = "private" if answer.data.get("private") else "public"
-        return Check("repo-reachable", OK, f"{answer.data.get('full_name', repo)} ({seen})")
+        return Check("repo-reachable", OK, f"{answer.data['full_name']} ({seen})")
     if answer.status == 404:
         return Check(
             "repo-reachable",
             FAIL,
             f"{repo}: not found (404): it does not exist or the token cannot see it",
             _access_fix(kind),
+        )
+    if answer.status == 200:
+        return Check(
+            "repo-reachable",
+            FAIL,
+            f"{repo}: HTTP 200 without a repository: not GitHub's API answering",
+            "check --api-url: GitHub Enterprise Server's API root is https://HOST/api/v3",
         )
     return Check(
         "repo-reachable",

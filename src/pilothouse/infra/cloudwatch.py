@@ -46,6 +46,7 @@ def session(region: str) -> Any:
 def calling(what: str) -> Iterator[None]:
     """One AWS call: its failures as one line naming the call, never a credential."""
     from botocore import exceptions as aws
+    from botocore.parsers import ResponseParserError
 
     try:
         yield
@@ -61,6 +62,14 @@ def calling(what: str) -> Iterator[None]:
         ) from None
     except aws.BotoCoreError as exc:
         raise AwsError(f"{what}: {exc}") from None
+    except ResponseParserError:  # not a BotoCoreError; its text holds the whole body
+        raise AwsError(f"{what}: the answer is not AWS's (is $AWS_ENDPOINT_URL right?)") from None
+
+
+def client(aws: Any, service: str) -> Any:
+    """A client of *service*; a region boto3 refuses is one line too."""
+    with calling(f"{service} client"):
+        return aws.client(service)
 
 
 def _pages(client: Any, operation: str, **arguments: Any) -> list[dict[str, Any]]:
@@ -74,11 +83,11 @@ def discover(
     """The named instances and groups (with the groups' instances), or, when none is
     named, every instance tagged *watch_tag*; each as EC2 describes it now."""
     region = str(aws.region_name)
-    ec2 = aws.client("ec2")
+    ec2 = client(aws, "ec2")
     found: list[Resource] = []
     ids = list(dict.fromkeys(instances))
     if groups:
-        scaling = aws.client("autoscaling")
+        scaling = client(aws, "autoscaling")
         pages = _pages(scaling, "describe_auto_scaling_groups", AutoScalingGroupNames=list(groups))
         described = list(groups_of(pages, region))
         missing = sorted(set(groups) - {group.name for group, _ in described})
@@ -101,7 +110,7 @@ def discover(
 def agent_metrics(aws: Any) -> dict[tuple[str, str], plan.Dimensions]:
     """The CloudWatch agent's memory metrics, by the instance or group they name."""
     spec = plan.AGENT
-    pages = _pages(aws.client("cloudwatch"), "list_metrics",
+    pages = _pages(client(aws, "cloudwatch"), "list_metrics",
                    Namespace=spec.namespace, MetricName=spec.metric)  # fmt: skip
     return plan.agent_dimensions(m for page in pages for m in page.get("Metrics", []))
 
@@ -110,7 +119,7 @@ def read_points(
     aws: Any, queries: Sequence[plan.Query], *, end: datetime, period_seconds: int
 ) -> Iterator[MetricPoint]:
     """The points of *queries* up to *end*: GetMetricData per batch, every page."""
-    cloudwatch = aws.client("cloudwatch")
+    cloudwatch = client(aws, "cloudwatch")
     for start, batch in plan.batches(queries):
         arguments = plan.request(batch, start, end, period_seconds)
         pages = _pages(cloudwatch, "get_metric_data", **arguments)

@@ -56,7 +56,7 @@ class Finding:
 def policy_of(name: str, data: bytes) -> Policy:
     """A policy file's text and package, or an InputError naming the file."""
     if len(data) > MAX_POLICY_BYTES:
-        raise InputError(f"{name}: {len(data):,} bytes is too large for a policy")
+        raise InputError(f"{name}: over {MAX_POLICY_BYTES:,} bytes: too large for a policy")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:

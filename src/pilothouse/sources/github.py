@@ -232,7 +232,7 @@ class GitHubApi:
         response = self._send(url, params, headers)
         try:
             data = response.json() if response.content else None
-        except ValueError:
+        except (ValueError, RecursionError):
             data = None
         return Answer(
             response.status_code, response.headers, data, _shown(url), _next_link(response)
@@ -366,7 +366,7 @@ class GitHubApi:
             raise GitHubError(f"{url}: HTTP {status}: {_message(response)}", status=status)
         try:
             data = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # nested too deeply: no API answer either
             raise GitHubError(f"{url}: answer is not JSON (HTTP {status})") from None
         return Page(data, response.headers.get("etag"), _next_link(response))
 
@@ -439,7 +439,7 @@ def _shown(url: str) -> str:
 def _message(response: httpx.Response) -> str:
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         return response.text[:200].strip()
     message = body.get("message") if isinstance(body, dict) else None
     return str(message) if message else response.reason_phrase

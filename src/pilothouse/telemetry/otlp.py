@@ -72,9 +72,16 @@ def send(
     *timeout*); raise a one-line error naming the endpoint when they did not arrive."""
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-    exporter = OTLPSpanExporter(
-        endpoint=endpoint, headers=dict(headers) if headers else None, timeout=timeout
-    )
+    with _sdk_messages() as parsing:  # the SDK reads $OTEL_EXPORTER_OTLP_HEADERS here
+        exporter = OTLPSpanExporter(
+            endpoint=endpoint, headers=dict(headers) if headers else None, timeout=timeout
+        )
+    if parsing.messages:  # they quote the header, API key and all: never shown
+        exporter.shutdown()  # type: ignore[no-untyped-call]
+        raise ConfigError(
+            "$OTEL_EXPORTER_OTLP_HEADERS (or $OTEL_EXPORTER_OTLP_TRACES_HEADERS): an entry is "
+            "not KEY=VALUE (comma-separated, URL-encoded); its value is not shown"
+        )
     try:
         with _sdk_messages() as captured:
             result = exporter.export(spans)

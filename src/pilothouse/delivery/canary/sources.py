@@ -83,6 +83,8 @@ def _jsonl(handle: io.TextIOBase | Any, path: Path) -> Iterator[_Record]:
             item = json.loads(line)
         except json.JSONDecodeError as exc:
             raise InputError(f"{where}: not a JSON object: {exc.msg}") from None
+        except RecursionError:
+            raise InputError(f"{where}: not a JSON object: nested too deeply") from None
         if not isinstance(item, dict):
             raise InputError(f"{where}: not a JSON object")
         missing = [k for k in HEADER if k not in item and k != "value"]
@@ -254,7 +256,7 @@ def _range(client: httpx.Client, base_url: str, params: dict[str, str]) -> list[
     shown = f"{public_url(url)} (query {params['query']!r})"
     try:
         answer = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         raise InputError(f"{shown}: HTTP {status}, not a Prometheus API answer") from None
     if not isinstance(answer, dict):
         raise InputError(f"{shown}: HTTP {status}, not a Prometheus API answer")

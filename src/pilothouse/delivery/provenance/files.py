@@ -213,7 +213,15 @@ def public_keys(paths: Sequence[Path]) -> list[keys.PublicKey]:
 
 def write_atomic(path: Path, data: bytes, *, mode: int = 0o644) -> None:
     """Write *data* to a temporary file beside *path*, then rename it over: a reader
-    never sees half a file."""
+    never sees half a file. A path that is not a regular file (/dev/stdout, a FIFO) is
+    written through, never replaced by one."""
+    if path.exists() and not path.is_file():
+        try:
+            with path.open("wb") as handle:
+                handle.write(data)
+        except OSError as exc:
+            raise InputError(f"{path}: cannot write ({exc.strerror or exc})") from None
+        return
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)

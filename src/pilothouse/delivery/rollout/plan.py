@@ -105,12 +105,12 @@ class Plan:
 def load_plan(path: Path) -> tuple[Plan, str]:
     """The plan in *path* and its text (kept by the store so `resume` reads the same)."""
     try:
-        size = path.stat().st_size
-        if size > MAX_PLAN_BYTES:
-            raise ConfigError(f"{path}: {size} bytes is not a rollout plan (at most 1 MiB)")
-        raw = path.read_bytes()
+        with path.open("rb") as handle:  # bounded: /dev/zero has no size and no end
+            raw = handle.read(MAX_PLAN_BYTES + 1)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the rollout plan: {exc.strerror}") from None
+    if len(raw) > MAX_PLAN_BYTES:
+        raise ConfigError(f"{path}: over 1 MiB is not a rollout plan (at most 1 MiB)")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
