@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import csv
 import gzip
-import http.server
 import json
-import threading
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -25,6 +23,7 @@ from pilothouse.analysis.actions_cost import (
 )
 from pilothouse.model import CostLine
 from pilothouse.store import Store
+from tests.webhook import webhook_server
 
 from .conftest import DATA, Cli
 
@@ -387,26 +386,8 @@ def test_whatif_needs_a_scenario(sqlite_cli: Cli) -> None:
 
 @pytest.fixture
 def webhook() -> Iterator[tuple[str, list[dict[str, str]], list[int]]]:
-    received: list[dict[str, str]] = []
-    statuses: list[int] = []  # queued answers; 200 when empty
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            received.append(json.loads(body))
-            self.send_response(statuses.pop(0) if statuses else 200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            return
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/hook/SECRET", received, statuses
-    server.shutdown()
-    server.server_close()
+    with webhook_server() as hook:
+        yield hook
 
 
 def _spend_today(cli: Cli, tmp_path: Path, amount: str, service: str) -> None:

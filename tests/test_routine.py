@@ -3,12 +3,10 @@ to a loopback webhook; the sections against the commands that own their numbers.
 
 from __future__ import annotations
 
-import http.server
 import json
 import re
 import shutil
 import subprocess
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,6 +17,7 @@ import yaml
 from pilothouse.model import RepositorySync
 from pilothouse.routines import sections
 from pilothouse.routines.model import EXIT_ATTENTION, Cadence
+from tests.webhook import Hook, webhook_server
 
 from .conftest import FIXED_NOW, Cli
 from .github_fake import FakeGitHub
@@ -41,31 +40,10 @@ def sample_cli(sample_db: Path, tmp_path: Path) -> Cli:
     return Cli(cwd=tmp_path, db=f"sqlite:///{tmp_path / 'store.db'}")
 
 
-Hook = tuple[str, list[dict[str, str]], list[int]]
-
-
 @pytest.fixture
 def webhook() -> Iterator[Hook]:
-    received: list[dict[str, str]] = []
-    statuses: list[int] = []  # queued answers; 200 when empty
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            received.append(json.loads(body))
-            self.send_response(statuses.pop(0) if statuses else 200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            return
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/hook/SECRET", received, statuses
-    server.shutdown()
-    server.server_close()
+    with webhook_server() as hook:
+        yield hook
 
 
 def _sections(out: str) -> dict[str, dict[str, object]]:
