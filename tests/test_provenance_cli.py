@@ -712,5 +712,5 @@ def test_an_output_that_is_no_regular_file_is_written_through_not_replaced(
     )
     assert (code, out) == (1, "")
     full = sqlite_cli.cwd / "full"
-    assert err == f"pilothouse: error: {full}: cannot write (No space left on device)\n"
+    assert err == f"pilothouse: error: {full}: cannot write: No space left on device\n"
     assert (sqlite_cli.cwd / "full").is_symlink()

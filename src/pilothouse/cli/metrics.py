@@ -2,34 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from pilothouse.cli.state import state_of
-from pilothouse.errors import InputError
-
-
-def write_atomically(path: Path, body: bytes) -> None:
-    """Write *body* to *path* through a temporary file in its folder and a rename, so
-    that a reader (node_exporter's textfile collector) never sees half a file."""
-    folder = path.parent
-    try:
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
-    except OSError as exc:
-        raise InputError(f"{path}: cannot write: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(body)
-        os.chmod(temporary, 0o644)  # mkstemp makes it 0600; the collector runs as another user
-        os.replace(temporary, path)
-    except OSError as exc:
-        Path(temporary).unlink(missing_ok=True)
-        raise InputError(f"{path}: cannot write: {exc.strerror or exc}") from None
+from pilothouse.files import write_atomically
 
 
 def metrics(

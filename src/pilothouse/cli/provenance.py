@@ -13,6 +13,7 @@ import typer
 from pilothouse.cli.output import print_json
 from pilothouse.cli.state import State, state_of
 from pilothouse.errors import ConfigError, InputError, StoreError, StoreMissing
+from pilothouse.files import write_atomically
 
 app = typer.Typer(
     help="SLSA build provenance for release artifacts: in-toto Statement v1, SLSA Provenance "
@@ -208,13 +209,12 @@ def _stored_runs(state: State, run_key: str) -> list[Any]:
 
 
 def _emit(state: State, output: Path | None, data: bytes) -> None:
-    from pilothouse.delivery.provenance import files
 
     if output is None:
         sys.stdout.write(data.decode())
         sys.stdout.flush()
         return
-    files.write_atomic(state.cwd / output, data)
+    write_atomically(state.cwd / output, data)
 
 
 def _summary(

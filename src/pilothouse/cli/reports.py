@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
 import sys
-import tempfile
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
@@ -37,7 +34,7 @@ from pilothouse.cli.window import (
     resolve_window,
     results_note,
 )
-from pilothouse.errors import InputError
+from pilothouse.files import write_atomically
 from pilothouse.model import RunSummary
 from pilothouse.store import Store
 
@@ -325,29 +322,6 @@ def _cost_days(today: date, window_days: int | None, since: datetime | None) -> 
     return cost_window(today, window_days or DEFAULT_WINDOW_DAYS)
 
 
-def write_atomically(target: Path, text: str) -> int:
-    """*text* (UTF-8) into *target* through a temporary file in its folder, renamed
-    over it: a reader sees the old file or the new one, never half of one. Returns
-    the bytes written; an unwritable *target* is an InputError naming it."""
-    payload = text.encode("utf-8")
-    try:
-        handle, temporary = tempfile.mkstemp(
-            dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
-        )
-    except OSError as exc:
-        raise InputError(f"{target}: cannot write the report: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(payload)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, target)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise InputError(f"{target}: cannot write the report: {exc.strerror or exc}") from None
-    return len(payload)
-
-
 def _size(count: int) -> str:
     return f"{count} bytes" if count < 1024 else f"{count / 1024:.0f} KiB"
 
@@ -366,7 +340,9 @@ def _html_report(
     if target == "-":
         sys.stdout.write(text)
         return
-    written = write_atomically(Path(target), text)
+    payload = text.encode("utf-8")
+    write_atomically(Path(target), payload, what="report")
+    written = len(payload)
     sys.stderr.write(f"pilothouse: wrote {target} ({_size(written)})\n")
 
 

@@ -19,6 +19,7 @@ from typing import Any
 from pilothouse.delivery.provenance import keys
 from pilothouse.delivery.provenance.model import Artifact, Subject
 from pilothouse.errors import ConfigError, InputError
+from pilothouse.files import write_atomically
 
 MAX_PROVENANCE_BYTES = 16 * 1024 * 1024
 MAX_SMALL_BYTES = 1024 * 1024  # keys, listings, trusted roots
@@ -211,29 +212,6 @@ def public_keys(paths: Sequence[Path]) -> list[keys.PublicKey]:
     return list(loaded.values())
 
 
-def write_atomic(path: Path, data: bytes, *, mode: int = 0o644) -> None:
-    """Write *data* to a temporary file beside *path*, then rename it over: a reader
-    never sees half a file. A path that is not a regular file (/dev/stdout, a FIFO) is
-    written through, never replaced by one."""
-    if path.exists() and not path.is_file():
-        try:
-            with path.open("wb") as handle:
-                handle.write(data)
-        except OSError as exc:
-            raise InputError(f"{path}: cannot write ({exc.strerror or exc})") from None
-        return
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-        with os.fdopen(descriptor, "wb") as handle:
-            os.fchmod(handle.fileno(), mode)
-            handle.write(data)
-        os.replace(temporary, path)
-    except OSError as exc:
-        temporary.unlink(missing_ok=True)
-        raise InputError(f"{path}: cannot write ({exc.strerror or exc})") from None
-
-
 def write_key_pair(prefix: Path, key: keys.PrivateKey, *, force: bool) -> tuple[Path, Path]:
     """PREFIX.key (0600) and PREFIX.pub; existing files are kept unless *force*."""
     private, public = prefix.with_name(prefix.name + ".key"), prefix.with_name(prefix.name + ".pub")
@@ -241,6 +219,6 @@ def write_key_pair(prefix: Path, key: keys.PrivateKey, *, force: bool) -> tuple[
         for path in (private, public):
             if path.exists():
                 raise InputError(f"{path}: exists (--force replaces it)")
-    write_atomic(private, key.pem(), mode=0o600)
-    write_atomic(public, key.public.pem(), mode=0o644)
+    write_atomically(private, key.pem(), mode=0o600)
+    write_atomically(public, key.public.pem())
     return private, public

@@ -7,13 +7,12 @@ as it is. Prepending a section whose heading names the same release as the newes
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 from pilothouse.errors import InputError
+from pilothouse.files import write_atomically
 
 PREAMBLE = (
     "# Changelog\n\n"
@@ -83,14 +82,4 @@ def read(path: Path) -> str | None:
 
 def write(path: Path, text: str) -> None:
     """Replace *path* with *text* at once (a temporary file renamed over it)."""
-    try:
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot write the changelog: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as out:
-            out.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_atomically(path, text.encode("utf-8"), what="changelog")
